@@ -1,0 +1,496 @@
+//! The engine: owns the store, the Matrix side, the connectors and their logins, and the
+//! portal queues. Everything else in this crate is a part of it.
+
+use crate::connector::{BridgeHandle, EventReceipt, NetworkApi, NetworkConnector, RemoteState};
+use crate::event::RemoteEvent;
+use crate::ghost_ids::GhostNamer;
+use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteUserId};
+use crate::matrix::MatrixApi;
+use crate::metrics::Metrics;
+use crate::permissions::Permissions;
+use crate::queue::{QueueKey, Queues};
+use crate::records::{Ghost, Login};
+use crate::store::Store;
+use crate::{Error, Result};
+use futures_util::future::BoxFuture;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+use tokio::sync::{Notify, oneshot};
+
+/// Engine settings, from the binary's config.
+#[derive(Clone, Debug)]
+pub struct BridgeConfig {
+    /// Starts every ghost localpart (`aqueduct_`).
+    pub ghost_prefix: String,
+    /// Prefix of commands typed in portal rooms (`!aq`). In management rooms none is needed.
+    pub command_prefix: String,
+    /// Who may do what.
+    pub permissions: Permissions,
+    /// Largest file the bridge moves in either direction, in bytes.
+    pub max_attachment_bytes: u64,
+    /// Identifies this bridge in the content of events it sends as double puppets, so it can
+    /// recognise them when they come back.
+    pub bridge_id: String,
+    /// The version string `version` answers with.
+    pub version: String,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        Self {
+            ghost_prefix: "aqueduct_".into(),
+            command_prefix: "!aq".into(),
+            permissions: Permissions::default(),
+            max_attachment_bytes: 50 * 1024 * 1024,
+            bridge_id: "aqueduct".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// Content key marking events the bridge sent as a double puppet.
+pub const DOUBLE_PUPPET_MARKER: &str = "io.aqueduct.double_puppet_source";
+
+/// A loaded login: its record and its live API.
+#[derive(Clone)]
+pub(crate) struct LoadedLogin {
+    pub(crate) login: Login,
+    pub(crate) api: Arc<dyn NetworkApi>,
+}
+
+/// One queued unit of work.
+pub(crate) enum Job {
+    /// A remote event, with the channel that tells the connector when it is done.
+    Remote {
+        connector: ConnectorId,
+        login: LoginId,
+        event: Box<RemoteEvent>,
+        done: oneshot::Sender<Result<()>>,
+    },
+    /// A Matrix event from the inbox, acknowledged once handled.
+    Matrix { seq: i64, json: String },
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: BridgeConfig,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) matrix: Arc<dyn MatrixApi>,
+    pub(crate) connectors: HashMap<ConnectorId, Arc<dyn NetworkConnector>>,
+    pub(crate) logins: RwLock<HashMap<(ConnectorId, LoginId), LoadedLogin>>,
+    pub(crate) queues: Queues<Job>,
+    pub(crate) namer: GhostNamer,
+    pub(crate) metrics: Metrics,
+    inbox_wakeup: Notify,
+    pub(crate) shutting_down: AtomicBool,
+    /// (room, user) pairs known to be joined (ghosts) or invited (real users).
+    pub(crate) members: Mutex<HashSet<(String, String)>>,
+    /// Ghosts known to be registered with an up-to-date profile.
+    pub(crate) ghosts: Mutex<HashMap<(ConnectorId, RemoteUserId), Ghost>>,
+    /// Room id -> portal key, for routing Matrix events.
+    pub(crate) room_portals: Mutex<HashMap<String, PortalKey>>,
+}
+
+/// The bridge engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Bridge {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Bridge {
+    /// Assembles an engine. Nothing runs until [`Bridge::start`].
+    pub fn new(
+        config: BridgeConfig,
+        store: Arc<dyn Store>,
+        matrix: Arc<dyn MatrixApi>,
+        connectors: Vec<Arc<dyn NetworkConnector>>,
+        metrics: Metrics,
+    ) -> Self {
+        let namer = GhostNamer::new(config.ghost_prefix.clone(), matrix.server_name().to_owned());
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let weak = weak.clone();
+            let queues = Queues::new(Arc::new(move |job: Job| {
+                let weak = weak.clone();
+                Box::pin(async move {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.metrics.queue_depth_add(-1);
+                        inner.run_job(job).await;
+                    }
+                }) as BoxFuture<'static, ()>
+            }));
+            Inner {
+                connectors: connectors.into_iter().map(|c| (c.id(), c)).collect(),
+                config,
+                store,
+                matrix,
+                logins: RwLock::new(HashMap::new()),
+                queues,
+                namer,
+                metrics,
+                inbox_wakeup: Notify::new(),
+                shutting_down: AtomicBool::new(false),
+                members: Mutex::new(HashSet::new()),
+                ghosts: Mutex::new(HashMap::new()),
+                room_portals: Mutex::new(HashMap::new()),
+            }
+        });
+        Self { inner }
+    }
+
+    /// The engine's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The ghost namer, for the registration's namespace.
+    pub fn ghost_namer(&self) -> &GhostNamer {
+        &self.inner.namer
+    }
+
+    /// Loads every stored login, connects them, and starts draining the Matrix inbox
+    /// (including events left from before a restart). Logins that fail to connect are
+    /// reported and retried by their connector; they do not stop the start.
+    pub async fn start(&self) -> Result<()> {
+        for login in self.inner.store.list_logins().await? {
+            if let Err(e) = self.inner.activate_login(login.clone()).await {
+                tracing::warn!(connector = %login.connector, login = %login.id, error = %e, "login failed to start");
+            }
+        }
+        let inner = self.inner.clone();
+        tokio::spawn(async move { inner.drain_inbox().await });
+        Ok(())
+    }
+
+    /// Records an appservice transaction durably, then schedules its events. Returns once the
+    /// events are safe; a repeated `txn_id` is accepted and ignored.
+    pub async fn receive_transaction(
+        &self,
+        txn_id: &str,
+        events: Vec<(Option<String>, String)>,
+    ) -> Result<()> {
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(Error::ShuttingDown);
+        }
+        let n = events.len();
+        if self
+            .inner
+            .store
+            .enqueue_transaction(txn_id, &events)
+            .await?
+        {
+            self.inner.metrics.transaction(n);
+            self.inner.inbox_wakeup.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Whether `user_id` is a user the homeserver should consider ours (a ghost or the bot).
+    pub fn owns_user(&self, user_id: &str) -> bool {
+        user_id == self.inner.matrix.bot_user_id() || self.inner.namer.is_ghost(user_id)
+    }
+
+    /// Stops taking work, lets in-flight work finish (at most `grace`), and disconnects every
+    /// login. Work not started is redone after the next start: Matrix events stay in the inbox
+    /// and remote events are not acknowledged to their connector.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.inner.inbox_wakeup.notify_one();
+        let logins: Vec<LoadedLogin> = self
+            .inner
+            .logins
+            .read()
+            .expect("logins lock")
+            .values()
+            .cloned()
+            .collect();
+        for l in &logins {
+            l.api.disconnect().await;
+        }
+        if tokio::time::timeout(grace, self.inner.queues.drained())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "shutdown grace period ended with work still queued; it will be redone after restart"
+            );
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Loads a login through its connector, registers it and connects it.
+    pub(crate) async fn activate_login(self: &Arc<Self>, login: Login) -> Result<()> {
+        let connector = self
+            .connectors
+            .get(&login.connector)
+            .ok_or_else(|| Error::Unknown(format!("no connector {} is enabled", login.connector)))?
+            .clone();
+        let handle: Arc<dyn BridgeHandle> = Arc::new(LoginHandle {
+            inner: Arc::downgrade(self),
+            connector: login.connector.clone(),
+        });
+        let api = connector.load_login(&login, handle).await?;
+        let key = (login.connector.clone(), login.id.clone());
+        let old = self.logins.write().expect("logins lock").insert(
+            key,
+            LoadedLogin {
+                login: login.clone(),
+                api: api.clone(),
+            },
+        );
+        if let Some(old) = old {
+            old.api.disconnect().await;
+        }
+        self.metrics
+            .connection_state(login.connector.as_str(), login.id.as_str(), 0);
+        api.connect().await?;
+        self.metrics
+            .connection_state(login.connector.as_str(), login.id.as_str(), 1);
+        Ok(())
+    }
+
+    /// Disconnects and forgets a login (the record too).
+    pub(crate) async fn deactivate_login(
+        &self,
+        connector: &ConnectorId,
+        id: &LoginId,
+    ) -> Result<()> {
+        let removed = self
+            .logins
+            .write()
+            .expect("logins lock")
+            .remove(&(connector.clone(), id.clone()));
+        if let Some(l) = removed {
+            l.api.disconnect().await;
+        }
+        self.store.delete_login(connector, id).await?;
+        Ok(())
+    }
+
+    pub(crate) fn loaded_login(
+        &self,
+        connector: &ConnectorId,
+        id: &LoginId,
+    ) -> Option<LoadedLogin> {
+        self.logins
+            .read()
+            .expect("logins lock")
+            .get(&(connector.clone(), id.clone()))
+            .cloned()
+    }
+
+    /// The loaded login of `matrix_user` on `connector`, if any.
+    pub(crate) fn login_of_user(
+        &self,
+        connector: &ConnectorId,
+        matrix_user: &str,
+    ) -> Option<LoadedLogin> {
+        self.logins
+            .read()
+            .expect("logins lock")
+            .values()
+            .find(|l| &l.login.connector == connector && l.login.matrix_user == matrix_user)
+            .cloned()
+    }
+
+    fn queue(&self, key: QueueKey, job: Job) {
+        self.metrics.queue_depth_add(1);
+        self.queues.push(key, job);
+    }
+
+    /// Feeds inbox events to their queues, oldest first, forever (until shutdown).
+    async fn drain_inbox(self: Arc<Self>) {
+        let mut last = 0i64;
+        loop {
+            if self.is_shutting_down() {
+                return;
+            }
+            let wakeup = self.inbox_wakeup.notified();
+            match self.store.pending_inbox(last, 500).await {
+                Ok(rows) if !rows.is_empty() => {
+                    for row in rows {
+                        last = row.seq;
+                        let key = match &row.room_id {
+                            Some(room) => self.queue_key_for_room(room).await,
+                            None => QueueKey::Room(String::new()),
+                        };
+                        self.queue(
+                            key,
+                            Job::Matrix {
+                                seq: row.seq,
+                                json: row.json,
+                            },
+                        );
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "cannot read the Matrix inbox; retrying"),
+            }
+            // The timeout covers a wake-up lost between the read and the wait.
+            let _ = tokio::time::timeout(Duration::from_secs(5), wakeup).await;
+        }
+    }
+
+    pub(crate) async fn queue_key_for_room(&self, room: &str) -> QueueKey {
+        if let Some(k) = self.room_portals.lock().expect("room map").get(room) {
+            return QueueKey::Portal(k.clone());
+        }
+        match self.store.portal_by_room(room).await {
+            Ok(Some(p)) => {
+                self.room_portals
+                    .lock()
+                    .expect("room map")
+                    .insert(room.to_owned(), p.key.clone());
+                QueueKey::Portal(p.key)
+            }
+            _ => QueueKey::Room(room.to_owned()),
+        }
+    }
+
+    async fn run_job(self: Arc<Self>, job: Job) {
+        match job {
+            Job::Remote {
+                connector,
+                login,
+                event,
+                done,
+            } => {
+                let result = if self.is_shutting_down() {
+                    Err(Error::ShuttingDown)
+                } else {
+                    self.handle_remote_event(&connector, &login, *event).await
+                };
+                if let Err(e) = &result {
+                    tracing::warn!(connector = %connector, login = %login, error = %e, "remote event not bridged");
+                }
+                let _ = done.send(result);
+            }
+            Job::Matrix { seq, json } => {
+                if self.is_shutting_down() {
+                    return; // stays in the inbox for the next start
+                }
+                self.handle_matrix_event(&json).await;
+                if let Err(e) = self.store.ack_inbox(seq).await {
+                    tracing::error!(error = %e, seq, "cannot acknowledge an inbox event; it will be handled again after restart");
+                }
+            }
+        }
+    }
+
+    /// Retries `op` while it fails transiently, with backoff, until it succeeds, fails for
+    /// good, or the bridge shuts down.
+    pub(crate) async fn retry_matrix<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = crate::matrix::MatrixResult<T>>,
+    {
+        let mut delay = Duration::from_millis(250);
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() && !self.is_shutting_down() => {
+                    tracing::warn!(error = %e, what, retry_in_ms = delay.as_millis() as u64, "Matrix call failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+                Err(e) if e.is_transient() => return Err(Error::ShuttingDown),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// What a connector's login holds to talk back to the engine.
+struct LoginHandle {
+    inner: Weak<Inner>,
+    connector: ConnectorId,
+}
+
+impl BridgeHandle for LoginHandle {
+    fn queue_remote_event(&self, login: &LoginId, event: RemoteEvent) -> EventReceipt {
+        let Some(inner) = self.inner.upgrade() else {
+            return Box::pin(async { Err(Error::ShuttingDown) });
+        };
+        if inner.is_shutting_down() {
+            return Box::pin(async { Err(Error::ShuttingDown) });
+        }
+        let (tx, rx) = oneshot::channel();
+        let key = PortalKey {
+            connector: self.connector.clone(),
+            chat: event.chat.clone(),
+            receiver: event.receiver.clone(),
+        };
+        inner.queue(
+            QueueKey::Portal(key),
+            Job::Remote {
+                connector: self.connector.clone(),
+                login: login.clone(),
+                event: Box::new(event),
+                done: tx,
+            },
+        );
+        Box::pin(async move { rx.await.unwrap_or(Err(Error::ShuttingDown)) })
+    }
+
+    fn save_login_state(
+        &self,
+        login: &LoginId,
+        state: serde_json::Value,
+    ) -> BoxFuture<'static, Result<()>> {
+        let inner = self.inner.upgrade();
+        let connector = self.connector.clone();
+        let login = login.clone();
+        Box::pin(async move {
+            let inner = inner.ok_or(Error::ShuttingDown)?;
+            inner
+                .store
+                .set_login_state(&connector, &login, &state)
+                .await?;
+            if let Some(l) = inner
+                .logins
+                .write()
+                .expect("logins lock")
+                .get_mut(&(connector, login))
+            {
+                l.login.state = state;
+            }
+            Ok(())
+        })
+    }
+
+    fn report_state(&self, login: &LoginId, state: RemoteState) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        let value = match &state {
+            RemoteState::Connected => 1,
+            RemoteState::Connecting | RemoteState::TransientDisconnect(_) => 0,
+            RemoteState::BadCredentials(_) => -1,
+        };
+        inner
+            .metrics
+            .connection_state(self.connector.as_str(), login.as_str(), value);
+        if let RemoteState::BadCredentials(reason) = state {
+            let connector = self.connector.clone();
+            let login = login.clone();
+            tokio::spawn(async move {
+                inner
+                    .log_out_for_bad_credentials(&connector, &login, &reason)
+                    .await
+            });
+        }
+    }
+
+    fn matrix_id_for(&self, user: &RemoteUserId) -> String {
+        match self.inner.upgrade() {
+            Some(inner) => inner.namer.user_id(&self.connector, user),
+            None => String::new(),
+        }
+    }
+}

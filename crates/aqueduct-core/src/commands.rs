@@ -1,0 +1,404 @@
+//! The bot's commands, answered in management rooms (no prefix) and portal rooms (with the
+//! command prefix). Connectors add theirs through [`crate::connector::NetworkConnector::commands`].
+
+use crate::bridge::Inner;
+use crate::connector::LoginStep;
+use crate::ids::ConnectorId;
+use crate::matrix::NewRoom;
+use crate::matrix_content::Envelope;
+use crate::permissions::Level;
+use crate::records::{Login, Portal};
+use crate::{Error, Result};
+use std::sync::Arc;
+
+/// Built-in commands: (name, arguments, help, level).
+const BUILTIN: &[(&str, &str, &str, Level)] = &[
+    ("help", "", "show this help", Level::Relay),
+    ("version", "", "show the bridge version", Level::Relay),
+    ("ping", "", "check the bridge and your logins", Level::Relay),
+    (
+        "list",
+        "",
+        "list your logins and bridged rooms",
+        Level::User,
+    ),
+    (
+        "login",
+        "<network> [flow] [args...]",
+        "log in to a network",
+        Level::User,
+    ),
+    ("logout", "<network>", "log out of a network", Level::User),
+    (
+        "bridge",
+        "<network> <chat id>",
+        "bridge a remote chat you can see into a new room",
+        Level::User,
+    ),
+    (
+        "set-relay",
+        "",
+        "(in a bridged room) relay messages of users without a login through your account",
+        Level::User,
+    ),
+    (
+        "unset-relay",
+        "",
+        "(in a bridged room) stop relaying",
+        Level::User,
+    ),
+];
+
+impl Inner {
+    pub(crate) fn help_text(&self, level: Level) -> String {
+        let mut out =
+            String::from("Commands (in a bridged room, start them with the command prefix):\n");
+        for (name, args, help, min) in BUILTIN {
+            if level >= *min {
+                out.push_str(&format!("• {name} {args} — {help}\n"));
+            }
+        }
+        let mut ids: Vec<_> = self.connectors.keys().collect();
+        ids.sort();
+        for id in ids {
+            for c in self.connectors[id].commands() {
+                if level >= c.level {
+                    out.push_str(&format!("• {id} {} — {}\n", c.name, c.help));
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs a command typed by `env.sender` and answers in the room.
+    pub(crate) async fn run_command(
+        self: &Arc<Self>,
+        env: &Envelope,
+        level: Level,
+        text: &str,
+        portal: Option<&Portal>,
+    ) -> Result<()> {
+        let words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+        let Some((name, args)) = words.split_first() else {
+            self.notice(&env.room_id, &self.help_text(level)).await;
+            return Ok(());
+        };
+        let name = name.to_lowercase();
+        let reply = match self.command_level(&name, args) {
+            None => format!("Unknown command `{name}`. Send `help` for the list."),
+            Some(min) if level < min => {
+                format!("`{name}` needs the {min} permission level; you have {level}.")
+            }
+            Some(_) => match self.dispatch(env, level, &name, args, portal).await {
+                Ok(r) => r,
+                Err(e) => format!("`{name}` failed: {e}"),
+            },
+        };
+        self.notice(&env.room_id, &reply).await;
+        Ok(())
+    }
+
+    fn command_level(&self, name: &str, args: &[String]) -> Option<Level> {
+        if let Some((_, _, _, l)) = BUILTIN.iter().find(|(n, ..)| *n == name) {
+            return Some(*l);
+        }
+        let connector = self.connectors.get(&ConnectorId::new(name))?;
+        let sub = args.first()?;
+        connector
+            .commands()
+            .into_iter()
+            .find(|c| &c.name == sub)
+            .map(|c| c.level)
+    }
+
+    async fn dispatch(
+        self: &Arc<Self>,
+        env: &Envelope,
+        level: Level,
+        name: &str,
+        args: &[String],
+        portal: Option<&Portal>,
+    ) -> Result<String> {
+        let user = env.sender.as_str();
+        Ok(match name {
+            "help" => self.help_text(level),
+            "version" => format!("Aqueduct {}", self.config.version),
+            "ping" => {
+                let logins = self.store.logins_of_user(user).await?;
+                let mut out = String::from("pong");
+                for l in logins {
+                    let live = self.loaded_login(&l.connector, &l.id).is_some();
+                    out.push_str(&format!(
+                        "\n• {} {} ({}): {}",
+                        l.connector,
+                        l.remote_name,
+                        l.id,
+                        if live { "connected" } else { "not connected" }
+                    ));
+                }
+                out
+            }
+            "list" => self.list(user).await?,
+            "login" => self.login(env, args).await?,
+            "logout" => self.logout(user, args).await?,
+            "bridge" => self.bridge_chat(user, args).await?,
+            "set-relay" | "unset-relay" => {
+                self.set_relay(user, portal, name == "set-relay").await?
+            }
+            _ => {
+                let connector = self
+                    .connectors
+                    .get(&ConnectorId::new(name))
+                    .cloned()
+                    .ok_or_else(|| Error::Unknown(format!("no network {name}")))?;
+                let (sub, rest) = args
+                    .split_first()
+                    .ok_or_else(|| Error::Unknown("which command?".into()))?;
+                let login = self.login_of_user(&connector.id(), user).map(|l| l.login);
+                connector.run_command(sub, rest, login.as_ref()).await?
+            }
+        })
+    }
+
+    async fn list(&self, user: &str) -> Result<String> {
+        let logins = self.store.logins_of_user(user).await?;
+        let mut out = String::new();
+        if logins.is_empty() {
+            out.push_str("You have no logins.");
+        } else {
+            out.push_str("Logins:");
+            for l in &logins {
+                out.push_str(&format!(
+                    "\n• {}: {} ({})",
+                    l.connector, l.remote_name, l.id
+                ));
+            }
+        }
+        let portals = self.store.list_portals().await?;
+        let mine: Vec<&Portal> = portals
+            .iter()
+            .filter(|p| {
+                logins.iter().any(|l| {
+                    l.connector == p.key.connector
+                        && p.key.receiver.as_ref().is_none_or(|r| r == &l.id)
+                })
+            })
+            .collect();
+        if !mine.is_empty() {
+            out.push_str("\nBridged rooms:");
+            for p in mine {
+                out.push_str(&format!(
+                    "\n• {} {} → {}{}",
+                    p.key.connector,
+                    p.name.as_deref().unwrap_or(p.key.chat.as_str()),
+                    p.room_id.as_deref().unwrap_or("(no room)"),
+                    if p.relay_login.is_some() {
+                        " (relay on)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn login(self: &Arc<Self>, env: &Envelope, args: &[String]) -> Result<String> {
+        let user = env.sender.clone();
+        let Some((network, rest)) = args.split_first() else {
+            let mut ids: Vec<String> = self.connectors.keys().map(|c| c.to_string()).collect();
+            ids.sort();
+            return Ok(format!(
+                "Usage: login <network> [flow] [args...]. Networks: {}",
+                ids.join(", ")
+            ));
+        };
+        let connector = self
+            .connectors
+            .get(&ConnectorId::new(network.as_str()))
+            .cloned()
+            .ok_or_else(|| Error::Unknown(format!("no network called {network} is enabled")))?;
+        if self.login_of_user(&connector.id(), &user).is_some() {
+            return Ok(format!(
+                "You are already logged in to {network}. Use `logout {network}` first."
+            ));
+        }
+        let flows = connector.login_flows();
+        let (flow, flow_args) = match rest.split_first() {
+            Some((f, r)) if flows.iter().any(|fl| &fl.id == f) => (f.clone(), r.to_vec()),
+            _ if flows.len() == 1 => (flows[0].id.clone(), rest.to_vec()),
+            _ => {
+                let list: Vec<String> = flows
+                    .iter()
+                    .map(|f| format!("{} ({})", f.id, f.description))
+                    .collect();
+                return Ok(format!(
+                    "Choose a way to log in: login {network} <flow> ... where flow is one of: {}",
+                    list.join("; ")
+                ));
+            }
+        };
+        match connector.start_login(&user, &flow, &flow_args).await? {
+            LoginStep::Complete(new) => self.finish_login(&connector.id(), &user, new).await,
+            LoginStep::Pending {
+                instructions,
+                completion,
+            } => {
+                let inner = self.clone();
+                let room = env.room_id.clone();
+                let connector_id = connector.id();
+                tokio::spawn(async move {
+                    let text = match completion.await {
+                        Ok(new) => inner
+                            .finish_login(&connector_id, &user, new)
+                            .await
+                            .unwrap_or_else(|e| format!("Login failed: {e}")),
+                        Err(e) => format!("Login failed: {e}"),
+                    };
+                    inner.notice(&room, &text).await;
+                });
+                Ok(instructions)
+            }
+        }
+    }
+
+    async fn finish_login(
+        self: &Arc<Self>,
+        connector: &ConnectorId,
+        user: &str,
+        new: crate::connector::NewLogin,
+    ) -> Result<String> {
+        let login = Login {
+            connector: connector.clone(),
+            id: new.id,
+            matrix_user: user.to_owned(),
+            remote_user: new.remote_user,
+            remote_name: new.remote_name,
+            secret: new.secret,
+            state: serde_json::Value::Null,
+        };
+        if let Some(existing) = self.store.login(connector, &login.id).await?
+            && existing.matrix_user != user
+        {
+            return Err(Error::Unknown(
+                "that remote account is already logged in by another Matrix user".into(),
+            ));
+        }
+        self.store.upsert_login(&login).await?;
+        let name = login.remote_name.clone();
+        self.activate_login(login).await?;
+        Ok(format!("Logged in to {connector} as {name}."))
+    }
+
+    async fn logout(&self, user: &str, args: &[String]) -> Result<String> {
+        let network = args
+            .first()
+            .ok_or_else(|| Error::Unknown("Usage: logout <network>".into()))?;
+        let logins = self.store.logins_of_user(user).await?;
+        let Some(login) = logins.into_iter().find(|l| l.connector.as_str() == network) else {
+            return Ok(format!("You are not logged in to {network}."));
+        };
+        self.deactivate_login(&login.connector, &login.id).await?;
+        Ok(format!("Logged out of {network} ({}).", login.remote_name))
+    }
+
+    async fn bridge_chat(self: &Arc<Self>, user: &str, args: &[String]) -> Result<String> {
+        let (Some(network), Some(chat)) = (args.first(), args.get(1)) else {
+            return Ok("Usage: bridge <network> <chat id>".into());
+        };
+        let connector = ConnectorId::new(network.as_str());
+        let login = self
+            .login_of_user(&connector, user)
+            .ok_or_else(|| Error::Unknown(format!("log in to {network} first")))?;
+        let info = login
+            .api
+            .chat_info(&crate::ids::RemoteChatId::new(chat.as_str()))
+            .await?;
+        let key = crate::ids::PortalKey {
+            connector,
+            chat: crate::ids::RemoteChatId::new(chat.as_str()),
+            receiver: info.is_direct.then(|| login.login.id.clone()),
+        };
+        let portal = self.ensure_portal_room(&key, &login).await?;
+        Ok(format!(
+            "Bridged {} to {}; you have been invited.",
+            info.name.as_deref().unwrap_or(chat),
+            portal.room_id.unwrap_or_default()
+        ))
+    }
+
+    async fn set_relay(&self, user: &str, portal: Option<&Portal>, on: bool) -> Result<String> {
+        let portal = portal.ok_or_else(|| Error::Unknown("run this in a bridged room".into()))?;
+        let mut portal = self
+            .store
+            .portal_by_key(&portal.key)
+            .await?
+            .unwrap_or_else(|| portal.clone());
+        if on {
+            let login = self
+                .login_of_user(&portal.key.connector, user)
+                .ok_or_else(|| {
+                    Error::Unknown(format!(
+                        "log in to {} first: the relay sends through your account",
+                        portal.key.connector
+                    ))
+                })?;
+            portal.relay_login = Some(login.login.id.clone());
+            self.store.upsert_portal(&portal).await?;
+            Ok(format!(
+                "Messages from users without a {} login are now relayed through {}.",
+                portal.key.connector, login.login.remote_name
+            ))
+        } else {
+            portal.relay_login = None;
+            self.store.upsert_portal(&portal).await?;
+            Ok("Relay turned off for this room.".into())
+        }
+    }
+
+    /// Logs a login out after its network refused the credentials, and tells its owner.
+    pub(crate) async fn log_out_for_bad_credentials(
+        &self,
+        connector: &ConnectorId,
+        id: &crate::ids::LoginId,
+        reason: &str,
+    ) {
+        let owner = self
+            .loaded_login(connector, id)
+            .map(|l| l.login.matrix_user);
+        if let Err(e) = self.deactivate_login(connector, id).await {
+            tracing::error!(error = %e, "cannot remove a login with bad credentials");
+        }
+        self.metrics
+            .connection_state(connector.as_str(), id.as_str(), -1);
+        if let Some(owner) = owner {
+            self.notify_user(&owner, &format!("You were logged out of {connector} ({id}): {reason}. Log in again with `login {connector}`.")).await;
+        }
+    }
+
+    /// Tells a Matrix user something in their management room, creating it if needed.
+    pub(crate) async fn notify_user(&self, user: &str, text: &str) {
+        let room = match self.store.management_room(user).await {
+            Ok(Some(r)) => r,
+            _ => {
+                let new = NewRoom {
+                    invite: vec![user.to_owned()],
+                    is_direct: true,
+                    name: Some("Aqueduct".into()),
+                    ..Default::default()
+                };
+                match self.matrix.create_room(&new).await {
+                    Ok(r) => {
+                        let _ = self.store.set_management_room(user, &r).await;
+                        r
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, user, "cannot reach the user to tell them: {text}");
+                        return;
+                    }
+                }
+            }
+        };
+        self.notice(&room, text).await;
+    }
+}

@@ -1,0 +1,241 @@
+//! The neutral event model: what crosses the bridge, in both directions, with no platform's
+//! or Matrix's wire format in it.
+
+use crate::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
+
+/// How a text message is meant to be read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TextKind {
+    /// An ordinary message.
+    #[default]
+    Text,
+    /// A message from a bot or an automated system.
+    Notice,
+    /// An action ("/me waves").
+    Emote,
+}
+
+/// What kind of file an attachment is, so each side can show it properly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AttachmentKind {
+    /// A still image.
+    Image,
+    /// A video.
+    Video,
+    /// A sound recording.
+    Audio,
+    /// Any other file.
+    #[default]
+    File,
+}
+
+/// A file carried by a message.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Attachment {
+    /// How to present the file.
+    pub kind: AttachmentKind,
+    /// File name as the sender gave it.
+    pub name: String,
+    /// MIME type.
+    pub mime: String,
+    /// The file's bytes.
+    pub data: Vec<u8>,
+    /// Pixel width, when known (images, videos).
+    pub width: Option<u32>,
+    /// Pixel height, when known (images, videos).
+    pub height: Option<u32>,
+}
+
+/// A user named in a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MentionedUser {
+    /// The user's Matrix id (a ghost, or a Matrix user).
+    pub matrix_id: String,
+    /// The user's remote id, when the bridge knows one.
+    pub remote_id: Option<RemoteUserId>,
+}
+
+/// Who a message names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mentions {
+    /// Named users.
+    pub users: Vec<MentionedUser>,
+    /// Whether the whole room is notified (`@room`, `@channel`, `@here`, `@all`).
+    pub room: bool,
+}
+
+/// The content of a message, shared by both directions.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MessageContent {
+    /// How to read the text.
+    pub kind: TextKind,
+    /// Plain-text body. Empty when the message is only attachments.
+    pub body: String,
+    /// Matrix-flavoured HTML rendering of the body, when the text has formatting. Connectors
+    /// convert between it and their markup with `aqueduct-format`.
+    pub html: Option<String>,
+    /// Who the message names.
+    pub mentions: Mentions,
+    /// Files carried by the message, in order.
+    pub attachments: Vec<Attachment>,
+}
+
+impl MessageContent {
+    /// Plain text with no formatting.
+    pub fn text(body: impl Into<String>) -> Self {
+        Self {
+            body: body.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Text with an HTML rendering.
+    pub fn html(body: impl Into<String>, html: impl Into<String>) -> Self {
+        Self {
+            body: body.into(),
+            html: Some(html.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Who sent a remote event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteSender {
+    /// The remote author.
+    pub user: RemoteUserId,
+    /// True when the author is the receiving login's own account (sent from their own remote
+    /// client): the engine shows it as the Matrix user where double puppeting is set up.
+    pub is_from_me: bool,
+    /// The author's display name, when the event carries it (saves a user-info call).
+    pub display_name: Option<String>,
+}
+
+/// One event from the remote network, as a connector hands it to the engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteEvent {
+    /// The chat the event happened in.
+    pub chat: RemoteChatId,
+    /// For chats that exist per account (DMs): the login that received the event.
+    pub receiver: Option<LoginId>,
+    /// Who caused the event.
+    pub sender: RemoteSender,
+    /// When it happened, in milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// What happened.
+    pub kind: RemoteEventKind,
+}
+
+/// What happened on the remote network.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RemoteEventKind {
+    /// A new message.
+    Message {
+        /// The message's remote id.
+        id: RemoteMessageId,
+        /// Its content.
+        content: MessageContent,
+        /// The message it answers, if it is a reply.
+        reply_to: Option<RemoteMessageId>,
+        /// The root of the thread it belongs to, if any.
+        thread_root: Option<RemoteMessageId>,
+    },
+    /// A message's text was changed.
+    Edit {
+        /// The edited message.
+        target: RemoteMessageId,
+        /// The new content (text only; attachments are not re-sent).
+        content: MessageContent,
+    },
+    /// A message was deleted.
+    Delete {
+        /// The deleted message.
+        target: RemoteMessageId,
+    },
+    /// A reaction was added.
+    ReactionAdd {
+        /// The message reacted to.
+        target: RemoteMessageId,
+        /// The reaction, as a Unicode emoji where the connector can map it.
+        key: String,
+    },
+    /// A reaction was taken back.
+    ReactionRemove {
+        /// The message reacted to.
+        target: RemoteMessageId,
+        /// The reaction, as given when it was added.
+        key: String,
+    },
+    /// The sender started or stopped typing.
+    Typing {
+        /// Whether they are typing now.
+        typing: bool,
+    },
+    /// The sender read the chat up to a message.
+    ReadReceipt {
+        /// The last message read.
+        up_to: RemoteMessageId,
+    },
+    /// The chat's name or topic changed.
+    ChatInfoChange {
+        /// The new name, if it changed.
+        name: Option<String>,
+        /// The new topic, if it changed.
+        topic: Option<String>,
+    },
+    /// Someone joined or left the chat.
+    Membership {
+        /// Whose membership changed.
+        user: RemoteUserId,
+        /// What changed.
+        change: MembershipChange,
+    },
+}
+
+/// A change of membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MembershipChange {
+    /// Joined (or was added).
+    Join,
+    /// Left (or was removed).
+    Leave,
+}
+
+/// A Matrix user on whose behalf a relay login sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayedSender {
+    /// The Matrix user id.
+    pub mxid: String,
+    /// Their display name in the room, or the localpart.
+    pub display_name: String,
+    /// Their avatar as an `mxc://` URI, if they have one.
+    pub avatar_mxc: Option<String>,
+}
+
+/// A Matrix message bound for the remote network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatrixMessage {
+    /// The Matrix event id; connectors may use it as an idempotency key.
+    pub event_id: String,
+    /// The Matrix sender.
+    pub sender: String,
+    /// Set when a relay login sends for a Matrix user who has none. The engine has already
+    /// prefixed the text with the sender's name unless the connector claims
+    /// [`crate::connector::Capabilities::relay_identity`].
+    pub relayed_for: Option<RelayedSender>,
+    /// The content.
+    pub content: MessageContent,
+    /// The remote message this answers, when it is a reply to a bridged message.
+    pub reply_to: Option<RemoteMessageId>,
+    /// The remote root of the thread it belongs to, when in a bridged thread.
+    pub thread_root: Option<RemoteMessageId>,
+}
+
+/// What the remote network made of a Matrix message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The remote id of the new message.
+    pub id: RemoteMessageId,
+    /// The remote timestamp, in milliseconds since the epoch, when the network returns one.
+    pub timestamp_ms: Option<i64>,
+}

@@ -1,0 +1,26 @@
+//! The bridge engine. It holds portals, ghosts and logins, runs one ordered queue per portal,
+//! and talks to networks through the connector traits and to Matrix through
+//! [`matrix::MatrixApi`]. It names no platform and does no HTTP.
+
+pub mod bridge;
+mod commands;
+pub mod connector;
+mod error;
+pub mod event;
+pub mod ghost_ids;
+pub mod ids;
+pub mod matrix;
+mod matrix_content;
+mod matrix_to_remote;
+pub mod metrics;
+pub mod permissions;
+mod portal_room;
+pub mod queue;
+pub mod records;
+mod remote_to_matrix;
+pub mod store;
+pub mod text;
+pub mod txn_id;
+
+pub use bridge::{Bridge, BridgeConfig};
+pub use error::{Error, Result};

@@ -1,0 +1,557 @@
+//! Matrix events out to the remote network, one portal at a time.
+
+use crate::bridge::{DOUBLE_PUPPET_MARKER, Inner, LoadedLogin};
+use crate::connector::ConnectorError;
+use crate::event::{
+    MatrixMessage, MentionedUser, Mentions, MessageContent, RelayedSender, TextKind,
+};
+use crate::matrix_content::{self as mc, Envelope};
+use crate::metrics::Direction;
+use crate::permissions::Level;
+use crate::records::{MessageRecord, Portal, ReactionRecord};
+use crate::text::escape_html;
+use crate::{Error, Result};
+use ruma::events::reaction::ReactionEventContent;
+use ruma::events::room::MediaSource;
+use ruma::events::room::message::{Relation, RoomMessageEventContent};
+use std::sync::Arc;
+
+/// Who sends a Matrix user's message on the remote side.
+struct Sender {
+    login: LoadedLogin,
+    relayed_for: Option<RelayedSender>,
+}
+
+impl Inner {
+    /// Handles one Matrix event from the inbox. Never fails: problems become notices in the
+    /// room or log lines, so one bad event cannot block its queue.
+    pub(crate) async fn handle_matrix_event(self: &Arc<Self>, json: &str) {
+        let env: Envelope = match serde_json::from_str(json) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring a malformed event from the homeserver");
+                return;
+            }
+        };
+        if let Err(e) = self.route_matrix_event(env).await {
+            tracing::warn!(error = %e, "Matrix event not bridged");
+        }
+    }
+
+    async fn route_matrix_event(self: &Arc<Self>, env: Envelope) -> Result<()> {
+        let bot = self.matrix.bot_user_id().to_owned();
+        // Echo suppression: what the bridge sent never comes back as new.
+        if env.sender == bot || self.namer.is_ghost(&env.sender) {
+            return Ok(());
+        }
+        if env.content.get(DOUBLE_PUPPET_MARKER).is_some()
+            || self.store.message_by_event(&env.event_id).await?.is_some()
+        {
+            return Ok(());
+        }
+        let level = self.config.permissions.level(&env.sender);
+        if level < Level::Relay {
+            return Ok(());
+        }
+        if env.kind == "m.room.member" {
+            return self.handle_membership(&env, level).await;
+        }
+        let portal = self.store.portal_by_room(&env.room_id).await?;
+        let body = env
+            .content
+            .get("body")
+            .and_then(|b| b.as_str())
+            .unwrap_or_default();
+        let prefixed = body
+            .strip_prefix(self.config.command_prefix.as_str())
+            .filter(|r| r.is_empty() || r.starts_with(' '));
+        if env.kind == "m.room.message" {
+            if let Some(rest) = prefixed {
+                return self
+                    .run_command(&env, level, rest.trim(), portal.as_ref())
+                    .await;
+            }
+            if portal.is_none()
+                && self.store.management_room(&env.sender).await?.as_deref()
+                    == Some(env.room_id.as_str())
+            {
+                return self.run_command(&env, level, body.trim(), None).await;
+            }
+        }
+        let Some(portal) = portal else { return Ok(()) };
+        self.bridge_to_remote(&env, level, portal).await
+    }
+
+    async fn handle_membership(self: &Arc<Self>, env: &Envelope, level: Level) -> Result<()> {
+        let membership = env
+            .content
+            .get("membership")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default();
+        let bot = self.matrix.bot_user_id().to_owned();
+        if env.state_key.as_deref() == Some(bot.as_str()) && membership == "invite" {
+            if self.store.portal_by_room(&env.room_id).await?.is_some() {
+                return Ok(());
+            }
+            if level < Level::User {
+                tracing::info!(sender = %env.sender, "refusing a management room invite from a user without the user level");
+                let _ = self.matrix.leave(&env.room_id, &bot).await;
+                return Ok(());
+            }
+            self.retry_matrix("join management room", || {
+                self.matrix.join(&env.room_id, &bot)
+            })
+            .await?;
+            self.store
+                .set_management_room(&env.sender, &env.room_id)
+                .await?;
+            self.notice(&env.room_id, &format!("Hello! I bridge this homeserver to other chat networks. Send `help` for what I can do.\n{}", self.help_text(level))).await;
+        }
+        Ok(())
+    }
+
+    /// Sends a notice as the bot. Failures are logged, never raised: a notice is the last resort.
+    pub(crate) async fn notice(&self, room: &str, text: &str) {
+        let content = mc::to_json(
+            &mc::text_message(&MessageContent {
+                kind: TextKind::Notice,
+                ..MessageContent::text(text)
+            }),
+            None,
+        );
+        let txn = format!(
+            "notice-{}",
+            crate::txn_id::derive(&[room, text, &format!("{:?}", std::time::SystemTime::now())])
+        );
+        let bot = self.matrix.bot_user_id().to_owned();
+        if let Err(e) = self
+            .matrix
+            .send_event(room, &bot, "m.room.message", &content, &txn, None)
+            .await
+        {
+            tracing::warn!(error = %e, room, "cannot send a notice");
+        }
+    }
+
+    async fn sender_for(
+        &self,
+        portal: &Portal,
+        env: &Envelope,
+        level: Level,
+    ) -> Result<Option<Sender>> {
+        let connector = &portal.key.connector;
+        if level >= Level::User
+            && let Some(login) = self.login_of_user(connector, &env.sender)
+            && portal
+                .key
+                .receiver
+                .as_ref()
+                .is_none_or(|r| r == &login.login.id)
+        {
+            return Ok(Some(Sender {
+                login,
+                relayed_for: None,
+            }));
+        }
+        let Some(relay_id) = &portal.relay_login else {
+            return Ok(None);
+        };
+        let Some(login) = self.loaded_login(connector, relay_id) else {
+            return Ok(None);
+        };
+        let display_name = self
+            .matrix
+            .member_display_name(&env.room_id, &env.sender)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| {
+                env.sender
+                    .trim_start_matches('@')
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+        let avatar_mxc = None;
+        Ok(Some(Sender {
+            login,
+            relayed_for: Some(RelayedSender {
+                mxid: env.sender.clone(),
+                display_name,
+                avatar_mxc,
+            }),
+        }))
+    }
+
+    async fn bridge_to_remote(
+        self: &Arc<Self>,
+        env: &Envelope,
+        level: Level,
+        portal: Portal,
+    ) -> Result<()> {
+        let handled = matches!(
+            env.kind.as_str(),
+            "m.room.message" | "m.reaction" | "m.room.redaction" | "m.room.name" | "m.room.topic"
+        );
+        if !handled {
+            return Ok(());
+        }
+        let Some(sender) = self.sender_for(&portal, env, level).await? else {
+            if env.kind == "m.room.message" {
+                self.notice(&env.room_id, &format!("{}: your message was not bridged: you are not logged in to {} and this room has no relay. Log in with `login {}` in a chat with me.", env.sender, portal.key.connector, portal.key.connector)).await;
+            }
+            return Ok(());
+        };
+        let platform = portal.key.connector.to_string();
+        let started = std::time::Instant::now();
+        let result = match env.kind.as_str() {
+            "m.room.message" => self.bridge_message(env, &portal, &sender).await,
+            "m.reaction" => self.bridge_reaction(env, &portal, &sender).await,
+            "m.room.redaction" => self.bridge_redaction(env, &portal, &sender).await,
+            _ => self.bridge_room_info(env, &portal, &sender).await,
+        };
+        match result {
+            Ok(true) => {
+                let latency = (now_ms() - env.origin_server_ts) as f64 / 1000.0;
+                self.metrics.bridged(
+                    &platform,
+                    Direction::ToRemote,
+                    Some(latency.max(started.elapsed().as_secs_f64())),
+                );
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => {
+                let reason = match &e {
+                    Error::Connector(ConnectorError::Unsupported(_)) => "unsupported",
+                    Error::Connector(ConnectorError::BadCredentials(_)) => "bad_credentials",
+                    Error::Connector(ConnectorError::Refused(_)) => "refused",
+                    Error::Connector(_) => "connector",
+                    Error::Matrix(_) => "matrix",
+                    _ => "other",
+                };
+                self.metrics.failure(&platform, reason);
+                if !matches!(e, Error::ShuttingDown) {
+                    self.notice(
+                        &env.room_id,
+                        &format!("⚠️ Not bridged to {}: {e}", portal.key.connector),
+                    )
+                    .await;
+                }
+                if let Error::Connector(ConnectorError::BadCredentials(reason)) = &e {
+                    self.log_out_for_bad_credentials(
+                        &sender.login.login.connector,
+                        &sender.login.login.id,
+                        reason,
+                    )
+                    .await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Returns `Ok(true)` when something crossed.
+    async fn bridge_message(
+        &self,
+        env: &Envelope,
+        portal: &Portal,
+        sender: &Sender,
+    ) -> Result<bool> {
+        let content: RoomMessageEventContent = serde_json::from_value(env.content.clone())
+            .map_err(|e| Error::Unknown(format!("malformed message content: {e}")))?;
+        let api = &sender.login.api;
+        if let Some(Relation::Replacement(r)) = &content.relates_to {
+            let Some(target) = self.store.message_by_event(r.event_id.as_str()).await? else {
+                return Ok(false);
+            };
+            let Some((new, _)) = mc::read_message(&r.new_content.msgtype) else {
+                return Ok(false);
+            };
+            let new = self.decorate(
+                new,
+                &r.new_content.mentions,
+                &sender.relayed_for,
+                portal,
+                sender,
+            );
+            let edits = api
+                .as_edits()
+                .ok_or_else(|| ConnectorError::Unsupported("edits".into()))?;
+            edits
+                .edit_message(portal, &target.remote_id, &new, sender.relayed_for.as_ref())
+                .await?;
+            return Ok(true);
+        }
+        let Some((text, media)) = mc::read_message(&content.msgtype) else {
+            return Err(ConnectorError::Unsupported(format!(
+                "messages of type {}",
+                content.msgtype.msgtype()
+            ))
+            .into());
+        };
+        let mut text = self.decorate(text, &content.mentions, &sender.relayed_for, portal, sender);
+        if let Some(media) = media {
+            let MediaSource::Plain(mxc) = &media.source else {
+                return Err(ConnectorError::Unsupported("encrypted attachments".into()).into());
+            };
+            let limit = api_limit(
+                self.config.max_attachment_bytes,
+                self.connectors
+                    .get(&portal.key.connector)
+                    .and_then(|c| c.capabilities().max_attachment_bytes),
+            );
+            let data = self
+                .matrix
+                .download(mxc.as_str(), limit)
+                .await
+                .map_err(|e| match e.errcode() {
+                    Some("M_TOO_LARGE") => Error::Connector(ConnectorError::Refused(format!(
+                        "{} is larger than the {limit} bytes this bridge carries",
+                        media.name
+                    ))),
+                    _ => e.into(),
+                })?;
+            text.attachments
+                .push(mc::pending_to_attachment(media, data));
+        }
+        let (mut reply_to, mut thread_root) = (None, None);
+        match &content.relates_to {
+            Some(Relation::Reply(r)) => reply_to = Some(r.in_reply_to.event_id.clone()),
+            Some(Relation::Thread(t)) => {
+                thread_root = Some(t.event_id.clone());
+                if !t.is_falling_back {
+                    reply_to = t.in_reply_to.as_ref().map(|r| r.event_id.clone());
+                }
+            }
+            _ => {}
+        }
+        let mut message = MatrixMessage {
+            event_id: env.event_id.clone(),
+            sender: env.sender.clone(),
+            relayed_for: sender.relayed_for.clone(),
+            content: text,
+            reply_to: None,
+            thread_root: None,
+        };
+        if let Some(r) = reply_to
+            && let Some(m) = self.store.message_by_event(r.as_str()).await?
+        {
+            if sender.login.api.as_replies().is_some() {
+                message.reply_to = Some(m.remote_id);
+            } else {
+                self.notice(
+                    &env.room_id,
+                    &format!(
+                        "{} has no replies; the message was sent without its reply.",
+                        portal.key.connector
+                    ),
+                )
+                .await;
+            }
+        }
+        if let Some(root) = thread_root
+            && let Some(m) = self.store.message_by_event(root.as_str()).await?
+        {
+            if sender.login.api.as_threads().is_some() {
+                message.thread_root = Some(m.thread_root.unwrap_or(m.remote_id));
+            } else {
+                self.notice(
+                    &env.room_id,
+                    &format!(
+                        "{} has no threads; the message was sent to the main chat.",
+                        portal.key.connector
+                    ),
+                )
+                .await;
+            }
+        }
+        let sent = api.send_message(portal, &message).await?;
+        self.store
+            .insert_message(&MessageRecord {
+                portal: portal.key.clone(),
+                remote_id: sent.id,
+                part: String::new(),
+                event_id: env.event_id.clone(),
+                room_id: env.room_id.clone(),
+                sender_mxid: env.sender.clone(),
+                remote_sender: sender.login.login.remote_user.clone(),
+                thread_root: message.thread_root,
+                timestamp_ms: sent.timestamp_ms.unwrap_or(env.origin_server_ts),
+            })
+            .await?;
+        Ok(true)
+    }
+
+    /// Resolves mentions to remote users and adds the relay prefix.
+    fn decorate(
+        &self,
+        mut content: MessageContent,
+        mentions: &Option<ruma::events::Mentions>,
+        relayed_for: &Option<RelayedSender>,
+        portal: &Portal,
+        sender: &Sender,
+    ) -> MessageContent {
+        if let Some(m) = mentions {
+            content.mentions = Mentions {
+                users: m
+                    .user_ids
+                    .iter()
+                    .map(|u| MentionedUser {
+                        matrix_id: u.to_string(),
+                        remote_id: self.remote_id_of(u.as_str(), portal),
+                    })
+                    .collect(),
+                room: m.room,
+            };
+        }
+        let relay_identity = self
+            .connectors
+            .get(&portal.key.connector)
+            .is_some_and(|c| c.capabilities().relay_identity);
+        if let Some(r) = relayed_for
+            && !relay_identity
+            && sender.relayed_for.is_some()
+        {
+            let html = content
+                .html
+                .take()
+                .unwrap_or_else(|| escape_html(&content.body));
+            content.html = Some(format!(
+                "<strong>{}</strong>: {html}",
+                escape_html(&r.display_name)
+            ));
+            content.body = format!("{}: {}", r.display_name, content.body);
+        }
+        content
+    }
+
+    fn remote_id_of(&self, mxid: &str, portal: &Portal) -> Option<crate::ids::RemoteUserId> {
+        if let Some((c, u)) = self.namer.parse(mxid) {
+            return (c == portal.key.connector).then_some(u);
+        }
+        self.login_of_user(&portal.key.connector, mxid)
+            .map(|l| l.login.remote_user)
+    }
+
+    async fn bridge_reaction(
+        &self,
+        env: &Envelope,
+        portal: &Portal,
+        sender: &Sender,
+    ) -> Result<bool> {
+        if sender.relayed_for.is_some() {
+            return Ok(false); // a relay cannot react on someone's behalf without misattributing it
+        }
+        let content: ReactionEventContent = serde_json::from_value(env.content.clone())
+            .map_err(|e| Error::Unknown(format!("malformed reaction: {e}")))?;
+        let target_event = content.relates_to.event_id.to_string();
+        let Some(target) = self.store.message_by_event(&target_event).await? else {
+            return Ok(false);
+        };
+        let reactions = sender
+            .login
+            .api
+            .as_reactions()
+            .ok_or_else(|| ConnectorError::Unsupported("reactions".into()))?;
+        reactions
+            .add_reaction(portal, &target.remote_id, &content.relates_to.key)
+            .await?;
+        self.store
+            .insert_reaction(&ReactionRecord {
+                portal: portal.key.clone(),
+                target: target.remote_id,
+                remote_sender: sender.login.login.remote_user.clone(),
+                key: content.relates_to.key,
+                event_id: env.event_id.clone(),
+            })
+            .await?;
+        Ok(true)
+    }
+
+    async fn bridge_redaction(
+        &self,
+        env: &Envelope,
+        portal: &Portal,
+        sender: &Sender,
+    ) -> Result<bool> {
+        let redacts = env
+            .redacts
+            .clone()
+            .or_else(|| {
+                env.content
+                    .get("redacts")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| Error::Unknown("redaction without a target".into()))?;
+        if let Some(m) = self.store.message_by_event(&redacts).await? {
+            let deletes = sender
+                .login
+                .api
+                .as_deletes()
+                .ok_or_else(|| ConnectorError::Unsupported("deleting messages".into()))?;
+            deletes.delete_message(portal, &m.remote_id).await?;
+            self.store.delete_message(&portal.key, &m.remote_id).await?;
+            return Ok(true);
+        }
+        if let Some(r) = self.store.reaction_by_event(&redacts).await? {
+            let reactions = sender
+                .login
+                .api
+                .as_reactions()
+                .ok_or_else(|| ConnectorError::Unsupported("reactions".into()))?;
+            reactions.remove_reaction(portal, &r.target, &r.key).await?;
+            self.store.delete_reaction(&redacts).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn bridge_room_info(
+        &self,
+        env: &Envelope,
+        portal: &Portal,
+        sender: &Sender,
+    ) -> Result<bool> {
+        let handler = sender
+            .login
+            .api
+            .as_chat_info_changes()
+            .ok_or_else(|| ConnectorError::Unsupported("renaming chats".into()))?;
+        let mut portal = portal.clone();
+        if env.kind == "m.room.name" {
+            let name = env
+                .content
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            handler.set_name(&portal, &name).await?;
+            portal.name = Some(name);
+        } else {
+            let topic = env
+                .content
+                .get("topic")
+                .and_then(|n| n.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            handler.set_topic(&portal, &topic).await?;
+            portal.topic = Some(topic);
+        }
+        self.store.upsert_portal(&portal).await?;
+        Ok(true)
+    }
+}
+
+fn api_limit(bridge: u64, connector: Option<u64>) -> u64 {
+    connector.map_or(bridge, |c| c.min(bridge))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

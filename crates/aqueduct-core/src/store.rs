@@ -1,0 +1,115 @@
+//! What the engine needs from persistence. `aqueduct-store` implements it on SQLite and
+//! PostgreSQL; the contract below is what its conformance suite checks.
+
+use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId, RemoteUserId};
+use crate::records::{Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord};
+use async_trait::async_trait;
+
+/// A failure of the storage backend.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(pub String);
+
+/// Result of a store call.
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
+
+/// Persistence for the engine. Every method is atomic on its own.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Records an appservice transaction and its events in one atomic step. Returns `false`
+    /// (and stores nothing) if `txn_id` was already recorded, so a retried push is processed
+    /// once. After `Ok`, the events survive a crash.
+    async fn enqueue_transaction(
+        &self,
+        txn_id: &str,
+        events: &[(Option<String>, String)],
+    ) -> StoreResult<bool>;
+    /// Inbox events not yet acknowledged with a sequence number above `after`, oldest first,
+    /// at most `limit` of them.
+    async fn pending_inbox(&self, after: i64, limit: i64) -> StoreResult<Vec<InboxEvent>>;
+    /// Removes a handled inbox event. Acknowledging an unknown sequence number is not an error.
+    async fn ack_inbox(&self, seq: i64) -> StoreResult<()>;
+
+    /// The portal for a remote chat, if known.
+    async fn portal_by_key(&self, key: &PortalKey) -> StoreResult<Option<Portal>>;
+    /// The portal bridged to a Matrix room, if any.
+    async fn portal_by_room(&self, room_id: &str) -> StoreResult<Option<Portal>>;
+    /// Inserts or replaces the portal with this key.
+    async fn upsert_portal(&self, portal: &Portal) -> StoreResult<()>;
+    /// Forgets a portal and its message and reaction mappings.
+    async fn delete_portal(&self, key: &PortalKey) -> StoreResult<()>;
+    /// Every portal with a Matrix room.
+    async fn list_portals(&self) -> StoreResult<Vec<Portal>>;
+
+    /// The ghost for a remote user, if known.
+    async fn ghost(
+        &self,
+        connector: &ConnectorId,
+        user: &RemoteUserId,
+    ) -> StoreResult<Option<Ghost>>;
+    /// Inserts or replaces the ghost for (connector, remote user).
+    async fn upsert_ghost(&self, ghost: &Ghost) -> StoreResult<()>;
+
+    /// One login by connector and id.
+    async fn login(&self, connector: &ConnectorId, id: &LoginId) -> StoreResult<Option<Login>>;
+    /// Every login of one Matrix user, across connectors.
+    async fn logins_of_user(&self, matrix_user: &str) -> StoreResult<Vec<Login>>;
+    /// Every login, for loading at start-up.
+    async fn list_logins(&self) -> StoreResult<Vec<Login>>;
+    /// Inserts or replaces the login with this connector and id.
+    async fn upsert_login(&self, login: &Login) -> StoreResult<()>;
+    /// Replaces only the connector-owned state of a login.
+    async fn set_login_state(
+        &self,
+        connector: &ConnectorId,
+        id: &LoginId,
+        state: &serde_json::Value,
+    ) -> StoreResult<()>;
+    /// Forgets a login. Portals that used it as relay stop relaying.
+    async fn delete_login(&self, connector: &ConnectorId, id: &LoginId) -> StoreResult<()>;
+
+    /// Records a Matrix event for a remote message part. A second record for the same
+    /// (portal, remote id, part) is ignored.
+    async fn insert_message(&self, message: &MessageRecord) -> StoreResult<()>;
+    /// All parts of one remote message, first part first.
+    async fn message_parts(
+        &self,
+        portal: &PortalKey,
+        remote_id: &RemoteMessageId,
+    ) -> StoreResult<Vec<MessageRecord>>;
+    /// The part carried by a Matrix event, if the event is bridged.
+    async fn message_by_event(&self, event_id: &str) -> StoreResult<Option<MessageRecord>>;
+    /// Forgets every part of one remote message.
+    async fn delete_message(
+        &self,
+        portal: &PortalKey,
+        remote_id: &RemoteMessageId,
+    ) -> StoreResult<()>;
+    /// The most recent bridged message of a portal, by remote timestamp.
+    async fn last_message(&self, portal: &PortalKey) -> StoreResult<Option<MessageRecord>>;
+
+    /// Records a reaction. A second record for the same (portal, target, sender, key) is ignored.
+    async fn insert_reaction(&self, reaction: &ReactionRecord) -> StoreResult<()>;
+    /// One reaction by its remote coordinates.
+    async fn reaction(
+        &self,
+        portal: &PortalKey,
+        target: &RemoteMessageId,
+        sender: &RemoteUserId,
+        key: &str,
+    ) -> StoreResult<Option<ReactionRecord>>;
+    /// The reaction carried by a Matrix event, if bridged.
+    async fn reaction_by_event(&self, event_id: &str) -> StoreResult<Option<ReactionRecord>>;
+    /// Forgets a reaction by its Matrix event.
+    async fn delete_reaction(&self, event_id: &str) -> StoreResult<()>;
+
+    /// The management room of a Matrix user, if one was set up.
+    async fn management_room(&self, matrix_user: &str) -> StoreResult<Option<String>>;
+    /// Sets (or replaces) the management room of a Matrix user.
+    async fn set_management_room(&self, matrix_user: &str, room_id: &str) -> StoreResult<()>;
+
+    /// Whether the bridge already made `user_id` a member of `room_id`.
+    async fn is_member(&self, room_id: &str, user_id: &str) -> StoreResult<bool>;
+    /// Records (`true`) or forgets (`false`) that `user_id` is a member of `room_id`.
+    async fn set_member(&self, room_id: &str, user_id: &str, member: bool) -> StoreResult<()>;
+}
