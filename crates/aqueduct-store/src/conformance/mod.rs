@@ -1,0 +1,92 @@
+//! The conformance suite: one check per clause of the [`Store`](aqueduct_core::store::Store)
+//! contract, run against every backend by
+//! [`store_conformance_tests!`](crate::store_conformance_tests).
+//!
+//! Each check is a plain `pub async fn(&SqlStore)` in a submodule per area, so it is compiled
+//! (and type-checked) once; the macro only stamps out one `#[tokio::test]` per check in the
+//! caller's crate. Every check gets a fresh, empty store.
+
+mod fixtures;
+mod inbox;
+mod login;
+mod message;
+mod portal;
+mod reaction;
+mod rooms;
+
+pub use inbox::*;
+pub use login::*;
+pub use message::*;
+pub use portal::*;
+pub use reaction::*;
+pub use rooms::*;
+
+use crate::SqlStore;
+use std::borrow::Borrow;
+
+/// Expands to one `#[tokio::test]` per contract clause.
+///
+/// `store_conformance_tests!(make_store)` where `async fn make_store() -> S` returns a fresh,
+/// empty store; `S` is a [`SqlStore`](crate::SqlStore) or anything that
+/// `Borrow<SqlStore>`s, such as a guard that also owns the temporary directory or schema.
+/// `store_conformance_tests!(make_store, teardown)` also calls `async fn teardown(S)` after a
+/// check passes (a failing check panics before it; clean up stale leftovers elsewhere). The
+/// calling crate needs `tokio` with the `macros` and `rt` features.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:path $(,)?) => {
+        $crate::store_conformance_tests!($make, $crate::conformance::close);
+    };
+    ($make:path, $teardown:path $(,)?) => {
+        $crate::__store_conformance_cases! {
+            $make, $teardown;
+            inbox_repeated_txn_id_stores_nothing,
+            inbox_concurrent_repeats_store_once,
+            inbox_empty_transaction_is_recorded,
+            inbox_events_come_back_in_order,
+            inbox_after_and_limit,
+            inbox_ack_removes_event,
+            inbox_seq_not_reused_after_drain,
+            portal_by_key_and_room,
+            portal_upsert_replaces,
+            portal_receiver_none_and_some_are_distinct,
+            portal_list_only_with_room,
+            portal_delete_removes_messages_and_reactions,
+            ghost_upsert_and_get,
+            login_crud,
+            login_set_state_touches_only_state,
+            login_logins_of_user_across_connectors,
+            login_delete_clears_relay,
+            message_insert_is_idempotent,
+            message_parts_in_insertion_order,
+            message_by_event,
+            message_delete,
+            message_last,
+            reaction_insert_get_idempotent,
+            reaction_by_event_and_delete,
+            management_room_set_and_replace,
+            membership_set_unset,
+        }
+    };
+}
+
+/// Implementation detail of [`store_conformance_tests!`](crate::store_conformance_tests).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_cases {
+    ($make:path, $teardown:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make().await;
+                $crate::conformance::$case(::std::borrow::Borrow::borrow(&store)).await;
+                $teardown(store).await;
+            }
+        )*
+    };
+}
+
+/// The default teardown: closes the store's connections.
+pub async fn close<S: Borrow<SqlStore>>(store: S) {
+    store.borrow().close().await;
+}

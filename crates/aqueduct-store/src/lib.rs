@@ -1,0 +1,242 @@
+//! Persistence for the bridge engine: [`SqlStore`] implements [`aqueduct_core::store::Store`]
+//! on SQLite (the default) or PostgreSQL.
+//!
+//! Both backends go through `sqlx::Any`, so every query exists once, as one SQL text that both
+//! accept (`$1` placeholders, `ON CONFLICT`, 64-bit integers and `TEXT` only). Only the DDL
+//! differs; it lives in `migrations/{sqlite,postgres}` at the workspace root and is embedded at
+//! build time and applied by [`SqlStore::connect`].
+//!
+//! Each table has its own module holding its queries; this file opens the database and
+//! routes the trait's methods to them.
+
+mod connect;
+mod error;
+mod ghost;
+mod inbox;
+mod login;
+mod management_room;
+mod membership;
+mod message;
+mod portal;
+mod reaction;
+
+#[cfg(any(test, feature = "conformance"))]
+#[doc(hidden)]
+pub mod conformance;
+
+pub use error::{Error, Result};
+
+use aqueduct_core::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId, RemoteUserId};
+use aqueduct_core::records::{Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord};
+use aqueduct_core::store::{Store, StoreResult};
+use async_trait::async_trait;
+use sqlx::AnyPool;
+use std::fmt;
+use std::sync::Arc;
+
+/// Which database engine a [`SqlStore`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// A local SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+/// The engine's store on an SQL database. Cheap to clone; clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    /// Serializes `enqueue_transaction`. On PostgreSQL an inbox `seq` is drawn at insert time
+    /// but becomes visible at commit, so two concurrent enqueues could commit out of order and
+    /// a reader whose cursor already passed the later seq would skip the earlier one. One
+    /// enqueue at a time makes seq order the commit order. (SQLite serializes writers anyway.)
+    enqueue_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the database at `uri` and runs the embedded migrations.
+    ///
+    /// `uri` is `sqlite://PATH`, `sqlite:PATH` or a bare file path for SQLite (the file is
+    /// created if missing, its directory is not), or `postgres://...` / `postgresql://...` for
+    /// PostgreSQL (libpq-style query parameters such as `options=-csearch_path%3Dmyschema`
+    /// are honoured).
+    pub async fn connect(uri: &str) -> Result<SqlStore> {
+        let (pool, backend) = connect::open(uri).await?;
+        Ok(SqlStore {
+            pool,
+            backend,
+            enqueue_lock: Arc::default(),
+        })
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection, waiting for calls in flight. On SQLite this also checkpoints
+    /// the write-ahead log into the main file. Calls made afterwards fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+// Every method delegates to the module of its table; `?` turns our `Error` into the engine's
+// `StoreError`.
+#[async_trait]
+impl Store for SqlStore {
+    async fn enqueue_transaction(
+        &self,
+        txn_id: &str,
+        events: &[(Option<String>, String)],
+    ) -> StoreResult<bool> {
+        let _one_at_a_time = self.enqueue_lock.lock().await;
+        Ok(inbox::enqueue_transaction(&self.pool, txn_id, events).await?)
+    }
+
+    async fn pending_inbox(&self, after: i64, limit: i64) -> StoreResult<Vec<InboxEvent>> {
+        Ok(inbox::pending(&self.pool, after, limit).await?)
+    }
+
+    async fn ack_inbox(&self, seq: i64) -> StoreResult<()> {
+        Ok(inbox::ack(&self.pool, seq).await?)
+    }
+
+    async fn portal_by_key(&self, key: &PortalKey) -> StoreResult<Option<Portal>> {
+        Ok(portal::by_key(&self.pool, key).await?)
+    }
+
+    async fn portal_by_room(&self, room_id: &str) -> StoreResult<Option<Portal>> {
+        Ok(portal::by_room(&self.pool, room_id).await?)
+    }
+
+    async fn upsert_portal(&self, portal: &Portal) -> StoreResult<()> {
+        Ok(portal::upsert(&self.pool, portal).await?)
+    }
+
+    async fn delete_portal(&self, key: &PortalKey) -> StoreResult<()> {
+        Ok(portal::delete(&self.pool, key).await?)
+    }
+
+    async fn list_portals(&self) -> StoreResult<Vec<Portal>> {
+        Ok(portal::list_with_room(&self.pool).await?)
+    }
+
+    async fn ghost(
+        &self,
+        connector: &ConnectorId,
+        user: &RemoteUserId,
+    ) -> StoreResult<Option<Ghost>> {
+        Ok(ghost::get(&self.pool, connector, user).await?)
+    }
+
+    async fn upsert_ghost(&self, ghost: &Ghost) -> StoreResult<()> {
+        Ok(ghost::upsert(&self.pool, ghost).await?)
+    }
+
+    async fn login(&self, connector: &ConnectorId, id: &LoginId) -> StoreResult<Option<Login>> {
+        Ok(login::get(&self.pool, connector, id).await?)
+    }
+
+    async fn logins_of_user(&self, matrix_user: &str) -> StoreResult<Vec<Login>> {
+        Ok(login::of_user(&self.pool, matrix_user).await?)
+    }
+
+    async fn list_logins(&self) -> StoreResult<Vec<Login>> {
+        Ok(login::list(&self.pool).await?)
+    }
+
+    async fn upsert_login(&self, login: &Login) -> StoreResult<()> {
+        Ok(login::upsert(&self.pool, login).await?)
+    }
+
+    async fn set_login_state(
+        &self,
+        connector: &ConnectorId,
+        id: &LoginId,
+        state: &serde_json::Value,
+    ) -> StoreResult<()> {
+        Ok(login::set_state(&self.pool, connector, id, state).await?)
+    }
+
+    async fn delete_login(&self, connector: &ConnectorId, id: &LoginId) -> StoreResult<()> {
+        Ok(login::delete(&self.pool, connector, id).await?)
+    }
+
+    async fn insert_message(&self, message: &MessageRecord) -> StoreResult<()> {
+        Ok(message::insert(&self.pool, message).await?)
+    }
+
+    async fn message_parts(
+        &self,
+        portal: &PortalKey,
+        remote_id: &RemoteMessageId,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        Ok(message::parts(&self.pool, portal, remote_id).await?)
+    }
+
+    async fn message_by_event(&self, event_id: &str) -> StoreResult<Option<MessageRecord>> {
+        Ok(message::by_event(&self.pool, event_id).await?)
+    }
+
+    async fn delete_message(
+        &self,
+        portal: &PortalKey,
+        remote_id: &RemoteMessageId,
+    ) -> StoreResult<()> {
+        Ok(message::delete(&self.pool, portal, remote_id).await?)
+    }
+
+    async fn last_message(&self, portal: &PortalKey) -> StoreResult<Option<MessageRecord>> {
+        Ok(message::last(&self.pool, portal).await?)
+    }
+
+    async fn insert_reaction(&self, reaction: &ReactionRecord) -> StoreResult<()> {
+        Ok(reaction::insert(&self.pool, reaction).await?)
+    }
+
+    async fn reaction(
+        &self,
+        portal: &PortalKey,
+        target: &RemoteMessageId,
+        sender: &RemoteUserId,
+        key: &str,
+    ) -> StoreResult<Option<ReactionRecord>> {
+        Ok(reaction::get(&self.pool, portal, target, sender, key).await?)
+    }
+
+    async fn reaction_by_event(&self, event_id: &str) -> StoreResult<Option<ReactionRecord>> {
+        Ok(reaction::by_event(&self.pool, event_id).await?)
+    }
+
+    async fn delete_reaction(&self, event_id: &str) -> StoreResult<()> {
+        Ok(reaction::delete_by_event(&self.pool, event_id).await?)
+    }
+
+    async fn management_room(&self, matrix_user: &str) -> StoreResult<Option<String>> {
+        Ok(management_room::get(&self.pool, matrix_user).await?)
+    }
+
+    async fn set_management_room(&self, matrix_user: &str, room_id: &str) -> StoreResult<()> {
+        Ok(management_room::set(&self.pool, matrix_user, room_id).await?)
+    }
+
+    async fn is_member(&self, room_id: &str, user_id: &str) -> StoreResult<bool> {
+        Ok(membership::is_member(&self.pool, room_id, user_id).await?)
+    }
+
+    async fn set_member(&self, room_id: &str, user_id: &str, member: bool) -> StoreResult<()> {
+        Ok(membership::set(&self.pool, room_id, user_id, member).await?)
+    }
+}

@@ -1,0 +1,133 @@
+//! The `login` table: remote accounts and the Matrix users who own them. `secret` and `state`
+//! are connector-owned JSON, stored as TEXT (the one JSON type both backends share through
+//! `Any`).
+
+use crate::error::{Error, Result, query};
+use crate::portal;
+use aqueduct_core::ids::{ConnectorId, LoginId, RemoteUserId};
+use aqueduct_core::records::Login;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+fn from_row(op: &'static str, row: &AnyRow) -> Result<Login> {
+    let text = |column: &str| row.try_get::<String, _>(column).map_err(query(op));
+    Ok(Login {
+        connector: ConnectorId::new(text("connector")?),
+        id: LoginId::new(text("id")?),
+        matrix_user: text("matrix_user")?,
+        remote_user: RemoteUserId::new(text("remote_user")?),
+        remote_name: text("remote_name")?,
+        secret: json(op, "login secret", &text("secret")?)?,
+        state: json(op, "login state", &text("state")?)?,
+    })
+}
+
+/// Parses a stored JSON column. The error names the column but never quotes it: the secret
+/// holds credentials.
+fn json(op: &'static str, what: &'static str, text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| Error::Corrupt {
+        op,
+        what,
+        detail: e.to_string(),
+    })
+}
+
+pub(crate) async fn get(
+    pool: &AnyPool,
+    connector: &ConnectorId,
+    id: &LoginId,
+) -> Result<Option<Login>> {
+    const OP: &str = "login";
+    let row = sqlx::query(
+        "SELECT connector, id, matrix_user, remote_user, remote_name, secret, state
+         FROM login WHERE connector = $1 AND id = $2",
+    )
+    .bind(connector.as_str())
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(query(OP))?;
+    row.map(|row| from_row(OP, &row)).transpose()
+}
+
+pub(crate) async fn of_user(pool: &AnyPool, matrix_user: &str) -> Result<Vec<Login>> {
+    const OP: &str = "logins_of_user";
+    let rows = sqlx::query(
+        "SELECT connector, id, matrix_user, remote_user, remote_name, secret, state
+         FROM login WHERE matrix_user = $1 ORDER BY connector, id",
+    )
+    .bind(matrix_user)
+    .fetch_all(pool)
+    .await
+    .map_err(query(OP))?;
+    rows.iter().map(|row| from_row(OP, row)).collect()
+}
+
+pub(crate) async fn list(pool: &AnyPool) -> Result<Vec<Login>> {
+    const OP: &str = "list_logins";
+    let rows = sqlx::query(
+        "SELECT connector, id, matrix_user, remote_user, remote_name, secret, state
+         FROM login ORDER BY connector, id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(query(OP))?;
+    rows.iter().map(|row| from_row(OP, row)).collect()
+}
+
+pub(crate) async fn upsert(pool: &AnyPool, login: &Login) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO login (connector, id, matrix_user, remote_user, remote_name, secret, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (connector, id) DO UPDATE SET
+             matrix_user = excluded.matrix_user, remote_user = excluded.remote_user,
+             remote_name = excluded.remote_name, secret = excluded.secret, state = excluded.state",
+    )
+    .bind(login.connector.as_str())
+    .bind(login.id.as_str())
+    .bind(login.matrix_user.as_str())
+    .bind(login.remote_user.as_str())
+    .bind(login.remote_name.as_str())
+    .bind(login.secret.to_string())
+    .bind(login.state.to_string())
+    .execute(pool)
+    .await
+    .map_err(query("upsert_login"))?;
+    Ok(())
+}
+
+/// Touches only `state`, so a connector saving a cursor cannot race a re-login's new secret.
+/// Setting the state of an unknown login does nothing.
+pub(crate) async fn set_state(
+    pool: &AnyPool,
+    connector: &ConnectorId,
+    id: &LoginId,
+    state: &Value,
+) -> Result<()> {
+    sqlx::query("UPDATE login SET state = $3 WHERE connector = $1 AND id = $2")
+        .bind(connector.as_str())
+        .bind(id.as_str())
+        .bind(state.to_string())
+        .execute(pool)
+        .await
+        .map_err(query("set_login_state"))?;
+    Ok(())
+}
+
+/// Deletes the login and, in the same transaction, stops portals relaying through it: a
+/// relay pointing at a login that no longer exists would fail every relayed message.
+pub(crate) async fn delete(pool: &AnyPool, connector: &ConnectorId, id: &LoginId) -> Result<()> {
+    const OP: &str = "delete_login";
+    let mut tx = pool.begin().await.map_err(query(OP))?;
+    portal::clear_relay(&mut tx, connector, id)
+        .await
+        .map_err(query(OP))?;
+    sqlx::query("DELETE FROM login WHERE connector = $1 AND id = $2")
+        .bind(connector.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(query(OP))?;
+    tx.commit().await.map_err(query(OP))
+}

@@ -1,0 +1,106 @@
+-- Initial schema, SQLite flavour. Keep table and column names in step with
+-- ../postgres/0001_initial.sql: the store runs the same query text on both.
+--
+-- A portal key is (connector, chat, receiver); receiver is '' for a shared portal (no
+-- receiving login) so that it can be part of primary keys.
+-- Booleans are 0/1 integers and JSON is TEXT, the common ground of both backends.
+
+-- Appservice transaction ids already accepted, so a retried push is processed once.
+-- received_at (ms since the epoch) lets old ids be pruned later.
+CREATE TABLE appservice_txn (
+    txn_id      TEXT    NOT NULL PRIMARY KEY,
+    received_at INTEGER NOT NULL
+);
+
+-- Durable queue of Matrix events not yet handled. AUTOINCREMENT, not a plain rowid: seq must
+-- never be reused, even after the queue drained, or a reader's cursor would skip new events.
+CREATE TABLE inbox (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    room_id TEXT,
+    json    TEXT NOT NULL
+);
+
+CREATE TABLE portal (
+    connector   TEXT    NOT NULL,
+    chat        TEXT    NOT NULL,
+    receiver    TEXT    NOT NULL,
+    room_id     TEXT,
+    name        TEXT,
+    topic       TEXT,
+    is_direct   INTEGER NOT NULL,
+    relay_login TEXT,
+    PRIMARY KEY (connector, chat, receiver)
+);
+-- One portal per room; NULLs (no room yet) do not collide.
+CREATE UNIQUE INDEX portal_room_id ON portal (room_id);
+
+CREATE TABLE ghost (
+    connector     TEXT    NOT NULL,
+    remote_user   TEXT    NOT NULL,
+    mxid          TEXT    NOT NULL,
+    display_name  TEXT,
+    avatar_mxc    TEXT,
+    avatar_source TEXT,
+    registered    INTEGER NOT NULL,
+    PRIMARY KEY (connector, remote_user)
+);
+
+CREATE TABLE login (
+    connector   TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    matrix_user TEXT NOT NULL,
+    remote_user TEXT NOT NULL,
+    remote_name TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    PRIMARY KEY (connector, id)
+);
+CREATE INDEX login_matrix_user ON login (matrix_user);
+
+-- One row per Matrix event carrying a part of a remote message.
+-- seq records insertion order (parts come back in the order they were bridged, and it breaks
+-- timestamp ties). SQLite allows AUTOINCREMENT only on the primary key, so seq is the rowid
+-- here and the message's natural key is a UNIQUE constraint; on PostgreSQL it is the other
+-- way round. Either way the natural key is what ON CONFLICT targets.
+CREATE TABLE message (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    connector     TEXT    NOT NULL,
+    chat          TEXT    NOT NULL,
+    receiver      TEXT    NOT NULL,
+    remote_id     TEXT    NOT NULL,
+    part          TEXT    NOT NULL,
+    event_id      TEXT    NOT NULL,
+    room_id       TEXT    NOT NULL,
+    sender_mxid   TEXT    NOT NULL,
+    remote_sender TEXT    NOT NULL,
+    thread_root   TEXT,
+    timestamp_ms  INTEGER NOT NULL,
+    UNIQUE (connector, chat, receiver, remote_id, part)
+);
+CREATE INDEX message_event_id ON message (event_id);
+-- last_message: newest by timestamp within a portal (the rowid, seq, rides along in the index).
+CREATE INDEX message_portal_time ON message (connector, chat, receiver, timestamp_ms);
+
+CREATE TABLE reaction (
+    connector     TEXT NOT NULL,
+    chat          TEXT NOT NULL,
+    receiver      TEXT NOT NULL,
+    target        TEXT NOT NULL,
+    remote_sender TEXT NOT NULL,
+    reaction_key  TEXT NOT NULL,
+    event_id      TEXT NOT NULL,
+    PRIMARY KEY (connector, chat, receiver, target, remote_sender, reaction_key)
+);
+CREATE INDEX reaction_event_id ON reaction (event_id);
+
+CREATE TABLE management_room (
+    matrix_user TEXT NOT NULL PRIMARY KEY,
+    room_id     TEXT NOT NULL
+);
+
+-- Memberships the bridge itself set up, to avoid re-joining on every message.
+CREATE TABLE membership (
+    room_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+);
