@@ -1,0 +1,15 @@
+//! The Matrix side of the bridge: the appservice HTTP server the homeserver pushes to, and
+//! the intents that act as the bot, ghosts and double-puppeted users through the
+//! client-server API with the appservice token.
+
+mod appservice_server;
+mod auth;
+mod client;
+mod error;
+mod intents;
+mod startup_ping;
+
+pub use appservice_server::{AppserviceHandler, router};
+pub use client::{ClientConfig, HomeserverClient};
+pub use error::{Error, Result};
+pub use startup_ping::ping_homeserver;
