@@ -1,0 +1,340 @@
+//! The YAML config. Every field is documented in `config/config.example.yaml`; unknown fields
+//! are refused so a typo cannot silently fall back to a default.
+
+use aqueduct_core::permissions::Level;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// The whole config file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the homeserver is.
+    pub homeserver: HomeserverConfig,
+    /// The appservice registration and listener.
+    pub appservice: AppserviceConfig,
+    /// Where the bridge keeps its data.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// Bridge behaviour.
+    #[serde(default)]
+    pub bridge: BridgeSection,
+    /// Double puppeting, per homeserver.
+    #[serde(default)]
+    pub double_puppet: DoublePuppetConfig,
+    /// Logging.
+    #[serde(default)]
+    pub logging: LoggingConfig,
+    /// One section per enabled platform, keyed by connector id; each connector reads its own.
+    #[serde(default)]
+    pub platforms: BTreeMap<String, serde_norway::Value>,
+}
+
+/// Where the homeserver is.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HomeserverConfig {
+    /// Client-server API URL the bridge calls.
+    pub url: String,
+    /// The homeserver's server name (the part after `:` in user ids).
+    pub server_name: String,
+}
+
+/// The appservice registration and listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppserviceConfig {
+    /// Registration id.
+    #[serde(default = "default_id")]
+    pub id: String,
+    /// URL the homeserver uses to reach the bridge (the registration's `url`).
+    pub address: String,
+    /// Address the bridge listens on for the homeserver, `/metrics` and `/health`.
+    pub listen: String,
+    /// Token the bridge uses with the homeserver. `AQUEDUCT_AS_TOKEN` overrides it.
+    #[serde(default)]
+    pub as_token: String,
+    /// Token the homeserver uses with the bridge. `AQUEDUCT_HS_TOKEN` overrides it.
+    #[serde(default)]
+    pub hs_token: String,
+    /// The bot's localpart.
+    #[serde(default = "default_bot")]
+    pub bot_localpart: String,
+    /// The bot's display name.
+    #[serde(default = "default_bot_name")]
+    pub bot_display_name: String,
+    /// Start of every ghost's localpart; the registration's user namespace is built from it.
+    #[serde(default = "default_ghost_prefix")]
+    pub ghost_prefix: String,
+}
+
+fn default_id() -> String {
+    "aqueduct".into()
+}
+fn default_bot() -> String {
+    "aqueduct".into()
+}
+fn default_bot_name() -> String {
+    "Aqueduct bridge".into()
+}
+fn default_ghost_prefix() -> String {
+    "aqueduct_".into()
+}
+
+/// Where the bridge keeps its data.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` (default: `sqlite://aqueduct.db`) or `postgres://...`.
+    /// `AQUEDUCT_DATABASE_URI` overrides it.
+    #[serde(default = "default_db")]
+    pub uri: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { uri: default_db() }
+    }
+}
+
+fn default_db() -> String {
+    "sqlite://aqueduct.db".into()
+}
+
+/// Bridge behaviour.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeSection {
+    /// Prefix of commands in bridged rooms.
+    #[serde(default = "default_prefix")]
+    pub command_prefix: String,
+    /// Matrix user id, server name or `*` -> `relay` | `user` | `admin` (or `none`).
+    #[serde(default)]
+    pub permissions: HashMap<String, Level>,
+    /// Largest file moved in either direction, in bytes.
+    #[serde(default = "default_max_attachment")]
+    pub max_attachment_bytes: u64,
+    /// Seconds to let in-flight work finish on SIGTERM.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for BridgeSection {
+    fn default() -> Self {
+        Self {
+            command_prefix: default_prefix(),
+            permissions: HashMap::new(),
+            max_attachment_bytes: default_max_attachment(),
+            shutdown_grace_secs: default_grace(),
+        }
+    }
+}
+
+fn default_prefix() -> String {
+    "!aq".into()
+}
+fn default_max_attachment() -> u64 {
+    50 * 1024 * 1024
+}
+fn default_grace() -> u64 {
+    30
+}
+
+/// Double puppeting: make a user's messages from their own remote client appear as them.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoublePuppetConfig {
+    /// Server name -> `as_token:<token>` of a second registration whose non-exclusive user
+    /// namespace covers that server's users.
+    #[serde(default)]
+    pub secrets: HashMap<String, String>,
+}
+
+/// Logging.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `error` | `warn` | `info` | `debug` | `trace`, or a tracing filter (`RUST_LOG` overrides).
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// `text` or `json`.
+    #[serde(default = "default_format")]
+    pub format: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            level: default_level(),
+            format: default_format(),
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+fn default_format() -> String {
+    "text".into()
+}
+
+/// Why a config cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or has unknown fields.
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        /// The path.
+        path: String,
+        /// Why.
+        source: serde_norway::Error,
+    },
+    /// A value is unusable.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads, parses, applies environment overrides and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses config text (`origin` names it in errors).
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let mut config: Config =
+            serde_norway::from_str(text).map_err(|source| ConfigError::Parse {
+                path: origin.to_owned(),
+                source,
+            })?;
+        config.apply_env();
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self) {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(v) = env("AQUEDUCT_AS_TOKEN") {
+            self.appservice.as_token = v;
+        }
+        if let Some(v) = env("AQUEDUCT_HS_TOKEN") {
+            self.appservice.hs_token = v;
+        }
+        if let Some(v) = env("AQUEDUCT_DATABASE_URI") {
+            self.database.uri = v;
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.appservice.as_token.len() < 16 || self.appservice.hs_token.len() < 16 {
+            return bad("appservice.as_token and appservice.hs_token must be set (at least 16 characters); `aqueduct generate-registration` makes them".into());
+        }
+        if self.appservice.as_token == self.appservice.hs_token {
+            return bad("appservice.as_token and appservice.hs_token must differ".into());
+        }
+        if url::Url::parse(&self.homeserver.url).is_err() {
+            return bad(format!(
+                "homeserver.url {:?} is not a URL",
+                self.homeserver.url
+            ));
+        }
+        if self
+            .appservice
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+        {
+            return bad(format!(
+                "appservice.listen {:?} is not host:port",
+                self.appservice.listen
+            ));
+        }
+        if self.appservice.ghost_prefix.is_empty()
+            || self
+                .appservice
+                .bot_localpart
+                .starts_with(&self.appservice.ghost_prefix)
+        {
+            return bad(
+                "appservice.ghost_prefix must be non-empty and must not prefix the bot's localpart"
+                    .into(),
+            );
+        }
+        for (server, secret) in &self.double_puppet.secrets {
+            if !secret.starts_with("as_token:") {
+                return bad(format!(
+                    "double_puppet.secrets.{server} must be `as_token:<token>`"
+                ));
+            }
+        }
+        if !matches!(self.logging.format.as_str(), "text" | "json") {
+            return bad(format!(
+                "logging.format must be text or json, not {:?}",
+                self.logging.format
+            ));
+        }
+        Ok(())
+    }
+
+    /// The double-puppet tokens by server name.
+    pub fn double_puppet_tokens(&self) -> HashMap<String, String> {
+        self.double_puppet
+            .secrets
+            .iter()
+            .filter_map(|(s, v)| {
+                v.strip_prefix("as_token:")
+                    .map(|t| (s.clone(), t.to_owned()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "homeserver: {url: 'http://127.0.0.1:8008', server_name: localhost}\nappservice: {address: 'http://127.0.0.1:29330', listen: '127.0.0.1:29330', as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = Config::parse(MINIMAL, "t").unwrap();
+        assert_eq!(c.database.uri, "sqlite://aqueduct.db");
+        assert_eq!(c.appservice.ghost_prefix, "aqueduct_");
+        assert_eq!(c.bridge.command_prefix, "!aq");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = Config::parse(&format!("{MINIMAL}bridge: {{comand_prefix: x}}\n"), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("comand_prefix"), "{err}");
+    }
+
+    #[test]
+    fn missing_tokens_are_explained() {
+        let text = MINIMAL.replace("aaaaaaaaaaaaaaaaaaaa", "''");
+        let err = Config::parse(&text, "t").unwrap_err().to_string();
+        assert!(err.contains("generate-registration"), "{err}");
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../../../config/config.example.yaml");
+        Config::parse(text, "example").unwrap();
+    }
+}

@@ -1,0 +1,42 @@
+//! How the binary builds connectors from their config sections.
+
+use aqueduct_core::connector::NetworkConnector;
+use std::sync::Arc;
+
+/// Builds one connector from its `platforms.<id>` config section.
+pub struct ConnectorFactory {
+    /// The connector id, which is also its config key.
+    pub id: &'static str,
+    /// Parses the section (refusing unknown fields) and builds the connector.
+    pub build: fn(serde_norway::Value) -> Result<Arc<dyn NetworkConnector>, String>,
+}
+
+/// The connectors compiled into this binary, one per enabled Cargo feature.
+pub fn compiled_in() -> Vec<ConnectorFactory> {
+    // Platform connectors (Slack, Rocket.Chat, Teams) register here behind their features as
+    // they land.
+    Vec::new()
+}
+
+/// Builds the connectors the config enables; an unknown section is an error, not a no-op.
+pub fn build_enabled(
+    factories: &[ConnectorFactory],
+    sections: &std::collections::BTreeMap<String, serde_norway::Value>,
+) -> Result<Vec<Arc<dyn NetworkConnector>>, String> {
+    let mut out = Vec::new();
+    for (id, section) in sections {
+        let factory = factories.iter().find(|f| f.id == id).ok_or_else(|| {
+            let known: Vec<&str> = factories.iter().map(|f| f.id).collect();
+            format!(
+                "platforms.{id}: no such connector in this build (compiled in: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })?;
+        out.push((factory.build)(section.clone()).map_err(|e| format!("platforms.{id}: {e}"))?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,11 @@
+//! The Aqueduct binary's library half: config, registration, wiring and the HTTP listener, so
+//! that test harnesses can run the same bridge with their own connectors.
+
+pub mod config;
+pub mod connectors;
+pub mod registration;
+pub mod run;
+pub mod server;
+
+pub use config::Config;
+pub use connectors::ConnectorFactory;

@@ -1,0 +1,91 @@
+//! `aqueduct`: run the bridge, generate its registration, or check its config.
+
+use anyhow::Context;
+use aqueduct::config::Config;
+use aqueduct::registration::{random_token, registration_yaml};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "aqueduct",
+    version,
+    about = "A Matrix bridge to Slack, Microsoft Teams and Rocket.Chat"
+)]
+struct Cli {
+    /// Config file.
+    #[arg(short, long, default_value = "config.yaml", env = "AQUEDUCT_CONFIG")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bridge (the default).
+    Run,
+    /// Write the appservice registration for the homeserver. Tokens set to `generate` in the
+    /// config are replaced by random ones first.
+    GenerateRegistration {
+        /// Where to write the registration.
+        #[arg(short, long, default_value = "registration.yaml")]
+        output: PathBuf,
+    },
+    /// Load and validate the config, then exit.
+    CheckConfig,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => {
+            let config = Config::load(&cli.config)?;
+            aqueduct::run::init_logging(&config.logging);
+            let factories = aqueduct::connectors::compiled_in();
+            aqueduct::run::run(config, &factories, aqueduct::run::termination_signal()).await
+        }
+        Command::GenerateRegistration { output } => {
+            let text = std::fs::read_to_string(&cli.config)
+                .with_context(|| format!("reading {}", cli.config.display()))?;
+            let mut filled = text.clone();
+            for key in ["as_token", "hs_token"] {
+                filled = filled.replace(
+                    &format!("{key}: generate"),
+                    &format!("{key}: {}", random_token()),
+                );
+            }
+            if filled != text {
+                std::fs::write(&cli.config, &filled)
+                    .with_context(|| format!("writing tokens into {}", cli.config.display()))?;
+            }
+            let config = Config::parse(&filled, &cli.config.display().to_string())?;
+            std::fs::write(&output, registration_yaml(&config))
+                .with_context(|| format!("writing {}", output.display()))?;
+            println!(
+                "Wrote {}. Add it to the homeserver's app_service_config_files and restart the homeserver.",
+                output.display()
+            );
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let config = Config::load(&cli.config)?;
+            let factories = aqueduct::connectors::compiled_in();
+            aqueduct::connectors::build_enabled(&factories, &config.platforms)
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "{} is valid: homeserver {} ({}), database {}, {} platform(s) enabled.",
+                cli.config.display(),
+                config.homeserver.url,
+                config.homeserver.server_name,
+                if config.database.uri.starts_with("postgres") {
+                    "PostgreSQL"
+                } else {
+                    "SQLite"
+                },
+                config.platforms.len()
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Wiring: config -> store, homeserver client, connectors, engine, listener; then run until
+//! told to stop.
+
+use crate::config::Config;
+use crate::connectors::{ConnectorFactory, build_enabled};
+use anyhow::{Context, bail};
+use aqueduct_core::matrix::MatrixApi;
+use aqueduct_core::metrics::Metrics;
+use aqueduct_core::{Bridge, BridgeConfig};
+use aqueduct_matrix::{ClientConfig, HomeserverClient, ping_homeserver};
+use aqueduct_store::SqlStore;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs the bridge until `shutdown` resolves, then finishes in-flight work and returns.
+pub async fn run(
+    config: Config,
+    factories: &[ConnectorFactory],
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let store = SqlStore::connect(&config.database.uri)
+        .await
+        .context("opening the database")?;
+    let client = HomeserverClient::new(ClientConfig {
+        homeserver_url: config.homeserver.url.clone(),
+        server_name: config.homeserver.server_name.clone(),
+        as_token: config.appservice.as_token.clone(),
+        appservice_id: config.appservice.id.clone(),
+        bot_localpart: config.appservice.bot_localpart.clone(),
+        ghost_prefix: config.appservice.ghost_prefix.clone(),
+        double_puppet_tokens: config.double_puppet_tokens(),
+    });
+    let connectors = build_enabled(factories, &config.platforms).map_err(anyhow::Error::msg)?;
+    let bridge_config = BridgeConfig {
+        ghost_prefix: config.appservice.ghost_prefix.clone(),
+        command_prefix: config.bridge.command_prefix.clone(),
+        permissions: aqueduct_core::permissions::Permissions::new(
+            config.bridge.permissions.clone(),
+        ),
+        max_attachment_bytes: config.bridge.max_attachment_bytes,
+        bridge_id: config.appservice.id.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let bridge = Bridge::new(
+        bridge_config,
+        Arc::new(store),
+        Arc::new(client.clone()),
+        connectors,
+        Metrics::new(),
+    );
+
+    let listener = tokio::net::TcpListener::bind(&config.appservice.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.appservice.listen))?;
+    tracing::info!(listen = %config.appservice.listen, "appservice listener up");
+    let app = crate::server::router(bridge.clone(), client.clone(), &config.appservice.hs_token);
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stopped.await;
+            })
+            .await
+    });
+
+    wait_for_homeserver(&client).await?;
+    let bot = client.bot_user_id().to_owned();
+    if let Err(e) = client
+        .set_display_name(&bot, &config.appservice.bot_display_name)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot set the bot's display name");
+    }
+    bridge.start().await.context("starting the engine")?;
+    tracing::info!(bot = %bot, "bridge running; start a chat with the bot to use it");
+
+    shutdown.await;
+    tracing::info!("stopping: finishing in-flight work");
+    bridge
+        .shutdown(Duration::from_secs(config.bridge.shutdown_grace_secs))
+        .await;
+    let _ = stop_server.send(());
+    let _ = server.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Pings the homeserver until it confirms it can reach the bridge. Wrong tokens end the start
+/// with a plain explanation; an unreachable homeserver is retried for a while.
+async fn wait_for_homeserver(client: &HomeserverClient) -> anyhow::Result<()> {
+    let mut attempts = 0;
+    loop {
+        match ping_homeserver(client).await {
+            Ok(rtt) => {
+                tracing::info!(
+                    round_trip_ms = rtt.as_millis() as u64,
+                    "the homeserver reached the bridge"
+                );
+                return Ok(());
+            }
+            Err(e) => {
+                let text = e.to_string();
+                if text.contains("as_token")
+                    || text.contains("hs_token")
+                    || text.contains("registration id")
+                {
+                    bail!("{text}");
+                }
+                attempts += 1;
+                if attempts >= 30 {
+                    bail!("{text}");
+                }
+                tracing::error!("{text} (retrying in 2 s)");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn termination_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("can install a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Sets up logging as the config says (`RUST_LOG` overrides the level).
+pub fn init_logging(config: &crate::config::LoggingConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{},sqlx=warn,hyper=warn,reqwest=warn",
+            config.level
+        ))
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if config.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

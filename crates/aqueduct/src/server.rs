@@ -1,0 +1,87 @@
+//! The bridge's HTTP listener: the appservice API for the homeserver, `/metrics` and `/health`.
+
+use aqueduct_core::Bridge;
+use aqueduct_core::matrix::MatrixApi;
+use aqueduct_matrix::{AppserviceHandler, HomeserverClient};
+use async_trait::async_trait;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus::Encoder;
+use std::sync::Arc;
+
+/// Connects the appservice server to the engine.
+pub struct EngineHandler {
+    /// The engine.
+    pub bridge: Bridge,
+    /// For registering ghosts the homeserver asks about.
+    pub client: HomeserverClient,
+}
+
+#[async_trait]
+impl AppserviceHandler for EngineHandler {
+    async fn receive_transaction(
+        &self,
+        txn_id: &str,
+        events: Vec<(Option<String>, String)>,
+    ) -> Result<(), String> {
+        self.bridge
+            .receive_transaction(txn_id, events)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn query_user(&self, user_id: &str) -> bool {
+        if !self.bridge.ghost_namer().is_ghost(user_id) {
+            return false;
+        }
+        // The homeserver asks before it lets anyone talk to a ghost: create it now.
+        let localpart = user_id
+            .trim_start_matches('@')
+            .split(':')
+            .next()
+            .unwrap_or_default();
+        self.client.ensure_registered(localpart).await.is_ok()
+    }
+
+    async fn query_room_alias(&self, _alias: &str) -> bool {
+        false
+    }
+}
+
+/// The full router: appservice routes plus `/metrics` and `/health`.
+pub fn router(bridge: Bridge, client: HomeserverClient, hs_token: &str) -> Router {
+    let registry = bridge.metrics().registry().clone();
+    let handler = Arc::new(EngineHandler { bridge, client });
+    aqueduct_matrix::router(handler, hs_token)
+        .route(
+            "/metrics",
+            get(move || {
+                let registry = registry.clone();
+                async move {
+                    let mut buf = Vec::new();
+                    let encoder = prometheus::TextEncoder::new();
+                    match encoder.encode(&registry.gather(), &mut buf) {
+                        Ok(()) => (
+                            [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
+                            buf,
+                        )
+                            .into_response(),
+                        Err(e) => {
+                            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+                        }
+                    }
+                }
+            }),
+        )
+        .route("/health", get(health))
+}
+
+async fn health() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
+        .into_response()
+}
