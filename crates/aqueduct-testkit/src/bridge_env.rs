@@ -1,0 +1,255 @@
+//! A whole bridge test environment: a real Synapse with the bridge's registration, the test
+//! network, a config file, and the bridge itself, in-process or as a separate process.
+
+use crate::matrix_client::MatrixClient;
+use crate::synapse::{AppserviceRegistration, Synapse, free_port};
+use crate::testnet_server::TestNet;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How to set up the environment.
+#[derive(Clone, Debug, Default)]
+pub struct EnvOptions {
+    /// Add a second registration whose non-exclusive namespace covers local users, and
+    /// configure double puppeting with it.
+    pub double_puppet: bool,
+    /// Database URI; default is a SQLite file in the environment's directory.
+    pub database_uri: Option<String>,
+}
+
+/// The environment.
+pub struct BridgeEnv {
+    /// The homeserver.
+    pub synapse: Synapse,
+    /// The remote network.
+    pub net: TestNet,
+    /// Where config and database live.
+    pub dir: tempfile::TempDir,
+    /// The bridge's config file.
+    pub config_path: PathBuf,
+    /// The bridge's listener port.
+    pub bridge_port: u16,
+    /// The homeserver token (for pushing transactions by hand).
+    pub hs_token: String,
+    /// The bot's user id.
+    pub bot: String,
+}
+
+fn token() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+        .collect()
+}
+
+impl BridgeEnv {
+    /// Starts Synapse and the test network and writes the bridge's config. The bridge itself
+    /// is started with [`BridgeEnv::start_in_process`] or [`BridgeEnv::spawn_process`].
+    pub async fn new(options: EnvOptions) -> anyhow::Result<Self> {
+        let net = TestNet::start().await?;
+        let dir = tempfile::tempdir()?;
+        let bridge_port = free_port();
+        let (as_token, hs_token) = (token(), token());
+        let registration = AppserviceRegistration {
+            id: "aqueduct".into(),
+            url: Some(format!("http://127.0.0.1:{bridge_port}")),
+            as_token: as_token.clone(),
+            hs_token: hs_token.clone(),
+            sender_localpart: "aqueduct".into(),
+            user_namespace_regex: "@aqueduct_.*:localhost".into(),
+            user_namespace_exclusive: true,
+            alias_namespace_regex: None,
+        };
+        let mut builder = Synapse::builder().appservice(registration);
+        let dp_token = token();
+        if options.double_puppet {
+            builder = builder.appservice(AppserviceRegistration {
+                id: "doublepuppet".into(),
+                url: None,
+                as_token: dp_token.clone(),
+                hs_token: token(),
+                sender_localpart: "doublepuppetbot".into(),
+                user_namespace_regex: "@.*:localhost".into(),
+                user_namespace_exclusive: false,
+                alias_namespace_regex: None,
+            });
+        }
+        let synapse = builder.start().await?;
+        let db = options
+            .database_uri
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("aqueduct.db").display()));
+        let double_puppet = if options.double_puppet {
+            format!("double_puppet:\n  secrets:\n    localhost: \"as_token:{dp_token}\"\n")
+        } else {
+            String::new()
+        };
+        let config = format!(
+            "homeserver:\n  url: {hs}\n  server_name: localhost\n\
+             appservice:\n  address: http://127.0.0.1:{bridge_port}\n  listen: 127.0.0.1:{bridge_port}\n  as_token: {as_token}\n  hs_token: {hs_token}\n\
+             database:\n  uri: \"{db}\"\n\
+             bridge:\n  shutdown_grace_secs: 10\n  max_attachment_bytes: 2000000\n  permissions:\n    \"*\": relay\n    localhost: user\n    \"@admin:localhost\": admin\n    \"@banned:localhost\": none\n\
+             {double_puppet}\
+             logging:\n  level: info\n\
+             platforms:\n  testnet:\n    url: {net}\n",
+            hs = synapse.base_url(),
+            net = net.url(),
+        );
+        let config_path = dir.path().join("config.yaml");
+        std::fs::write(&config_path, config)?;
+        Ok(Self {
+            synapse,
+            net,
+            dir,
+            config_path,
+            bridge_port,
+            hs_token,
+            bot: "@aqueduct:localhost".into(),
+        })
+    }
+
+    /// Runs the bridge in this process; stop it with [`RunningBridge::stop`].
+    pub async fn start_in_process(&self) -> anyhow::Result<RunningBridge> {
+        let config = aqueduct::Config::load(&self.config_path)?;
+        // Logs go to the test's captured output, shown when it fails.
+        let _ = tracing_subscriber_init();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            aqueduct::run::run(config, &[crate::testnet_connector::factory()], async move {
+                let _ = rx.await;
+            })
+            .await
+        });
+        self.wait_until_serving().await?;
+        Ok(RunningBridge {
+            stop: Some(tx),
+            handle,
+        })
+    }
+
+    /// Runs the bridge as a separate process (`bin` is the test bridge binary).
+    pub async fn spawn_process(&self, bin: &Path) -> anyhow::Result<tokio::process::Child> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("bridge.log"))?;
+        let child = tokio::process::Command::new(bin)
+            .arg("-c")
+            .arg(&self.config_path)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        self.wait_until_serving().await?;
+        Ok(child)
+    }
+
+    /// The bridge process's log so far.
+    pub fn bridge_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("bridge.log")).unwrap_or_default()
+    }
+
+    /// Waits until the bridge answers `/health` and the bot's profile is set (start-up done).
+    async fn wait_until_serving(&self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let http = reqwest::Client::new();
+        let url = format!("http://127.0.0.1:{}/health", self.bridge_port);
+        loop {
+            if let Ok(r) = http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!("the bridge did not come up; log:\n{}", self.bridge_log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Registers a Matrix user.
+    pub async fn user(&self, localpart: &str) -> anyhow::Result<MatrixClient> {
+        self.synapse.register_user(localpart, false).await
+    }
+
+    /// Opens a management room (a DM with the bot) for `user` and waits until the bot is in it.
+    pub async fn management_room(&self, user: &MatrixClient) -> anyhow::Result<String> {
+        let room = user.create_dm(&self.bot).await?;
+        user.wait_for_event(&room, Duration::from_secs(30), |e| {
+            e["type"] == "m.room.member"
+                && e["state_key"] == self.bot.as_str()
+                && e["content"]["membership"] == "join"
+        })
+        .await?;
+        Ok(room)
+    }
+
+    /// Sends a command in a room and waits for the bot's answer containing `expect`.
+    pub async fn command(
+        &self,
+        user: &MatrixClient,
+        room: &str,
+        command: &str,
+        expect: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        let sent = user.send_text(room, command).await?;
+        let bot = self.bot.clone();
+        let seen_ours = std::sync::atomic::AtomicBool::new(false);
+        user.wait_for_event(room, Duration::from_secs(30), |e| {
+            if e["event_id"] == sent.as_str() {
+                seen_ours.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            seen_ours.load(std::sync::atomic::Ordering::SeqCst)
+                && e["sender"] == bot.as_str()
+                && e["content"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains(expect))
+        })
+        .await
+    }
+
+    /// Logs `user` in to the test network with `token` through their management room.
+    pub async fn login(&self, user: &MatrixClient, token: &str) -> anyhow::Result<String> {
+        let room = self.management_room(user).await?;
+        self.command(user, &room, &format!("login testnet {token}"), "Logged in")
+            .await?;
+        Ok(room)
+    }
+
+    /// Waits for the bridge to invite `user` to a portal, joins it, and returns the room id.
+    pub async fn accept_portal_invite(&self, user: &MatrixClient) -> anyhow::Result<String> {
+        let room = user
+            .wait_for_invite_from(Some(&self.bot), Duration::from_secs(30))
+            .await?;
+        user.join(&room).await?;
+        Ok(room)
+    }
+}
+
+/// A bridge running in this process.
+pub struct RunningBridge {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningBridge {
+    /// Asks the bridge to stop as on SIGTERM and waits for it.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.handle).await?
+    }
+}
+
+impl Drop for RunningBridge {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+fn tracing_subscriber_init() {
+    aqueduct::run::init_logging(&aqueduct::config::LoggingConfig::default());
+}

@@ -1,0 +1,5 @@
+pub mod bridge_env;
+pub mod matrix_client;
+pub mod synapse;
+pub mod testnet_connector;
+pub mod testnet_server;

@@ -1,0 +1,530 @@
+//! The "test network": a tiny chat service on loopback HTTP that stands in for a remote
+//! platform in engine tests. Tests drive it directly (post as a remote user, read what the
+//! bridge sent); the test connector talks to it over HTTP with a bearer token and long-polls
+//! its event log from a cursor, as a real platform's catch-up API would.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// One message on the test network.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NetMessage {
+    /// Message id.
+    pub id: String,
+    /// Chat id.
+    pub chat: String,
+    /// Author's user id.
+    pub sender: String,
+    /// Plain text.
+    pub text: String,
+    /// HTML rendering, if formatted.
+    pub html: Option<String>,
+    /// Message replied to.
+    pub reply_to: Option<String>,
+    /// Thread root.
+    pub thread_root: Option<String>,
+    /// Attachments: (name, mime, bytes as hex).
+    pub attachments: Vec<NetAttachment>,
+    /// Reactions: (user, key).
+    pub reactions: Vec<(String, String)>,
+    /// Whether deleted.
+    pub deleted: bool,
+    /// How many times edited.
+    pub edits: u32,
+    /// Mentioned user ids.
+    pub mentions: Vec<String>,
+    /// Milliseconds since the epoch.
+    pub ts: i64,
+}
+
+/// A file on the test network.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NetAttachment {
+    /// File name.
+    pub name: String,
+    /// MIME type.
+    pub mime: String,
+    /// Bytes, hex-encoded on the wire.
+    pub data_hex: String,
+}
+
+#[derive(Default)]
+struct NetState {
+    users: HashMap<String, String>,
+    tokens: HashMap<String, String>,
+    chats: HashMap<String, Value>,
+    messages: Vec<NetMessage>,
+    log: Vec<Value>,
+    idempotency: HashMap<String, String>,
+    next_id: u64,
+    /// Remaining requests to refuse with 500, to exercise retries.
+    fail_next: u32,
+}
+
+/// A running test network. Cheap to clone.
+#[derive(Clone)]
+pub struct TestNet {
+    state: Arc<Mutex<NetState>>,
+    changed: Arc<Notify>,
+    url: String,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl TestNet {
+    /// Starts the network on a free loopback port.
+    pub async fn start() -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let net = TestNet {
+            state: Arc::default(),
+            changed: Arc::new(Notify::new()),
+            url,
+        };
+        let app = router(net.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(net)
+    }
+
+    /// Base URL for the connector's config.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Adds a user and returns a token that logs in as them.
+    pub fn add_user(&self, id: &str, name: &str) -> String {
+        let mut s = self.state.lock().unwrap();
+        s.users.insert(id.into(), name.into());
+        let token = format!("tok-{id}-{}", s.tokens.len());
+        s.tokens.insert(token.clone(), id.into());
+        token
+    }
+
+    /// Creates a chat with members.
+    pub fn add_chat(&self, id: &str, name: Option<&str>, members: &[&str], is_direct: bool) {
+        let mut s = self.state.lock().unwrap();
+        s.chats.insert(id.into(), json!({ "id": id, "name": name, "topic": null, "members": members, "is_direct": is_direct }));
+    }
+
+    /// Makes the next `n` connector requests fail with HTTP 500.
+    pub fn fail_next_requests(&self, n: u32) {
+        self.state.lock().unwrap().fail_next = n;
+    }
+
+    fn push_event(s: &mut NetState, mut event: Value) {
+        let seq = s.log.len() as u64 + 1;
+        event["seq"] = json!(seq);
+        s.log.push(event);
+    }
+
+    /// Posts a message as a remote user (from "their own client") and returns its id.
+    pub fn post(&self, chat: &str, sender: &str, text: &str) -> String {
+        self.post_full(chat, sender, text, None, None, None, vec![])
+    }
+
+    /// Posts a message with every option.
+    #[allow(clippy::too_many_arguments)]
+    pub fn post_full(
+        &self,
+        chat: &str,
+        sender: &str,
+        text: &str,
+        html: Option<&str>,
+        reply_to: Option<&str>,
+        thread_root: Option<&str>,
+        attachments: Vec<NetAttachment>,
+    ) -> String {
+        let mut s = self.state.lock().unwrap();
+        let msg = Self::insert_message(
+            &mut s,
+            chat,
+            sender,
+            text,
+            html,
+            reply_to,
+            thread_root,
+            attachments,
+            vec![],
+        );
+        drop(s);
+        self.changed.notify_waiters();
+        msg.id
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_message(
+        s: &mut NetState,
+        chat: &str,
+        sender: &str,
+        text: &str,
+        html: Option<&str>,
+        reply_to: Option<&str>,
+        thread_root: Option<&str>,
+        attachments: Vec<NetAttachment>,
+        mentions: Vec<String>,
+    ) -> NetMessage {
+        s.next_id += 1;
+        let msg = NetMessage {
+            id: format!("m{}", s.next_id),
+            chat: chat.into(),
+            sender: sender.into(),
+            text: text.into(),
+            html: html.map(str::to_owned),
+            reply_to: reply_to.map(str::to_owned),
+            thread_root: thread_root.map(str::to_owned),
+            attachments,
+            reactions: vec![],
+            deleted: false,
+            edits: 0,
+            mentions,
+            ts: now_ms(),
+        };
+        s.messages.push(msg.clone());
+        let sender_name = s.users.get(sender).cloned();
+        Self::push_event(
+            s,
+            json!({ "type": "message", "chat": chat, "sender": sender, "sender_name": sender_name, "ts": msg.ts, "message": msg }),
+        );
+        msg
+    }
+
+    /// Edits a message as its author.
+    pub fn edit(&self, chat: &str, id: &str, sender: &str, text: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(m) = s.messages.iter_mut().find(|m| m.id == id) {
+            m.text = text.into();
+            m.html = None;
+            m.edits += 1;
+        }
+        Self::push_event(
+            &mut s,
+            json!({ "type": "edit", "chat": chat, "sender": sender, "ts": now_ms(), "target": id, "text": text }),
+        );
+        drop(s);
+        self.changed.notify_waiters();
+    }
+
+    /// Deletes a message.
+    pub fn delete(&self, chat: &str, id: &str, sender: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(m) = s.messages.iter_mut().find(|m| m.id == id) {
+            m.deleted = true;
+        }
+        Self::push_event(
+            &mut s,
+            json!({ "type": "delete", "chat": chat, "sender": sender, "ts": now_ms(), "target": id }),
+        );
+        drop(s);
+        self.changed.notify_waiters();
+    }
+
+    /// Adds (`add`) or removes a reaction.
+    pub fn react(&self, chat: &str, id: &str, sender: &str, key: &str, add: bool) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(m) = s.messages.iter_mut().find(|m| m.id == id) {
+            if add {
+                m.reactions.push((sender.into(), key.into()));
+            } else {
+                m.reactions.retain(|(u, k)| !(u == sender && k == key));
+            }
+        }
+        let kind = if add {
+            "reaction_add"
+        } else {
+            "reaction_remove"
+        };
+        Self::push_event(
+            &mut s,
+            json!({ "type": kind, "chat": chat, "sender": sender, "ts": now_ms(), "target": id, "key": key }),
+        );
+        drop(s);
+        self.changed.notify_waiters();
+    }
+
+    /// Every message of a chat, oldest first.
+    pub fn messages(&self, chat: &str) -> Vec<NetMessage> {
+        self.state
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| m.chat == chat)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (up to `timeout`) until `pred` holds for the chat's messages; returns them.
+    pub async fn wait_for<F: Fn(&[NetMessage]) -> bool>(
+        &self,
+        chat: &str,
+        timeout: Duration,
+        pred: F,
+    ) -> anyhow::Result<Vec<NetMessage>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            let msgs = self.messages(chat);
+            if pred(&msgs) {
+                return Ok(msgs);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                anyhow::bail!("timed out waiting on chat {chat}; messages: {msgs:#?}");
+            }
+        }
+    }
+}
+
+fn router(net: TestNet) -> Router {
+    Router::new()
+        .route("/whoami", get(whoami))
+        .route("/events", get(events))
+        .route("/chats/{chat}", get(chat_info))
+        .route("/users/{user}", get(user_info))
+        .route("/chats/{chat}/messages", post(send))
+        .route("/chats/{chat}/messages/{id}", put(edit).delete(remove))
+        .route(
+            "/chats/{chat}/messages/{id}/reactions/{key}",
+            put(react_add),
+        )
+        .route(
+            "/chats/{chat}/messages/{id}/reactions/{key}",
+            delete(react_remove),
+        )
+        .with_state(net)
+}
+
+fn refuse(status: StatusCode, msg: &str) -> Response {
+    (status, axum::Json(json!({ "error": msg }))).into_response()
+}
+
+/// Authenticates a request; also consumes injected failures.
+fn caller(net: &TestNet, headers: &HeaderMap) -> Result<String, Response> {
+    let mut s = net.state.lock().unwrap();
+    if s.fail_next > 0 {
+        s.fail_next -= 1;
+        return Err(refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "injected failure",
+        ));
+    }
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    s.tokens
+        .get(token)
+        .cloned()
+        .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "invalid_auth"))
+}
+
+async fn whoami(State(net): State<TestNet>, headers: HeaderMap) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let s = net.state.lock().unwrap();
+    axum::Json(json!({ "user_id": user, "name": s.users.get(&user), "latest_seq": s.log.len() }))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    after: u64,
+    #[serde(default)]
+    timeout_ms: u64,
+}
+
+async fn events(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(q.timeout_ms.min(30_000));
+    loop {
+        let notified = net.changed.notified();
+        let batch: Vec<Value> = {
+            let s = net.state.lock().unwrap();
+            s.log
+                .iter()
+                .skip(q.after as usize)
+                .filter(|e| {
+                    let chat = e["chat"].as_str().unwrap_or_default();
+                    s.chats.get(chat).is_some_and(|c| {
+                        c["members"]
+                            .as_array()
+                            .is_some_and(|m| m.iter().any(|x| x == user.as_str()))
+                    })
+                })
+                .take(100)
+                .cloned()
+                .collect()
+        };
+        let latest = net.state.lock().unwrap().log.len();
+        if !batch.is_empty() || tokio::time::Instant::now() >= deadline {
+            return axum::Json(json!({ "events": batch, "latest_seq": latest })).into_response();
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
+
+async fn chat_info(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path(chat): Path<String>,
+) -> Response {
+    if let Err(r) = caller(&net, &headers) {
+        return r;
+    }
+    match net.state.lock().unwrap().chats.get(&chat) {
+        Some(c) => axum::Json(c.clone()).into_response(),
+        None => refuse(StatusCode::NOT_FOUND, "channel_not_found"),
+    }
+}
+
+async fn user_info(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+) -> Response {
+    if let Err(r) = caller(&net, &headers) {
+        return r;
+    }
+    match net.state.lock().unwrap().users.get(&user) {
+        Some(name) => axum::Json(json!({ "id": user, "name": name })).into_response(),
+        None => refuse(StatusCode::NOT_FOUND, "user_not_found"),
+    }
+}
+
+#[derive(Deserialize)]
+struct SendBody {
+    text: String,
+    html: Option<String>,
+    reply_to: Option<String>,
+    thread_root: Option<String>,
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    attachments: Vec<NetAttachment>,
+    #[serde(default)]
+    mentions: Vec<String>,
+}
+
+async fn send(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path(chat): Path<String>,
+    axum::Json(body): axum::Json<SendBody>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let mut s = net.state.lock().unwrap();
+    if !s.chats.contains_key(&chat) {
+        return refuse(StatusCode::NOT_FOUND, "channel_not_found");
+    }
+    if let Some(id) = body
+        .idempotency_key
+        .as_ref()
+        .and_then(|k| s.idempotency.get(k))
+        .cloned()
+    {
+        let ts = s.messages.iter().find(|m| m.id == id).map(|m| m.ts);
+        return axum::Json(json!({ "id": id, "ts": ts })).into_response();
+    }
+    let msg = TestNet::insert_message(
+        &mut s,
+        &chat,
+        &user,
+        &body.text,
+        body.html.as_deref(),
+        body.reply_to.as_deref(),
+        body.thread_root.as_deref(),
+        body.attachments,
+        body.mentions,
+    );
+    if let Some(k) = body.idempotency_key {
+        s.idempotency.insert(k, msg.id.clone());
+    }
+    drop(s);
+    net.changed.notify_waiters();
+    axum::Json(json!({ "id": msg.id, "ts": msg.ts })).into_response()
+}
+
+#[derive(Deserialize)]
+struct EditBody {
+    text: String,
+}
+
+async fn edit(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path((chat, id)): Path<(String, String)>,
+    axum::Json(body): axum::Json<EditBody>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    net.edit(&chat, &id, &user, &body.text);
+    axum::Json(json!({})).into_response()
+}
+
+async fn remove(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path((chat, id)): Path<(String, String)>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    net.delete(&chat, &id, &user);
+    axum::Json(json!({})).into_response()
+}
+
+async fn react_add(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path((chat, id, key)): Path<(String, String, String)>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    net.react(&chat, &id, &user, &key, true);
+    axum::Json(json!({})).into_response()
+}
+
+async fn react_remove(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path((chat, id, key)): Path<(String, String, String)>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    net.react(&chat, &id, &user, &key, false);
+    axum::Json(json!({})).into_response()
+}

@@ -1,0 +1,161 @@
+//! The appservice API as the homeserver sees it: tokens, malformed bodies, repeated
+//! transactions.
+
+use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_checked_and_answers_carry_content_length() -> anyhow::Result<()> {
+    let env = BridgeEnv::new(EnvOptions::default()).await?;
+    let bridge = env.start_in_process().await?;
+    let http = reqwest::Client::new();
+    let url = format!(
+        "http://127.0.0.1:{}/_matrix/app/v1/transactions/t1",
+        env.bridge_port
+    );
+    let body = json!({ "events": [] });
+
+    let missing = http.put(&url).json(&body).send().await?;
+    assert_eq!(missing.status(), 401);
+    assert!(missing.headers().contains_key("content-length"));
+    assert_eq!(
+        missing.json::<serde_json::Value>().await?["errcode"],
+        "M_MISSING_TOKEN"
+    );
+
+    let wrong = http
+        .put(&url)
+        .bearer_auth("not-the-token")
+        .json(&body)
+        .send()
+        .await?;
+    assert_eq!(wrong.status(), 403);
+    assert_eq!(
+        wrong.json::<serde_json::Value>().await?["errcode"],
+        "M_FORBIDDEN"
+    );
+
+    let legacy_wrong = http
+        .put(format!(
+            "http://127.0.0.1:{}/transactions/t1?access_token=nope",
+            env.bridge_port
+        ))
+        .json(&body)
+        .send()
+        .await?;
+    assert_eq!(legacy_wrong.status(), 403);
+
+    let bad = http
+        .put(&url)
+        .bearer_auth(&env.hs_token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await?;
+    assert_eq!(bad.status(), 400);
+    let bad = bad.json::<serde_json::Value>().await?;
+    assert_eq!(bad["errcode"], "M_BAD_JSON");
+    assert!(bad["error"].as_str().unwrap().contains("not valid"));
+
+    let ok = http
+        .put(&url)
+        .bearer_auth(&env.hs_token)
+        .json(&body)
+        .send()
+        .await?;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["content-length"], "2");
+
+    let ping = http
+        .post(format!(
+            "http://127.0.0.1:{}/_matrix/app/v1/ping",
+            env.bridge_port
+        ))
+        .bearer_auth(&env.hs_token)
+        .json(&json!({}))
+        .send()
+        .await?;
+    assert_eq!(ping.status(), 200);
+    let user = http
+        .get(format!(
+            "http://127.0.0.1:{}/_matrix/app/v1/users/@someone:localhost",
+            env.bridge_port
+        ))
+        .bearer_auth(&env.hs_token)
+        .send()
+        .await?;
+    assert_eq!(user.status(), 404);
+    let metrics = http
+        .get(format!("http://127.0.0.1:{}/metrics", env.bridge_port))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains("aqueduct_appservice_transactions_total 1"),
+        "{metrics}"
+    );
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_transaction_is_processed_once() -> anyhow::Result<()> {
+    let env = BridgeEnv::new(EnvOptions::default()).await?;
+    let token = env.net.add_user("alice_r", "Alice Remote");
+    env.net.add_user("bob", "Bob Remote");
+    env.net.add_chat("c", Some("C"), &["alice_r", "bob"], false);
+    let bridge = env.start_in_process().await?;
+    let alice = env.user("alice").await?;
+    env.login(&alice, &token).await?;
+    env.net.post("c", "bob", "start");
+    let room = env.accept_portal_invite(&alice).await?;
+
+    // Push the same transaction twice, as Synapse does when it did not see our answer.
+    let http = reqwest::Client::new();
+    let url = format!(
+        "http://127.0.0.1:{}/_matrix/app/v1/transactions/replayed",
+        env.bridge_port
+    );
+    let event = json!({
+        "type": "m.room.message", "event_id": "$handmade:localhost", "room_id": room, "sender": alice.user_id(),
+        "origin_server_ts": 1, "content": { "msgtype": "m.text", "body": "only once" }
+    });
+    for _ in 0..2 {
+        let r = http
+            .put(&url)
+            .bearer_auth(&env.hs_token)
+            .json(&json!({ "events": [event] }))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+    }
+    // And the same event again under another transaction id.
+    let r = http
+        .put(format!(
+            "http://127.0.0.1:{}/_matrix/app/v1/transactions/other",
+            env.bridge_port
+        ))
+        .bearer_auth(&env.hs_token)
+        .json(&json!({ "events": [event] }))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    env.net
+        .wait_for("c", Duration::from_secs(30), |m| {
+            m.iter().any(|x| x.text == "only once")
+        })
+        .await?;
+    // A later message proves the queue moved past the repeats before we count.
+    alice.send_text(&room, "after").await?;
+    let msgs = env
+        .net
+        .wait_for("c", Duration::from_secs(30), |m| {
+            m.iter().any(|x| x.text == "after")
+        })
+        .await?;
+    assert_eq!(msgs.iter().filter(|m| m.text == "only once").count(), 1);
+    bridge.stop().await?;
+    Ok(())
+}
