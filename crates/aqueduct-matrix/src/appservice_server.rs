@@ -81,7 +81,7 @@ fn authorize(
     state: &ServerState,
     headers: &HeaderMap,
     query: Option<&str>,
-) -> Result<(), Response> {
+) -> Result<(), Box<Response>> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -93,17 +93,17 @@ fn authorize(
             .map(|(_, v)| v.into_owned())
     });
     match from_header.or(from_query) {
-        None => Err(error(
+        None => Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "M_MISSING_TOKEN",
             "no homeserver token in the request",
-        )),
+        ))),
         Some(t) if tokens_match(&t, &state.hs_token) => Ok(()),
-        Some(_) => Err(error(
+        Some(_) => Err(Box::new(error(
             StatusCode::FORBIDDEN,
             "M_FORBIDDEN",
             "the homeserver token is wrong",
-        )),
+        ))),
     }
 }
 
@@ -116,7 +116,7 @@ async fn put_transaction(
     body: Bytes,
 ) -> Response {
     if let Err(r) = authorize(&state, &headers, query.as_deref()) {
-        return r;
+        return *r;
     }
     let mut request = http::Request::builder()
         .method(http::Method::PUT)
@@ -167,7 +167,7 @@ async fn get_user(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = authorize(&state, &headers, query.as_deref()) {
-        return r;
+        return *r;
     }
     if state.handler.query_user(&user_id).await {
         json(StatusCode::OK, serde_json::json!({}))
@@ -188,7 +188,7 @@ async fn get_room_alias(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = authorize(&state, &headers, query.as_deref()) {
-        return r;
+        return *r;
     }
     if state.handler.query_room_alias(&alias).await {
         json(StatusCode::OK, serde_json::json!({}))
@@ -209,7 +209,7 @@ async fn post_ping(
     body: Bytes,
 ) -> Response {
     if let Err(r) = authorize(&state, &headers, query.as_deref()) {
-        return r;
+        return *r;
     }
     if !body.is_empty() && serde_json::from_slice::<serde_json::Value>(&body).is_err() {
         return error(

@@ -6,8 +6,8 @@ pub(crate) fn tokens_match(given: &str, expected: &str) -> bool {
     let (a, b) = (given.as_bytes(), expected.as_bytes());
     // Fold the length difference in rather than returning early.
     let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
-    for i in 0..b.len() {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b[i];
+    for (i, expected_byte) in b.iter().enumerate() {
+        diff |= a.get(i).copied().unwrap_or(0) ^ expected_byte;
     }
     diff == 0
 }

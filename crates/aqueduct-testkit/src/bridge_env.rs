@@ -113,7 +113,7 @@ impl BridgeEnv {
     pub async fn start_in_process(&self) -> anyhow::Result<RunningBridge> {
         let config = aqueduct::Config::load(&self.config_path)?;
         // Logs go to the test's captured output, shown when it fails.
-        let _ = tracing_subscriber_init();
+        tracing_subscriber_init();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             aqueduct::run::run(config, &[crate::testnet_connector::factory()], async move {

@@ -314,6 +314,7 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
 }
 
 /// Authenticates a request; also consumes injected failures.
+#[allow(clippy::result_large_err)] // test-only server; the error is the response to send
 fn caller(net: &TestNet, headers: &HeaderMap) -> Result<String, Response> {
     let mut s = net.state.lock().unwrap();
     if s.fail_next > 0 {
