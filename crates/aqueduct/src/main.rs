@@ -48,13 +48,26 @@ async fn main() -> anyhow::Result<()> {
         Command::GenerateRegistration { output } => {
             let text = std::fs::read_to_string(&cli.config)
                 .with_context(|| format!("reading {}", cli.config.display()))?;
-            let mut filled = text.clone();
-            for key in ["as_token", "hs_token"] {
-                filled = filled.replace(
-                    &format!("{key}: generate"),
-                    &format!("{key}: {}", random_token()),
-                );
-            }
+            // Only a value of exactly `generate` is replaced, never a longer one that starts so.
+            let filled: String = text
+                .lines()
+                .map(|line| {
+                    let trimmed = line.trim_start();
+                    match ["as_token: generate", "hs_token: generate"]
+                        .iter()
+                        .find(|k| trimmed == **k)
+                    {
+                        Some(k) => format!(
+                            "{}{}: {}",
+                            &line[..line.len() - trimmed.len()],
+                            &k[..8],
+                            random_token()
+                        ),
+                        None => line.to_owned(),
+                    }
+                })
+                .map(|l| l + "\n")
+                .collect();
             if filled != text {
                 std::fs::write(&cli.config, &filled)
                     .with_context(|| format!("writing tokens into {}", cli.config.display()))?;
