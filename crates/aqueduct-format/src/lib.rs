@@ -1,1 +1,53 @@
+//! Message text shared by connectors: Matrix HTML and its pieces. Each platform's markup
+//! converter (Slack mrkdwn, Rocket.Chat markdown, Teams HTML) lands here as a module of its
+//! own, so every connector renders mentions and escaping the same way.
 
+pub use aqueduct_core::text::escape_html;
+
+/// The `matrix.to` URI of a Matrix user, as mention links use.
+pub fn matrix_to_user(user_id: &str) -> String {
+    format!("https://matrix.to/#/{user_id}")
+}
+
+/// An HTML mention of a Matrix user, rendered by clients as a pill with `name`.
+pub fn mention_html(user_id: &str, name: &str) -> String {
+    format!(
+        "<a href=\"{}\">{}</a>",
+        escape_html(&matrix_to_user(user_id)),
+        escape_html(name)
+    )
+}
+
+/// The Matrix user id a `matrix.to` link points at, if it points at a user.
+pub fn user_from_matrix_to(href: &str) -> Option<&str> {
+    let rest = href.strip_prefix("https://matrix.to/#/")?;
+    let id = rest.split(['?', '/']).next()?;
+    (id.starts_with('@') && id.contains(':')).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_round_trip_through_matrix_to() {
+        let html = mention_html("@bob:example.org", "Bob <B>");
+        assert_eq!(
+            html,
+            "<a href=\"https://matrix.to/#/@bob:example.org\">Bob &lt;B&gt;</a>"
+        );
+        assert_eq!(
+            user_from_matrix_to(&matrix_to_user("@bob:example.org")),
+            Some("@bob:example.org")
+        );
+        assert_eq!(
+            user_from_matrix_to("https://matrix.to/#/@bob:example.org?via=x"),
+            Some("@bob:example.org")
+        );
+        assert_eq!(
+            user_from_matrix_to("https://matrix.to/#/!room:example.org"),
+            None
+        );
+        assert_eq!(user_from_matrix_to("https://example.org"), None);
+    }
+}
