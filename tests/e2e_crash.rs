@@ -69,3 +69,48 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() -> anyhow::Result<()>
     let _ = bridge.wait().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_work_and_exits_cleanly() -> anyhow::Result<()> {
+    let env = BridgeEnv::new(EnvOptions::default()).await?;
+    let token = env.net.add_user("alice_r", "Alice Remote");
+    env.net.add_user("bob", "Bob Remote");
+    env.net.add_chat("c", Some("C"), &["alice_r", "bob"], false);
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_aqueduct-testnet-bridge"));
+    let mut bridge = env.spawn_process(&bin).await?;
+    let alice = env.user("alice").await?;
+    env.login(&alice, &token).await?;
+    env.net.post("c", "bob", "before stop");
+    let room = env.accept_portal_invite(&alice).await?;
+    alice
+        .wait_for_event(&room, Duration::from_secs(30), |e| {
+            e["sender"] == GHOST && e["content"]["body"] == "before stop"
+        })
+        .await?;
+
+    let pid = bridge.id().expect("running").to_string();
+    let status = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await?;
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), bridge.wait()).await??;
+    assert!(
+        exit.success(),
+        "exit status {exit:?}; log:\n{}",
+        env.bridge_log()
+    );
+    assert!(env.bridge_log().contains("stopped"), "{}", env.bridge_log());
+
+    // What arrives while it is down is bridged once it is back.
+    env.net.post("c", "bob", "while stopped");
+    let mut bridge = env.spawn_process(&bin).await?;
+    alice
+        .wait_for_event(&room, Duration::from_secs(30), |e| {
+            e["sender"] == GHOST && e["content"]["body"] == "while stopped"
+        })
+        .await?;
+    bridge.start_kill()?;
+    let _ = bridge.wait().await;
+    Ok(())
+}

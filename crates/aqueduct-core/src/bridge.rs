@@ -35,6 +35,8 @@ pub struct BridgeConfig {
     pub bridge_id: String,
     /// The version string `version` answers with.
     pub version: String,
+    /// How many recent messages to bring in when a portal is created (0: none).
+    pub backfill_limit: usize,
 }
 
 impl Default for BridgeConfig {
@@ -46,6 +48,7 @@ impl Default for BridgeConfig {
             max_attachment_bytes: 50 * 1024 * 1024,
             bridge_id: "aqueduct".into(),
             version: env!("CARGO_PKG_VERSION").into(),
+            backfill_limit: 50,
         }
     }
 }
@@ -71,6 +74,13 @@ pub(crate) enum Job {
     },
     /// A Matrix event from the inbox, acknowledged once handled.
     Matrix { seq: i64, json: String },
+    /// Create (or find) a portal's room, in the portal's own queue so it cannot race with
+    /// the portal's events.
+    EnsurePortal {
+        key: PortalKey,
+        login: LoadedLogin,
+        done: oneshot::Sender<Result<crate::records::Portal>>,
+    },
 }
 
 pub(crate) struct Inner {
@@ -90,6 +100,8 @@ pub(crate) struct Inner {
     pub(crate) ghosts: Mutex<HashMap<(ConnectorId, RemoteUserId), Ghost>>,
     /// Room id -> portal key, for routing Matrix events.
     pub(crate) room_portals: Mutex<HashMap<String, PortalKey>>,
+    /// Room id -> users typing there, to turn typing snapshots into starts and stops.
+    pub(crate) typing: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 /// The bridge engine. Cheap to clone.
@@ -133,6 +145,7 @@ impl Bridge {
                 members: Mutex::new(HashSet::new()),
                 ghosts: Mutex::new(HashMap::new()),
                 room_portals: Mutex::new(HashMap::new()),
+                typing: Mutex::new(HashMap::new()),
             }
         });
         Self { inner }
@@ -298,6 +311,24 @@ impl Inner {
             .cloned()
     }
 
+    /// Creates or finds a portal's room through the portal's queue.
+    pub(crate) async fn ensure_portal_queued(
+        &self,
+        key: PortalKey,
+        login: LoadedLogin,
+    ) -> Result<crate::records::Portal> {
+        let (tx, rx) = oneshot::channel();
+        self.queue(
+            QueueKey::Portal(key.clone()),
+            Job::EnsurePortal {
+                key,
+                login,
+                done: tx,
+            },
+        );
+        rx.await.unwrap_or(Err(Error::ShuttingDown))
+    }
+
     fn queue(&self, key: QueueKey, job: Job) {
         self.metrics.queue_depth_add(1);
         self.queues.push(key, job);
@@ -369,6 +400,14 @@ impl Inner {
                 if let Err(e) = &result {
                     tracing::warn!(connector = %connector, login = %login, error = %e, "remote event not bridged");
                 }
+                let _ = done.send(result);
+            }
+            Job::EnsurePortal { key, login, done } => {
+                let result = if self.is_shutting_down() {
+                    Err(Error::ShuttingDown)
+                } else {
+                    self.ensure_portal_room(&key, &login).await
+                };
                 let _ = done.send(result);
             }
             Job::Matrix { seq, json } => {

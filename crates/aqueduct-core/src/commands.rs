@@ -319,7 +319,7 @@ impl Inner {
             chat: crate::ids::RemoteChatId::new(chat.as_str()),
             receiver: info.is_direct.then(|| login.login.id.clone()),
         };
-        let portal = self.ensure_portal_room(&key, &login).await?;
+        let portal = self.ensure_portal_queued(key, login).await?;
         Ok(format!(
             "Bridged {} to {}; you have been invited.",
             info.name.as_deref().unwrap_or(chat),

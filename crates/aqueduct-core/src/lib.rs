@@ -5,6 +5,7 @@
 pub mod bridge;
 mod commands;
 pub mod connector;
+mod ephemeral;
 mod error;
 pub mod event;
 pub mod ghost_ids;

@@ -58,8 +58,8 @@ pub struct NewRoom {
     pub invite: Vec<String>,
     /// Whether clients should list it as a direct chat.
     pub is_direct: bool,
-    /// Users who get power level 100 besides the creator.
-    pub admins: Vec<String>,
+    /// Users who get power level 50 (may rename the room and set its topic).
+    pub moderators: Vec<String>,
     /// Extra initial state events: (type, state key, content).
     pub initial_state: Vec<(String, String, Value)>,
 }
@@ -139,8 +139,12 @@ pub trait MatrixApi: Send + Sync + 'static {
     async fn set_typing(&self, room: &str, user: &str, typing: bool) -> MatrixResult<()>;
     /// Sends a read receipt for `event_id` as `user`.
     async fn send_receipt(&self, room: &str, user: &str, event_id: &str) -> MatrixResult<()>;
-    /// A member's display name in a room, if set.
-    async fn member_display_name(&self, room: &str, user: &str) -> MatrixResult<Option<String>>;
+    /// A member's display name and avatar (`mxc://`) in a room, each if set.
+    async fn member_profile(
+        &self,
+        room: &str,
+        user: &str,
+    ) -> MatrixResult<(Option<String>, Option<String>)>;
     /// Users currently joined to `room`.
     async fn joined_members(&self, room: &str) -> MatrixResult<Vec<String>>;
 }

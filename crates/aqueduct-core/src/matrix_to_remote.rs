@@ -26,6 +26,10 @@ impl Inner {
     /// Handles one Matrix event from the inbox. Never fails: problems become notices in the
     /// room or log lines, so one bad event cannot block its queue.
     pub(crate) async fn handle_matrix_event(self: &Arc<Self>, json: &str) {
+        if let Some(edu) = crate::ephemeral::parse(json) {
+            self.handle_ephemeral(edu).await;
+            return;
+        }
         let env: Envelope = match serde_json::from_str(json) {
             Ok(e) => e,
             Err(e) => {
@@ -106,6 +110,58 @@ impl Inner {
                 .set_management_room(&env.sender, &env.room_id)
                 .await?;
             self.notice(&env.room_id, &format!("Hello! I bridge this homeserver to other chat networks. Send `help` for what I can do.\n{}", self.help_text(level))).await;
+            return Ok(());
+        }
+        if let Some(target) = env.state_key.as_deref()
+            && target != env.sender
+            && let Some((connector, remote_user)) = self.namer.parse(target)
+        {
+            return self
+                .bridge_ghost_membership(env, level, membership, &connector, &remote_user)
+                .await;
+        }
+        Ok(())
+    }
+
+    /// A Matrix user invited or removed a ghost: invite or remove the remote user.
+    async fn bridge_ghost_membership(
+        &self,
+        env: &Envelope,
+        level: Level,
+        membership: &str,
+        connector: &crate::ids::ConnectorId,
+        remote_user: &crate::ids::RemoteUserId,
+    ) -> Result<()> {
+        let Some(portal) = self.store.portal_by_room(&env.room_id).await? else {
+            return Ok(());
+        };
+        if &portal.key.connector != connector || level < Level::User {
+            return Ok(());
+        }
+        let Some(login) = self.login_of_user(connector, &env.sender) else {
+            self.notice(
+                &env.room_id,
+                &format!(
+                    "{}: log in to {connector} to invite or remove its users.",
+                    env.sender
+                ),
+            )
+            .await;
+            return Ok(());
+        };
+        let Some(handler) = login.api.as_membership() else {
+            self.notice(&env.room_id, &format!("⚠️ Not bridged to {connector}: it does not take invites or removals from Matrix.")).await;
+            return Ok(());
+        };
+        let result = match membership {
+            "invite" => handler.invite(&portal, remote_user).await,
+            "leave" | "ban" => handler.kick(&portal, remote_user).await,
+            _ => return Ok(()),
+        };
+        if let Err(e) = result {
+            self.notice(&env.room_id, &format!("⚠️ Not bridged to {connector}: {e}"))
+                .await;
+            return Err(e.into());
         }
         Ok(())
     }
@@ -159,21 +215,19 @@ impl Inner {
         let Some(login) = self.loaded_login(connector, relay_id) else {
             return Ok(None);
         };
-        let display_name = self
+        let (name, avatar_mxc) = self
             .matrix
-            .member_display_name(&env.room_id, &env.sender)
+            .member_profile(&env.room_id, &env.sender)
             .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| {
-                env.sender
-                    .trim_start_matches('@')
-                    .split(':')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
-            });
-        let avatar_mxc = None;
+            .unwrap_or_default();
+        let display_name = name.unwrap_or_else(|| {
+            env.sender
+                .trim_start_matches('@')
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        });
         Ok(Some(Sender {
             login,
             relayed_for: Some(RelayedSender {

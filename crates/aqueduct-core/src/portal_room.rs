@@ -32,7 +32,7 @@ impl Inner {
             topic: info.topic.clone(),
             invite: vec![owner.clone()],
             is_direct: info.is_direct,
-            admins: vec![],
+            moderators: vec![owner.clone()],
             initial_state: vec![],
         };
         let room = self
@@ -67,7 +67,38 @@ impl Inner {
             }
         }
         tracing::info!(portal = %key, room = %room, "created portal room");
+        self.backfill(key, login).await;
         Ok(portal)
+    }
+
+    /// Bridges the chat's most recent history into a new portal room, oldest first, with
+    /// the remote timestamps. A failure leaves a notice; it does not stop the portal.
+    async fn backfill(self: &Arc<Self>, key: &PortalKey, login: &LoadedLogin) {
+        let limit = self.config.backfill_limit;
+        let Some(handler) = login.api.as_backfill().filter(|_| limit > 0) else {
+            return;
+        };
+        let events = match handler.fetch_messages(&key.chat, None, limit).await {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::warn!(portal = %key, error = %e, "backfill failed");
+                return;
+            }
+        };
+        let count = events.len();
+        for event in events {
+            if !matches!(event.kind, crate::event::RemoteEventKind::Message { .. })
+                || event.receiver != key.receiver
+            {
+                continue;
+            }
+            // Boxed: bridging an event may create a portal, which backfills (not this time,
+            // the room exists now, but the compiler cannot know).
+            if let Err(e) = Box::pin(self.bridge_remote_event(login, event, true)).await {
+                tracing::warn!(portal = %key, error = %e, "a backfilled message was not bridged");
+            }
+        }
+        tracing::info!(portal = %key, count, "backfilled history");
     }
 
     async fn remember_member(&self, room: &str, user: &str) -> Result<()> {

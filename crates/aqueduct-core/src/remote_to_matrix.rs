@@ -40,13 +40,25 @@ impl Inner {
         let login = self.loaded_login(connector, login_id).ok_or_else(|| {
             Error::Unknown(format!("login {login_id} of {connector} is not active"))
         })?;
+        self.bridge_remote_event(&login, event, false).await
+    }
+
+    /// Bridges one remote event for `login`. Backfilled messages keep their remote timestamp.
+    pub(crate) async fn bridge_remote_event(
+        self: &Arc<Self>,
+        login: &LoadedLogin,
+        event: RemoteEvent,
+        backfill: bool,
+    ) -> Result<()> {
+        let login = login.clone();
+        let connector = &login.login.connector;
         let key = PortalKey {
             connector: connector.clone(),
             chat: event.chat.clone(),
             receiver: event.receiver.clone(),
         };
         let creates_room = matches!(event.kind, RemoteEventKind::Message { .. });
-        let portal = if creates_room {
+        let portal = if creates_room && !backfill {
             self.ensure_portal_room(&key, &login).await?
         } else {
             match self.store.portal_by_key(&key).await? {
@@ -79,6 +91,7 @@ impl Inner {
                     reply_to,
                     thread_root,
                     ts,
+                    backfill,
                 )
                 .await?;
                 self.metrics.bridged(
@@ -216,7 +229,10 @@ impl Inner {
                 }
                 MembershipChange::Leave => {
                     let mxid = self.namer.user_id(connector, &user);
-                    self.matrix.leave(&room, &mxid).await?;
+                    // Already gone (kicked from Matrix, whose echo this may be) is fine.
+                    if let Err(e) = self.matrix.leave(&room, &mxid).await {
+                        tracing::debug!(error = %e, user = %mxid, "ghost could not leave; assuming it is gone");
+                    }
                     self.store.set_member(&room, &mxid, false).await?;
                     self.members
                         .lock()
@@ -263,6 +279,7 @@ impl Inner {
         reply_to: Option<RemoteMessageId>,
         thread_root: Option<RemoteMessageId>,
         ts: i64,
+        backfill: bool,
     ) -> Result<()> {
         let key = &portal.key;
         let root_event = match &thread_root {
@@ -321,8 +338,14 @@ impl Inner {
             let txn = txn_id::derive(&["msg", &key.to_string(), id.as_str(), &part_id]);
             let event = self
                 .retry_matrix("send message", || {
-                    self.matrix
-                        .send_event(room, &author.mxid, "m.room.message", &json, &txn, None)
+                    self.matrix.send_event(
+                        room,
+                        &author.mxid,
+                        "m.room.message",
+                        &json,
+                        &txn,
+                        backfill.then_some(ts),
+                    )
                 })
                 .await?;
             self.store

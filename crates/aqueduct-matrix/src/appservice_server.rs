@@ -136,16 +136,20 @@ async fn put_transaction(
             );
         }
     };
-    let events: Vec<(Option<String>, String)> = parsed
-        .events
-        .iter()
-        .map(|raw| {
-            (
-                raw.get_field::<String>("room_id").ok().flatten(),
-                raw.json().get().to_owned(),
-            )
-        })
-        .collect();
+    // Room events, then ephemeral data (typing, receipts), each with its room.
+    let timeline = parsed.events.iter().map(|raw| {
+        (
+            raw.get_field::<String>("room_id").ok().flatten(),
+            raw.json().get().to_owned(),
+        )
+    });
+    let ephemeral = parsed.ephemeral.iter().map(|raw| {
+        (
+            raw.get_field::<String>("room_id").ok().flatten(),
+            raw.json().get().to_owned(),
+        )
+    });
+    let events: Vec<(Option<String>, String)> = timeline.chain(ephemeral).collect();
     match state.handler.receive_transaction(&txn_id, events).await {
         Ok(()) => json(StatusCode::OK, serde_json::json!({})),
         Err(e) => {

@@ -96,11 +96,11 @@ impl MatrixApi for HomeserverClient {
         req.preset = Some(room::create_room::v3::RoomPreset::PrivateChat);
         // The bot creates the room, so it holds full power already; room version 12 even
         // refuses the creator in `users`.
-        if !new.admins.is_empty() {
+        if !new.moderators.is_empty() {
             let users: serde_json::Map<String, Value> = new
-                .admins
+                .moderators
                 .iter()
-                .map(|a| (a.clone(), Value::from(100)))
+                .map(|a| (a.clone(), Value::from(50)))
                 .collect();
             req.power_level_content_override = Some(raw(&serde_json::json!({ "users": users }))?);
         }
@@ -287,15 +287,23 @@ impl MatrixApi for HomeserverClient {
         self.send(req, user).await.map(|_| ())
     }
 
-    async fn member_display_name(&self, room: &str, user: &str) -> MatrixResult<Option<String>> {
-        Ok(self
+    async fn member_profile(
+        &self,
+        room: &str,
+        user: &str,
+    ) -> MatrixResult<(Option<String>, Option<String>)> {
+        let content = self
             .get_state(room, "m.room.member", user)
             .await?
-            .and_then(|c| {
-                c.get("displayname")
-                    .and_then(|d| d.as_str())
-                    .map(str::to_owned)
-            }))
+            .unwrap_or_default();
+        let field = |k: &str| {
+            content
+                .get(k)
+                .and_then(|d| d.as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Ok((field("displayname"), field("avatar_url")))
     }
 
     async fn joined_members(&self, room: &str) -> MatrixResult<Vec<String>> {

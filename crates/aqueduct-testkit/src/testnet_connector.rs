@@ -3,13 +3,14 @@
 //! receipt, resume from the checkpoint after a restart, filter its own echoes.
 
 use aqueduct_core::connector::{
-    BridgeHandle, Capabilities, ChatInfo, CommandSpec, ConnectorError, ConnectorResult,
-    DeleteHandler, EditHandler, LoginFlow, LoginStep, NetworkApi, NetworkConnector, NewLogin,
-    ReactionHandler, RemoteState, ReplyHandler, ThreadHandler, UserInfo,
+    BackfillHandler, BridgeHandle, Capabilities, ChatInfo, ChatInfoHandler, CommandSpec,
+    ConnectorError, ConnectorResult, DeleteHandler, EditHandler, LoginFlow, LoginStep,
+    MembershipHandler, NetworkApi, NetworkConnector, NewLogin, ReactionHandler, ReadReceiptHandler,
+    RemoteState, ReplyHandler, ThreadHandler, TypingHandler, UserInfo,
 };
 use aqueduct_core::event::{
-    Attachment, AttachmentKind, MatrixMessage, MentionedUser, Mentions, MessageContent,
-    RemoteEvent, RemoteEventKind, RemoteSender,
+    Attachment, AttachmentKind, MatrixMessage, MembershipChange, MentionedUser, Mentions,
+    MessageContent, RemoteEvent, RemoteEventKind, RemoteSender,
 };
 use aqueduct_core::ids::{ConnectorId, LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
 use aqueduct_core::records::{Login, Portal};
@@ -275,6 +276,22 @@ impl TestNetApi {
                 target: target(),
                 key: e["key"].as_str()?.into(),
             },
+            "typing" => RemoteEventKind::Typing {
+                typing: e["typing"].as_bool()?,
+            },
+            "read" => RemoteEventKind::ReadReceipt { up_to: target() },
+            "chat_info" => RemoteEventKind::ChatInfoChange {
+                name: e["name"].as_str().map(str::to_owned),
+                topic: e["topic"].as_str().map(str::to_owned),
+            },
+            "member_join" | "member_leave" => RemoteEventKind::Membership {
+                user: RemoteUserId::new(e["user"].as_str()?),
+                change: if e["type"] == "member_join" {
+                    MembershipChange::Join
+                } else {
+                    MembershipChange::Leave
+                },
+            },
             _ => return None,
         };
         Some(RemoteEvent {
@@ -485,6 +502,114 @@ impl NetworkApi for TestNetApi {
     }
     fn as_threads(&self) -> Option<&dyn ThreadHandler> {
         Some(self)
+    }
+    fn as_typing(&self) -> Option<&dyn TypingHandler> {
+        Some(self)
+    }
+    fn as_read_receipts(&self) -> Option<&dyn ReadReceiptHandler> {
+        Some(self)
+    }
+    fn as_chat_info_changes(&self) -> Option<&dyn ChatInfoHandler> {
+        Some(self)
+    }
+    fn as_membership(&self) -> Option<&dyn MembershipHandler> {
+        Some(self)
+    }
+    fn as_backfill(&self) -> Option<&dyn BackfillHandler> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TypingHandler for TestNetApi {
+    async fn set_typing(&self, portal: &Portal, typing: bool) -> ConnectorResult<()> {
+        self.send_json(
+            self.http
+                .put(format!("{}/chats/{}/typing", self.url, portal.key.chat))
+                .json(&json!({ "typing": typing })),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReadReceiptHandler for TestNetApi {
+    async fn mark_read(&self, portal: &Portal, up_to: &RemoteMessageId) -> ConnectorResult<()> {
+        self.send_json(
+            self.http
+                .put(format!("{}/chats/{}/read", self.url, portal.key.chat))
+                .json(&json!({ "up_to": up_to })),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ChatInfoHandler for TestNetApi {
+    async fn set_name(&self, portal: &Portal, name: &str) -> ConnectorResult<()> {
+        self.send_json(
+            self.http
+                .put(format!("{}/chats/{}/name", self.url, portal.key.chat))
+                .json(&json!({ "value": name })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn set_topic(&self, portal: &Portal, topic: &str) -> ConnectorResult<()> {
+        self.send_json(
+            self.http
+                .put(format!("{}/chats/{}/topic", self.url, portal.key.chat))
+                .json(&json!({ "value": topic })),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MembershipHandler for TestNetApi {
+    async fn invite(&self, portal: &Portal, user: &RemoteUserId) -> ConnectorResult<()> {
+        self.send_json(self.http.put(format!(
+            "{}/chats/{}/members/{}",
+            self.url, portal.key.chat, user
+        )))
+        .await?;
+        Ok(())
+    }
+
+    async fn kick(&self, portal: &Portal, user: &RemoteUserId) -> ConnectorResult<()> {
+        self.send_json(self.http.delete(format!(
+            "{}/chats/{}/members/{}",
+            self.url, portal.key.chat, user
+        )))
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BackfillHandler for TestNetApi {
+    async fn fetch_messages(
+        &self,
+        chat: &RemoteChatId,
+        _after: Option<&RemoteMessageId>,
+        limit: usize,
+    ) -> ConnectorResult<Vec<RemoteEvent>> {
+        let body = check(
+            self.get(&format!("/chats/{chat}/messages"))
+                .query(&[("limit", limit)])
+                .send()
+                .await
+                .map_err(http_error)?,
+        )
+        .await?;
+        Ok(body["events"]
+            .as_array()
+            .map(|events| events.iter().filter_map(|e| self.to_event(e)).collect())
+            .unwrap_or_default())
     }
 }
 

@@ -68,6 +68,10 @@ struct NetState {
     next_id: u64,
     /// Remaining requests to refuse with 500, to exercise retries.
     fail_next: u32,
+    /// (chat, user) -> typing, as set through the API.
+    typing: HashMap<(String, String), bool>,
+    /// (chat, user) -> last message read, as set through the API.
+    read: HashMap<(String, String), String>,
 }
 
 /// A running test network. Cheap to clone.
@@ -257,6 +261,106 @@ impl TestNet {
         self.changed.notify_waiters();
     }
 
+    /// Whether `user` is typing in `chat`, as last set through the API.
+    pub fn is_typing(&self, chat: &str, user: &str) -> bool {
+        self.state
+            .lock()
+            .unwrap()
+            .typing
+            .get(&(chat.into(), user.into()))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// The last message `user` marked read in `chat` through the API.
+    pub fn read_marker(&self, chat: &str, user: &str) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .read
+            .get(&(chat.into(), user.into()))
+            .cloned()
+    }
+
+    /// A chat's info (name, topic, members).
+    pub fn chat(&self, chat: &str) -> Option<Value> {
+        self.state.lock().unwrap().chats.get(chat).cloned()
+    }
+
+    /// A remote user starts or stops typing (seen by the bridge).
+    pub fn set_typing(&self, chat: &str, user: &str, typing: bool) {
+        self.record(json!({ "type": "typing", "chat": chat, "sender": user, "ts": now_ms(), "typing": typing }));
+    }
+
+    /// A remote user reads a chat up to a message (seen by the bridge).
+    pub fn mark_read(&self, chat: &str, user: &str, up_to: &str) {
+        self.record(json!({ "type": "read", "chat": chat, "sender": user, "ts": now_ms(), "target": up_to }));
+    }
+
+    /// `by` renames a chat and/or changes its topic.
+    pub fn set_chat_info(&self, chat: &str, by: &str, name: Option<&str>, topic: Option<&str>) {
+        {
+            let mut s = self.state.lock().unwrap();
+            if let Some(c) = s.chats.get_mut(chat) {
+                if let Some(n) = name {
+                    c["name"] = json!(n);
+                }
+                if let Some(t) = topic {
+                    c["topic"] = json!(t);
+                }
+            }
+        }
+        self.record(json!({ "type": "chat_info", "chat": chat, "sender": by, "ts": now_ms(), "name": name, "topic": topic }));
+    }
+
+    /// `user` joins (`true`) or leaves a chat, `by` someone.
+    pub fn set_member(&self, chat: &str, by: &str, user: &str, joined: bool) {
+        {
+            let mut s = self.state.lock().unwrap();
+            if let Some(members) = s
+                .chats
+                .get_mut(chat)
+                .and_then(|c| c["members"].as_array_mut())
+            {
+                members.retain(|m| m != user);
+                if joined {
+                    members.push(json!(user));
+                }
+            }
+        }
+        let kind = if joined {
+            "member_join"
+        } else {
+            "member_leave"
+        };
+        self.record(
+            json!({ "type": kind, "chat": chat, "sender": by, "ts": now_ms(), "user": user }),
+        );
+    }
+
+    fn record(&self, event: Value) {
+        Self::push_event(&mut self.state.lock().unwrap(), event);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits (up to `timeout`) until `pred` holds for the whole network.
+    pub async fn wait_until<F: Fn(&TestNet) -> bool>(
+        &self,
+        timeout: Duration,
+        pred: F,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            if pred(self) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                anyhow::bail!("timed out waiting for the test network");
+            }
+        }
+    }
+
     /// Every message of a chat, oldest first.
     pub fn messages(&self, chat: &str) -> Vec<NetMessage> {
         self.state
@@ -296,7 +400,15 @@ fn router(net: TestNet) -> Router {
         .route("/events", get(events))
         .route("/chats/{chat}", get(chat_info))
         .route("/users/{user}", get(user_info))
-        .route("/chats/{chat}/messages", post(send))
+        .route("/chats/{chat}/messages", post(send).get(history))
+        .route("/chats/{chat}/typing", put(typing))
+        .route("/chats/{chat}/read", put(read))
+        .route("/chats/{chat}/name", put(rename))
+        .route("/chats/{chat}/topic", put(retopic))
+        .route(
+            "/chats/{chat}/members/{user}",
+            put(member_add).delete(member_remove),
+        )
         .route("/chats/{chat}/messages/{id}", put(edit).delete(remove))
         .route(
             "/chats/{chat}/messages/{id}/reactions/{key}",
@@ -527,5 +639,141 @@ async fn react_remove(
         Err(r) => return r,
     };
     net.react(&chat, &id, &user, &key, false);
+    axum::Json(json!({})).into_response()
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    limit: usize,
+}
+
+/// The newest `limit` messages of a chat, oldest first, as message events.
+async fn history(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path(chat): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Response {
+    if let Err(r) = caller(&net, &headers) {
+        return r;
+    }
+    let s = net.state.lock().unwrap();
+    let msgs: Vec<&NetMessage> = s
+        .messages
+        .iter()
+        .filter(|m| m.chat == chat && !m.deleted)
+        .collect();
+    let start = msgs.len().saturating_sub(q.limit);
+    let events: Vec<Value> = msgs[start..]
+        .iter()
+        .map(|m| json!({ "type": "message", "chat": chat, "sender": m.sender, "sender_name": s.users.get(&m.sender), "ts": m.ts, "message": m }))
+        .collect();
+    axum::Json(json!({ "events": events })).into_response()
+}
+
+#[derive(Deserialize)]
+struct TypingBody {
+    typing: bool,
+}
+
+async fn typing(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path(chat): Path<String>,
+    axum::Json(body): axum::Json<TypingBody>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    net.state
+        .lock()
+        .unwrap()
+        .typing
+        .insert((chat, user), body.typing);
+    net.changed.notify_waiters();
+    axum::Json(json!({})).into_response()
+}
+
+#[derive(Deserialize)]
+struct ReadBody {
+    up_to: String,
+}
+
+async fn read(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path(chat): Path<String>,
+    axum::Json(body): axum::Json<ReadBody>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    net.state
+        .lock()
+        .unwrap()
+        .read
+        .insert((chat, user), body.up_to);
+    net.changed.notify_waiters();
+    axum::Json(json!({})).into_response()
+}
+
+#[derive(Deserialize)]
+struct TextBody {
+    value: String,
+}
+
+async fn rename(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path(chat): Path<String>,
+    axum::Json(body): axum::Json<TextBody>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    net.set_chat_info(&chat, &user, Some(&body.value), None);
+    axum::Json(json!({})).into_response()
+}
+
+async fn retopic(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path(chat): Path<String>,
+    axum::Json(body): axum::Json<TextBody>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    net.set_chat_info(&chat, &user, None, Some(&body.value));
+    axum::Json(json!({})).into_response()
+}
+
+async fn member_add(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path((chat, member)): Path<(String, String)>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    net.set_member(&chat, &user, &member, true);
+    axum::Json(json!({})).into_response()
+}
+
+async fn member_remove(
+    State(net): State<TestNet>,
+    headers: HeaderMap,
+    Path((chat, member)): Path<(String, String)>,
+) -> Response {
+    let user = match caller(&net, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    net.set_member(&chat, &user, &member, false);
     axum::Json(json!({})).into_response()
 }

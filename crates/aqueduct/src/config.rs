@@ -118,6 +118,9 @@ pub struct BridgeSection {
     /// Seconds to let in-flight work finish on SIGTERM.
     #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
+    /// Recent messages brought in when a chat is first bridged (0: none).
+    #[serde(default = "default_backfill")]
+    pub backfill_limit: usize,
 }
 
 impl Default for BridgeSection {
@@ -127,6 +130,7 @@ impl Default for BridgeSection {
             permissions: HashMap::new(),
             max_attachment_bytes: default_max_attachment(),
             shutdown_grace_secs: default_grace(),
+            backfill_limit: default_backfill(),
         }
     }
 }
@@ -139,6 +143,9 @@ fn default_max_attachment() -> u64 {
 }
 fn default_grace() -> u64 {
     30
+}
+fn default_backfill() -> usize {
+    50
 }
 
 /// Double puppeting: make a user's messages from their own remote client appear as them.

@@ -41,6 +41,7 @@ pub async fn run(
         max_attachment_bytes: config.bridge.max_attachment_bytes,
         bridge_id: config.appservice.id.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
+        backfill_limit: config.bridge.backfill_limit,
     };
     let bridge = Bridge::new(
         bridge_config,
