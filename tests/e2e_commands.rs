@@ -96,11 +96,24 @@ async fn commands_permissions_and_relay() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_remote_messages_appear_as_the_matrix_user_with_double_puppeting() -> anyhow::Result<()>
 {
-    let env = BridgeEnv::new(EnvOptions {
+    double_puppet_round_trip(EnvOptions {
         double_puppet: true,
         ..Default::default()
     })
-    .await?;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_puppeting_through_the_shared_secret_login_module() -> anyhow::Result<()> {
+    double_puppet_round_trip(EnvOptions {
+        shared_secret_double_puppet: true,
+        ..Default::default()
+    })
+    .await
+}
+
+async fn double_puppet_round_trip(options: EnvOptions) -> anyhow::Result<()> {
+    let env = BridgeEnv::new(options).await?;
     let token = env.net.add_user("alice_r", "Alice Remote");
     env.net.add_user("bob", "Bob Remote");
     env.net.add_chat("dm", None, &["alice_r", "bob"], true);

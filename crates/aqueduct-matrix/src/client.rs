@@ -24,9 +24,24 @@ pub struct ClientConfig {
     pub bot_localpart: String,
     /// Localparts starting with this are ghosts the appservice may act as.
     pub ghost_prefix: String,
-    /// Double puppeting: server name -> `as_token` of a second registration whose
-    /// non-exclusive namespace covers that server's users.
-    pub double_puppet_tokens: HashMap<String, String>,
+    /// Double puppeting, per server name.
+    pub double_puppet: HashMap<String, DoublePuppetSecret>,
+}
+
+/// How the bridge acts as a homeserver's real users.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DoublePuppetSecret {
+    /// The `as_token` of a second registration whose non-exclusive namespace covers the users.
+    AsToken(String),
+    /// The secret of the shared-secret login module (`com.devture.shared_secret_auth`): the
+    /// bridge logs in as the user and keeps the access token.
+    SharedSecret(String),
+}
+
+/// The credential for one request: a token, and whether to name the user in `user_id`.
+pub(crate) struct Credential {
+    pub(crate) token: String,
+    pub(crate) assert_user: bool,
 }
 
 /// The client. Cheap to clone.
@@ -36,6 +51,8 @@ pub struct HomeserverClient {
     pub(crate) http: reqwest::Client,
     versions: std::sync::Arc<SupportedVersions>,
     pub(crate) bot: String,
+    /// Access tokens from shared-secret logins, by user id.
+    pub(crate) puppet_logins: std::sync::Arc<tokio::sync::Mutex<HashMap<String, String>>>,
 }
 
 /// Longest wait the client accepts from a rate limit before trying again anyway.
@@ -60,6 +77,7 @@ impl HomeserverClient {
             http,
             versions: std::sync::Arc::new(versions),
             bot,
+            puppet_logins: Default::default(),
         }
     }
 
@@ -73,17 +91,36 @@ impl HomeserverClient {
             && (local == self.config.bot_localpart || local.starts_with(&self.config.ghost_prefix))
     }
 
-    /// The token to act as `user_id`, and whether to add `user_id` as the identity.
-    pub(crate) fn token_for(&self, user_id: &str) -> MatrixResult<&str> {
+    /// How the bridge may act as `user_id`, if at all.
+    pub(crate) fn secret_for(&self, user_id: &str) -> MatrixResult<Option<&DoublePuppetSecret>> {
         if self.is_own_user(user_id) {
-            return Ok(&self.config.as_token);
+            return Ok(None);
         }
         let server = user_id.split_once(':').map(|(_, s)| s).unwrap_or_default();
         self.config
-            .double_puppet_tokens
+            .double_puppet
             .get(server)
-            .map(String::as_str)
+            .map(Some)
             .ok_or_else(|| MatrixError::CannotActAs(user_id.to_owned()))
+    }
+
+    /// The credential to act as `user_id`: the as_token for the bridge's own users and for
+    /// double puppets through a second registration, a login token for shared-secret ones.
+    pub(crate) async fn credential(&self, user_id: &str) -> MatrixResult<Credential> {
+        match self.secret_for(user_id)? {
+            None => Ok(Credential {
+                token: self.config.as_token.clone(),
+                assert_user: true,
+            }),
+            Some(DoublePuppetSecret::AsToken(t)) => Ok(Credential {
+                token: t.clone(),
+                assert_user: true,
+            }),
+            Some(DoublePuppetSecret::SharedSecret(secret)) => Ok(Credential {
+                token: self.shared_secret_token(user_id, secret).await?,
+                assert_user: false,
+            }),
+        }
     }
 
     /// Sends a ruma request as `user_id`, retrying after rate limits, and parses the answer.
@@ -93,8 +130,10 @@ impl HomeserverClient {
         for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
         for<'a> R::PathBuilder: PathBuilder<Input<'a> = Cow<'a, SupportedVersions>>,
     {
-        let token = self.token_for(user_id)?;
+        let mut credential = self.credential(user_id).await?;
+        let mut relogged = false;
         loop {
+            let token = credential.token.as_str();
             let http_request = request
                 .clone()
                 .try_into_http_request::<Vec<u8>>(
@@ -103,7 +142,16 @@ impl HomeserverClient {
                     Cow::Borrowed(&*self.versions),
                 )
                 .map_err(|e| MatrixError::Transport(format!("cannot build request: {e}")))?;
-            let (status, body) = self.execute(http_request, user_id).await?;
+            let (status, body) = self
+                .execute(http_request, credential.assert_user.then_some(user_id))
+                .await?;
+            if status == 401 && !credential.assert_user && !relogged {
+                // The login token was logged out elsewhere: log in again, once.
+                self.forget_login(user_id).await;
+                credential = self.credential(user_id).await?;
+                relogged = true;
+                continue;
+            }
             if let Some(wait) = rate_limit_wait(status, &body) {
                 tracing::debug!(
                     wait_ms = wait.as_millis() as u64,
@@ -124,16 +172,19 @@ impl HomeserverClient {
         }
     }
 
-    /// Runs an HTTP request, adding `user_id` as the appservice identity; returns status and body.
+    /// Runs an HTTP request, naming `user_id` as the appservice identity when given;
+    /// returns status and body.
     pub(crate) async fn execute(
         &self,
         request: http::Request<Vec<u8>>,
-        user_id: &str,
+        user_id: Option<&str>,
     ) -> MatrixResult<(u16, Vec<u8>)> {
         let (parts, body) = request.into_parts();
         let mut url = url::Url::parse(&parts.uri.to_string())
             .map_err(|e| MatrixError::Transport(e.to_string()))?;
-        url.query_pairs_mut().append_pair("user_id", user_id);
+        if let Some(user_id) = user_id {
+            url.query_pairs_mut().append_pair("user_id", user_id);
+        }
         let mut builder = self.http.request(parts.method, url).body(body);
         for (k, v) in parts.headers.iter() {
             builder = builder.header(k, v);
@@ -217,12 +268,18 @@ mod tests {
             appservice_id: "aq".into(),
             bot_localpart: "bot".into(),
             ghost_prefix: "aq_".into(),
-            double_puppet_tokens: HashMap::from([("hs".to_owned(), "dp".to_owned())]),
+            double_puppet: HashMap::from([(
+                "hs".to_owned(),
+                DoublePuppetSecret::AsToken("dp".to_owned()),
+            )]),
         });
-        assert_eq!(c.token_for("@bot:hs").unwrap(), "as");
-        assert_eq!(c.token_for("@aq_slack_x:hs").unwrap(), "as");
-        assert_eq!(c.token_for("@alice:hs").unwrap(), "dp");
-        assert!(c.token_for("@alice:other").is_err());
+        assert_eq!(c.secret_for("@bot:hs").unwrap(), None);
+        assert_eq!(c.secret_for("@aq_slack_x:hs").unwrap(), None);
+        assert_eq!(
+            c.secret_for("@alice:hs").unwrap(),
+            Some(&DoublePuppetSecret::AsToken("dp".to_owned()))
+        );
+        assert!(c.secret_for("@alice:other").is_err());
         assert_eq!(
             refusal(403, br#"{"errcode":"M_FORBIDDEN","error":"no"}"#).errcode(),
             Some("M_FORBIDDEN")

@@ -51,7 +51,7 @@ impl MatrixApi for HomeserverClient {
     }
 
     fn can_double_puppet(&self, user_id: &str) -> bool {
-        !self.is_own_user(user_id) && self.token_for(user_id).is_ok()
+        matches!(self.secret_for(user_id), Ok(Some(_)))
     }
 
     async fn ensure_registered(&self, localpart: &str) -> MatrixResult<()> {

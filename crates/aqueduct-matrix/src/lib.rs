@@ -7,9 +7,10 @@ mod auth;
 mod client;
 mod error;
 mod intents;
+mod shared_secret_login;
 mod startup_ping;
 
 pub use appservice_server::{AppserviceHandler, router};
-pub use client::{ClientConfig, HomeserverClient};
+pub use client::{ClientConfig, DoublePuppetSecret, HomeserverClient};
 pub use error::{Error, Result};
 pub use startup_ping::ping_homeserver;

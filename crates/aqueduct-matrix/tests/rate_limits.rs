@@ -44,7 +44,7 @@ fn client(url: String) -> HomeserverClient {
         appservice_id: "aq".into(),
         bot_localpart: "bot".into(),
         ghost_prefix: "aq_".into(),
-        double_puppet_tokens: HashMap::new(),
+        double_puppet: HashMap::new(),
     })
 }
 

@@ -14,6 +14,9 @@ pub struct EnvOptions {
     /// Add a second registration whose non-exclusive namespace covers local users, and
     /// configure double puppeting with it.
     pub double_puppet: bool,
+    /// Load Synapse's shared-secret login module and configure double puppeting with its
+    /// secret (instead of a second registration).
+    pub shared_secret_double_puppet: bool,
     /// Database URI; default is a SQLite file in the environment's directory.
     pub database_uri: Option<String>,
 }
@@ -76,11 +79,25 @@ impl BridgeEnv {
                 alias_namespace_regex: None,
             });
         }
+        let shared_secret = token();
+        if options.shared_secret_double_puppet {
+            crate::synapse::ensure_python_package(
+                "shared_secret_authenticator",
+                "shared-secret-authenticator==2.0.1",
+            )
+            .await?;
+            builder = builder.config(
+                "modules",
+                serde_json::json!([{ "module": "shared_secret_authenticator.SharedSecretAuthProvider", "config": { "shared_secret": shared_secret } }]),
+            );
+        }
         let synapse = builder.start().await?;
         let db = options
             .database_uri
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("aqueduct.db").display()));
-        let double_puppet = if options.double_puppet {
+        let double_puppet = if options.shared_secret_double_puppet {
+            format!("double_puppet:\n  secrets:\n    localhost: \"{shared_secret}\"\n")
+        } else if options.double_puppet {
             format!("double_puppet:\n  secrets:\n    localhost: \"as_token:{dp_token}\"\n")
         } else {
             String::new()

@@ -153,7 +153,7 @@ fn default_backfill() -> usize {
 #[serde(deny_unknown_fields)]
 pub struct DoublePuppetConfig {
     /// Server name -> `as_token:<token>` of a second registration whose non-exclusive user
-    /// namespace covers that server's users.
+    /// namespace covers that server's users, or the secret of the shared-secret login module.
     #[serde(default)]
     pub secrets: HashMap<String, String>,
 }
@@ -282,10 +282,8 @@ impl Config {
             );
         }
         for (server, secret) in &self.double_puppet.secrets {
-            if !secret.starts_with("as_token:") {
-                return bad(format!(
-                    "double_puppet.secrets.{server} must be `as_token:<token>`"
-                ));
+            if secret.is_empty() || secret == "as_token:" {
+                return bad(format!("double_puppet.secrets.{server} is empty"));
             }
         }
         if !matches!(self.logging.format.as_str(), "text" | "json") {
@@ -297,14 +295,18 @@ impl Config {
         Ok(())
     }
 
-    /// The double-puppet tokens by server name.
-    pub fn double_puppet_tokens(&self) -> HashMap<String, String> {
+    /// The double-puppet secrets by server name.
+    pub fn double_puppet_secrets(&self) -> HashMap<String, aqueduct_matrix::DoublePuppetSecret> {
+        use aqueduct_matrix::DoublePuppetSecret;
         self.double_puppet
             .secrets
             .iter()
-            .filter_map(|(s, v)| {
-                v.strip_prefix("as_token:")
-                    .map(|t| (s.clone(), t.to_owned()))
+            .map(|(s, v)| {
+                let secret = match v.strip_prefix("as_token:") {
+                    Some(t) => DoublePuppetSecret::AsToken(t.to_owned()),
+                    None => DoublePuppetSecret::SharedSecret(v.clone()),
+                };
+                (s.clone(), secret)
             })
             .collect()
     }

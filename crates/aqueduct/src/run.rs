@@ -29,7 +29,7 @@ pub async fn run(
         appservice_id: config.appservice.id.clone(),
         bot_localpart: config.appservice.bot_localpart.clone(),
         ghost_prefix: config.appservice.ghost_prefix.clone(),
-        double_puppet_tokens: config.double_puppet_tokens(),
+        double_puppet: config.double_puppet_secrets(),
     });
     let connectors = build_enabled(factories, &config.platforms).map_err(anyhow::Error::msg)?;
     let bridge_config = BridgeConfig {
