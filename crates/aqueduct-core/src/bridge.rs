@@ -78,7 +78,7 @@ pub(crate) enum Job {
     /// the portal's events.
     EnsurePortal {
         key: PortalKey,
-        login: LoadedLogin,
+        login: Box<LoadedLogin>,
         done: oneshot::Sender<Result<crate::records::Portal>>,
     },
 }
@@ -322,7 +322,7 @@ impl Inner {
             QueueKey::Portal(key.clone()),
             Job::EnsurePortal {
                 key,
-                login,
+                login: Box::new(login),
                 done: tx,
             },
         );

@@ -722,6 +722,44 @@ fn base64_unpadded(bytes: &[u8]) -> String {
     out
 }
 
+/// Installs an extra Python package (a Synapse module) into the Synapse venv unless it already
+/// imports. Tests that need a module call this before starting Synapse.
+pub async fn ensure_python_package(import: &str, pip_spec: &str) -> anyhow::Result<()> {
+    let venv = ensure_synapse_installed().await?;
+    let python = venv.join("bin").join("python");
+    let (import, pip_spec) = (import.to_owned(), pip_spec.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let imports = || {
+            std::process::Command::new(&python)
+                .args(["-c", &format!("import {import}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if imports() {
+            return Ok(());
+        }
+        run(
+            std::process::Command::new(&python).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                &pip_spec,
+            ]),
+            "pip install (Synapse module)",
+        )?;
+        if !imports() {
+            bail!("{pip_spec} was installed but `import {import}` fails");
+        }
+        Ok(())
+    })
+    .await
+    .context("module install task panicked")?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -777,42 +815,4 @@ mod tests {
         assert_eq!(v["org.matrix.msc3202"], json!(true));
         assert_eq!(v["io.element.msc4190"], json!(true));
     }
-}
-
-/// Installs an extra Python package (a Synapse module) into the Synapse venv unless it already
-/// imports. Tests that need a module call this before starting Synapse.
-pub async fn ensure_python_package(import: &str, pip_spec: &str) -> anyhow::Result<()> {
-    let venv = ensure_synapse_installed().await?;
-    let python = venv.join("bin").join("python");
-    let (import, pip_spec) = (import.to_owned(), pip_spec.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let imports = || {
-            std::process::Command::new(&python)
-                .args(["-c", &format!("import {import}")])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if imports() {
-            return Ok(());
-        }
-        run(
-            std::process::Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                &pip_spec,
-            ]),
-            "pip install (Synapse module)",
-        )?;
-        if !imports() {
-            bail!("{pip_spec} was installed but `import {import}` fails");
-        }
-        Ok(())
-    })
-    .await
-    .context("module install task panicked")?
 }
