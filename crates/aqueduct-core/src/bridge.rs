@@ -406,7 +406,7 @@ impl Inner {
                 let result = if self.is_shutting_down() {
                     Err(Error::ShuttingDown)
                 } else {
-                    self.ensure_portal_room(&key, &login).await
+                    self.ensure_portal_room(&key, &login, None).await
                 };
                 let _ = done.send(result);
             }

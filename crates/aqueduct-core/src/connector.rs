@@ -347,12 +347,13 @@ pub trait MembershipHandler: Send + Sync {
 /// Fetches history.
 #[async_trait]
 pub trait BackfillHandler: Send + Sync {
-    /// Up to `limit` messages of `chat` sent after `after` (or the newest ones when `None`),
-    /// oldest first, as remote events.
+    /// Up to `limit` messages of `chat` sent before `before` (exclusive), or the newest ones
+    /// when `None`, oldest first, as remote events. The engine passes the message that made
+    /// it create the portal, so history never overtakes live messages.
     async fn fetch_messages(
         &self,
         chat: &RemoteChatId,
-        after: Option<&RemoteMessageId>,
+        before: Option<&RemoteMessageId>,
         limit: usize,
     ) -> ConnectorResult<Vec<RemoteEvent>>;
 }

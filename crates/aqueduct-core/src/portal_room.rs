@@ -3,18 +3,20 @@
 use crate::Result;
 use crate::bridge::{Inner, LoadedLogin};
 use crate::connector::UserInfo;
-use crate::ids::{ConnectorId, PortalKey, RemoteUserId};
+use crate::ids::{ConnectorId, PortalKey, RemoteMessageId, RemoteUserId};
 use crate::matrix::NewRoom;
 use crate::records::{Ghost, Portal};
 use std::sync::Arc;
 
 impl Inner {
     /// The portal for `key` with its Matrix room, creating the room (named from the chat's
-    /// info, inviting the login's owner) if it has none yet.
+    /// info, inviting the login's owner, backfilling history before `trigger`, the live
+    /// message that caused it) if it has none yet.
     pub(crate) async fn ensure_portal_room(
         self: &Arc<Self>,
         key: &PortalKey,
         login: &LoadedLogin,
+        trigger: Option<&RemoteMessageId>,
     ) -> Result<Portal> {
         let existing = self.store.portal_by_key(key).await?;
         if let Some(p) = &existing
@@ -67,18 +69,23 @@ impl Inner {
             }
         }
         tracing::info!(portal = %key, room = %room, "created portal room");
-        self.backfill(key, login).await;
+        self.backfill(key, login, trigger).await;
         Ok(portal)
     }
 
     /// Bridges the chat's most recent history into a new portal room, oldest first, with
-    /// the remote timestamps. A failure leaves a notice; it does not stop the portal.
-    async fn backfill(self: &Arc<Self>, key: &PortalKey, login: &LoadedLogin) {
+    /// the remote timestamps. A failure is logged; it does not stop the portal.
+    async fn backfill(
+        self: &Arc<Self>,
+        key: &PortalKey,
+        login: &LoadedLogin,
+        before: Option<&RemoteMessageId>,
+    ) {
         let limit = self.config.backfill_limit;
         let Some(handler) = login.api.as_backfill().filter(|_| limit > 0) else {
             return;
         };
-        let events = match handler.fetch_messages(&key.chat, None, limit).await {
+        let events = match handler.fetch_messages(&key.chat, before, limit).await {
             Ok(events) => events,
             Err(e) => {
                 tracing::warn!(portal = %key, error = %e, "backfill failed");

@@ -57,9 +57,13 @@ impl Inner {
             chat: event.chat.clone(),
             receiver: event.receiver.clone(),
         };
-        let creates_room = matches!(event.kind, RemoteEventKind::Message { .. });
-        let portal = if creates_room && !backfill {
-            self.ensure_portal_room(&key, &login).await?
+        let trigger = match &event.kind {
+            RemoteEventKind::Message { id, .. } => Some(id.clone()),
+            _ => None,
+        };
+        let portal = if trigger.is_some() && !backfill {
+            self.ensure_portal_room(&key, &login, trigger.as_ref())
+                .await?
         } else {
             match self.store.portal_by_key(&key).await? {
                 Some(p) if p.room_id.is_some() => p,

@@ -595,12 +595,17 @@ impl BackfillHandler for TestNetApi {
     async fn fetch_messages(
         &self,
         chat: &RemoteChatId,
-        _after: Option<&RemoteMessageId>,
+        before: Option<&RemoteMessageId>,
         limit: usize,
     ) -> ConnectorResult<Vec<RemoteEvent>> {
         let body = check(
             self.get(&format!("/chats/{chat}/messages"))
-                .query(&[("limit", limit)])
+                .query(&[("limit", limit.to_string())])
+                .query(
+                    &before
+                        .map(|b| [("before", b.to_string())])
+                        .unwrap_or_default(),
+                )
                 .send()
                 .await
                 .map_err(http_error)?,

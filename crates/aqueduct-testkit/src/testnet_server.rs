@@ -645,9 +645,11 @@ async fn react_remove(
 #[derive(Deserialize)]
 struct HistoryQuery {
     limit: usize,
+    before: Option<String>,
 }
 
-/// The newest `limit` messages of a chat, oldest first, as message events.
+/// The newest `limit` messages of a chat (before `before`, if given), oldest first, as
+/// message events.
 async fn history(
     State(net): State<TestNet>,
     headers: HeaderMap,
@@ -658,11 +660,13 @@ async fn history(
         return r;
     }
     let s = net.state.lock().unwrap();
-    let msgs: Vec<&NetMessage> = s
-        .messages
-        .iter()
-        .filter(|m| m.chat == chat && !m.deleted)
-        .collect();
+    let all: Vec<&NetMessage> = s.messages.iter().filter(|m| m.chat == chat).collect();
+    let end = q
+        .before
+        .as_ref()
+        .and_then(|b| all.iter().position(|m| &m.id == b))
+        .unwrap_or(all.len());
+    let msgs: Vec<&NetMessage> = all[..end].iter().copied().filter(|m| !m.deleted).collect();
     let start = msgs.len().saturating_sub(q.limit);
     let events: Vec<Value> = msgs[start..]
         .iter()
