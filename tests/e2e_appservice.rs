@@ -159,3 +159,28 @@ async fn a_repeated_transaction_is_processed_once() -> anyhow::Result<()> {
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_as_token_stops_the_start_with_a_plain_explanation() -> anyhow::Result<()> {
+    let env = BridgeEnv::new(EnvOptions::default()).await?;
+    let text = std::fs::read_to_string(&env.config_path)?;
+    let as_token = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("as_token: "))
+        .unwrap()
+        .to_owned();
+    let config =
+        aqueduct::Config::parse(&text.replace(&as_token, "wrong-token-0123456789"), "test")?;
+    let result = tokio::time::timeout(
+        Duration::from_secs(60),
+        aqueduct::run::run(
+            config,
+            &[aqueduct_testkit::testnet_connector::factory()],
+            std::future::pending(),
+        ),
+    )
+    .await?;
+    let err = result.expect_err("the start must fail").to_string();
+    assert!(err.contains("does not know the bridge's as_token"), "{err}");
+    Ok(())
+}

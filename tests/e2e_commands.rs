@@ -75,6 +75,24 @@ async fn commands_permissions_and_relay() -> anyhow::Result<()> {
         .await?;
     assert!(!msgs.iter().any(|x| x.text.contains("should not cross")));
 
+    // A relay-level user is relayed, but the bot refuses them commands above their level.
+    let relayonly = env.user("relayonly").await?;
+    alice.invite(&room, relayonly.user_id()).await?;
+    relayonly.join(&room).await?;
+    env.command(
+        &relayonly,
+        &room,
+        "!aq list",
+        "needs the user permission level; you have relay",
+    )
+    .await?;
+    relayonly.send_text(&room, "relay-level hello").await?;
+    env.net
+        .wait_for("team", WAIT, |m| {
+            m.iter().any(|x| x.text == "relayonly: relay-level hello")
+        })
+        .await?;
+
     // Without relay, a user with no login gets a notice instead of silence.
     env.command(&alice, &room, "!aq unset-relay", "Relay turned off")
         .await?;

@@ -191,6 +191,24 @@ async fn every_kind_of_event_crosses_both_ways() -> anyhow::Result<()> {
         })
         .await?;
 
+    // The metrics saw traffic both ways.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", env.bridge_port))
+        .await?
+        .text()
+        .await?;
+    for direction in ["to_matrix", "to_remote"] {
+        let line = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("aqueduct_messages_bridged_total")
+                    && l.contains(direction)
+                    && l.contains("testnet")
+            })
+            .unwrap_or_else(|| panic!("no {direction} counter in:\n{metrics}"));
+        let count: f64 = line.rsplit(' ').next().unwrap().parse()?;
+        assert!(count >= 5.0, "{line}");
+    }
+
     // Nothing was bridged twice: each remote message has exactly one Matrix event.
     let events = alice.messages(&room).await?;
     let count = |body: &str| {
