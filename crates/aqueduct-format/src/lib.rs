@@ -2,6 +2,10 @@
 //! converter (Slack mrkdwn, Rocket.Chat markdown, Teams HTML) lands here as a module of its
 //! own, so every connector renders mentions and escaping the same way.
 
+pub mod emoji;
+mod html;
+pub mod slack;
+
 pub use aqueduct_core::text::escape_html;
 
 /// The `matrix.to` URI of a Matrix user, as mention links use.
