@@ -221,6 +221,13 @@ pub trait NetworkApi: Send + Sync + 'static {
         message: &MatrixMessage,
     ) -> ConnectorResult<SentMessage>;
 
+    /// Whether messages sent through this login appear on the network as its owner. `false`
+    /// for logins that post as an app or bot: the engine then gives every message the Matrix
+    /// sender's name (as for relayed messages), owner's included.
+    fn sends_as_owner(&self) -> bool {
+        true
+    }
+
     /// Edits, when the network has them.
     fn as_edits(&self) -> Option<&dyn EditHandler> {
         None

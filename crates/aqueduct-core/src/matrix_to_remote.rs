@@ -204,10 +204,13 @@ impl Inner {
                 .as_ref()
                 .is_none_or(|r| r == &login.login.id)
         {
-            return Ok(Some(Sender {
-                login,
-                relayed_for: None,
-            }));
+            // A login that posts as an app still shows who wrote the message.
+            let relayed_for = if login.api.sends_as_owner() {
+                None
+            } else {
+                Some(self.relayed_sender(env).await)
+            };
+            return Ok(Some(Sender { login, relayed_for }));
         }
         let Some(relay_id) = &portal.relay_login else {
             return Ok(None);
@@ -215,6 +218,12 @@ impl Inner {
         let Some(login) = self.loaded_login(connector, relay_id) else {
             return Ok(None);
         };
+        let relayed_for = Some(self.relayed_sender(env).await);
+        Ok(Some(Sender { login, relayed_for }))
+    }
+
+    /// The sender's name and avatar in the room, for messages sent on their behalf.
+    async fn relayed_sender(&self, env: &Envelope) -> RelayedSender {
         let (name, avatar_mxc) = self
             .matrix
             .member_profile(&env.room_id, &env.sender)
@@ -228,14 +237,11 @@ impl Inner {
                 .unwrap_or_default()
                 .to_owned()
         });
-        Ok(Some(Sender {
-            login,
-            relayed_for: Some(RelayedSender {
-                mxid: env.sender.clone(),
-                display_name,
-                avatar_mxc,
-            }),
-        }))
+        RelayedSender {
+            mxid: env.sender.clone(),
+            display_name,
+            avatar_mxc,
+        }
     }
 
     async fn bridge_to_remote(
@@ -495,7 +501,7 @@ impl Inner {
         portal: &Portal,
         sender: &Sender,
     ) -> Result<bool> {
-        if sender.relayed_for.is_some() {
+        if sender.relayed_for.is_some() && sender.login.login.matrix_user != env.sender {
             return Ok(false); // a relay cannot react on someone's behalf without misattributing it
         }
         let content: ReactionEventContent = serde_json::from_value(env.content.clone())
