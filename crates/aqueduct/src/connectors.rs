@@ -13,9 +13,19 @@ pub struct ConnectorFactory {
 
 /// The connectors compiled into this binary, one per enabled Cargo feature.
 pub fn compiled_in() -> Vec<ConnectorFactory> {
-    // Platform connectors (Slack, Rocket.Chat, Teams) register here behind their features as
-    // they land.
-    Vec::new()
+    // Rocket.Chat and Teams register here behind their features as they land.
+    #[allow(unused_mut)] // empty when built without any connector feature
+    let mut factories = Vec::new();
+    #[cfg(feature = "slack")]
+    factories.push(ConnectorFactory {
+        id: "slack",
+        build: |section| {
+            let config: aqueduct_slack::SlackConfig =
+                serde_norway::from_value(section).map_err(|e| e.to_string())?;
+            Ok(Arc::new(aqueduct_slack::SlackConnector::new(config)) as Arc<dyn NetworkConnector>)
+        },
+    });
+    factories
 }
 
 /// Builds the connectors the config enables; an unknown section is an error, not a no-op.

@@ -1,0 +1,558 @@
+//! One logged-in Slack workspace app: receiving through Socket Mode, sending through the Web API.
+
+use crate::config::SlackConfig;
+use crate::convert::{self, Context, slack_user, ts_millis};
+use crate::web::SlackWeb;
+use aqueduct_core::connector::{
+    BackfillHandler, BridgeHandle, ChatInfo, ChatInfoHandler, ConnectorError, ConnectorResult,
+    DeleteHandler, EditHandler, MembershipHandler, NetworkApi, ReactionHandler, RemoteAvatar,
+    ReplyHandler, ThreadHandler, UserInfo,
+};
+use aqueduct_core::event::{
+    Attachment, AttachmentKind, MatrixMessage, MessageContent, RelayedSender, RemoteEvent,
+    RemoteEventKind, SentMessage,
+};
+use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
+use aqueduct_core::records::Portal;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// A workspace app login.
+pub struct SlackLogin {
+    pub(crate) bot: SlackWeb,
+    pub(crate) app: SlackWeb,
+    pub(crate) team: String,
+    pub(crate) bot_user: String,
+    pub(crate) bot_id: Option<String>,
+    pub(crate) login: LoginId,
+    pub(crate) bridge: Arc<dyn BridgeHandle>,
+    pub(crate) config: SlackConfig,
+    /// Channel -> newest bridged message `ts`, persisted as the login's state.
+    pub(crate) checkpoints: Mutex<HashMap<String, String>>,
+    pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Itself, for spawning tasks that outlive a call.
+    pub(crate) me: std::sync::Weak<SlackLogin>,
+}
+
+impl SlackLogin {
+    fn context<'a>(&'a self, matrix_id: &'a dyn Fn(&RemoteUserId) -> String) -> Context<'a> {
+        Context {
+            team: &self.team,
+            bot_user: &self.bot_user,
+            bot_id: self.bot_id.as_deref(),
+            login: &self.login,
+            matrix_id,
+        }
+    }
+
+    /// Converts an event and downloads its files.
+    async fn to_remote(&self, ev: &Value) -> Option<RemoteEvent> {
+        let bridge = self.bridge.clone();
+        let matrix_id = move |u: &RemoteUserId| bridge.matrix_id_for(u);
+        let mut event = convert::event(ev, &self.context(&matrix_id))?;
+        if let RemoteEventKind::Message { content, .. } = &mut event.kind {
+            for (name, mime, url) in convert::files(ev) {
+                match self.bot.download(&url, self.config.max_file_bytes).await {
+                    Ok(data) => {
+                        let kind = if mime.starts_with("image/") {
+                            AttachmentKind::Image
+                        } else if mime.starts_with("video/") {
+                            AttachmentKind::Video
+                        } else if mime.starts_with("audio/") {
+                            AttachmentKind::Audio
+                        } else {
+                            AttachmentKind::File
+                        };
+                        content.attachments.push(Attachment {
+                            kind,
+                            name,
+                            mime,
+                            data,
+                            width: None,
+                            height: None,
+                        });
+                    }
+                    Err(e) => {
+                        // Say so in the message rather than dropping the file silently.
+                        content
+                            .body
+                            .push_str(&format!("\n[{name} was not bridged: {e}]"));
+                    }
+                }
+            }
+        }
+        Some(event)
+    }
+
+    /// Queues the envelope's event (in arrival order: the caller awaits this before reading
+    /// the next frame) and acknowledges it once the event is in Matrix.
+    pub(crate) async fn handle_envelope(
+        &self,
+        envelope_id: String,
+        frame: &Value,
+        acks: mpsc::UnboundedSender<String>,
+    ) {
+        let ev = &frame["payload"]["event"];
+        let Some(event) = self.to_remote(ev).await else {
+            let _ = acks.send(envelope_id);
+            return;
+        };
+        let channel = event.chat.to_string();
+        let ts = ev["ts"]
+            .as_str()
+            .map(str::to_owned)
+            .filter(|_| matches!(event.kind, RemoteEventKind::Message { .. }));
+        let receipt = self.bridge.queue_remote_event(&self.login, event);
+        let Some(me) = self.me.upgrade() else { return };
+        tokio::spawn(async move {
+            match receipt.await {
+                Ok(()) => {
+                    if let Some(ts) = ts {
+                        me.advance_checkpoint(&channel, &ts).await;
+                    }
+                    let _ = acks.send(envelope_id);
+                }
+                // Not acknowledged: Slack delivers it again, or the catch-up finds it.
+                Err(aqueduct_core::Error::ShuttingDown) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "Slack event not bridged");
+                    let _ = acks.send(envelope_id);
+                }
+            }
+        });
+    }
+
+    async fn advance_checkpoint(&self, channel: &str, ts: &str) {
+        let state = {
+            let mut cps = self.checkpoints.lock().expect("checkpoints");
+            let newer = cps.get(channel).is_none_or(|old| {
+                ts_millis(old) < ts_millis(ts)
+                    || (ts_millis(old) == ts_millis(ts) && old.as_str() < ts)
+            });
+            if !newer {
+                return;
+            }
+            cps.insert(channel.to_owned(), ts.to_owned());
+            json!({ "checkpoints": *cps })
+        };
+        if let Err(e) = self.bridge.save_login_state(&self.login, state).await {
+            tracing::warn!(error = %e, "cannot save the Slack checkpoint");
+        }
+    }
+
+    /// Bridges what each known channel received since its checkpoint (after a reconnect).
+    pub(crate) async fn catch_up(&self) {
+        let channels: Vec<(String, String)> = self
+            .checkpoints
+            .lock()
+            .expect("checkpoints")
+            .iter()
+            .map(|(c, t)| (c.clone(), t.clone()))
+            .collect();
+        for (channel, oldest) in channels {
+            let params = [
+                ("channel", channel.clone()),
+                ("oldest", oldest.clone()),
+                ("inclusive", "false".into()),
+                ("limit", "200".into()),
+            ];
+            let history = match self.bot.call("conversations.history", &params).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(channel, error = %e, "Slack catch-up failed");
+                    continue;
+                }
+            };
+            let mut messages: Vec<Value> =
+                history["messages"].as_array().cloned().unwrap_or_default();
+            messages.reverse(); // Slack answers newest first
+            let mut receipts = Vec::new();
+            for mut m in messages {
+                m["type"] = json!("message");
+                m["channel"] = json!(channel);
+                let ts = m["ts"].as_str().map(str::to_owned);
+                if let Some(ev) = self.to_remote(&m).await {
+                    receipts.push((ts, self.bridge.queue_remote_event(&self.login, ev)));
+                }
+            }
+            for (ts, r) in receipts {
+                if r.await.is_ok()
+                    && let Some(ts) = ts
+                {
+                    self.advance_checkpoint(&channel, &ts).await;
+                }
+            }
+        }
+    }
+
+    fn text_for(&self, content: &MessageContent) -> String {
+        let slack_ids: HashMap<&str, String> = content
+            .mentions
+            .users
+            .iter()
+            .filter_map(|u| {
+                u.remote_id
+                    .as_ref()
+                    .map(|r| (u.matrix_id.as_str(), slack_user(r).to_owned()))
+            })
+            .collect();
+        let text = aqueduct_format::slack::matrix_to_mrkdwn(
+            &content.body,
+            content.html.as_deref(),
+            &|mxid| slack_ids.get(mxid).cloned(),
+        );
+        if content.mentions.room && !text.contains("<!channel>") && !text.contains("<!here>") {
+            return format!("<!channel> {text}");
+        }
+        text
+    }
+
+    fn identity(params: &mut Vec<(&'static str, String)>, relayed_for: Option<&RelayedSender>) {
+        if let Some(r) = relayed_for {
+            params.push(("username", r.display_name.clone()));
+        }
+    }
+}
+
+#[async_trait]
+impl NetworkApi for SlackLogin {
+    async fn connect(&self) -> ConnectorResult<()> {
+        self.bot.call("auth.test", &[]).await?;
+        let me = self
+            .me
+            .upgrade()
+            .ok_or_else(|| ConnectorError::Temporary("login dropped".into()))?;
+        let handle = tokio::spawn(crate::socket::run(me));
+        if let Some(old) = self.task.lock().expect("task").replace(handle) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    async fn disconnect(&self) {
+        if let Some(h) = self.task.lock().expect("task").take() {
+            h.abort();
+        }
+    }
+
+    async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo> {
+        let info = self
+            .bot
+            .call("conversations.info", &[("channel", chat.to_string())])
+            .await?;
+        let c = &info["channel"];
+        let is_direct = c["is_im"].as_bool().unwrap_or(false);
+        let members = if is_direct {
+            c["user"]
+                .as_str()
+                .map(|u| vec![convert::user_id(&self.team, u)])
+                .unwrap_or_default()
+        } else {
+            let m = self
+                .bot
+                .call(
+                    "conversations.members",
+                    &[("channel", chat.to_string()), ("limit", "200".into())],
+                )
+                .await?;
+            m["members"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|u| u.as_str())
+                        .filter(|u| *u != self.bot_user)
+                        .map(|u| convert::user_id(&self.team, u))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(ChatInfo {
+            name: (!is_direct)
+                .then(|| c["name"].as_str().map(str::to_owned))
+                .flatten(),
+            topic: c["topic"]["value"]
+                .as_str()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+            is_direct,
+            members,
+        })
+    }
+
+    async fn user_info(&self, user: &RemoteUserId) -> ConnectorResult<UserInfo> {
+        let info = self
+            .bot
+            .call("users.info", &[("user", slack_user(user).to_owned())])
+            .await?;
+        let u = &info["user"];
+        let p = &u["profile"];
+        let name = [
+            &p["display_name"],
+            &p["real_name"],
+            &u["real_name"],
+            &u["name"],
+        ]
+        .into_iter()
+        .filter_map(|v| v.as_str())
+        .find(|s| !s.is_empty())
+        .map(str::to_owned);
+        let avatar = match p["image_72"].as_str() {
+            Some(url) => match self.bot.download(url, 5 * 1024 * 1024).await {
+                Ok(data) => Some(RemoteAvatar {
+                    source: url.to_owned(),
+                    mime: "image/png".into(),
+                    data,
+                }),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no Slack avatar");
+                    None
+                }
+            },
+            None => None,
+        };
+        Ok(UserInfo {
+            display_name: name,
+            avatar,
+        })
+    }
+
+    async fn send_message(
+        &self,
+        portal: &Portal,
+        message: &MatrixMessage,
+    ) -> ConnectorResult<SentMessage> {
+        if !message.content.attachments.is_empty() {
+            return Err(ConnectorError::Unsupported(
+                "sending files to Slack from Matrix (not built yet)".into(),
+            ));
+        }
+        let mut params = vec![
+            ("channel", portal.key.chat.to_string()),
+            ("text", self.text_for(&message.content)),
+        ];
+        // Slack has no replies outside threads: a reply starts (or joins) the thread.
+        if let Some(root) = message.thread_root.as_ref().or(message.reply_to.as_ref()) {
+            params.push(("thread_ts", root.to_string()));
+        }
+        Self::identity(&mut params, message.relayed_for.as_ref());
+        let sent = self.bot.call("chat.postMessage", &params).await?;
+        let ts = sent["ts"].as_str().unwrap_or_default().to_owned();
+        self.advance_checkpoint(portal.key.chat.as_str(), &ts).await;
+        Ok(SentMessage {
+            timestamp_ms: Some(ts_millis(&ts)),
+            id: RemoteMessageId::new(ts),
+        })
+    }
+
+    fn sends_as_owner(&self) -> bool {
+        false
+    }
+
+    fn as_edits(&self) -> Option<&dyn EditHandler> {
+        Some(self)
+    }
+    fn as_deletes(&self) -> Option<&dyn DeleteHandler> {
+        Some(self)
+    }
+    fn as_reactions(&self) -> Option<&dyn ReactionHandler> {
+        Some(self)
+    }
+    fn as_replies(&self) -> Option<&dyn ReplyHandler> {
+        Some(self)
+    }
+    fn as_threads(&self) -> Option<&dyn ThreadHandler> {
+        Some(self)
+    }
+    fn as_chat_info_changes(&self) -> Option<&dyn ChatInfoHandler> {
+        Some(self)
+    }
+    fn as_membership(&self) -> Option<&dyn MembershipHandler> {
+        Some(self)
+    }
+    fn as_backfill(&self) -> Option<&dyn BackfillHandler> {
+        Some(self)
+    }
+}
+
+impl ReplyHandler for SlackLogin {}
+impl ThreadHandler for SlackLogin {}
+
+#[async_trait]
+impl EditHandler for SlackLogin {
+    async fn edit_message(
+        &self,
+        portal: &Portal,
+        target: &RemoteMessageId,
+        content: &MessageContent,
+        _relayed_for: Option<&RelayedSender>,
+    ) -> ConnectorResult<()> {
+        let params = [
+            ("channel", portal.key.chat.to_string()),
+            ("ts", target.to_string()),
+            ("text", self.text_for(content)),
+        ];
+        self.bot.call("chat.update", &params).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeleteHandler for SlackLogin {
+    async fn delete_message(
+        &self,
+        portal: &Portal,
+        target: &RemoteMessageId,
+    ) -> ConnectorResult<()> {
+        self.bot
+            .call(
+                "chat.delete",
+                &[
+                    ("channel", portal.key.chat.to_string()),
+                    ("ts", target.to_string()),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+fn reaction_name(key: &str) -> ConnectorResult<String> {
+    if let Some(custom) = key.strip_prefix(':').and_then(|k| k.strip_suffix(':')) {
+        return Ok(custom.to_owned());
+    }
+    aqueduct_format::emoji::to_shortcode(key).ok_or_else(|| {
+        ConnectorError::Unsupported(format!("the reaction {key} (Slack has no such emoji)"))
+    })
+}
+
+#[async_trait]
+impl ReactionHandler for SlackLogin {
+    async fn add_reaction(
+        &self,
+        portal: &Portal,
+        target: &RemoteMessageId,
+        key: &str,
+    ) -> ConnectorResult<()> {
+        let params = [
+            ("channel", portal.key.chat.to_string()),
+            ("timestamp", target.to_string()),
+            ("name", reaction_name(key)?),
+        ];
+        match self.bot.call("reactions.add", &params).await {
+            Err(ConnectorError::Refused(e)) if e.ends_with("already_reacted") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn remove_reaction(
+        &self,
+        portal: &Portal,
+        target: &RemoteMessageId,
+        key: &str,
+    ) -> ConnectorResult<()> {
+        let params = [
+            ("channel", portal.key.chat.to_string()),
+            ("timestamp", target.to_string()),
+            ("name", reaction_name(key)?),
+        ];
+        match self.bot.call("reactions.remove", &params).await {
+            Err(ConnectorError::Refused(e)) if e.ends_with("no_reaction") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+}
+
+#[async_trait]
+impl ChatInfoHandler for SlackLogin {
+    async fn set_name(&self, portal: &Portal, name: &str) -> ConnectorResult<()> {
+        self.bot
+            .call(
+                "conversations.rename",
+                &[
+                    ("channel", portal.key.chat.to_string()),
+                    ("name", name.to_owned()),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn set_topic(&self, portal: &Portal, topic: &str) -> ConnectorResult<()> {
+        self.bot
+            .call(
+                "conversations.setTopic",
+                &[
+                    ("channel", portal.key.chat.to_string()),
+                    ("topic", topic.to_owned()),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MembershipHandler for SlackLogin {
+    async fn invite(&self, portal: &Portal, user: &RemoteUserId) -> ConnectorResult<()> {
+        self.bot
+            .call(
+                "conversations.invite",
+                &[
+                    ("channel", portal.key.chat.to_string()),
+                    ("users", slack_user(user).to_owned()),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn kick(&self, portal: &Portal, user: &RemoteUserId) -> ConnectorResult<()> {
+        self.bot
+            .call(
+                "conversations.kick",
+                &[
+                    ("channel", portal.key.chat.to_string()),
+                    ("user", slack_user(user).to_owned()),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BackfillHandler for SlackLogin {
+    async fn fetch_messages(
+        &self,
+        chat: &RemoteChatId,
+        before: Option<&RemoteMessageId>,
+        limit: usize,
+    ) -> ConnectorResult<Vec<RemoteEvent>> {
+        let mut params = vec![("channel", chat.to_string()), ("limit", limit.to_string())];
+        if let Some(b) = before {
+            params.push(("latest", b.to_string()));
+            params.push(("inclusive", "false".into()));
+        }
+        let history = self.bot.call("conversations.history", &params).await?;
+        let mut messages: Vec<Value> = history["messages"].as_array().cloned().unwrap_or_default();
+        messages.reverse();
+        let mut out = Vec::new();
+        for mut m in messages {
+            m["type"] = json!("message");
+            m["channel"] = json!(chat.as_str());
+            if let Some(ev) = self.to_remote(&m).await {
+                out.push(ev);
+            }
+        }
+        if let Some(newest) = out.last().and_then(|e| match &e.kind {
+            RemoteEventKind::Message { id, .. } => Some(id.to_string()),
+            _ => None,
+        }) {
+            self.advance_checkpoint(chat.as_str(), &newest).await;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,32 @@
+//! The `platforms.slack` config section.
+
+use serde::Deserialize;
+
+/// Settings for the Slack connector.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// Base URL of the Web API. Only tests and proxies change it.
+    #[serde(default = "default_api_url")]
+    pub api_url: String,
+    /// Largest file the connector downloads from or uploads to Slack, in bytes.
+    #[serde(default = "default_max_file")]
+    pub max_file_bytes: u64,
+}
+
+fn default_api_url() -> String {
+    "https://slack.com/api".into()
+}
+
+fn default_max_file() -> u64 {
+    50 * 1024 * 1024
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            api_url: default_api_url(),
+            max_file_bytes: default_max_file(),
+        }
+    }
+}

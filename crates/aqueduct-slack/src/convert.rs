@@ -1,0 +1,301 @@
+//! Slack events to neutral remote events. Pure functions of the event JSON plus lookups the
+//! caller provides, so they are tested without a network.
+
+use aqueduct_core::event::{
+    MentionedUser, Mentions, MessageContent, RemoteEvent, RemoteEventKind, RemoteSender,
+};
+use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
+use aqueduct_format::slack::mrkdwn_to_matrix;
+use serde_json::Value;
+
+/// What conversion needs to know about the surroundings.
+pub(crate) struct Context<'a> {
+    /// The team the events come from, to key users of Slack Connect by team.
+    pub team: &'a str,
+    /// Our own bot's ids, to drop echoes of what the bridge posted.
+    pub bot_user: &'a str,
+    /// Our bot id (`B...`).
+    pub bot_id: Option<&'a str>,
+    /// The login receiving the events (for DMs, which are per login).
+    pub login: &'a LoginId,
+    /// Ghost Matrix id of a Slack user, for mention pills.
+    pub matrix_id: &'a dyn Fn(&RemoteUserId) -> String,
+}
+
+/// A Slack user's remote id: team and user, so Slack Connect users from other teams differ.
+pub(crate) fn user_id(team: &str, user: &str) -> RemoteUserId {
+    RemoteUserId::new(format!("{team}-{user}"))
+}
+
+/// The Slack user part of a remote user id.
+pub(crate) fn slack_user(id: &RemoteUserId) -> &str {
+    id.as_str().split_once('-').map_or(id.as_str(), |(_, u)| u)
+}
+
+/// A message's remote id is its channel and `ts`; only the `ts` is needed with the portal.
+pub(crate) fn message_id(ts: &str) -> RemoteMessageId {
+    RemoteMessageId::new(ts)
+}
+
+/// Milliseconds from a Slack `ts` ("1700000000.000100").
+pub(crate) fn ts_millis(ts: &str) -> i64 {
+    ts.parse::<f64>().map(|s| (s * 1000.0) as i64).unwrap_or(0)
+}
+
+fn is_echo(ev: &Value, cx: &Context<'_>) -> bool {
+    ev["user"].as_str() == Some(cx.bot_user)
+        || (cx.bot_id.is_some() && ev["bot_id"].as_str() == cx.bot_id)
+}
+
+/// Converts a message's text (mrkdwn) into neutral content with mentions.
+pub(crate) fn content(text: &str, cx: &Context<'_>) -> MessageContent {
+    let team = cx.team.to_owned();
+    let user = |u: &str| {
+        let id = user_id(&team, u);
+        Some(((cx.matrix_id)(&id), u.to_owned()))
+    };
+    let converted = mrkdwn_to_matrix(text, &user, &|_| None);
+    MessageContent {
+        body: converted.body,
+        html: converted.html,
+        mentions: Mentions {
+            users: converted
+                .mentioned_users
+                .iter()
+                .map(|u| {
+                    let id = user_id(cx.team, u);
+                    MentionedUser {
+                        matrix_id: (cx.matrix_id)(&id),
+                        remote_id: Some(id),
+                    }
+                })
+                .collect(),
+            room: converted.room_mention,
+        },
+        ..Default::default()
+    }
+}
+
+/// Files a message carries, still to be downloaded: (name, mime, private URL).
+pub(crate) fn files(ev: &Value) -> Vec<(String, String, String)> {
+    ev["files"]
+        .as_array()
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| {
+                    Some((
+                        f["name"].as_str().unwrap_or("file").to_owned(),
+                        f["mimetype"]
+                            .as_str()
+                            .unwrap_or("application/octet-stream")
+                            .to_owned(),
+                        f["url_private_download"]
+                            .as_str()
+                            .or(f["url_private"].as_str())?
+                            .to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Converts one Events API `event`. `None` for events the bridge does not carry or its own
+/// echoes. Files are left to the caller (they need downloading).
+pub(crate) fn event(ev: &Value, cx: &Context<'_>) -> Option<RemoteEvent> {
+    let kind = ev["type"].as_str()?;
+    let channel = ev["channel"].as_str().or(ev["item"]["channel"].as_str())?;
+    let receiver = (ev["channel_type"].as_str() == Some("im")).then(|| cx.login.clone());
+    let sender_user = |u: &str| RemoteSender {
+        user: user_id(cx.team, u),
+        is_from_me: false,
+        display_name: None,
+    };
+    let (sender, ts, kind) = match (kind, ev["subtype"].as_str()) {
+        (
+            "message",
+            None
+            | Some("thread_broadcast")
+            | Some("file_share")
+            | Some("bot_message")
+            | Some("me_message"),
+        ) => {
+            if is_echo(ev, cx) {
+                return None;
+            }
+            let user = ev["user"].as_str().or(ev["bot_id"].as_str())?;
+            let ts = ev["ts"].as_str()?;
+            let thread = ev["thread_ts"].as_str().filter(|t| *t != ts);
+            let mut content = content(ev["text"].as_str().unwrap_or_default(), cx);
+            if ev["subtype"].as_str() == Some("me_message") {
+                content.kind = aqueduct_core::event::TextKind::Emote;
+            }
+            let mut sender = sender_user(user);
+            sender.display_name = ev["username"].as_str().map(str::to_owned);
+            (
+                sender,
+                ts,
+                RemoteEventKind::Message {
+                    id: message_id(ts),
+                    content,
+                    reply_to: None,
+                    thread_root: thread.map(message_id),
+                },
+            )
+        }
+        ("message", Some("message_changed")) => {
+            let m = &ev["message"];
+            if is_echo(m, cx) || m["text"] == ev["previous_message"]["text"] {
+                return None; // our own edit, or an unfurl that changed no text
+            }
+            let user = m["user"].as_str()?;
+            (
+                sender_user(user),
+                ev["ts"].as_str()?,
+                RemoteEventKind::Edit {
+                    target: message_id(m["ts"].as_str()?),
+                    content: content(m["text"].as_str().unwrap_or_default(), cx),
+                },
+            )
+        }
+        ("message", Some("message_deleted")) => {
+            let prev = &ev["previous_message"];
+            if is_echo(prev, cx) {
+                return None;
+            }
+            let user = prev["user"].as_str().unwrap_or("USLACKBOT");
+            (
+                sender_user(user),
+                ev["ts"].as_str()?,
+                RemoteEventKind::Delete {
+                    target: message_id(ev["deleted_ts"].as_str()?),
+                },
+            )
+        }
+        ("message", Some("channel_topic")) => (
+            sender_user(ev["user"].as_str()?),
+            ev["ts"].as_str()?,
+            RemoteEventKind::ChatInfoChange {
+                name: None,
+                topic: ev["topic"].as_str().map(str::to_owned),
+            },
+        ),
+        ("message", Some("channel_name")) => (
+            sender_user(ev["user"].as_str()?),
+            ev["ts"].as_str()?,
+            RemoteEventKind::ChatInfoChange {
+                name: ev["name"].as_str().map(str::to_owned),
+                topic: None,
+            },
+        ),
+        ("reaction_added" | "reaction_removed", _) => {
+            if is_echo(ev, cx) {
+                return None;
+            }
+            let name = ev["reaction"].as_str()?;
+            let key =
+                aqueduct_format::emoji::from_shortcode(name).unwrap_or_else(|| format!(":{name}:"));
+            let target = message_id(ev["item"]["ts"].as_str()?);
+            let kind = if kind == "reaction_added" {
+                RemoteEventKind::ReactionAdd { target, key }
+            } else {
+                RemoteEventKind::ReactionRemove { target, key }
+            };
+            (
+                sender_user(ev["user"].as_str()?),
+                ev["event_ts"].as_str()?,
+                kind,
+            )
+        }
+        ("member_joined_channel" | "member_left_channel", _) => {
+            let user = ev["user"].as_str()?;
+            if user == cx.bot_user {
+                return None;
+            }
+            let change = if kind == "member_joined_channel" {
+                aqueduct_core::event::MembershipChange::Join
+            } else {
+                aqueduct_core::event::MembershipChange::Leave
+            };
+            (
+                sender_user(user),
+                ev["event_ts"].as_str().unwrap_or("0"),
+                RemoteEventKind::Membership {
+                    user: user_id(cx.team, user),
+                    change,
+                },
+            )
+        }
+        _ => return None,
+    };
+    Some(RemoteEvent {
+        chat: RemoteChatId::new(channel),
+        receiver,
+        sender,
+        timestamp_ms: ts_millis(ts),
+        kind,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cx<'a>(login: &'a LoginId, f: &'a dyn Fn(&RemoteUserId) -> String) -> Context<'a> {
+        Context {
+            team: "T1",
+            bot_user: "UBOT",
+            bot_id: Some("BBOT"),
+            login,
+            matrix_id: f,
+        }
+    }
+
+    #[test]
+    fn messages_threads_edits_deletes_and_reactions() {
+        let login = LoginId::new("T1");
+        let f = |u: &RemoteUserId| format!("@slack_{}:hs", u.as_str().to_lowercase());
+        let cx = cx(&login, &f);
+        let m = event(&json!({"type":"message","channel":"C1","user":"U1","text":"hi *there*","ts":"1700000000.000100","thread_ts":"1699999999.000001"}), &cx).unwrap();
+        assert_eq!(m.sender.user.as_str(), "T1-U1");
+        assert_eq!(m.timestamp_ms, 1_700_000_000_000);
+        match m.kind {
+            RemoteEventKind::Message {
+                id,
+                content,
+                thread_root,
+                ..
+            } => {
+                assert_eq!(id.as_str(), "1700000000.000100");
+                assert_eq!(thread_root.unwrap().as_str(), "1699999999.000001");
+                assert!(content.html.unwrap().contains("<strong>there</strong>"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = event(&json!({"type":"message","subtype":"message_changed","channel":"C1","ts":"2.0","message":{"user":"U1","text":"new","ts":"1.0"},"previous_message":{"user":"U1","text":"old","ts":"1.0"}}), &cx).unwrap();
+        assert!(
+            matches!(e.kind, RemoteEventKind::Edit { ref target, ref content } if target.as_str() == "1.0" && content.body == "new")
+        );
+        let d = event(&json!({"type":"message","subtype":"message_deleted","channel":"C1","ts":"3.0","deleted_ts":"1.0","previous_message":{"user":"U1","ts":"1.0"}}), &cx).unwrap();
+        assert!(
+            matches!(d.kind, RemoteEventKind::Delete { ref target } if target.as_str() == "1.0")
+        );
+        let r = event(&json!({"type":"reaction_added","user":"U2","reaction":"tada","item":{"type":"message","channel":"C1","ts":"1.0"},"event_ts":"4.0"}), &cx).unwrap();
+        assert!(matches!(r.kind, RemoteEventKind::ReactionAdd { ref key, .. } if key == "🎉"));
+        let im = event(&json!({"type":"message","channel":"D1","channel_type":"im","user":"U1","text":"dm","ts":"5.0"}), &cx).unwrap();
+        assert_eq!(im.receiver, Some(login.clone()));
+    }
+
+    #[test]
+    fn drops_own_echoes() {
+        let login = LoginId::new("T1");
+        let f = |u: &RemoteUserId| u.to_string();
+        let cx = cx(&login, &f);
+        assert!(event(&json!({"type":"message","channel":"C1","user":"UBOT","bot_id":"BBOT","text":"x","ts":"1.0"}), &cx).is_none());
+        assert!(event(&json!({"type":"message","subtype":"bot_message","channel":"C1","bot_id":"BBOT","username":"alice","text":"x","ts":"1.0"}), &cx).is_none());
+        assert!(event(&json!({"type":"reaction_added","user":"UBOT","reaction":"+1","item":{"channel":"C1","ts":"1.0"},"event_ts":"2.0"}), &cx).is_none());
+        assert!(event(&json!({"type":"message","subtype":"message_changed","channel":"C1","ts":"2.0","message":{"user":"UBOT","bot_id":"BBOT","text":"n","ts":"1.0"},"previous_message":{"text":"o"}}), &cx).is_none());
+    }
+}

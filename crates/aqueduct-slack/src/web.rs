@@ -1,0 +1,149 @@
+//! One client for Slack's Web API: form-encoded calls with a bearer token, `{ok, error}`
+//! answers mapped to connector errors, and HTTP 429 waited out per method, never dropped.
+
+use aqueduct_core::connector::ConnectorError;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// Errors Slack answers that mean the token is dead.
+const DEAD_TOKEN: &[&str] = &[
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+    "no_permission_token",
+];
+
+/// A Web API client for one token.
+#[derive(Clone)]
+pub struct SlackWeb {
+    http: reqwest::Client,
+    base: Arc<str>,
+    token: Arc<str>,
+    /// Method -> when its rate limit ends, so calls wait instead of hammering.
+    limited_until: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl SlackWeb {
+    /// A client calling `base` (`https://slack.com/api`) with `token`.
+    pub fn new(http: reqwest::Client, base: &str, token: &str) -> Self {
+        Self {
+            http,
+            base: Arc::from(base.trim_end_matches('/')),
+            token: Arc::from(token),
+            limited_until: Arc::default(),
+        }
+    }
+
+    /// Calls `method` with form parameters; returns the answer when `ok` is true.
+    pub async fn call(
+        &self,
+        method: &str,
+        params: &[(&str, String)],
+    ) -> Result<Value, ConnectorError> {
+        loop {
+            let wait = self
+                .limited_until
+                .lock()
+                .await
+                .get(method)
+                .map(|until| until.saturating_duration_since(Instant::now()));
+            if let Some(wait) = wait.filter(|w| !w.is_zero()) {
+                tokio::time::sleep(wait).await;
+            }
+            let response = self
+                .http
+                .post(format!("{}/{method}", self.base))
+                .bearer_auth(&*self.token)
+                .form(params)
+                .send()
+                .await
+                .map_err(|e| ConnectorError::Temporary(format!("{method}: {e}")))?;
+            if response.status().as_u16() == 429 {
+                let secs = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(1);
+                tracing::info!(method, retry_after_secs = secs, "Slack rate limit; waiting");
+                self.limited_until.lock().await.insert(
+                    method.to_owned(),
+                    Instant::now() + Duration::from_secs(secs),
+                );
+                continue;
+            }
+            if response.status().is_server_error() {
+                return Err(ConnectorError::Temporary(format!(
+                    "{method}: HTTP {}",
+                    response.status()
+                )));
+            }
+            let body: Value = response.json().await.map_err(|e| {
+                ConnectorError::Temporary(format!("{method}: unreadable answer: {e}"))
+            })?;
+            if body["ok"].as_bool() == Some(true) {
+                return Ok(body);
+            }
+            let error = body["error"].as_str().unwrap_or("unknown_error").to_owned();
+            return Err(if DEAD_TOKEN.contains(&error.as_str()) {
+                ConnectorError::BadCredentials(format!("Slack says {error}"))
+            } else {
+                ConnectorError::Refused(format!("Slack refused {method}: {error}"))
+            });
+        }
+    }
+
+    /// Downloads a private file URL with the token, refusing more than `max` bytes.
+    pub async fn download(&self, url: &str, max: u64) -> Result<Vec<u8>, ConnectorError> {
+        let mut response = self
+            .http
+            .get(url)
+            .bearer_auth(&*self.token)
+            .send()
+            .await
+            .map_err(|e| ConnectorError::Temporary(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(ConnectorError::Refused(format!(
+                "Slack file download failed: HTTP {}",
+                response.status()
+            )));
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ConnectorError::Temporary(e.to_string()))?
+        {
+            if (out.len() + chunk.len()) as u64 > max {
+                return Err(ConnectorError::Refused(format!(
+                    "the file is larger than the {max} bytes this bridge takes from Slack"
+                )));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// Uploads bytes to an upload URL from `files.getUploadURLExternal`.
+    pub async fn upload(&self, url: &str, bytes: Vec<u8>) -> Result<(), ConnectorError> {
+        let response = self
+            .http
+            .post(url)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| ConnectorError::Temporary(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(ConnectorError::Refused(format!(
+                "Slack file upload failed: HTTP {}",
+                response.status()
+            )));
+        }
+        Ok(())
+    }
+}
