@@ -19,6 +19,8 @@ pub struct EnvOptions {
     pub shared_secret_double_puppet: bool,
     /// Database URI; default is a SQLite file in the environment's directory.
     pub database_uri: Option<String>,
+    /// Extra entries under `platforms:` (YAML, indented by two spaces), e.g. a `slack:` section.
+    pub extra_platforms: Option<String>,
 }
 
 /// The environment.
@@ -109,7 +111,8 @@ impl BridgeEnv {
              bridge:\n  shutdown_grace_secs: 10\n  max_attachment_bytes: 2000000\n  permissions:\n    \"*\": relay\n    localhost: user\n    \"@admin:localhost\": admin\n    \"@banned:localhost\": none\n    \"@relayonly:localhost\": relay\n\
              {double_puppet}\
              logging:\n  level: info\n\
-             platforms:\n  testnet:\n    url: {net}\n",
+             platforms:\n  testnet:\n    url: {net}\n{extra}",
+            extra = options.extra_platforms.clone().unwrap_or_default(),
             hs = synapse.base_url(),
             net = net.url(),
         );
@@ -133,7 +136,7 @@ impl BridgeEnv {
         tracing_subscriber_init();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
-            aqueduct::run::run(config, &[crate::testnet_connector::factory()], async move {
+            aqueduct::run::run(config, &all_factories(), async move {
                 let _ = rx.await;
             })
             .await
@@ -269,4 +272,11 @@ impl Drop for RunningBridge {
 
 fn tracing_subscriber_init() {
     aqueduct::run::init_logging(&aqueduct::config::LoggingConfig::default());
+}
+
+/// The connectors compiled into the real binary, plus the test network's.
+pub fn all_factories() -> Vec<aqueduct::ConnectorFactory> {
+    let mut factories = aqueduct::connectors::compiled_in();
+    factories.push(crate::testnet_connector::factory());
+    factories
 }

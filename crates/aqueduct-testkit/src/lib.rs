@@ -1,4 +1,5 @@
 pub mod bridge_env;
+pub mod fake_slack;
 pub mod matrix_client;
 pub mod synapse;
 pub mod testnet_connector;
