@@ -11,7 +11,7 @@ fn main() -> anyhow::Result<()> {
     aqueduct::run::init_logging(&config.logging);
     tokio::runtime::Runtime::new()?.block_on(aqueduct::run::run(
         config,
-        &[aqueduct_testkit::testnet_connector::factory()],
+        &aqueduct_testkit::bridge_env::all_factories(),
         aqueduct::run::termination_signal(),
     ))
 }

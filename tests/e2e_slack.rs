@@ -1,0 +1,346 @@
+//! The Slack connector end to end: a real Synapse, the bridge, and the fake Slack speaking
+//! the Web API and Socket Mode. Every request the connector makes is checked against Slack's
+//! published OpenAPI description.
+
+use aqueduct_core::ghost_ids::GhostNamer;
+use aqueduct_core::ids::{ConnectorId, RemoteUserId};
+use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
+use aqueduct_testkit::fake_slack::{
+    FakeSlack, check_requests_against_spec, load_slack_spec, validate_event_wrapper,
+};
+use aqueduct_testkit::matrix_client::MatrixClient;
+use serde_json::json;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn ghost(user: &str) -> String {
+    GhostNamer::new("aqueduct_", "localhost").user_id(
+        &ConnectorId::new("slack"),
+        &RemoteUserId::new(format!("T0FAKE-{user}")),
+    )
+}
+
+struct SlackSetup {
+    env: BridgeEnv,
+    slack: FakeSlack,
+    alice: MatrixClient,
+}
+
+async fn setup() -> anyhow::Result<SlackSetup> {
+    let slack = FakeSlack::start().await?;
+    slack.add_user("UBOB", "bob", "Bob Slack");
+    slack.add_channel("C1", "general", &["UBOT", "UBOB"], false);
+    let env = BridgeEnv::new(EnvOptions {
+        extra_platforms: Some(format!("  slack:\n    api_url: {}\n", slack.api_base())),
+        ..Default::default()
+    })
+    .await?;
+    let alice = env.user("alice").await?;
+    Ok(SlackSetup { env, slack, alice })
+}
+
+async fn login(s: &SlackSetup) -> anyhow::Result<String> {
+    let room = s.env.management_room(&s.alice).await?;
+    s.env
+        .command(
+            &s.alice,
+            &room,
+            &format!(
+                "login slack app {} {}",
+                s.slack.bot_token(),
+                s.slack.app_token()
+            ),
+            "Logged in",
+        )
+        .await?;
+    Ok(room)
+}
+
+fn assert_conforms(slack: &FakeSlack) -> anyhow::Result<()> {
+    let spec = load_slack_spec()?;
+    let problems: Vec<String> = check_requests_against_spec(&slack.requests(), &spec)
+        .into_iter()
+        .filter(|p| !p.contains("not in spec"))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "requests that disagree with Slack's OpenAPI: {problems:#?}"
+    );
+    for wrapper in slack.emitted_events() {
+        let problems = validate_event_wrapper(&wrapper);
+        assert!(problems.is_empty(), "{problems:?} in {wrapper}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_messages_edits_reactions_threads_and_deletes_cross_both_ways() -> anyhow::Result<()>
+{
+    let s = setup().await?;
+    let bridge = s.env.start_in_process().await?;
+    login(&s).await?;
+    let bob = ghost("UBOB");
+
+    let first = s.slack.post("C1", "UBOB", "hello *world* &lt;3", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    let hello = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["sender"] == bob.as_str()
+                && e["content"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.starts_with("hello"))
+        })
+        .await?;
+    // The plain body keeps mrkdwn's markers; the HTML carries the formatting.
+    assert_eq!(hello["content"]["body"], "hello *world* <3");
+    assert!(
+        hello["content"]["formatted_body"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>world</strong>")
+    );
+    assert_eq!(
+        s.alice.profile_displayname(&bob).await?.as_deref(),
+        Some("Bob Slack")
+    );
+    let hello_id = hello["event_id"].as_str().unwrap().to_owned();
+
+    // Matrix -> Slack: formatting as mrkdwn, the author's name shown by the app.
+    let mine = s
+        .alice
+        .send_html(&room, "hi slack", "hi <strong>slack</strong>")
+        .await?;
+    let msgs = s
+        .slack
+        .wait_for("C1", WAIT, |m| m.iter().any(|x| x.text == "hi *slack*"))
+        .await?;
+    let sent = msgs
+        .iter()
+        .find(|x| x.text == "hi *slack*")
+        .unwrap()
+        .clone();
+    assert_eq!(sent.username.as_deref(), Some("alice"));
+
+    // Edits both ways.
+    s.alice
+        .send(&room, "m.room.message", json!({"msgtype": "m.text", "body": "* hi again", "m.new_content": {"msgtype": "m.text", "body": "hi again"}, "m.relates_to": {"rel_type": "m.replace", "event_id": mine}}))
+        .await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter().any(|x| x.ts == sent.ts && x.text == "hi again")
+        })
+        .await?;
+    s.slack.edit("C1", &first, "hello edited");
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["m.relates_to"]["rel_type"] == "m.replace"
+                && e["content"]["m.relates_to"]["event_id"] == hello_id.as_str()
+                && e["content"]["m.new_content"]["body"] == "hello edited"
+        })
+        .await?;
+
+    // Reactions both ways.
+    s.alice.react(&room, &hello_id, "👍").await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter().any(|x| {
+                x.ts == first
+                    && x.reactions
+                        .iter()
+                        .any(|(name, _)| name == "+1" || name == "thumbsup")
+            })
+        })
+        .await?;
+    s.slack.react("C1", &sent.ts, "UBOB", "tada", true);
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["sender"] == bob.as_str()
+                && e["type"] == "m.reaction"
+                && e["content"]["m.relates_to"]["key"] == "🎉"
+                && e["content"]["m.relates_to"]["event_id"] == mine.as_str()
+        })
+        .await?;
+
+    // Threads both ways.
+    s.slack.post("C1", "UBOB", "in the thread", Some(&first));
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"] == "in the thread"
+                && e["content"]["m.relates_to"]["rel_type"] == "m.thread"
+                && e["content"]["m.relates_to"]["event_id"] == hello_id.as_str()
+        })
+        .await?;
+    s.alice
+        .send(&room, "m.room.message", json!({"msgtype": "m.text", "body": "thread answer", "m.relates_to": {"rel_type": "m.thread", "event_id": hello_id, "is_falling_back": true, "m.in_reply_to": {"event_id": hello_id}}}))
+        .await?;
+    let msgs = s
+        .slack
+        .wait_for("C1", WAIT, |m| m.iter().any(|x| x.text == "thread answer"))
+        .await?;
+    assert_eq!(
+        msgs.iter()
+            .find(|x| x.text == "thread answer")
+            .unwrap()
+            .thread_ts
+            .as_deref(),
+        Some(first.as_str())
+    );
+
+    // Deletes both ways.
+    s.slack.delete("C1", &first);
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.room.redaction"
+                && (e["redacts"] == hello_id.as_str()
+                    || e["content"]["redacts"] == hello_id.as_str())
+        })
+        .await?;
+    s.alice.redact(&room, &mine, None).await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter().any(|x| x.ts == sent.ts && x.deleted)
+        })
+        .await?;
+
+    // The bot's own posts came back as events and were not bridged again.
+    let events = s.alice.messages(&room).await?;
+    let in_matrix = events
+        .iter()
+        .filter(|e| e["content"]["body"] == "thread answer")
+        .count();
+    assert_eq!(
+        in_matrix, 1,
+        "the bot's echo of a Matrix message is not bridged back"
+    );
+    let in_slack = s
+        .slack
+        .messages("C1")
+        .iter()
+        .filter(|m| m.text == "thread answer")
+        .count();
+    assert_eq!(in_slack, 1);
+    assert_conforms(&s.slack)?;
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_socket_and_a_rate_limit_storm_lose_and_duplicate_nothing() -> anyhow::Result<()>
+{
+    let s = setup().await?;
+    let bridge = s.env.start_in_process().await?;
+    login(&s).await?;
+    let bob = ghost("UBOB");
+    s.slack.post("C1", "UBOB", "start", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "start")
+        .await?;
+
+    // Slack -> Matrix with the socket dropped mid-stream and a disconnect request.
+    for i in 0..60 {
+        s.slack.post("C1", "UBOB", &format!("n {i}"), None);
+        if i == 20 {
+            s.slack.drop_socket();
+        }
+        if i == 40 {
+            // Ask for a refresh once the connector is back on a new socket.
+            s.alice
+                .wait_for_event(&room, Duration::from_secs(60), |e| {
+                    e["content"]["body"] == "n 40"
+                })
+                .await?;
+            s.slack.send_disconnect();
+        }
+    }
+    s.alice
+        .wait_for_event(&room, Duration::from_secs(60), |e| {
+            e["content"]["body"] == "n 59"
+        })
+        .await?;
+    let bodies: Vec<String> = s
+        .alice
+        .messages(&room)
+        .await?
+        .iter()
+        .filter(|e| e["sender"] == bob.as_str() && e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .filter(|b| b.starts_with("n "))
+        .collect();
+    assert_eq!(
+        bodies,
+        (0..60).map(|i| format!("n {i}")).collect::<Vec<_>>(),
+        "each once, in order"
+    );
+    assert!(
+        s.slack.connections() >= 3,
+        "the connector reconnected after the drop and the disconnect"
+    );
+
+    // Matrix -> Slack through a storm of 429s: all arrive, once, in order.
+    s.slack.rate_limit("chat.postMessage", 4, 1);
+    for i in 0..5 {
+        s.alice.send_text(&room, &format!("m {i}")).await?;
+    }
+    let msgs = s
+        .slack
+        .wait_for("C1", Duration::from_secs(60), |m| {
+            m.iter().any(|x| x.text == "m 4")
+        })
+        .await?;
+    let sent: Vec<&str> = msgs
+        .iter()
+        .map(|x| x.text.as_str())
+        .filter(|t| t.starts_with("m "))
+        .collect();
+    assert_eq!(sent, ["m 0", "m 1", "m 2", "m 3", "m 4"]);
+    assert_conforms(&s.slack)?;
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_errors_and_bad_tokens_are_visible() -> anyhow::Result<()> {
+    let s = setup().await?;
+    let bridge = s.env.start_in_process().await?;
+    let mgmt = s.env.management_room(&s.alice).await?;
+    s.env
+        .command(
+            &s.alice,
+            &mgmt,
+            "login slack app xoxb-wrong xapp-wrong",
+            "invalid_auth",
+        )
+        .await?;
+    s.env
+        .command(
+            &s.alice,
+            &mgmt,
+            &format!(
+                "login slack app {} {}",
+                s.slack.bot_token(),
+                s.slack.app_token()
+            ),
+            "Logged in",
+        )
+        .await?;
+    s.slack.post("C1", "UBOB", "hello", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "hello")
+        .await?;
+    // A message Slack refuses (too long) gets a notice in the room.
+    s.alice.send_text(&room, &"x".repeat(40_001)).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["sender"] == s.env.bot.as_str()
+                && e["content"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("msg_too_long"))
+        })
+        .await?;
+    bridge.stop().await?;
+    Ok(())
+}
