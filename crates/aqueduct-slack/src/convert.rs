@@ -107,8 +107,14 @@ pub(crate) fn event(ev: &Value, cx: &Context<'_>) -> Option<RemoteEvent> {
     let kind = ev["type"].as_str()?;
     let channel = ev["channel"].as_str().or(ev["item"]["channel"].as_str())?;
     let receiver = (ev["channel_type"].as_str() == Some("im")).then(|| cx.login.clone());
+    // Slack Connect: users of other workspaces carry their own team, and become ghosts
+    // keyed by it.
+    let team = ev["user_team"]
+        .as_str()
+        .or(ev["message"]["user_team"].as_str())
+        .unwrap_or(cx.team);
     let sender_user = |u: &str| RemoteSender {
-        user: user_id(cx.team, u),
+        user: user_id(team, u),
         is_from_me: false,
         display_name: None,
     };
@@ -286,6 +292,16 @@ mod tests {
         assert!(matches!(r.kind, RemoteEventKind::ReactionAdd { ref key, .. } if key == "🎉"));
         let im = event(&json!({"type":"message","channel":"D1","channel_type":"im","user":"U1","text":"dm","ts":"5.0"}), &cx).unwrap();
         assert_eq!(im.receiver, Some(login.clone()));
+    }
+
+    #[test]
+    fn slack_connect_users_are_keyed_by_their_own_team() {
+        let login = LoginId::new("T1");
+        let f = |u: &RemoteUserId| u.to_string();
+        let cx = cx(&login, &f);
+        let m = event(&json!({"type":"message","channel":"C1","user":"U9","user_team":"T2","text":"hi","ts":"1.0"}), &cx).unwrap();
+        assert_eq!(m.sender.user.as_str(), "T2-U9");
+        assert_eq!(slack_user(&m.sender.user), "U9");
     }
 
     #[test]
