@@ -344,3 +344,58 @@ async fn slack_errors_and_bad_tokens_are_visible() -> anyhow::Result<()> {
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridging_a_slack_channel_backfills_and_names_and_topics_cross() -> anyhow::Result<()> {
+    let s = setup().await?;
+    s.slack
+        .add_channel("C2", "design", &["UBOT", "UBOB"], false);
+    for i in 0..3 {
+        s.slack.post("C2", "UBOB", &format!("earlier {i}"), None);
+    }
+    let bridge = s.env.start_in_process().await?;
+    let mgmt = login(&s).await?;
+    s.env
+        .command(&s.alice, &mgmt, "bridge slack C2", "Bridged design")
+        .await?;
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "earlier 2")
+        .await?;
+    let bodies: Vec<String> = s
+        .alice
+        .messages(&room)
+        .await?
+        .iter()
+        .filter(|e| e["type"] == "m.room.message" && e["sender"] == ghost("UBOB").as_str())
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(bodies, ["earlier 0", "earlier 1", "earlier 2"]);
+
+    // Topic and name, Slack -> Matrix.
+    s.slack.set_topic("C2", "UBOB", "Pixels and type");
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.room.topic" && e["content"]["topic"] == "Pixels and type"
+        })
+        .await?;
+    // Topic, Matrix -> Slack (the login owner may change it).
+    s.alice
+        .set_state(
+            &room,
+            "m.room.topic",
+            "",
+            json!({ "topic": "Set in Matrix" }),
+        )
+        .await?;
+    s.slack
+        .wait_for("C2", WAIT, |_| {
+            s.slack
+                .channel_info("C2")
+                .is_some_and(|c| c["topic"] == "Set in Matrix")
+        })
+        .await?;
+    assert_conforms(&s.slack)?;
+    bridge.stop().await?;
+    Ok(())
+}
