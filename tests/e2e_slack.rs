@@ -399,3 +399,61 @@ async fn bridging_a_slack_channel_backfills_and_names_and_topics_cross() -> anyh
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_cross_both_ways_through_slack() -> anyhow::Result<()> {
+    let s = setup().await?;
+    let bridge = s.env.start_in_process().await?;
+    login(&s).await?;
+    s.slack.post("C1", "UBOB", "files ahead", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "files ahead")
+        .await?;
+
+    // Slack -> Matrix: downloaded from url_private with the token, uploaded to Matrix.
+    let png = vec![0x89, b'P', b'N', b'G', 9, 8, 7];
+    s.slack.upload_file(
+        "C1",
+        "UBOB",
+        "chart.png",
+        "image/png",
+        png.clone(),
+        "the chart",
+    );
+    let image = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["msgtype"] == "m.image")
+        .await?;
+    assert_eq!(image["content"]["body"], "chart.png");
+    assert_eq!(
+        s.alice
+            .download(image["content"]["url"].as_str().unwrap())
+            .await?,
+        png
+    );
+
+    // Matrix -> Slack: the external upload flow, with the sender named in the comment.
+    let doc = b"minutes of the meeting".to_vec();
+    let mxc = s
+        .alice
+        .upload(doc.clone(), "text/plain", "minutes.txt")
+        .await?;
+    s.alice.send(&room, "m.room.message", json!({"msgtype": "m.file", "body": "minutes.txt", "url": mxc, "info": {"mimetype": "text/plain", "size": doc.len()}})).await?;
+    let msgs = s
+        .slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter()
+                .any(|x| x.files.iter().any(|(name, _, _)| name == "minutes.txt"))
+        })
+        .await?;
+    let shared = msgs
+        .iter()
+        .find(|x| x.files.iter().any(|(name, _, _)| name == "minutes.txt"))
+        .unwrap();
+    assert_eq!(shared.files[0].2, doc);
+    assert!(shared.text.contains("alice"), "{}", shared.text);
+    assert_conforms(&s.slack)?;
+    bridge.stop().await?;
+    Ok(())
+}

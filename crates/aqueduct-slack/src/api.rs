@@ -210,6 +210,85 @@ impl SlackLogin {
         text
     }
 
+    /// Uploads a message's files (`files.getUploadURLExternal`, the upload, then
+    /// `files.completeUploadExternal`), with the text as the comment. The message's id is its
+    /// `ts` when Slack reports the share, else `file:<id>` (which deletes with `files.delete`).
+    async fn send_files(
+        &self,
+        portal: &Portal,
+        message: &MatrixMessage,
+    ) -> ConnectorResult<SentMessage> {
+        let mut files = Vec::new();
+        for att in &message.content.attachments {
+            if att.data.len() as u64 > self.config.max_file_bytes {
+                return Err(ConnectorError::Refused(format!(
+                    "{} is larger than the {} bytes this bridge sends to Slack",
+                    att.name, self.config.max_file_bytes
+                )));
+            }
+            let slot = self
+                .bot
+                .call(
+                    "files.getUploadURLExternal",
+                    &[
+                        ("filename", att.name.clone()),
+                        ("length", att.data.len().to_string()),
+                    ],
+                )
+                .await?;
+            let (Some(url), Some(id)) = (slot["upload_url"].as_str(), slot["file_id"].as_str())
+            else {
+                return Err(ConnectorError::Temporary(
+                    "files.getUploadURLExternal answered without upload_url or file_id".into(),
+                ));
+            };
+            self.bot.upload(url, att.data.clone()).await?;
+            files.push(json!({ "id": id, "title": att.name }));
+        }
+        let mut comment = if message.content.body.is_empty() {
+            String::new()
+        } else {
+            self.text_for(&message.content)
+        };
+        if let Some(r) = &message.relayed_for {
+            // Uploads cannot carry a username: name the sender in the comment.
+            comment = if comment.is_empty() {
+                format!("*{}* sent a file", r.display_name)
+            } else {
+                format!("*{}*: {comment}", r.display_name)
+            };
+        }
+        let channel = portal.key.chat.to_string();
+        let mut params = vec![
+            ("files", Value::Array(files).to_string()),
+            ("channel_id", channel.clone()),
+        ];
+        if !comment.is_empty() {
+            params.push(("initial_comment", comment));
+        }
+        if let Some(root) = message.thread_root.as_ref().or(message.reply_to.as_ref()) {
+            params.push(("thread_ts", root.to_string()));
+        }
+        let done = self
+            .bot
+            .call("files.completeUploadExternal", &params)
+            .await?;
+        let file = &done["files"][0];
+        let shared_ts = ["public", "private"].iter().find_map(|k| {
+            file["shares"][*k][channel.as_str()][0]["ts"]
+                .as_str()
+                .map(str::to_owned)
+        });
+        let id = match shared_ts {
+            Some(ts) => ts,
+            None => format!("file:{}", file["id"].as_str().unwrap_or_default()),
+        };
+        Ok(SentMessage {
+            timestamp_ms: None,
+            id: RemoteMessageId::new(id),
+        })
+    }
+
     fn identity(params: &mut Vec<(&'static str, String)>, relayed_for: Option<&RelayedSender>) {
         if let Some(r) = relayed_for {
             params.push(("username", r.display_name.clone()));
@@ -325,9 +404,7 @@ impl NetworkApi for SlackLogin {
         message: &MatrixMessage,
     ) -> ConnectorResult<SentMessage> {
         if !message.content.attachments.is_empty() {
-            return Err(ConnectorError::Unsupported(
-                "sending files to Slack from Matrix (not built yet)".into(),
-            ));
+            return self.send_files(portal, message).await;
         }
         let mut params = vec![
             ("channel", portal.key.chat.to_string()),
@@ -406,15 +483,24 @@ impl DeleteHandler for SlackLogin {
         portal: &Portal,
         target: &RemoteMessageId,
     ) -> ConnectorResult<()> {
-        self.bot
-            .call(
-                "chat.delete",
-                &[
-                    ("channel", portal.key.chat.to_string()),
-                    ("ts", target.to_string()),
-                ],
-            )
-            .await?;
+        match target.as_str().strip_prefix("file:") {
+            Some(file) => {
+                self.bot
+                    .call("files.delete", &[("file", file.to_owned())])
+                    .await?
+            }
+            None => {
+                self.bot
+                    .call(
+                        "chat.delete",
+                        &[
+                            ("channel", portal.key.chat.to_string()),
+                            ("ts", target.to_string()),
+                        ],
+                    )
+                    .await?
+            }
+        };
         Ok(())
     }
 }
