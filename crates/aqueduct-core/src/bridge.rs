@@ -102,6 +102,9 @@ pub(crate) struct Inner {
     pub(crate) room_portals: Mutex<HashMap<String, PortalKey>>,
     /// Room id -> users typing there, to turn typing snapshots into starts and stops.
     pub(crate) typing: Mutex<HashMap<String, HashSet<String>>>,
+    /// (room, user) -> (display name, avatar) as their member event says, so messages sent on
+    /// someone's behalf do not cost a homeserver request each. Member events keep it fresh.
+    pub(crate) profiles: Mutex<HashMap<(String, String), (Option<String>, Option<String>)>>,
 }
 
 /// The bridge engine. Cheap to clone.
@@ -146,6 +149,7 @@ impl Bridge {
                 ghosts: Mutex::new(HashMap::new()),
                 room_portals: Mutex::new(HashMap::new()),
                 typing: Mutex::new(HashMap::new()),
+                profiles: Mutex::new(HashMap::new()),
             }
         });
         Self { inner }

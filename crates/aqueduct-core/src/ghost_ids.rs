@@ -153,14 +153,14 @@ mod tests {
     #[test]
     fn parses_its_own_ids_only() {
         let n = GhostNamer::new("aqueduct_", "example.org");
-        let c = ConnectorId::new("slack");
+        let c = ConnectorId::new("chat");
         let u = RemoteUserId::new("T1-U_X");
         let id = n.user_id(&c, &u);
-        assert_eq!(id, "@aqueduct_slack__t1-_u___x:example.org");
+        assert_eq!(id, "@aqueduct_chat__t1-_u___x:example.org");
         assert_eq!(n.parse(&id), Some((c, u)));
-        assert_eq!(n.parse("@aqueduct_slack_x:other.org"), None);
+        assert_eq!(n.parse("@aqueduct_chat_x:other.org"), None);
         assert_eq!(n.parse("@alice:example.org"), None);
-        assert_eq!(n.parse("@aqueduct_slack_=zz:example.org"), None);
+        assert_eq!(n.parse("@aqueduct_chat_=zz:example.org"), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! [`matrix::MatrixApi`]. It names no platform and does no HTTP.
 
 pub mod bridge;
+mod clock;
 mod commands;
 pub mod connector;
 mod ephemeral;

@@ -1,6 +1,7 @@
 //! Matrix events out to the remote network, one portal at a time.
 
 use crate::bridge::{DOUBLE_PUPPET_MARKER, Inner, LoadedLogin};
+use crate::clock::now_ms;
 use crate::connector::ConnectorError;
 use crate::event::{
     MatrixMessage, MentionedUser, Mentions, MessageContent, RelayedSender, TextKind,
@@ -58,6 +59,7 @@ impl Inner {
             return Ok(());
         }
         if env.kind == "m.room.member" {
+            self.remember_profile(&env);
             return self.handle_membership(&env, level).await;
         }
         let portal = self.store.portal_by_room(&env.room_id).await?;
@@ -84,6 +86,27 @@ impl Inner {
         }
         let Some(portal) = portal else { return Ok(()) };
         self.bridge_to_remote(&env, level, portal).await
+    }
+
+    /// Keeps the profile cache in step with member events (joins and profile changes).
+    fn remember_profile(&self, env: &Envelope) {
+        let Some(user) = env.state_key.clone() else {
+            return;
+        };
+        let key = (env.room_id.clone(), user);
+        let mut profiles = self.profiles.lock().expect("profiles");
+        if env.content.get("membership").and_then(|m| m.as_str()) == Some("join") {
+            let field = |k: &str| {
+                env.content
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+            };
+            profiles.insert(key, (field("displayname"), field("avatar_url")));
+        } else {
+            profiles.remove(&key);
+        }
     }
 
     async fn handle_membership(self: &Arc<Self>, env: &Envelope, level: Level) -> Result<()> {
@@ -224,11 +247,23 @@ impl Inner {
 
     /// The sender's name and avatar in the room, for messages sent on their behalf.
     async fn relayed_sender(&self, env: &Envelope) -> RelayedSender {
-        let (name, avatar_mxc) = self
-            .matrix
-            .member_profile(&env.room_id, &env.sender)
-            .await
-            .unwrap_or_default();
+        let key = (env.room_id.clone(), env.sender.clone());
+        let cached = self.profiles.lock().expect("profiles").get(&key).cloned();
+        let (name, avatar_mxc) = match cached {
+            Some(p) => p,
+            None => {
+                let p = self
+                    .matrix
+                    .member_profile(&env.room_id, &env.sender)
+                    .await
+                    .unwrap_or_default();
+                self.profiles
+                    .lock()
+                    .expect("profiles")
+                    .insert(key, p.clone());
+                p
+            }
+        };
         let display_name = name.unwrap_or_else(|| {
             env.sender
                 .trim_start_matches('@')
@@ -607,11 +642,4 @@ impl Inner {
 
 fn api_limit(bridge: u64, connector: Option<u64>) -> u64 {
     connector.map_or(bridge, |c| c.min(bridge))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -1,6 +1,7 @@
 //! Remote events into Matrix, one portal at a time.
 
 use crate::bridge::{Inner, LoadedLogin};
+use crate::clock::now_ms;
 use crate::event::{MembershipChange, MessageContent, RemoteEvent, RemoteEventKind};
 use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId};
 use crate::matrix_content::{self as mc, Placement};
@@ -20,13 +21,6 @@ struct Author {
 fn event_id(s: &str) -> Result<OwnedEventId> {
     OwnedEventId::try_from(s)
         .map_err(|e| Error::Unknown(format!("stored event id {s} is invalid: {e}")))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Inner {
@@ -377,6 +371,7 @@ impl Inner {
         topic: Option<String>,
     ) -> Result<()> {
         let bot = self.matrix.bot_user_id().to_owned();
+        let before = (portal.name.clone(), portal.topic.clone());
         if let Some(name) = name.filter(|n| portal.name.as_deref() != Some(n.as_str())) {
             let content = serde_json::json!({ "name": name });
             self.retry_matrix("set room name", || {
@@ -395,7 +390,10 @@ impl Inner {
             .await?;
             portal.topic = Some(topic);
         }
-        self.store.upsert_portal(&portal).await?;
+        // Echoes of our own changes arrive as no-ops: no write for them.
+        if (portal.name.clone(), portal.topic.clone()) != before {
+            self.store.upsert_portal(&portal).await?;
+        }
         Ok(())
     }
 }
