@@ -56,6 +56,9 @@ impl Default for BridgeConfig {
 /// Content key marking events the bridge sent as a double puppet.
 pub const DOUBLE_PUPPET_MARKER: &str = "io.aqueduct.double_puppet_source";
 
+/// A room member's (display name, avatar `mxc://`), each if set.
+pub(crate) type MemberProfile = (Option<String>, Option<String>);
+
 /// A loaded login: its record and its live API.
 #[derive(Clone)]
 pub(crate) struct LoadedLogin {
@@ -104,7 +107,7 @@ pub(crate) struct Inner {
     pub(crate) typing: Mutex<HashMap<String, HashSet<String>>>,
     /// (room, user) -> (display name, avatar) as their member event says, so messages sent on
     /// someone's behalf do not cost a homeserver request each. Member events keep it fresh.
-    pub(crate) profiles: Mutex<HashMap<(String, String), (Option<String>, Option<String>)>>,
+    pub(crate) profiles: Mutex<HashMap<(String, String), MemberProfile>>,
 }
 
 /// The bridge engine. Cheap to clone.

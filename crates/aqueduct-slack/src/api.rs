@@ -20,6 +20,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
+/// Shortest time between two writes of the checkpoints.
+const CHECKPOINT_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A workspace app login.
 pub struct SlackLogin {
     pub(crate) bot: SlackWeb,
@@ -32,6 +35,8 @@ pub struct SlackLogin {
     pub(crate) config: SlackConfig,
     /// Channel -> newest bridged message `ts`, persisted as the login's state.
     pub(crate) checkpoints: Mutex<HashMap<String, String>>,
+    /// When the checkpoints were last written.
+    pub(crate) checkpoint_saved: Mutex<Option<std::time::Instant>>,
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Itself, for spawning tasks that outlive a call.
     pub(crate) me: std::sync::Weak<SlackLogin>,
@@ -136,6 +141,13 @@ impl SlackLogin {
                 return;
             }
             cps.insert(channel.to_owned(), ts.to_owned());
+            // At most one write a second: a checkpoint that lags only makes the next
+            // catch-up fetch a few messages the engine already has, and skips.
+            let mut last = self.checkpoint_saved.lock().expect("checkpoint clock");
+            if last.is_some_and(|t| t.elapsed() < CHECKPOINT_SAVE_INTERVAL) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
             json!({ "checkpoints": *cps })
         };
         if let Err(e) = self.bridge.save_login_state(&self.login, state).await {
@@ -514,6 +526,29 @@ fn reaction_name(key: &str) -> ConnectorResult<String> {
     })
 }
 
+impl SlackLogin {
+    /// Calls `reactions.add` / `reactions.remove`, treating `already_done` as success, so a
+    /// repeated action is harmless.
+    async fn react(
+        &self,
+        method: &str,
+        already_done: &str,
+        portal: &Portal,
+        target: &RemoteMessageId,
+        key: &str,
+    ) -> ConnectorResult<()> {
+        let params = [
+            ("channel", portal.key.chat.to_string()),
+            ("timestamp", target.to_string()),
+            ("name", reaction_name(key)?),
+        ];
+        match self.bot.call(method, &params).await {
+            Err(ConnectorError::Refused(e)) if e.ends_with(already_done) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+}
+
 #[async_trait]
 impl ReactionHandler for SlackLogin {
     async fn add_reaction(
@@ -522,15 +557,8 @@ impl ReactionHandler for SlackLogin {
         target: &RemoteMessageId,
         key: &str,
     ) -> ConnectorResult<()> {
-        let params = [
-            ("channel", portal.key.chat.to_string()),
-            ("timestamp", target.to_string()),
-            ("name", reaction_name(key)?),
-        ];
-        match self.bot.call("reactions.add", &params).await {
-            Err(ConnectorError::Refused(e)) if e.ends_with("already_reacted") => Ok(()),
-            other => other.map(|_| ()),
-        }
+        self.react("reactions.add", "already_reacted", portal, target, key)
+            .await
     }
 
     async fn remove_reaction(
@@ -539,15 +567,8 @@ impl ReactionHandler for SlackLogin {
         target: &RemoteMessageId,
         key: &str,
     ) -> ConnectorResult<()> {
-        let params = [
-            ("channel", portal.key.chat.to_string()),
-            ("timestamp", target.to_string()),
-            ("name", reaction_name(key)?),
-        ];
-        match self.bot.call("reactions.remove", &params).await {
-            Err(ConnectorError::Refused(e)) if e.ends_with("no_reaction") => Ok(()),
-            other => other.map(|_| ()),
-        }
+        self.react("reactions.remove", "no_reaction", portal, target, key)
+            .await
     }
 }
 

@@ -105,6 +105,7 @@ impl NetworkConnector for SlackConnector {
             bridge,
             config: self.config.clone(),
             checkpoints: Mutex::new(checkpoints),
+            checkpoint_saved: Mutex::new(None),
             task: Mutex::new(None),
             me: me.clone(),
         });

@@ -1,6 +1,7 @@
 //! Socket Mode: open a connection with the app-level token, acknowledge each envelope only
 //! once its event is in Matrix, reconnect on `disconnect` or loss, and catch up from the
-//! per-channel checkpoints through `conversations.history` after every reconnect.
+//! per-channel checkpoints through `conversations.history` on every connection (after a
+//! reconnect or a restart).
 
 use crate::api::SlackLogin;
 use aqueduct_core::connector::{ConnectorError, RemoteState};
@@ -14,12 +15,11 @@ use tokio_tungstenite::tungstenite::Message;
 /// Runs Socket Mode until the task is aborted or the credentials fail.
 pub(crate) async fn run(login: Arc<SlackLogin>) {
     let mut backoff = Duration::from_millis(200);
-    let mut first = true;
     loop {
         login
             .bridge
             .report_state(&login.login, RemoteState::Connecting);
-        match connect_once(&login, first).await {
+        match connect_once(&login).await {
             Ok(()) => backoff = Duration::from_millis(200),
             Err(ConnectorError::BadCredentials(reason)) => {
                 login
@@ -37,13 +37,12 @@ pub(crate) async fn run(login: Arc<SlackLogin>) {
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
-        first = false;
     }
 }
 
 /// One connection, from `apps.connections.open` to its end. `Ok` when Slack asked for a
 /// reconnect, `Err` when the connection failed.
-async fn connect_once(login: &Arc<SlackLogin>, first: bool) -> Result<(), ConnectorError> {
+async fn connect_once(login: &Arc<SlackLogin>) -> Result<(), ConnectorError> {
     let opened = login.app.call("apps.connections.open", &[]).await?;
     let url = opened["url"]
         .as_str()
@@ -54,9 +53,9 @@ async fn connect_once(login: &Arc<SlackLogin>, first: bool) -> Result<(), Connec
     let (mut write, mut read) = socket.split();
     // Acks come back from receipt tasks in any order; one writer sends them.
     let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<String>();
-    if !first {
-        login.catch_up().await;
-    }
+    // After a reconnect or a restart, bridge what arrived meanwhile (a fresh login has no
+    // checkpoints, so nothing to do).
+    login.catch_up().await;
     loop {
         tokio::select! {
             Some(envelope_id) = ack_rx.recv() => {
