@@ -173,15 +173,7 @@ async fn get_user(
     if let Err(r) = authorize(&state, &headers, query.as_deref()) {
         return *r;
     }
-    if state.handler.query_user(&user_id).await {
-        json(StatusCode::OK, serde_json::json!({}))
-    } else {
-        error(
-            StatusCode::NOT_FOUND,
-            "M_NOT_FOUND",
-            "no such user in this bridge's namespace",
-        )
-    }
+    exists_answer(state.handler.query_user(&user_id).await, "user")
 }
 
 /// # GET /_matrix/app/v1/rooms/{roomAlias}
@@ -194,13 +186,18 @@ async fn get_room_alias(
     if let Err(r) = authorize(&state, &headers, query.as_deref()) {
         return *r;
     }
-    if state.handler.query_room_alias(&alias).await {
+    exists_answer(state.handler.query_room_alias(&alias).await, "room alias")
+}
+
+/// 200 `{}` when the queried user or alias exists, else 404 `M_NOT_FOUND`.
+fn exists_answer(exists: bool, what: &str) -> Response {
+    if exists {
         json(StatusCode::OK, serde_json::json!({}))
     } else {
         error(
             StatusCode::NOT_FOUND,
             "M_NOT_FOUND",
-            "no such room alias in this bridge's namespace",
+            &format!("no such {what} in this bridge's namespace"),
         )
     }
 }
