@@ -310,12 +310,22 @@ impl Inner {
         connector: &ConnectorId,
         matrix_user: &str,
     ) -> Option<LoadedLogin> {
-        self.logins
-            .read()
-            .expect("logins lock")
+        let logins = self.logins.read().expect("logins lock");
+        let mut theirs = logins
             .values()
-            .find(|l| &l.login.connector == connector && l.login.matrix_user == matrix_user)
-            .cloned()
+            .filter(|l| &l.login.connector == connector && l.login.matrix_user == matrix_user);
+        // A user with both a personal account and an app login (an admin who set up the
+        // workspace app) speaks as themselves.
+        let first = theirs.next()?;
+        if first.api.sends_as_owner() {
+            return Some(first.clone());
+        }
+        Some(
+            theirs
+                .find(|l| l.api.sends_as_owner())
+                .unwrap_or(first)
+                .clone(),
+        )
     }
 
     /// Creates or finds a portal's room through the portal's queue.

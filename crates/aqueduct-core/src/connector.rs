@@ -187,6 +187,11 @@ pub trait NetworkConnector: Send + Sync + 'static {
     ) -> ConnectorResult<String> {
         Err(ConnectorError::Unsupported(format!("command {command}")))
     }
+    /// HTTP endpoints the connector serves on the bridge's listener, under
+    /// `/_aqueduct/<connector id>/` (OAuth redirects, webhook deliveries). `None` for none.
+    fn web_handler(&self) -> Option<Arc<dyn crate::web::WebHandler>> {
+        None
+    }
 }
 
 /// A bot command offered by a connector.

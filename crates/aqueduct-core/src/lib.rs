@@ -23,6 +23,7 @@ mod remote_to_matrix;
 pub mod store;
 pub mod text;
 pub mod txn_id;
+pub mod web;
 
 pub use bridge::{Bridge, BridgeConfig};
 pub use error::{Error, Result};

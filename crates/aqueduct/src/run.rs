@@ -32,6 +32,12 @@ pub async fn run(
         double_puppet: config.double_puppet_secrets(),
     });
     let connectors = build_enabled(factories, &config.platforms).map_err(anyhow::Error::msg)?;
+    let web: crate::server::WebHandlers = Arc::new(
+        connectors
+            .iter()
+            .filter_map(|c| c.web_handler().map(|h| (c.id().to_string(), h)))
+            .collect(),
+    );
     let bridge_config = BridgeConfig {
         ghost_prefix: config.appservice.ghost_prefix.clone(),
         command_prefix: config.bridge.command_prefix.clone(),
@@ -55,7 +61,12 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", config.appservice.listen))?;
     tracing::info!(listen = %config.appservice.listen, "appservice listener up");
-    let app = crate::server::router(bridge.clone(), client.clone(), &config.appservice.hs_token);
+    let app = crate::server::router(
+        bridge.clone(),
+        client.clone(),
+        &config.appservice.hs_token,
+        web,
+    );
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -2,13 +2,18 @@
 
 use aqueduct_core::Bridge;
 use aqueduct_core::matrix::MatrixApi;
+use aqueduct_core::web::{WEB_PREFIX, WebHandler, WebRequest};
 use aqueduct_matrix::{AppserviceHandler, HomeserverClient};
 use async_trait::async_trait;
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::{HeaderMap, Method, Uri};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use prometheus::Encoder;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Connects the appservice server to the engine.
@@ -50,11 +55,26 @@ impl AppserviceHandler for EngineHandler {
     }
 }
 
-/// The full router: appservice routes plus `/metrics` and `/health`.
-pub fn router(bridge: Bridge, client: HomeserverClient, hs_token: &str) -> Router {
+/// Connectors' HTTP endpoints by connector id.
+pub type WebHandlers = Arc<HashMap<String, Arc<dyn WebHandler>>>;
+
+/// The full router: appservice routes, connectors' endpoints under `/_aqueduct/<connector>/`,
+/// `/metrics` and `/health`.
+pub fn router(
+    bridge: Bridge,
+    client: HomeserverClient,
+    hs_token: &str,
+    web: WebHandlers,
+) -> Router {
     let registry = bridge.metrics().registry().clone();
     let handler = Arc::new(EngineHandler { bridge, client });
     aqueduct_matrix::router(handler, hs_token)
+        .route(
+            &format!("{WEB_PREFIX}/{{connector}}/{{*rest}}"),
+            any(move |path, method, uri, headers, body| {
+                connector_endpoint(web.clone(), path, method, uri, headers, body)
+            }),
+        )
         .route(
             "/metrics",
             get(move || {
@@ -76,6 +96,38 @@ pub fn router(bridge: Bridge, client: HomeserverClient, hs_token: &str) -> Route
             }),
         )
         .route("/health", get(health))
+}
+
+/// Hands a request to the connector that owns the path.
+async fn connector_endpoint(
+    web: WebHandlers,
+    Path((connector, rest)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(handler) = web.get(&connector) else {
+        return (StatusCode::NOT_FOUND, "no such connector endpoint").into_response();
+    };
+    let request = WebRequest {
+        method: method.as_str().to_owned(),
+        path: format!("/{rest}"),
+        query: uri.query().unwrap_or_default().to_owned(),
+        headers: headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body: body.to_vec(),
+    };
+    let answer = handler.handle(request).await;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, answer.content_type)],
+        answer.body,
+    )
+        .into_response()
 }
 
 async fn health() -> Response {
