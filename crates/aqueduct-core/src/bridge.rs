@@ -235,6 +235,11 @@ impl Bridge {
                 "shutdown grace period ended with work still queued; it will be redone after restart"
             );
         }
+        // Once more (disconnecting is idempotent), so connectors save what the work finished
+        // during the drain moved on (checkpoints, cursors).
+        for l in &logins {
+            l.api.disconnect().await;
+        }
     }
 }
 

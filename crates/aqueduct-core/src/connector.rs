@@ -211,7 +211,8 @@ pub trait NetworkApi: Send + Sync + 'static {
     /// Starts receiving events; returns once the connection is up or has failed. Must keep
     /// reconnecting by itself after later losses, and catch up on what it missed.
     async fn connect(&self) -> ConnectorResult<()>;
-    /// Stops receiving and releases connections. Idempotent.
+    /// Stops receiving, releases connections and saves connector state not yet saved.
+    /// Idempotent: the engine calls it again after in-flight work has drained.
     async fn disconnect(&self);
     /// Facts about a chat this account can see.
     async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo>;

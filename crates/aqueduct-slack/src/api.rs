@@ -1,12 +1,13 @@
 //! One logged-in Slack workspace app: receiving through Socket Mode, sending through the Web API.
 
+use crate::checkpoints::Checkpoints;
 use crate::config::SlackConfig;
 use crate::convert::{self, Context, slack_user, ts_millis};
 use crate::web::SlackWeb;
 use aqueduct_core::connector::{
     BackfillHandler, BridgeHandle, ChatInfo, ChatInfoHandler, ConnectorError, ConnectorResult,
     DeleteHandler, EditHandler, MembershipHandler, NetworkApi, ReactionHandler, RemoteAvatar,
-    ReplyHandler, ThreadHandler, UserInfo,
+    RemoteState, ReplyHandler, ThreadHandler, UserInfo,
 };
 use aqueduct_core::event::{
     Attachment, AttachmentKind, MatrixMessage, MessageContent, RelayedSender, RemoteEvent,
@@ -20,9 +21,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
-/// Shortest time between two writes of the checkpoints.
-const CHECKPOINT_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// A workspace app login.
 pub struct SlackLogin {
     pub(crate) bot: SlackWeb,
@@ -33,10 +31,8 @@ pub struct SlackLogin {
     pub(crate) login: LoginId,
     pub(crate) bridge: Arc<dyn BridgeHandle>,
     pub(crate) config: SlackConfig,
-    /// Channel -> newest bridged message `ts`, persisted as the login's state.
-    pub(crate) checkpoints: Mutex<HashMap<String, String>>,
-    /// When the checkpoints were last written.
-    pub(crate) checkpoint_saved: Mutex<Option<std::time::Instant>>,
+    /// Where each channel's catch-up starts, persisted as the login's state.
+    pub(crate) checkpoints: Mutex<Checkpoints>,
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Itself, for spawning tasks that outlive a call.
     pub(crate) me: std::sync::Weak<SlackLogin>,
@@ -54,7 +50,7 @@ impl SlackLogin {
     }
 
     /// Converts an event and downloads its files.
-    async fn to_remote(&self, ev: &Value) -> Option<RemoteEvent> {
+    pub(crate) async fn to_remote(&self, ev: &Value) -> Option<RemoteEvent> {
         let bridge = self.bridge.clone();
         let matrix_id = move |u: &RemoteUserId| bridge.matrix_id_for(u);
         let mut event = convert::event(ev, &self.context(&matrix_id))?;
@@ -101,22 +97,32 @@ impl SlackLogin {
         acks: mpsc::UnboundedSender<String>,
     ) {
         let ev = &frame["payload"]["event"];
+        if let Some(reason) = self.lost_access(ev) {
+            let _ = acks.send(envelope_id);
+            self.bridge
+                .report_state(&self.login, RemoteState::BadCredentials(reason));
+            return;
+        }
         let Some(event) = self.to_remote(ev).await else {
             let _ = acks.send(envelope_id);
             return;
         };
         let channel = event.chat.to_string();
-        let ts = ev["ts"]
-            .as_str()
-            .map(str::to_owned)
-            .filter(|_| matches!(event.kind, RemoteEventKind::Message { .. }));
+        // Only new messages move the checkpoint; a thread reply also marks its thread active.
+        let (ts, root) = match &event.kind {
+            RemoteEventKind::Message { thread_root, .. } => (
+                ev["ts"].as_str().map(str::to_owned),
+                thread_root.as_ref().map(|r| r.to_string()),
+            ),
+            _ => (None, None),
+        };
         let receipt = self.bridge.queue_remote_event(&self.login, event);
         let Some(me) = self.me.upgrade() else { return };
         tokio::spawn(async move {
             match receipt.await {
                 Ok(()) => {
                     if let Some(ts) = ts {
-                        me.advance_checkpoint(&channel, &ts).await;
+                        me.advance_checkpoint(&channel, &ts, root.as_deref()).await;
                     }
                     let _ = acks.send(envelope_id);
                 }
@@ -130,73 +136,41 @@ impl SlackLogin {
         });
     }
 
-    async fn advance_checkpoint(&self, channel: &str, ts: &str) {
-        let state = {
-            let mut cps = self.checkpoints.lock().expect("checkpoints");
-            let newer = cps.get(channel).is_none_or(|old| {
-                ts_millis(old) < ts_millis(ts)
-                    || (ts_millis(old) == ts_millis(ts) && old.as_str() < ts)
-            });
-            if !newer {
-                return;
+    /// Why the workspace app can no longer work, when `ev` says it was uninstalled or its
+    /// bot token revoked.
+    fn lost_access(&self, ev: &Value) -> Option<String> {
+        match ev["type"].as_str() {
+            Some("app_uninstalled") => {
+                Some("the Slack app was uninstalled from the workspace".into())
             }
-            cps.insert(channel.to_owned(), ts.to_owned());
-            // At most one write a second: a checkpoint that lags only makes the next
-            // catch-up fetch a few messages the engine already has, and skips.
-            let mut last = self.checkpoint_saved.lock().expect("checkpoint clock");
-            if last.is_some_and(|t| t.elapsed() < CHECKPOINT_SAVE_INTERVAL) {
-                return;
+            Some("tokens_revoked")
+                if ev["tokens"]["bot"]
+                    .as_array()
+                    .is_some_and(|b| b.iter().any(|u| u == self.bot_user.as_str())) =>
+            {
+                Some("the Slack app's bot token was revoked".into())
             }
-            *last = Some(std::time::Instant::now());
-            json!({ "checkpoints": *cps })
-        };
-        if let Err(e) = self.bridge.save_login_state(&self.login, state).await {
-            tracing::warn!(error = %e, "cannot save the Slack checkpoint");
+            _ => None,
         }
     }
 
-    /// Bridges what each known channel received since its checkpoint (after a reconnect).
-    pub(crate) async fn catch_up(&self) {
-        let channels: Vec<(String, String)> = self
+    /// Records that message `ts` of `channel` is in Matrix and saves the checkpoints now
+    /// and then.
+    pub(crate) async fn advance_checkpoint(
+        &self,
+        channel: &str,
+        ts: &str,
+        thread_root: Option<&str>,
+    ) {
+        let state = self
             .checkpoints
             .lock()
             .expect("checkpoints")
-            .iter()
-            .map(|(c, t)| (c.clone(), t.clone()))
-            .collect();
-        for (channel, oldest) in channels {
-            let params = [
-                ("channel", channel.clone()),
-                ("oldest", oldest.clone()),
-                ("inclusive", "false".into()),
-                ("limit", "200".into()),
-            ];
-            let history = match self.bot.call("conversations.history", &params).await {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::warn!(channel, error = %e, "Slack catch-up failed");
-                    continue;
-                }
-            };
-            let mut messages: Vec<Value> =
-                history["messages"].as_array().cloned().unwrap_or_default();
-            messages.reverse(); // Slack answers newest first
-            let mut receipts = Vec::new();
-            for mut m in messages {
-                m["type"] = json!("message");
-                m["channel"] = json!(channel);
-                let ts = m["ts"].as_str().map(str::to_owned);
-                if let Some(ev) = self.to_remote(&m).await {
-                    receipts.push((ts, self.bridge.queue_remote_event(&self.login, ev)));
-                }
-            }
-            for (ts, r) in receipts {
-                if r.await.is_ok()
-                    && let Some(ts) = ts
-                {
-                    self.advance_checkpoint(&channel, &ts).await;
-                }
-            }
+            .advance(channel, ts, thread_root);
+        if let Some(state) = state
+            && let Err(e) = self.bridge.save_login_state(&self.login, state).await
+        {
+            tracing::warn!(error = %e, "cannot save the Slack checkpoint");
         }
     }
 
@@ -327,6 +301,12 @@ impl NetworkApi for SlackLogin {
         if let Some(h) = self.task.lock().expect("task").take() {
             h.abort();
         }
+        let unsaved = self.checkpoints.lock().expect("checkpoints").take_unsaved();
+        if let Some(state) = unsaved
+            && let Err(e) = self.bridge.save_login_state(&self.login, state).await
+        {
+            tracing::warn!(error = %e, "cannot save the Slack checkpoint");
+        }
     }
 
     async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo> {
@@ -429,7 +409,19 @@ impl NetworkApi for SlackLogin {
         Self::identity(&mut params, message.relayed_for.as_ref());
         let sent = self.bot.call("chat.postMessage", &params).await?;
         let ts = sent["ts"].as_str().unwrap_or_default().to_owned();
-        self.advance_checkpoint(portal.key.chat.as_str(), &ts).await;
+        // A channel that so far only had outgoing messages gets a checkpoint, so a catch-up
+        // covers it. An existing checkpoint is not moved: a Slack message older than this one
+        // may still be on its way to Matrix.
+        let state = self
+            .checkpoints
+            .lock()
+            .expect("checkpoints")
+            .start(portal.key.chat.as_str(), &ts);
+        if let Some(state) = state
+            && let Err(e) = self.bridge.save_login_state(&self.login, state).await
+        {
+            tracing::warn!(error = %e, "cannot save the Slack checkpoint");
+        }
         Ok(SentMessage {
             timestamp_ms: Some(ts_millis(&ts)),
             id: RemoteMessageId::new(ts),
@@ -658,7 +650,7 @@ impl BackfillHandler for SlackLogin {
             RemoteEventKind::Message { id, .. } => Some(id.to_string()),
             _ => None,
         }) {
-            self.advance_checkpoint(chat.as_str(), &newest).await;
+            self.advance_checkpoint(chat.as_str(), &newest, None).await;
         }
         Ok(out)
     }

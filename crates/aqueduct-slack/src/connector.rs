@@ -11,7 +11,6 @@ use aqueduct_core::ids::{ConnectorId, LoginId, RemoteUserId};
 use aqueduct_core::records::Login;
 use async_trait::async_trait;
 use serde_json::json;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The connector, once per process.
@@ -92,8 +91,6 @@ impl NetworkConnector for SlackConnector {
                 .map(str::to_owned)
                 .ok_or_else(|| ConnectorError::BadCredentials(format!("stored login has no {k}")))
         };
-        let checkpoints: HashMap<String, String> =
-            serde_json::from_value(login.state["checkpoints"].clone()).unwrap_or_default();
         let (bot_token, app_token) = (field("bot_token")?, field("app_token")?);
         let api = Arc::new_cyclic(|me| SlackLogin {
             bot: self.web(&bot_token),
@@ -104,8 +101,7 @@ impl NetworkConnector for SlackConnector {
             login: login.id.clone(),
             bridge,
             config: self.config.clone(),
-            checkpoints: Mutex::new(checkpoints),
-            checkpoint_saved: Mutex::new(None),
+            checkpoints: Mutex::new(crate::checkpoints::Checkpoints::from_state(&login.state)),
             task: Mutex::new(None),
             me: me.clone(),
         });

@@ -3,6 +3,8 @@
 //! URL is configurable so tests can point it at a fake.
 
 mod api;
+mod catch_up;
+mod checkpoints;
 mod config;
 mod connector;
 mod convert;
