@@ -142,6 +142,7 @@ impl FakeSlack {
                 name: BOT_NAME.into(),
                 real_name: "Aqueduct".into(),
                 is_bot: true,
+                team: None,
             },
         );
         let mut tokens = HashMap::new();
@@ -169,6 +170,7 @@ impl FakeSlack {
                 counter: 0,
                 id_base: rand::random::<u64>() % 1_000_000_000,
                 last_read: HashMap::new(),
+                revoked: HashSet::new(),
                 shutdown: false,
             }),
             msg_notify: Notify::new(),
@@ -228,8 +230,31 @@ impl FakeSlack {
                 name: name.into(),
                 real_name: real_name.into(),
                 is_bot: false,
+                team: None,
             },
         );
+    }
+
+    /// Adds a Slack Connect user: a member of another workspace, `team`, who can be in
+    /// shared channels.
+    pub fn add_external_user(&self, id: &str, name: &str, real_name: &str, team: &str) {
+        self.shared.lock().users.insert(
+            id.to_string(),
+            User {
+                id: id.into(),
+                name: name.into(),
+                real_name: real_name.into(),
+                is_bot: false,
+                team: Some(team.into()),
+            },
+        );
+    }
+
+    /// Forgets the events not yet acknowledged, as Slack does once its retries are used up
+    /// (for a bridge that was down): only a catch-up through the history can find them now.
+    pub fn give_up_undelivered_events(&self) {
+        self.shared.lock().pending.clear();
+        self.shared.changed();
     }
 
     /// Issues a user token (`xoxp-`) for `user` (a new one on each call).
@@ -282,65 +307,37 @@ impl FakeSlack {
 
     /// `user` joins `channel`: a `channel_join` message and a `member_joined_channel` event.
     pub fn join_channel(&self, channel: &str, user: &str) {
-        let mut st = self.shared.lock();
-        let Some(ch) = st.channels.get_mut(channel) else {
-            return;
-        };
-        if ch.members.iter().any(|m| m == user) {
-            return;
-        }
-        ch.members.push(user.to_string());
-        let ctype = if ch.private { "G" } else { "C" };
-        st.add_message(
-            channel,
-            Msg {
-                user: user.into(),
-                text: format!("<@{user}> has joined the channel"),
-                subtype: Some("channel_join".into()),
-                ..Default::default()
-            },
-        );
-        if st.bot_in(&st.channels[channel]) {
-            st.emit(
-                json!({"type": "member_joined_channel", "user": user, "channel": channel,
-                           "channel_type": ctype, "team": TEAM_ID}),
-            );
-        }
-        drop(st);
+        self.shared.lock().member_join(channel, user, None);
         self.shared.changed();
     }
 
     /// `user` leaves `channel`: a `channel_leave` message and a `member_left_channel` event.
     pub fn leave_channel(&self, channel: &str, user: &str) {
+        self.shared.lock().member_leave(channel, user);
+        self.shared.changed();
+    }
+
+    /// Revokes `token` as a workspace admin or the user would: later calls with it fail with
+    /// `token_revoked`, and the app receives a `tokens_revoked` event naming its owner.
+    pub fn revoke_token(&self, token: &str) {
         let mut st = self.shared.lock();
-        let Some(ch) = st.channels.get(channel) else {
+        let Some(kind) = st.tokens.remove(token) else {
             return;
         };
-        if !ch.members.iter().any(|m| m == user) {
-            return;
-        }
-        let was_visible = st.bot_in(ch);
-        let ctype = if ch.private { "G" } else { "C" };
-        st.add_message(
-            channel,
-            Msg {
-                user: user.into(),
-                text: format!("<@{user}> has left the channel"),
-                subtype: Some("channel_leave".into()),
-                ..Default::default()
-            },
-        );
-        if let Some(ch) = st.channels.get_mut(channel) {
-            ch.members.retain(|m| m != user);
-        }
-        if was_visible {
-            st.emit(
-                json!({"type": "member_left_channel", "user": user, "channel": channel,
-                           "channel_type": ctype, "team": TEAM_ID}),
-            );
-        }
+        st.revoked.insert(token.to_string());
+        let tokens = match kind {
+            TokenKind::Bot => json!({"bot": [BOT_USER_ID]}),
+            TokenKind::User(u) => json!({"oauth": [u]}),
+            TokenKind::App | TokenKind::Missing | TokenKind::Invalid => return,
+        };
+        st.emit(json!({"type": "tokens_revoked", "tokens": tokens}));
         drop(st);
         self.shared.changed();
+    }
+
+    /// Whether file `id` still exists (not deleted with `files.delete`).
+    pub fn file_exists(&self, id: &str) -> bool {
+        self.shared.lock().files.contains_key(id)
     }
 
     /// `user` posts `text` (as a Slack client would, with `client_msg_id`); returns the ts.

@@ -119,7 +119,12 @@ async fn api(
         );
         return r;
     }
-    let result = dispatch(&mut st, &method, &params, &kind);
+    let revoked = token.as_ref().is_some_and(|t| st.revoked.contains(t));
+    let result = if revoked {
+        Err("token_revoked".to_string())
+    } else {
+        dispatch(&mut st, &method, &params, &kind)
+    };
     drop(st);
     sh.changed();
     match result {
@@ -509,6 +514,48 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
             }
             st.rename(&id, &c.user, &name);
             Ok(json!({ "channel": st.channel_json(&st.channels[&id]) }))
+        }
+        "conversations.invite" => {
+            let id = member(st, p, "channel", &c)?;
+            if st.channels[&id].im_user.is_some() {
+                return Err("method_not_supported_for_channel_type".into());
+            }
+            let users = p_str(p, "users").ok_or("no_user")?;
+            for user in users.split(',').filter(|u| !u.is_empty()) {
+                if user == c.user {
+                    return Err("cant_invite_self".into());
+                }
+                if !st.users.contains_key(user) {
+                    return Err("user_not_found".into());
+                }
+                if st.channels[&id].members.iter().any(|m| m == user) {
+                    return Err("already_in_channel".into());
+                }
+            }
+            for user in users.split(',').filter(|u| !u.is_empty()) {
+                st.member_join(&id, user, Some(&c.user));
+            }
+            Ok(json!({ "channel": st.channel_json(&st.channels[&id]) }))
+        }
+        "conversations.kick" => {
+            let id = member(st, p, "channel", &c)?;
+            let user = p_str(p, "user").ok_or("user_not_found")?;
+            if user == c.user {
+                return Err("cant_kick_self".into());
+            }
+            if !st.member_leave(&id, &user) {
+                return Err("not_in_channel".into());
+            }
+            Ok(json!({}))
+        }
+        "files.delete" => {
+            let file = p_str(p, "file").ok_or("file_not_found")?;
+            let owner = st.files.get(&file).ok_or("file_not_found")?.user.clone();
+            if owner != c.user {
+                return Err("cant_delete_file".into());
+            }
+            st.files.remove(&file);
+            Ok(json!({}))
         }
         "files.getUploadURLExternal" => {
             let filename = p_str(p, "filename")

@@ -14,6 +14,8 @@ pub(crate) struct User {
     pub name: String,
     pub real_name: String,
     pub is_bot: bool,
+    /// The user's own workspace: another one for Slack Connect users, else `None`.
+    pub team: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -118,6 +120,8 @@ pub(crate) struct State {
     pub control: Option<(u64, Control)>,
     pub tickets: HashSet<String>,
     pub ack_timeout: Duration,
+    /// Tokens revoked with `revoke_token`: calls with them fail with `token_revoked`.
+    pub revoked: HashSet<String>,
     pub counter: u64,
     pub id_base: u64,
     pub last_read: HashMap<(String, String), String>,
@@ -291,7 +295,13 @@ impl State {
             o.insert("user".into(), json!(m.user));
         }
         o.insert("ts".into(), json!(m.ts));
-        o.insert("team".into(), json!(TEAM_ID));
+        // Slack Connect: an external author's messages name their own workspace.
+        let author_team = self.team_of(&m.user);
+        o.insert("team".into(), json!(author_team));
+        if m.bot_id.is_none() {
+            o.insert("user_team".into(), json!(author_team));
+            o.insert("source_team".into(), json!(author_team));
+        }
         if let Some(b) = &m.bot_id {
             o.insert("bot_id".into(), json!(b));
             o.insert("app_id".into(), json!(APP_ID));
@@ -552,6 +562,69 @@ impl State {
         Ok(())
     }
 
+    /// `user` joins (or is invited by `inviter` to) a channel: a `channel_join` message and a
+    /// `member_joined_channel` event. `false` if they were already a member.
+    pub fn member_join(&mut self, channel: &str, user: &str, inviter: Option<&str>) -> bool {
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return false;
+        };
+        if ch.members.iter().any(|m| m == user) {
+            return false;
+        }
+        ch.members.push(user.to_string());
+        let ctype = if ch.private { "G" } else { "C" };
+        self.add_message(
+            channel,
+            Msg {
+                user: user.into(),
+                text: format!("<@{user}> has joined the channel"),
+                subtype: Some("channel_join".into()),
+                ..Default::default()
+            },
+        );
+        if self.bot_in(&self.channels[channel]) {
+            let mut ev = json!({"type": "member_joined_channel", "user": user, "channel": channel,
+                                "channel_type": ctype, "team": TEAM_ID});
+            if let Some(by) = inviter {
+                ev["inviter"] = json!(by);
+            }
+            self.emit(ev);
+        }
+        true
+    }
+
+    /// `user` leaves (or is removed from) a channel: a `channel_leave` message and a
+    /// `member_left_channel` event. `false` if they were not a member.
+    pub fn member_leave(&mut self, channel: &str, user: &str) -> bool {
+        let Some(ch) = self.channels.get(channel) else {
+            return false;
+        };
+        if !ch.members.iter().any(|m| m == user) {
+            return false;
+        }
+        let was_visible = self.bot_in(ch);
+        let ctype = if ch.private { "G" } else { "C" };
+        self.add_message(
+            channel,
+            Msg {
+                user: user.into(),
+                text: format!("<@{user}> has left the channel"),
+                subtype: Some("channel_leave".into()),
+                ..Default::default()
+            },
+        );
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.members.retain(|m| m != user);
+        }
+        if was_visible {
+            self.emit(
+                json!({"type": "member_left_channel", "user": user, "channel": channel,
+                             "channel_type": ctype, "team": TEAM_ID}),
+            );
+        }
+        true
+    }
+
     pub fn set_topic(&mut self, ch_id: &str, user: &str, topic: &str) {
         let Some(ch) = self.channels.get_mut(ch_id) else {
             return;
@@ -630,7 +703,16 @@ impl State {
         })
     }
 
+    /// The workspace of user `id` (the fake's own for unknown users).
+    pub fn team_of(&self, id: &str) -> String {
+        self.users
+            .get(id)
+            .and_then(|u| u.team.clone())
+            .unwrap_or_else(|| TEAM_ID.to_string())
+    }
+
     pub fn user_json(&self, u: &User) -> Value {
+        let team = u.team.as_deref().unwrap_or(TEAM_ID);
         let root = self.root();
         let img = |n: u32| format!("{root}/avatars/{}_{n}.png", u.id);
         let mut profile = json!({
@@ -638,7 +720,7 @@ impl State {
             "display_name": u.real_name, "display_name_normalized": u.real_name,
             "avatar_hash": "g0fake", "first_name": u.real_name, "last_name": "",
             "image_24": img(24), "image_32": img(32), "image_48": img(48), "image_72": img(72),
-            "image_192": img(192), "image_512": img(512), "team": TEAM_ID, "status_text": "",
+            "image_192": img(192), "image_512": img(512), "team": team, "status_text": "",
             "status_emoji": "",
         });
         if u.is_bot {
@@ -647,7 +729,7 @@ impl State {
             profile["always_active"] = json!(false);
         }
         json!({
-            "id": u.id, "team_id": TEAM_ID, "name": u.name, "deleted": false, "color": "9f69e7",
+            "id": u.id, "team_id": team, "name": u.name, "deleted": false, "color": "9f69e7",
             "real_name": u.real_name, "tz": "Europe/London", "tz_label": "Greenwich Mean Time",
             "tz_offset": 0, "profile": profile, "is_admin": false, "is_owner": false,
             "is_primary_owner": false, "is_restricted": false, "is_ultra_restricted": false,
