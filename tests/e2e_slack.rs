@@ -2,84 +2,16 @@
 //! the Web API and Socket Mode. Every request the connector makes is checked against Slack's
 //! published OpenAPI description.
 
-use aqueduct_core::ghost_ids::GhostNamer;
-use aqueduct_core::ids::{ConnectorId, RemoteUserId};
-use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
-use aqueduct_testkit::fake_slack::{
-    FakeSlack, check_requests_against_spec, load_slack_spec, validate_event_wrapper,
-};
-use aqueduct_testkit::matrix_client::MatrixClient;
+use aqueduct_testkit::slack_env::{SlackEnv, WAIT, ghost};
 use serde_json::json;
 use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn ghost(user: &str) -> String {
-    GhostNamer::new("aqueduct_", "localhost").user_id(
-        &ConnectorId::new("slack"),
-        &RemoteUserId::new(format!("T0FAKE-{user}")),
-    )
-}
-
-struct SlackSetup {
-    env: BridgeEnv,
-    slack: FakeSlack,
-    alice: MatrixClient,
-}
-
-async fn setup() -> anyhow::Result<SlackSetup> {
-    let slack = FakeSlack::start().await?;
-    slack.add_user("UBOB", "bob", "Bob Slack");
-    slack.add_channel("C1", "general", &["UBOT", "UBOB"], false);
-    let env = BridgeEnv::new(EnvOptions {
-        extra_platforms: Some(format!("  slack:\n    api_url: {}\n", slack.api_base())),
-        ..Default::default()
-    })
-    .await?;
-    let alice = env.user("alice").await?;
-    Ok(SlackSetup { env, slack, alice })
-}
-
-async fn login(s: &SlackSetup) -> anyhow::Result<String> {
-    let room = s.env.management_room(&s.alice).await?;
-    s.env
-        .command(
-            &s.alice,
-            &room,
-            &format!(
-                "login slack app {} {}",
-                s.slack.bot_token(),
-                s.slack.app_token()
-            ),
-            "Logged in",
-        )
-        .await?;
-    Ok(room)
-}
-
-fn assert_conforms(slack: &FakeSlack) -> anyhow::Result<()> {
-    let spec = load_slack_spec()?;
-    let problems: Vec<String> = check_requests_against_spec(&slack.requests(), &spec)
-        .into_iter()
-        .filter(|p| !p.contains("not in spec"))
-        .collect();
-    assert!(
-        problems.is_empty(),
-        "requests that disagree with Slack's OpenAPI: {problems:#?}"
-    );
-    for wrapper in slack.emitted_events() {
-        let problems = validate_event_wrapper(&wrapper);
-        assert!(problems.is_empty(), "{problems:?} in {wrapper}");
-    }
-    Ok(())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_messages_edits_reactions_threads_and_deletes_cross_both_ways() -> anyhow::Result<()>
 {
-    let s = setup().await?;
+    let s = SlackEnv::start().await?;
     let bridge = s.env.start_in_process().await?;
-    login(&s).await?;
+    s.login_app().await?;
     let bob = ghost("UBOB");
 
     let first = s.slack.post("C1", "UBOB", "hello *world* &lt;3", None);
@@ -221,7 +153,7 @@ async fn slack_messages_edits_reactions_threads_and_deletes_cross_both_ways() ->
         .filter(|m| m.text == "thread answer")
         .count();
     assert_eq!(in_slack, 1);
-    assert_conforms(&s.slack)?;
+    s.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }
@@ -229,9 +161,9 @@ async fn slack_messages_edits_reactions_threads_and_deletes_cross_both_ways() ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_socket_and_a_rate_limit_storm_lose_and_duplicate_nothing() -> anyhow::Result<()>
 {
-    let s = setup().await?;
+    let s = SlackEnv::start().await?;
     let bridge = s.env.start_in_process().await?;
-    login(&s).await?;
+    s.login_app().await?;
     let bob = ghost("UBOB");
     s.slack.post("C1", "UBOB", "start", None);
     let room = s.env.accept_portal_invite(&s.alice).await?;
@@ -296,14 +228,14 @@ async fn a_dropped_socket_and_a_rate_limit_storm_lose_and_duplicate_nothing() ->
         .filter(|t| t.starts_with("m "))
         .collect();
     assert_eq!(sent, ["m 0", "m 1", "m 2", "m 3", "m 4"]);
-    assert_conforms(&s.slack)?;
+    s.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_errors_and_bad_tokens_are_visible() -> anyhow::Result<()> {
-    let s = setup().await?;
+    let s = SlackEnv::start().await?;
     let bridge = s.env.start_in_process().await?;
     let mgmt = s.env.management_room(&s.alice).await?;
     s.env
@@ -347,14 +279,14 @@ async fn slack_errors_and_bad_tokens_are_visible() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bridging_a_slack_channel_backfills_and_names_and_topics_cross() -> anyhow::Result<()> {
-    let s = setup().await?;
+    let s = SlackEnv::start().await?;
     s.slack
         .add_channel("C2", "design", &["UBOT", "UBOB"], false);
     for i in 0..3 {
         s.slack.post("C2", "UBOB", &format!("earlier {i}"), None);
     }
     let bridge = s.env.start_in_process().await?;
-    let mgmt = login(&s).await?;
+    let mgmt = s.login_app().await?;
     s.env
         .command(&s.alice, &mgmt, "bridge slack C2", "Bridged design")
         .await?;
@@ -395,16 +327,16 @@ async fn bridging_a_slack_channel_backfills_and_names_and_topics_cross() -> anyh
                 .is_some_and(|c| c["topic"] == "Set in Matrix")
         })
         .await?;
-    assert_conforms(&s.slack)?;
+    s.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_cross_both_ways_through_slack() -> anyhow::Result<()> {
-    let s = setup().await?;
+    let s = SlackEnv::start().await?;
     let bridge = s.env.start_in_process().await?;
-    login(&s).await?;
+    s.login_app().await?;
     s.slack.post("C1", "UBOB", "files ahead", None);
     let room = s.env.accept_portal_invite(&s.alice).await?;
     s.alice
@@ -439,7 +371,7 @@ async fn files_cross_both_ways_through_slack() -> anyhow::Result<()> {
         .alice
         .upload(doc.clone(), "text/plain", "minutes.txt")
         .await?;
-    s.alice.send(&room, "m.room.message", json!({"msgtype": "m.file", "body": "minutes.txt", "url": mxc, "info": {"mimetype": "text/plain", "size": doc.len()}})).await?;
+    let file_event = s.alice.send(&room, "m.room.message", json!({"msgtype": "m.file", "body": "minutes.txt", "url": mxc, "info": {"mimetype": "text/plain", "size": doc.len()}})).await?;
     let msgs = s
         .slack
         .wait_for("C1", WAIT, |m| {
@@ -453,7 +385,17 @@ async fn files_cross_both_ways_through_slack() -> anyhow::Result<()> {
         .unwrap();
     assert_eq!(shared.files[0].2, doc);
     assert!(shared.text.contains("alice"), "{}", shared.text);
-    assert_conforms(&s.slack)?;
+
+    // Deleting it in Matrix deletes the file in Slack.
+    let shared_ts = shared.ts.clone();
+    s.alice.redact(&room, &file_event, None).await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter()
+                .any(|x| x.ts == shared_ts && (x.deleted || x.files.is_empty()))
+        })
+        .await?;
+    s.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }
