@@ -1,6 +1,9 @@
 //! The Slack connector: logging in a workspace app and loading its logins.
 
 use crate::api::SlackLogin;
+use crate::app_logins::AppLogins;
+use crate::events_http::EventsEndpoint;
+use crate::web_routes::SlackRoutes;
 use crate::config::SlackConfig;
 use crate::web::SlackWeb;
 use aqueduct_core::connector::{
@@ -18,6 +21,9 @@ use std::sync::{Arc, Mutex};
 pub struct SlackConnector {
     config: SlackConfig,
     http: reqwest::Client,
+    /// Loaded app logins by team, for the Events API endpoint (HTTP delivery only).
+    app_logins: Arc<AppLogins>,
+    routes: Arc<SlackRoutes>,
 }
 
 impl SlackConnector {
@@ -27,7 +33,19 @@ impl SlackConnector {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("TLS backend available");
-        Self { config, http }
+        let app_logins = Arc::new(AppLogins::default());
+        let routes = Arc::new(SlackRoutes {
+            events: config
+                .events_api
+                .as_ref()
+                .map(|e| EventsEndpoint::new(e.signing_secret.clone(), app_logins.clone())),
+        });
+        Self {
+            config,
+            http,
+            app_logins,
+            routes,
+        }
     }
 
     fn web(&self, token: &str) -> SlackWeb {
@@ -62,13 +80,17 @@ impl NetworkConnector for SlackConnector {
         _flow: &str,
         args: &[String],
     ) -> ConnectorResult<LoginStep> {
-        let (Some(bot), Some(app)) = (
-            args.iter().find(|a| a.starts_with("xoxb-")),
-            args.iter().find(|a| a.starts_with("xapp-")),
-        ) else {
-            return Err(ConnectorError::BadInput(
-                "usage: login slack app <xoxb-bot-token> <xapp-app-level-token>".into(),
-            ));
+        let bot = args.iter().find(|a| a.starts_with("xoxb-"));
+        let app = args.iter().find(|a| a.starts_with("xapp-"));
+        // Over HTTP, Slack delivers to the bridge: the app-level token (Socket Mode's) is not
+        // needed.
+        let http_delivery = self.config.events_api.is_some();
+        let (Some(bot), true) = (bot, app.is_some() || http_delivery) else {
+            return Err(ConnectorError::BadInput(if http_delivery {
+                "usage: login slack app <xoxb-bot-token>".into()
+            } else {
+                "usage: login slack app <xoxb-bot-token> <xapp-app-level-token>".into()
+            }));
         };
         let me = self.web(bot).call("auth.test", &[]).await?;
         let team = me["team_id"].as_str().unwrap_or_default().to_owned();
@@ -94,7 +116,16 @@ impl NetworkConnector for SlackConnector {
         };
         let checkpoints: HashMap<String, String> =
             serde_json::from_value(login.state["checkpoints"].clone()).unwrap_or_default();
-        let (bot_token, app_token) = (field("bot_token")?, field("app_token")?);
+        let bot_token = field("bot_token")?;
+        let http_events = self
+            .config
+            .events_api
+            .as_ref()
+            .map(|_| self.app_logins.clone());
+        let app_token = match &http_events {
+            Some(_) => s["app_token"].as_str().unwrap_or_default().to_owned(),
+            None => field("app_token")?,
+        };
         let api = Arc::new_cyclic(|me| SlackLogin {
             bot: self.web(&bot_token),
             app: self.web(&app_token),
@@ -108,7 +139,13 @@ impl NetworkConnector for SlackConnector {
             checkpoint_saved: Mutex::new(None),
             task: Mutex::new(None),
             me: me.clone(),
+            http_events,
         });
         Ok(api)
+    }
+
+    fn web_handler(&self) -> Option<Arc<dyn aqueduct_core::web::WebHandler>> {
+        (!self.routes.is_empty())
+            .then(|| self.routes.clone() as Arc<dyn aqueduct_core::web::WebHandler>)
     }
 }
