@@ -100,7 +100,10 @@ impl SlackLogin {
     /// its channel's checkpoint has advanced, or with the reason it is not; both transports
     /// (Socket Mode and HTTP) acknowledge through it. An event that is not bridged at all
     /// resolves `Ok` at once.
-    pub(crate) async fn deliver(&self, ev: &Value) -> futures_util::future::BoxFuture<'static, Result<(), aqueduct_core::Error>> {
+    pub(crate) async fn deliver(
+        &self,
+        ev: &Value,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), aqueduct_core::Error>> {
         let Some(event) = self.to_remote(ev).await else {
             return Box::pin(async { Ok(()) });
         };

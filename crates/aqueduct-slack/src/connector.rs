@@ -2,10 +2,10 @@
 
 use crate::api::SlackLogin;
 use crate::app_logins::AppLogins;
-use crate::events_http::EventsEndpoint;
-use crate::web_routes::SlackRoutes;
 use crate::config::SlackConfig;
+use crate::events_http::EventsEndpoint;
 use crate::web::SlackWeb;
+use crate::web_routes::SlackRoutes;
 use aqueduct_core::connector::{
     BridgeHandle, Capabilities, ConnectorError, ConnectorResult, LoginFlow, LoginStep, NetworkApi,
     NetworkConnector, NewLogin,

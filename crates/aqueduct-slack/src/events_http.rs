@@ -112,7 +112,11 @@ impl EventsEndpoint {
             return WebResponse::text(400, "event_callback without an event");
         }
         let Some((login, ready)) = self.logins.get(team) else {
-            tracing::warn!(team, event_id, "Slack event for a workspace with no app login here; ignored");
+            tracing::warn!(
+                team,
+                event_id,
+                "Slack event for a workspace with no app login here; ignored"
+            );
             return WebResponse::text(200, "");
         };
         let key = format!("{team}:{event_id}");
@@ -209,11 +213,23 @@ mod tests {
     #[test]
     fn only_top_level_messages_are_left_to_the_catch_up() {
         let covered = |e: Value| covered_by_catch_up(&e);
-        assert!(covered(json!({"type": "message", "ts": "1.1", "text": "hi"})));
-        assert!(covered(json!({"type": "message", "subtype": "file_share", "ts": "1.1"})));
-        assert!(covered(json!({"type": "message", "ts": "1.1", "thread_ts": "1.1"})));
-        assert!(!covered(json!({"type": "message", "ts": "1.2", "thread_ts": "1.1"})));
-        assert!(!covered(json!({"type": "message", "subtype": "message_changed", "ts": "1.2"})));
-        assert!(!covered(json!({"type": "reaction_added", "event_ts": "1.2"})));
+        assert!(covered(
+            json!({"type": "message", "ts": "1.1", "text": "hi"})
+        ));
+        assert!(covered(
+            json!({"type": "message", "subtype": "file_share", "ts": "1.1"})
+        ));
+        assert!(covered(
+            json!({"type": "message", "ts": "1.1", "thread_ts": "1.1"})
+        ));
+        assert!(!covered(
+            json!({"type": "message", "ts": "1.2", "thread_ts": "1.1"})
+        ));
+        assert!(!covered(
+            json!({"type": "message", "subtype": "message_changed", "ts": "1.2"})
+        ));
+        assert!(!covered(
+            json!({"type": "reaction_added", "event_ts": "1.2"})
+        ));
     }
 }

@@ -150,7 +150,10 @@ mod tests {
         }
         assert_eq!(seen.len(), 3);
         assert!(matches!(seen.claim("T:first"), Claim::Seen(_)));
-        assert!(matches!(seen.claim("T:Ev0"), Claim::New(_)), "oldest settled event forgotten");
+        assert!(
+            matches!(seen.claim("T:Ev0"), Claim::New(_)),
+            "oldest settled event forgotten"
+        );
         drop(in_flight);
     }
 }

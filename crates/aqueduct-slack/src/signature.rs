@@ -18,7 +18,9 @@ pub(crate) enum SignatureError {
     #[error("X-Slack-Request-Timestamp is not a Unix time")]
     BadTimestamp,
     /// The timestamp is outside the replay window.
-    #[error("X-Slack-Request-Timestamp is {0} s away from now (more than 5 minutes): refused as a possible replay")]
+    #[error(
+        "X-Slack-Request-Timestamp is {0} s away from now (more than 5 minutes): refused as a possible replay"
+    )]
     Stale(i64),
     /// The signature does not match the body.
     #[error("X-Slack-Signature does not match the request")]
@@ -75,25 +77,49 @@ mod tests {
         "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
     const DOC_NOW: i64 = 1_531_420_618;
 
-    fn check(secret: &str, ts: &str, sig: &str, body: &str, now: i64) -> Result<(), SignatureError> {
+    fn check(
+        secret: &str,
+        ts: &str,
+        sig: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<(), SignatureError> {
         verify(secret, Some(ts), Some(sig), body.as_bytes(), now)
     }
 
     #[test]
     fn slacks_documented_example_verifies() {
-        assert_eq!(check(DOC_SECRET, DOC_TIMESTAMP, DOC_SIGNATURE, DOC_BODY, DOC_NOW), Ok(()));
+        assert_eq!(
+            check(DOC_SECRET, DOC_TIMESTAMP, DOC_SIGNATURE, DOC_BODY, DOC_NOW),
+            Ok(())
+        );
     }
 
     #[test]
     fn another_secret_a_changed_body_or_a_changed_timestamp_is_refused() {
         let refused = Err(SignatureError::Mismatch);
-        assert_eq!(check("other", DOC_TIMESTAMP, DOC_SIGNATURE, DOC_BODY, DOC_NOW), refused);
+        assert_eq!(
+            check("other", DOC_TIMESTAMP, DOC_SIGNATURE, DOC_BODY, DOC_NOW),
+            refused
+        );
         let body = DOC_BODY.replace("foobar", "foobaz");
-        assert_eq!(check(DOC_SECRET, DOC_TIMESTAMP, DOC_SIGNATURE, &body, DOC_NOW), refused);
-        assert_eq!(check(DOC_SECRET, "1531420619", DOC_SIGNATURE, DOC_BODY, DOC_NOW), refused);
-        assert_eq!(check(DOC_SECRET, DOC_TIMESTAMP, "v0=zz", DOC_BODY, DOC_NOW), refused);
+        assert_eq!(
+            check(DOC_SECRET, DOC_TIMESTAMP, DOC_SIGNATURE, &body, DOC_NOW),
+            refused
+        );
+        assert_eq!(
+            check(DOC_SECRET, "1531420619", DOC_SIGNATURE, DOC_BODY, DOC_NOW),
+            refused
+        );
+        assert_eq!(
+            check(DOC_SECRET, DOC_TIMESTAMP, "v0=zz", DOC_BODY, DOC_NOW),
+            refused
+        );
         let unversioned = DOC_SIGNATURE.trim_start_matches("v0=");
-        assert_eq!(check(DOC_SECRET, DOC_TIMESTAMP, unversioned, DOC_BODY, DOC_NOW), refused);
+        assert_eq!(
+            check(DOC_SECRET, DOC_TIMESTAMP, unversioned, DOC_BODY, DOC_NOW),
+            refused
+        );
     }
 
     #[test]
