@@ -133,7 +133,8 @@ impl EventsHttp {
         }
     }
 
-    /// The emitted wrapper whose event has `ts` (a message's), for redelivering it.
+    /// The `event_id` of the first emitted wrapper whose event matches `pred`, for
+    /// redelivering it.
     pub fn emitted_event_id(&self, pred: impl Fn(&Value) -> bool) -> Option<String> {
         let st = self.shared.lock();
         st.emitted
