@@ -166,10 +166,17 @@ async fn events_over_http_reach_matrix_once_and_forged_requests_are_refused() ->
         .await?;
 
     // Slack retries a delivery it thinks timed out: acknowledged, not bridged again.
-    for kind in ["message", "reaction_added"] {
+    for subtype in [
+        Value::Null,
+        json!("message_changed"),
+        json!("reaction_added"),
+    ] {
         let event_id = s
             .deliveries
-            .emitted_event_id(|e| e["type"] == kind)
+            .emitted_event_id(|e| match e["type"].as_str() {
+                Some("message") => e["subtype"] == subtype,
+                kind => subtype == kind.map(Value::from).unwrap_or_default(),
+            })
             .expect("emitted");
         assert_eq!(s.deliveries.redeliver(&event_id, 1).await?.status, 200);
     }
@@ -219,6 +226,14 @@ async fn events_over_http_reach_matrix_once_and_forged_requests_are_refused() ->
         .filter(|e| e["type"] == "m.reaction" && e["sender"] == bob.as_str())
         .count();
     assert_eq!(reactions, 1, "the retried reaction is not bridged twice");
+    let edits = s
+        .alice
+        .messages(&room)
+        .await?
+        .iter()
+        .filter(|e| e["content"]["m.relates_to"]["rel_type"] == "m.replace")
+        .count();
+    assert_eq!(edits, 1, "the retried edit is not bridged twice");
     assert_eq!(
         s.slack.connections(),
         0,
