@@ -36,6 +36,9 @@ pub struct SlackLogin {
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Itself, for spawning tasks that outlive a call.
     pub(crate) me: std::sync::Weak<SlackLogin>,
+    /// The connector's registry of app logins when events arrive over HTTP; `None` for
+    /// Socket Mode.
+    pub(crate) http_events: Option<Arc<crate::app_logins::AppLogins>>,
 }
 
 impl SlackLogin {
@@ -88,24 +91,22 @@ impl SlackLogin {
         Some(event)
     }
 
-    /// Queues the envelope's event (in arrival order: the caller awaits this before reading
-    /// the next frame) and acknowledges it once the event is in Matrix.
-    pub(crate) async fn handle_envelope(
+    /// Converts and queues one Events API event (in arrival order: callers await this before
+    /// taking the next event). The returned future resolves once the event is in Matrix and
+    /// its channel's checkpoint has advanced, or with the reason it is not; both transports
+    /// (Socket Mode and HTTP) acknowledge through it. An event that is not bridged at all
+    /// resolves `Ok` at once.
+    pub(crate) async fn deliver(
         &self,
-        envelope_id: String,
-        frame: &Value,
-        acks: mpsc::UnboundedSender<String>,
-    ) {
-        let ev = &frame["payload"]["event"];
+        ev: &Value,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), aqueduct_core::Error>> {
         if let Some(reason) = self.lost_access(ev) {
-            let _ = acks.send(envelope_id);
             self.bridge
                 .report_state(&self.login, RemoteState::BadCredentials(reason));
-            return;
+            return Box::pin(async { Ok(()) });
         }
         let Some(event) = self.to_remote(ev).await else {
-            let _ = acks.send(envelope_id);
-            return;
+            return Box::pin(async { Ok(()) });
         };
         let channel = event.chat.to_string();
         // Only new messages move the checkpoint; a thread reply also marks its thread active.
@@ -117,13 +118,28 @@ impl SlackLogin {
             _ => (None, None),
         };
         let receipt = self.bridge.queue_remote_event(&self.login, event);
-        let Some(me) = self.me.upgrade() else { return };
+        let me = self.me.upgrade();
+        Box::pin(async move {
+            receipt.await?;
+            if let (Some(ts), Some(me)) = (ts, me) {
+                me.advance_checkpoint(&channel, &ts, root.as_deref()).await;
+            }
+            Ok(())
+        })
+    }
+
+    /// Queues the envelope's event (see [`Self::deliver`]) and acknowledges it once the
+    /// event is in Matrix.
+    pub(crate) async fn handle_envelope(
+        &self,
+        envelope_id: String,
+        frame: &Value,
+        acks: mpsc::UnboundedSender<String>,
+    ) {
+        let delivered = self.deliver(&frame["payload"]["event"]).await;
         tokio::spawn(async move {
-            match receipt.await {
+            match delivered.await {
                 Ok(()) => {
-                    if let Some(ts) = ts {
-                        me.advance_checkpoint(&channel, &ts, root.as_deref()).await;
-                    }
                     let _ = acks.send(envelope_id);
                 }
                 // Not acknowledged: Slack delivers it again, or the catch-up finds it.
@@ -290,7 +306,10 @@ impl NetworkApi for SlackLogin {
             .me
             .upgrade()
             .ok_or_else(|| ConnectorError::Temporary("login dropped".into()))?;
-        let handle = tokio::spawn(crate::socket::run(me));
+        let handle = match &self.http_events {
+            Some(logins) => tokio::spawn(crate::events_login::run(me, logins.clone())),
+            None => tokio::spawn(crate::socket::run(me)),
+        };
         if let Some(old) = self.task.lock().expect("task").replace(handle) {
             old.abort();
         }
@@ -306,6 +325,9 @@ impl NetworkApi for SlackLogin {
             && let Err(e) = self.bridge.save_login_state(&self.login, state).await
         {
             tracing::warn!(error = %e, "cannot save the Slack checkpoint");
+        }
+        if let Some(logins) = &self.http_events {
+            logins.unregister(self);
         }
     }
 

@@ -12,6 +12,10 @@ pub struct SlackConfig {
     /// Largest file the connector downloads from or uploads to Slack, in bytes.
     #[serde(default = "default_max_file")]
     pub max_file_bytes: u64,
+    /// Receive through the Events API over HTTP instead of Socket Mode. `None` (the default)
+    /// keeps Socket Mode.
+    #[serde(default)]
+    pub events_api: Option<crate::events_config::EventsApiConfig>,
 }
 
 fn default_api_url() -> String {
@@ -27,6 +31,7 @@ impl Default for SlackConfig {
         Self {
             api_url: default_api_url(),
             max_file_bytes: default_max_file(),
+            events_api: None,
         }
     }
 }

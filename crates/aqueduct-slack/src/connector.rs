@@ -1,8 +1,11 @@
 //! The Slack connector: logging in a workspace app and loading its logins.
 
 use crate::api::SlackLogin;
+use crate::app_logins::AppLogins;
 use crate::config::SlackConfig;
+use crate::events_http::EventsEndpoint;
 use crate::web::SlackWeb;
+use crate::web_routes::SlackRoutes;
 use aqueduct_core::connector::{
     BridgeHandle, Capabilities, ConnectorError, ConnectorResult, LoginFlow, LoginStep, NetworkApi,
     NetworkConnector, NewLogin,
@@ -17,6 +20,9 @@ use std::sync::{Arc, Mutex};
 pub struct SlackConnector {
     config: SlackConfig,
     http: reqwest::Client,
+    /// Loaded app logins by team, for the Events API endpoint (HTTP delivery only).
+    app_logins: Arc<AppLogins>,
+    routes: Arc<SlackRoutes>,
 }
 
 impl SlackConnector {
@@ -26,7 +32,19 @@ impl SlackConnector {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("TLS backend available");
-        Self { config, http }
+        let app_logins = Arc::new(AppLogins::default());
+        let routes = Arc::new(SlackRoutes {
+            events: config
+                .events_api
+                .as_ref()
+                .map(|e| EventsEndpoint::new(e.signing_secret.clone(), app_logins.clone())),
+        });
+        Self {
+            config,
+            http,
+            app_logins,
+            routes,
+        }
     }
 
     fn web(&self, token: &str) -> SlackWeb {
@@ -61,13 +79,17 @@ impl NetworkConnector for SlackConnector {
         _flow: &str,
         args: &[String],
     ) -> ConnectorResult<LoginStep> {
-        let (Some(bot), Some(app)) = (
-            args.iter().find(|a| a.starts_with("xoxb-")),
-            args.iter().find(|a| a.starts_with("xapp-")),
-        ) else {
-            return Err(ConnectorError::BadInput(
-                "usage: login slack app <xoxb-bot-token> <xapp-app-level-token>".into(),
-            ));
+        let bot = args.iter().find(|a| a.starts_with("xoxb-"));
+        let app = args.iter().find(|a| a.starts_with("xapp-"));
+        // Over HTTP, Slack delivers to the bridge: the app-level token (Socket Mode's) is not
+        // needed.
+        let http_delivery = self.config.events_api.is_some();
+        let (Some(bot), true) = (bot, app.is_some() || http_delivery) else {
+            return Err(ConnectorError::BadInput(if http_delivery {
+                "usage: login slack app <xoxb-bot-token>".into()
+            } else {
+                "usage: login slack app <xoxb-bot-token> <xapp-app-level-token>".into()
+            }));
         };
         let me = self.web(bot).call("auth.test", &[]).await?;
         let team = me["team_id"].as_str().unwrap_or_default().to_owned();
@@ -91,7 +113,16 @@ impl NetworkConnector for SlackConnector {
                 .map(str::to_owned)
                 .ok_or_else(|| ConnectorError::BadCredentials(format!("stored login has no {k}")))
         };
-        let (bot_token, app_token) = (field("bot_token")?, field("app_token")?);
+        let bot_token = field("bot_token")?;
+        let http_events = self
+            .config
+            .events_api
+            .as_ref()
+            .map(|_| self.app_logins.clone());
+        let app_token = match &http_events {
+            Some(_) => s["app_token"].as_str().unwrap_or_default().to_owned(),
+            None => field("app_token")?,
+        };
         let api = Arc::new_cyclic(|me| SlackLogin {
             bot: self.web(&bot_token),
             app: self.web(&app_token),
@@ -104,7 +135,13 @@ impl NetworkConnector for SlackConnector {
             checkpoints: Mutex::new(crate::checkpoints::Checkpoints::from_state(&login.state)),
             task: Mutex::new(None),
             me: me.clone(),
+            http_events,
         });
         Ok(api)
+    }
+
+    fn web_handler(&self) -> Option<Arc<dyn aqueduct_core::web::WebHandler>> {
+        (!self.routes.is_empty())
+            .then(|| self.routes.clone() as Arc<dyn aqueduct_core::web::WebHandler>)
     }
 }

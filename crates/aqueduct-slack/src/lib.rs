@@ -1,17 +1,26 @@
 //! The Slack connector: a workspace app (bot token + app-level token) receives through Socket
-//! Mode and sends through the Web API. Speaks only Slack's documented protocol; the API base
-//! URL is configurable so tests can point it at a fake.
+//! Mode, or through the Events API over HTTP when configured, and sends through the Web API.
+//! Speaks only Slack's documented protocol; the API base URL is configurable so tests can
+//! point it at a fake.
 
 mod api;
+mod app_logins;
 mod catch_up;
 mod checkpoints;
 mod config;
 mod connector;
 mod convert;
+mod events_config;
+mod events_http;
+mod events_login;
+mod seen_events;
+mod signature;
 mod socket;
 mod web;
+mod web_routes;
 
 pub use api::SlackLogin;
 pub use config::SlackConfig;
 pub use connector::SlackConnector;
+pub use events_config::{EventsApiConfig, SIGNING_SECRET_ENV};
 pub use web::SlackWeb;

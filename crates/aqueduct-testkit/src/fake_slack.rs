@@ -2,7 +2,8 @@
 //! `{base}/api/{method}` (bearer tokens, JSON or form bodies, HTTP 200 `{"ok":false}` errors,
 //! HTTP 429 + `Retry-After` rate limits) and Socket Mode (a websocket opened from the URL that
 //! `apps.connections.open` returns, `hello`, `events_api` envelopes carrying Events API
-//! `event_callback` wrappers, acks, redelivery, `disconnect`).
+//! `event_callback` wrappers, acks, redelivery, `disconnect`), or the Events API over HTTP
+//! ([`FakeSlack::deliver_events_over_http`]).
 //!
 //! Tests act as Slack users through in-process methods ([`FakeSlack::post`], ...); the bot's
 //! own writes are echoed back as events, as real Slack does. Only channels the bot is a member
@@ -12,12 +13,14 @@
 //! the vendor's OpenAPI file and Events API wrapper schema in `shared/specs/slack/`.
 
 mod api;
+mod events_http;
 mod socket;
 mod spec;
 mod state;
 
 pub(crate) use state::*;
 
+pub use events_http::{DeliveryAttempt, EventsHttp, EventsHttpOptions, HttpAnswer};
 pub use spec::{
     SpecReport, check_requests_against_spec, check_requests_against_spec_report,
     load_event_wrapper_schema, load_slack_spec, slack_spec_dir, validate_event_wrapper,

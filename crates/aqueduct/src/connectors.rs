@@ -20,8 +20,9 @@ pub fn compiled_in() -> Vec<ConnectorFactory> {
     factories.push(ConnectorFactory {
         id: "slack",
         build: |section| {
-            let config: aqueduct_slack::SlackConfig =
-                serde_norway::from_value(section).map_err(|e| e.to_string())?;
+            let config = serde_norway::from_value::<aqueduct_slack::SlackConfig>(section)
+                .map_err(|e| e.to_string())?
+                .resolve_env()?;
             Ok(Arc::new(aqueduct_slack::SlackConnector::new(config)) as Arc<dyn NetworkConnector>)
         },
     });
