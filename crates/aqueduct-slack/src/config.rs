@@ -12,6 +12,24 @@ pub struct SlackConfig {
     /// Largest file the connector downloads from or uploads to Slack, in bytes.
     #[serde(default = "default_max_file")]
     pub max_file_bytes: u64,
+    /// The Slack app's OAuth settings, for `login slack oauth`. Without them, users log in
+    /// with `login slack token <xoxp-...>`.
+    #[serde(default)]
+    pub oauth: Option<OAuthConfig>,
+}
+
+/// OAuth v2 settings of the Slack app that personal logins authorize.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The app's client id (Basic Information in the app's settings).
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: String,
+    /// The bridge's externally reachable base URL (`https://bridge.example.com`); Slack
+    /// redirects browsers to `<public_url>/_aqueduct/slack/oauth`, which must be listed among
+    /// the app's redirect URLs.
+    pub public_url: String,
 }
 
 fn default_api_url() -> String {
@@ -27,6 +45,7 @@ impl Default for SlackConfig {
         Self {
             api_url: default_api_url(),
             max_file_bytes: default_max_file(),
+            oauth: None,
         }
     }
 }

@@ -1,7 +1,12 @@
-//! The Slack connector: logging in a workspace app and loading its logins.
+//! The Slack connector: logging in a workspace app or a user's own account, and loading
+//! their logins.
 
 use crate::api::SlackLogin;
 use crate::config::SlackConfig;
+use crate::endpoints::Endpoints;
+use crate::oauth::OAuth;
+use crate::puppet::{self, SlackPuppet};
+use crate::puppets::Puppets;
 use crate::web::SlackWeb;
 use aqueduct_core::connector::{
     BridgeHandle, Capabilities, ConnectorError, ConnectorResult, LoginFlow, LoginStep, NetworkApi,
@@ -9,6 +14,7 @@ use aqueduct_core::connector::{
 };
 use aqueduct_core::ids::{ConnectorId, LoginId, RemoteUserId};
 use aqueduct_core::records::Login;
+use aqueduct_core::web::WebHandler;
 use async_trait::async_trait;
 use serde_json::json;
 use std::collections::HashMap;
@@ -18,6 +24,10 @@ use std::sync::{Arc, Mutex};
 pub struct SlackConnector {
     config: SlackConfig,
     http: reqwest::Client,
+    /// Personal logins by Slack user, shared by all logins.
+    puppets: Puppets,
+    /// OAuth logins in progress.
+    oauth: Arc<OAuth>,
 }
 
 impl SlackConnector {
@@ -27,7 +37,13 @@ impl SlackConnector {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("TLS backend available");
-        Self { config, http }
+        let oauth = Arc::new(OAuth::new(http.clone(), config.clone()));
+        Self {
+            config,
+            http,
+            puppets: Puppets::default(),
+            oauth,
+        }
     }
 
     fn web(&self, token: &str) -> SlackWeb {
@@ -53,15 +69,33 @@ impl NetworkConnector for SlackConnector {
     }
 
     fn login_flows(&self) -> Vec<LoginFlow> {
-        vec![LoginFlow { id: "app".into(), description: "a workspace app: its bot token (xoxb-...) and app-level token (xapp-...) for Socket Mode".into() }]
+        vec![
+            LoginFlow { id: "app".into(), description: "a workspace app: its bot token (xoxb-...) and app-level token (xapp-...) for Socket Mode".into() },
+            LoginFlow { id: "token".into(), description: "yourself, with your user token (xoxp-...): your messages appear on Slack as you".into() },
+            LoginFlow { id: "oauth".into(), description: "yourself, through a Slack sign-in link: your messages appear on Slack as you".into() },
+        ]
     }
 
     async fn start_login(
         &self,
-        _matrix_user: &str,
-        _flow: &str,
+        matrix_user: &str,
+        flow: &str,
         args: &[String],
     ) -> ConnectorResult<LoginStep> {
+        match flow {
+            "token" => {
+                let Some(token) = args.iter().find(|a| a.starts_with("xoxp-")) else {
+                    return Err(ConnectorError::BadInput(
+                        "usage: login slack token <xoxp-user-token>".into(),
+                    ));
+                };
+                return Ok(LoginStep::Complete(
+                    puppet::new_login(&self.web(token), token).await?,
+                ));
+            }
+            "oauth" => return self.oauth.start(matrix_user),
+            _ => {}
+        }
         let (Some(bot), Some(app)) = (
             args.iter().find(|a| a.starts_with("xoxb-")),
             args.iter().find(|a| a.starts_with("xapp-")),
@@ -87,6 +121,17 @@ impl NetworkConnector for SlackConnector {
         bridge: Arc<dyn BridgeHandle>,
     ) -> ConnectorResult<Arc<dyn NetworkApi>> {
         let s = &login.secret;
+        if let Some(token) = s["user_token"].as_str() {
+            return Ok(Arc::new(SlackPuppet {
+                web: self.web(token),
+                team: s["team_id"].as_str().unwrap_or_default().to_owned(),
+                user: s["user_id"].as_str().unwrap_or_default().to_owned(),
+                login: login.id.clone(),
+                bridge,
+                config: self.config.clone(),
+                puppets: self.puppets.clone(),
+            }));
+        }
         let field = |k: &str| {
             s[k].as_str()
                 .map(str::to_owned)
@@ -107,8 +152,15 @@ impl NetworkConnector for SlackConnector {
             checkpoints: Mutex::new(checkpoints),
             checkpoint_saved: Mutex::new(None),
             task: Mutex::new(None),
+            puppets: self.puppets.clone(),
             me: me.clone(),
         });
         Ok(api)
+    }
+
+    fn web_handler(&self) -> Option<Arc<dyn WebHandler>> {
+        Some(Arc::new(Endpoints {
+            oauth: self.oauth.clone(),
+        }))
     }
 }
