@@ -12,6 +12,7 @@
 //! the vendor's OpenAPI file and Events API wrapper schema in `shared/specs/slack/`.
 
 mod api;
+mod oauth;
 mod socket;
 mod spec;
 mod state;
@@ -60,6 +61,8 @@ pub enum TokenKind {
     Missing,
     /// A token the fake did not issue.
     Invalid,
+    /// A user token that was revoked.
+    Revoked,
 }
 
 /// One Web API call as received.
@@ -169,6 +172,7 @@ impl FakeSlack {
                 counter: 0,
                 id_base: rand::random::<u64>() % 1_000_000_000,
                 last_read: HashMap::new(),
+                oauth: Default::default(),
                 shutdown: false,
             }),
             msg_notify: Notify::new(),

@@ -121,6 +121,7 @@ pub(crate) struct State {
     pub counter: u64,
     pub id_base: u64,
     pub last_read: HashMap<(String, String), String>,
+    pub oauth: super::oauth::OAuthState,
     pub shutdown: bool,
 }
 
