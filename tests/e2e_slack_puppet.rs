@@ -244,18 +244,25 @@ async fn a_user_token_login_acts_on_slack_as_the_user_and_brings_their_slack_mes
     Ok(())
 }
 
-/// The link in the bot's answer to `login slack oauth`.
-async fn oauth_link(s: &Setup, mgmt: &str) -> anyhow::Result<String> {
-    let answer = s
-        .env
-        .command(&s.alice, mgmt, "login slack oauth", "/oauth/v2/authorize")
-        .await?;
-    let body = answer["content"]["body"].as_str().unwrap_or_default();
-    let link = body
+/// The link in a bot message, if it has one.
+fn link_in(e: &Value) -> Option<String> {
+    e["content"]["body"]
+        .as_str()?
         .split_whitespace()
         .find(|w| w.contains("/oauth/v2/authorize"))
-        .unwrap_or_default();
-    Ok(link.to_owned())
+        .map(str::to_owned)
+}
+
+/// Sends `login slack oauth` and returns the link in the bot's answer, other than `old`.
+async fn oauth_link(s: &Setup, mgmt: &str, old: Option<&str>) -> anyhow::Result<String> {
+    s.alice.send_text(mgmt, "login slack oauth").await?;
+    let answer = s
+        .alice
+        .wait_for_event(mgmt, WAIT, |e| {
+            e["sender"] == s.env.bot.as_str() && link_in(e).is_some_and(|l| Some(l.as_str()) != old)
+        })
+        .await?;
+    Ok(link_in(&answer).unwrap_or_default())
 }
 
 /// A browser that shows redirects instead of following them.
@@ -291,8 +298,8 @@ async fn an_oauth_login_finishes_in_the_browser_and_refuses_replays_unknown_stat
     let mgmt = s.env.management_room(&s.alice).await?;
     s.slack.sign_in_browser(ALICE);
 
-    let link = oauth_link(&s, &mgmt).await?;
-    let (back, status, page) = authorize(&link).await?;
+    let first = oauth_link(&s, &mgmt, None).await?;
+    let (back, status, page) = authorize(&first).await?;
     assert!(
         back.starts_with(&format!(
             "http://127.0.0.1:{}/_aqueduct/slack/oauth?",
@@ -329,7 +336,7 @@ async fn an_oauth_login_finishes_in_the_browser_and_refuses_replays_unknown_stat
 
     // She clicks Cancel on Slack: the page and the bot both say so.
     s.slack.deny_authorization(true);
-    let link = oauth_link(&s, &mgmt).await?;
+    let link = oauth_link(&s, &mgmt, Some(&first)).await?;
     let (_, status, page) = authorize(&link).await?;
     assert_eq!(status, 400);
     assert!(page.contains("did not allow access"), "{page}");
