@@ -173,7 +173,8 @@ async fn a_user_token_login_acts_on_slack_as_the_user_and_brings_their_slack_mes
         "her message came back from Slack"
     );
     assert_eq!(
-        count(&events, |e| e["content"]["m.relates_to"]["rel_type"] == "m.replace"),
+        count(&events, |e| e["content"]["m.relates_to"]["rel_type"]
+            == "m.replace"),
         1,
         "her edit came back from Slack"
     );
@@ -331,7 +332,12 @@ async fn an_oauth_login_finishes_in_the_browser_and_refuses_replays_unknown_stat
     assert!(forged.text().await?.contains("unknown or was already used"));
 
     s.env
-        .command(&s.alice, &mgmt, "logout slack", "Logged out of slack (alice")
+        .command(
+            &s.alice,
+            &mgmt,
+            "logout slack",
+            "Logged out of slack (alice",
+        )
         .await?;
 
     // She clicks Cancel on Slack: the page and the bot both say so.

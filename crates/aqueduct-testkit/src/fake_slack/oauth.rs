@@ -69,11 +69,11 @@ pub(crate) async fn authorize(
     if q.get("client_id") != Some(&st.oauth.client_id) {
         return html(StatusCode::BAD_REQUEST, "Invalid client_id parameter");
     }
-    let Some(redirect) = q
-        .get("redirect_uri")
-        .and_then(|r| url::Url::parse(r).ok())
-    else {
-        return html(StatusCode::BAD_REQUEST, "redirect_uri did not match any configured URIs");
+    let Some(redirect) = q.get("redirect_uri").and_then(|r| url::Url::parse(r).ok()) else {
+        return html(
+            StatusCode::BAD_REQUEST,
+            "redirect_uri did not match any configured URIs",
+        );
     };
     let Some(user) = st.oauth.signed_in.clone() else {
         return html(StatusCode::OK, "Sign in to Fake Team");
@@ -145,7 +145,8 @@ fn exchange(st: &mut super::State, p: &HashMap<String, String>) -> Result<Value,
         return Err("bad_redirect_uri");
     }
     let token = format!("xoxp-1-{user}-{}", rand::random::<u64>());
-    st.tokens.insert(token.clone(), TokenKind::User(user.clone()));
+    st.tokens
+        .insert(token.clone(), TokenKind::User(user.clone()));
     Ok(json!({
         "ok": true,
         "app_id": APP_ID,
