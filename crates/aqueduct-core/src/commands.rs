@@ -28,7 +28,12 @@ const BUILTIN: &[(&str, &str, &str, Level)] = &[
         "log in to a network",
         Level::User,
     ),
-    ("logout", "<network>", "log out of a network", Level::User),
+    (
+        "logout",
+        "<network> [login id]",
+        "log out of a network (name the login when you have several)",
+        Level::User,
+    ),
     (
         "bridge",
         "<network> <chat id>",
@@ -218,7 +223,11 @@ impl Inner {
             .get(&ConnectorId::new(network.as_str()))
             .cloned()
             .ok_or_else(|| Error::Unknown(format!("no network called {network} is enabled")))?;
-        if self.login_of_user(&connector.id(), &user).is_some() {
+        // A login that posts as an app (a workspace bot) leaves room for the user's own.
+        if self
+            .login_of_user(&connector.id(), &user)
+            .is_some_and(|l| l.api.sends_as_owner())
+        {
             return Ok(format!(
                 "You are already logged in to {network}. Use `logout {network}` first."
             ));
@@ -294,9 +303,33 @@ impl Inner {
         let network = args
             .first()
             .ok_or_else(|| Error::Unknown("Usage: logout <network>".into()))?;
-        let logins = self.store.logins_of_user(user).await?;
-        let Some(login) = logins.into_iter().find(|l| l.connector.as_str() == network) else {
-            return Ok(format!("You are not logged in to {network}."));
+        let mut logins: Vec<Login> = self
+            .store
+            .logins_of_user(user)
+            .await?
+            .into_iter()
+            .filter(|l| l.connector.as_str() == network)
+            .collect();
+        if let Some(id) = args.get(1) {
+            logins.retain(|l| l.id.as_str() == id);
+        }
+        let login = match logins.len() {
+            0 if args.len() > 1 => {
+                return Ok(format!("You have no {network} login {}.", args[1]));
+            }
+            0 => return Ok(format!("You are not logged in to {network}.")),
+            1 => logins.remove(0),
+            // Never guess which account to drop.
+            _ => {
+                let list: Vec<String> = logins
+                    .iter()
+                    .map(|l| format!("{} ({})", l.id, l.remote_name))
+                    .collect();
+                return Ok(format!(
+                    "You have several {network} logins: {}. Say which: `logout {network} <login id>`.",
+                    list.join(", ")
+                ));
+            }
         };
         self.deactivate_login(&login.connector, &login.id).await?;
         Ok(format!("Logged out of {network} ({}).", login.remote_name))

@@ -1,13 +1,14 @@
 //! One logged-in Slack workspace app: receiving through Socket Mode, sending through the Web API.
 
+use crate::calls::Calls;
 use crate::checkpoints::Checkpoints;
 use crate::config::SlackConfig;
 use crate::convert::{self, Context, slack_user, ts_millis};
 use crate::web::SlackWeb;
 use aqueduct_core::connector::{
     BackfillHandler, BridgeHandle, ChatInfo, ChatInfoHandler, ConnectorError, ConnectorResult,
-    DeleteHandler, EditHandler, MembershipHandler, NetworkApi, ReactionHandler, RemoteAvatar,
-    RemoteState, ReplyHandler, ThreadHandler, UserInfo,
+    DeleteHandler, EditHandler, MembershipHandler, NetworkApi, ReactionHandler, RemoteState,
+    ReplyHandler, ThreadHandler, UserInfo,
 };
 use aqueduct_core::event::{
     Attachment, AttachmentKind, MatrixMessage, MessageContent, RelayedSender, RemoteEvent,
@@ -17,7 +18,6 @@ use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
 use aqueduct_core::records::Portal;
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -34,6 +34,8 @@ pub struct SlackLogin {
     /// Where each channel's catch-up starts, persisted as the login's state.
     pub(crate) checkpoints: Mutex<Checkpoints>,
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The connector's personal logins, to route their owners' events through them.
+    pub(crate) puppets: crate::puppets::Puppets,
     /// Itself, for spawning tasks that outlive a call.
     pub(crate) me: std::sync::Weak<SlackLogin>,
     /// The connector's registry of app logins when events arrive over HTTP; `None` for
@@ -105,7 +107,10 @@ impl SlackLogin {
                 .report_state(&self.login, RemoteState::BadCredentials(reason));
             return Box::pin(async { Ok(()) });
         }
-        let Some(event) = self.to_remote(ev).await else {
+        if ev["type"] == "tokens_revoked" {
+            self.revoke_puppets(ev);
+        }
+        let Some((login, event)) = self.to_remote(ev).await.and_then(|e| self.route(ev, e)) else {
             return Box::pin(async { Ok(()) });
         };
         let channel = event.chat.to_string();
@@ -117,7 +122,7 @@ impl SlackLogin {
             ),
             _ => (None, None),
         };
-        let receipt = self.bridge.queue_remote_event(&self.login, event);
+        let receipt = self.bridge.queue_remote_event(&login, event);
         let me = self.me.upgrade();
         Box::pin(async move {
             receipt.await?;
@@ -190,110 +195,12 @@ impl SlackLogin {
         }
     }
 
-    fn text_for(&self, content: &MessageContent) -> String {
-        let slack_ids: HashMap<&str, String> = content
-            .mentions
-            .users
-            .iter()
-            .filter_map(|u| {
-                u.remote_id
-                    .as_ref()
-                    .map(|r| (u.matrix_id.as_str(), slack_user(r).to_owned()))
-            })
-            .collect();
-        let text = aqueduct_format::slack::matrix_to_mrkdwn(
-            &content.body,
-            content.html.as_deref(),
-            &|mxid| slack_ids.get(mxid).cloned(),
-        );
-        if content.mentions.room && !text.contains("<!channel>") && !text.contains("<!here>") {
-            return format!("<!channel> {text}");
-        }
-        text
-    }
-
-    /// Uploads a message's files (`files.getUploadURLExternal`, the upload, then
-    /// `files.completeUploadExternal`), with the text as the comment. The message's id is its
-    /// `ts` when Slack reports the share, else `file:<id>` (which deletes with `files.delete`).
-    async fn send_files(
-        &self,
-        portal: &Portal,
-        message: &MatrixMessage,
-    ) -> ConnectorResult<SentMessage> {
-        let mut files = Vec::new();
-        for att in &message.content.attachments {
-            if att.data.len() as u64 > self.config.max_file_bytes {
-                return Err(ConnectorError::Refused(format!(
-                    "{} is larger than the {} bytes this bridge sends to Slack",
-                    att.name, self.config.max_file_bytes
-                )));
-            }
-            let slot = self
-                .bot
-                .call(
-                    "files.getUploadURLExternal",
-                    &[
-                        ("filename", att.name.clone()),
-                        ("length", att.data.len().to_string()),
-                    ],
-                )
-                .await?;
-            let (Some(url), Some(id)) = (slot["upload_url"].as_str(), slot["file_id"].as_str())
-            else {
-                return Err(ConnectorError::Temporary(
-                    "files.getUploadURLExternal answered without upload_url or file_id".into(),
-                ));
-            };
-            self.bot.upload(url, att.data.clone()).await?;
-            files.push(json!({ "id": id, "title": att.name }));
-        }
-        let mut comment = if message.content.body.is_empty() {
-            String::new()
-        } else {
-            self.text_for(&message.content)
-        };
-        if let Some(r) = &message.relayed_for {
-            // Uploads cannot carry a username: name the sender in the comment.
-            comment = if comment.is_empty() {
-                format!("*{}* sent a file", r.display_name)
-            } else {
-                format!("*{}*: {comment}", r.display_name)
-            };
-        }
-        let channel = portal.key.chat.to_string();
-        let mut params = vec![
-            ("files", Value::Array(files).to_string()),
-            ("channel_id", channel.clone()),
-        ];
-        if !comment.is_empty() {
-            params.push(("initial_comment", comment));
-        }
-        if let Some(root) = message.thread_root.as_ref().or(message.reply_to.as_ref()) {
-            params.push(("thread_ts", root.to_string()));
-        }
-        let done = self
-            .bot
-            .call("files.completeUploadExternal", &params)
-            .await?;
-        let file = &done["files"][0];
-        let shared_ts = ["public", "private"].iter().find_map(|k| {
-            file["shares"][*k][channel.as_str()][0]["ts"]
-                .as_str()
-                .map(str::to_owned)
-        });
-        let id = match shared_ts {
-            Some(ts) => ts,
-            None => format!("file:{}", file["id"].as_str().unwrap_or_default()),
-        };
-        Ok(SentMessage {
-            timestamp_ms: None,
-            id: RemoteMessageId::new(id),
-        })
-    }
-
-    fn identity(params: &mut Vec<(&'static str, String)>, relayed_for: Option<&RelayedSender>) {
-        if let Some(r) = relayed_for {
-            params.push(("username", r.display_name.clone()));
+    /// The Web API with the bot token.
+    pub(crate) fn calls(&self) -> Calls<'_> {
+        Calls {
+            web: &self.bot,
+            team: &self.team,
+            max_file_bytes: self.config.max_file_bytes,
         }
     }
 }
@@ -302,6 +209,7 @@ impl SlackLogin {
 impl NetworkApi for SlackLogin {
     async fn connect(&self) -> ConnectorResult<()> {
         self.bot.call("auth.test", &[]).await?;
+        self.puppets.set_bot(&self.team, &self.bot_user);
         let me = self
             .me
             .upgrade()
@@ -332,84 +240,11 @@ impl NetworkApi for SlackLogin {
     }
 
     async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo> {
-        let info = self
-            .bot
-            .call("conversations.info", &[("channel", chat.to_string())])
-            .await?;
-        let c = &info["channel"];
-        let is_direct = c["is_im"].as_bool().unwrap_or(false);
-        let members = if is_direct {
-            c["user"]
-                .as_str()
-                .map(|u| vec![convert::user_id(&self.team, u)])
-                .unwrap_or_default()
-        } else {
-            let m = self
-                .bot
-                .call(
-                    "conversations.members",
-                    &[("channel", chat.to_string()), ("limit", "200".into())],
-                )
-                .await?;
-            m["members"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|u| u.as_str())
-                        .filter(|u| *u != self.bot_user)
-                        .map(|u| convert::user_id(&self.team, u))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        Ok(ChatInfo {
-            name: (!is_direct)
-                .then(|| c["name"].as_str().map(str::to_owned))
-                .flatten(),
-            topic: c["topic"]["value"]
-                .as_str()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned),
-            is_direct,
-            members,
-        })
+        self.calls().chat_info(chat, &[&self.bot_user]).await
     }
 
     async fn user_info(&self, user: &RemoteUserId) -> ConnectorResult<UserInfo> {
-        let info = self
-            .bot
-            .call("users.info", &[("user", slack_user(user).to_owned())])
-            .await?;
-        let u = &info["user"];
-        let p = &u["profile"];
-        let name = [
-            &p["display_name"],
-            &p["real_name"],
-            &u["real_name"],
-            &u["name"],
-        ]
-        .into_iter()
-        .filter_map(|v| v.as_str())
-        .find(|s| !s.is_empty())
-        .map(str::to_owned);
-        let avatar = match p["image_72"].as_str() {
-            Some(url) => match self.bot.download(url, 5 * 1024 * 1024).await {
-                Ok(data) => Some(RemoteAvatar {
-                    source: url.to_owned(),
-                    mime: "image/png".into(),
-                    data,
-                }),
-                Err(e) => {
-                    tracing::debug!(error = %e, "no Slack avatar");
-                    None
-                }
-            },
-            None => None,
-        };
-        Ok(UserInfo {
-            display_name: name,
-            avatar,
-        })
+        self.calls().user_info(user).await
     }
 
     async fn send_message(
@@ -418,19 +253,14 @@ impl NetworkApi for SlackLogin {
         message: &MatrixMessage,
     ) -> ConnectorResult<SentMessage> {
         if !message.content.attachments.is_empty() {
-            return self.send_files(portal, message).await;
+            return self.calls().send_files(portal, message).await;
         }
-        let mut params = vec![
-            ("channel", portal.key.chat.to_string()),
-            ("text", self.text_for(&message.content)),
-        ];
-        // Slack has no replies outside threads: a reply starts (or joins) the thread.
-        if let Some(root) = message.thread_root.as_ref().or(message.reply_to.as_ref()) {
-            params.push(("thread_ts", root.to_string()));
-        }
-        Self::identity(&mut params, message.relayed_for.as_ref());
-        let sent = self.bot.call("chat.postMessage", &params).await?;
-        let ts = sent["ts"].as_str().unwrap_or_default().to_owned();
+        let identity = message
+            .relayed_for
+            .iter()
+            .map(|r| ("username", r.display_name.clone()))
+            .collect();
+        let ts = self.calls().post_text(portal, message, identity).await?;
         // A channel that so far only had outgoing messages gets a checkpoint, so a catch-up
         // covers it. An existing checkpoint is not moved: a Slack message older than this one
         // may still be on its way to Matrix.
@@ -492,12 +322,7 @@ impl EditHandler for SlackLogin {
         content: &MessageContent,
         _relayed_for: Option<&RelayedSender>,
     ) -> ConnectorResult<()> {
-        let params = [
-            ("channel", portal.key.chat.to_string()),
-            ("ts", target.to_string()),
-            ("text", self.text_for(content)),
-        ];
-        self.bot.call("chat.update", &params).await?;
+        self.calls().edit(portal, target, content).await?;
         Ok(())
     }
 }
@@ -509,57 +334,7 @@ impl DeleteHandler for SlackLogin {
         portal: &Portal,
         target: &RemoteMessageId,
     ) -> ConnectorResult<()> {
-        match target.as_str().strip_prefix("file:") {
-            Some(file) => {
-                self.bot
-                    .call("files.delete", &[("file", file.to_owned())])
-                    .await?
-            }
-            None => {
-                self.bot
-                    .call(
-                        "chat.delete",
-                        &[
-                            ("channel", portal.key.chat.to_string()),
-                            ("ts", target.to_string()),
-                        ],
-                    )
-                    .await?
-            }
-        };
-        Ok(())
-    }
-}
-
-fn reaction_name(key: &str) -> ConnectorResult<String> {
-    if let Some(custom) = key.strip_prefix(':').and_then(|k| k.strip_suffix(':')) {
-        return Ok(custom.to_owned());
-    }
-    aqueduct_format::emoji::to_shortcode(key).ok_or_else(|| {
-        ConnectorError::Unsupported(format!("the reaction {key} (Slack has no such emoji)"))
-    })
-}
-
-impl SlackLogin {
-    /// Calls `reactions.add` / `reactions.remove`, treating `already_done` as success, so a
-    /// repeated action is harmless.
-    async fn react(
-        &self,
-        method: &str,
-        already_done: &str,
-        portal: &Portal,
-        target: &RemoteMessageId,
-        key: &str,
-    ) -> ConnectorResult<()> {
-        let params = [
-            ("channel", portal.key.chat.to_string()),
-            ("timestamp", target.to_string()),
-            ("name", reaction_name(key)?),
-        ];
-        match self.bot.call(method, &params).await {
-            Err(ConnectorError::Refused(e)) if e.ends_with(already_done) => Ok(()),
-            other => other.map(|_| ()),
-        }
+        self.calls().delete(portal, target).await
     }
 }
 
@@ -571,8 +346,7 @@ impl ReactionHandler for SlackLogin {
         target: &RemoteMessageId,
         key: &str,
     ) -> ConnectorResult<()> {
-        self.react("reactions.add", "already_reacted", portal, target, key)
-            .await
+        self.calls().react(true, portal, target, key).await
     }
 
     async fn remove_reaction(
@@ -581,66 +355,49 @@ impl ReactionHandler for SlackLogin {
         target: &RemoteMessageId,
         key: &str,
     ) -> ConnectorResult<()> {
-        self.react("reactions.remove", "no_reaction", portal, target, key)
-            .await
+        self.calls().react(false, portal, target, key).await
     }
 }
 
 #[async_trait]
 impl ChatInfoHandler for SlackLogin {
     async fn set_name(&self, portal: &Portal, name: &str) -> ConnectorResult<()> {
-        self.bot
-            .call(
-                "conversations.rename",
-                &[
-                    ("channel", portal.key.chat.to_string()),
-                    ("name", name.to_owned()),
-                ],
-            )
-            .await?;
-        Ok(())
+        self.calls()
+            .on_channel("conversations.rename", portal, ("name", name.to_owned()))
+            .await
     }
 
     async fn set_topic(&self, portal: &Portal, topic: &str) -> ConnectorResult<()> {
-        self.bot
-            .call(
+        self.calls()
+            .on_channel(
                 "conversations.setTopic",
-                &[
-                    ("channel", portal.key.chat.to_string()),
-                    ("topic", topic.to_owned()),
-                ],
+                portal,
+                ("topic", topic.to_owned()),
             )
-            .await?;
-        Ok(())
+            .await
     }
 }
 
 #[async_trait]
 impl MembershipHandler for SlackLogin {
     async fn invite(&self, portal: &Portal, user: &RemoteUserId) -> ConnectorResult<()> {
-        self.bot
-            .call(
+        self.calls()
+            .on_channel(
                 "conversations.invite",
-                &[
-                    ("channel", portal.key.chat.to_string()),
-                    ("users", slack_user(user).to_owned()),
-                ],
+                portal,
+                ("users", slack_user(user).to_owned()),
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     async fn kick(&self, portal: &Portal, user: &RemoteUserId) -> ConnectorResult<()> {
-        self.bot
-            .call(
+        self.calls()
+            .on_channel(
                 "conversations.kick",
-                &[
-                    ("channel", portal.key.chat.to_string()),
-                    ("user", slack_user(user).to_owned()),
-                ],
+                portal,
+                ("user", slack_user(user).to_owned()),
             )
-            .await?;
-        Ok(())
+            .await
     }
 }
 

@@ -87,8 +87,8 @@ impl SlackLogin {
                 .as_str()
                 .filter(|t| Some(*t) != ts.as_deref())
                 .map(str::to_owned);
-            if let Some(ev) = self.to_remote(&m).await {
-                receipts.push((ts, root, self.bridge.queue_remote_event(&self.login, ev)));
+            if let Some((login, ev)) = self.to_remote(&m).await.and_then(|e| self.route(&m, e)) {
+                receipts.push((ts, root, self.bridge.queue_remote_event(&login, ev)));
             }
         }
         for (ts, root, receipt) in receipts {

@@ -16,6 +16,24 @@ pub struct SlackConfig {
     /// keeps Socket Mode.
     #[serde(default)]
     pub events_api: Option<crate::events_config::EventsApiConfig>,
+    /// The Slack app's OAuth settings, for `login slack oauth`. Without them, users log in
+    /// with `login slack token <xoxp-...>`.
+    #[serde(default)]
+    pub oauth: Option<OAuthConfig>,
+}
+
+/// OAuth v2 settings of the Slack app that personal logins authorize.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The app's client id (Basic Information in the app's settings).
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: String,
+    /// The bridge's externally reachable base URL (`https://bridge.example.com`); Slack
+    /// redirects browsers to `<public_url>/_aqueduct/slack/oauth`, which must be listed among
+    /// the app's redirect URLs.
+    pub public_url: String,
 }
 
 fn default_api_url() -> String {
@@ -32,6 +50,7 @@ impl Default for SlackConfig {
             api_url: default_api_url(),
             max_file_bytes: default_max_file(),
             events_api: None,
+            oauth: None,
         }
     }
 }

@@ -1,9 +1,13 @@
-//! The Slack connector: logging in a workspace app and loading its logins.
+//! The Slack connector: logging in a workspace app or a user's own account, and loading
+//! their logins.
 
 use crate::api::SlackLogin;
 use crate::app_logins::AppLogins;
 use crate::config::SlackConfig;
 use crate::events_http::EventsEndpoint;
+use crate::oauth::OAuth;
+use crate::puppet::{self, SlackPuppet};
+use crate::puppets::Puppets;
 use crate::web::SlackWeb;
 use crate::web_routes::SlackRoutes;
 use aqueduct_core::connector::{
@@ -12,6 +16,7 @@ use aqueduct_core::connector::{
 };
 use aqueduct_core::ids::{ConnectorId, LoginId, RemoteUserId};
 use aqueduct_core::records::Login;
+use aqueduct_core::web::WebHandler;
 use async_trait::async_trait;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -20,8 +25,11 @@ use std::sync::{Arc, Mutex};
 pub struct SlackConnector {
     config: SlackConfig,
     http: reqwest::Client,
+    /// Personal logins by Slack user, shared by all logins.
+    puppets: Puppets,
     /// Loaded app logins by team, for the Events API endpoint (HTTP delivery only).
     app_logins: Arc<AppLogins>,
+    /// The HTTP endpoints (OAuth redirect, Events API deliveries).
     routes: Arc<SlackRoutes>,
 }
 
@@ -38,10 +46,12 @@ impl SlackConnector {
                 .events_api
                 .as_ref()
                 .map(|e| EventsEndpoint::new(e.signing_secret.clone(), app_logins.clone())),
+            oauth: Arc::new(OAuth::new(http.clone(), config.clone())),
         });
         Self {
             config,
             http,
+            puppets: Puppets::default(),
             app_logins,
             routes,
         }
@@ -70,15 +80,33 @@ impl NetworkConnector for SlackConnector {
     }
 
     fn login_flows(&self) -> Vec<LoginFlow> {
-        vec![LoginFlow { id: "app".into(), description: "a workspace app: its bot token (xoxb-...) and app-level token (xapp-...) for Socket Mode".into() }]
+        vec![
+            LoginFlow { id: "app".into(), description: "a workspace app: its bot token (xoxb-...) and app-level token (xapp-...) for Socket Mode".into() },
+            LoginFlow { id: "token".into(), description: "yourself, with your user token (xoxp-...): your messages appear on Slack as you".into() },
+            LoginFlow { id: "oauth".into(), description: "yourself, through a Slack sign-in link: your messages appear on Slack as you".into() },
+        ]
     }
 
     async fn start_login(
         &self,
-        _matrix_user: &str,
-        _flow: &str,
+        matrix_user: &str,
+        flow: &str,
         args: &[String],
     ) -> ConnectorResult<LoginStep> {
+        match flow {
+            "token" => {
+                let Some(token) = args.iter().find(|a| a.starts_with("xoxp-")) else {
+                    return Err(ConnectorError::BadInput(
+                        "usage: login slack token <xoxp-user-token>".into(),
+                    ));
+                };
+                return Ok(LoginStep::Complete(
+                    puppet::new_login(&self.web(token), token).await?,
+                ));
+            }
+            "oauth" => return self.routes.oauth.start(matrix_user),
+            _ => {}
+        }
         let bot = args.iter().find(|a| a.starts_with("xoxb-"));
         let app = args.iter().find(|a| a.starts_with("xapp-"));
         // Over HTTP, Slack delivers to the bridge: the app-level token (Socket Mode's) is not
@@ -108,6 +136,17 @@ impl NetworkConnector for SlackConnector {
         bridge: Arc<dyn BridgeHandle>,
     ) -> ConnectorResult<Arc<dyn NetworkApi>> {
         let s = &login.secret;
+        if let Some(token) = s["user_token"].as_str() {
+            return Ok(Arc::new(SlackPuppet {
+                web: self.web(token),
+                team: s["team_id"].as_str().unwrap_or_default().to_owned(),
+                user: s["user_id"].as_str().unwrap_or_default().to_owned(),
+                login: login.id.clone(),
+                bridge,
+                config: self.config.clone(),
+                puppets: self.puppets.clone(),
+            }));
+        }
         let field = |k: &str| {
             s[k].as_str()
                 .map(str::to_owned)
@@ -134,14 +173,14 @@ impl NetworkConnector for SlackConnector {
             config: self.config.clone(),
             checkpoints: Mutex::new(crate::checkpoints::Checkpoints::from_state(&login.state)),
             task: Mutex::new(None),
+            puppets: self.puppets.clone(),
             me: me.clone(),
             http_events,
         });
         Ok(api)
     }
 
-    fn web_handler(&self) -> Option<Arc<dyn aqueduct_core::web::WebHandler>> {
-        (!self.routes.is_empty())
-            .then(|| self.routes.clone() as Arc<dyn aqueduct_core::web::WebHandler>)
+    fn web_handler(&self) -> Option<Arc<dyn WebHandler>> {
+        Some(self.routes.clone())
     }
 }

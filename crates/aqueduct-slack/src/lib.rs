@@ -1,10 +1,12 @@
 //! The Slack connector: a workspace app (bot token + app-level token) receives through Socket
-//! Mode, or through the Events API over HTTP when configured, and sends through the Web API.
-//! Speaks only Slack's documented protocol; the API base URL is configurable so tests can
-//! point it at a fake.
+//! Mode, or through the Events API over HTTP when configured, and sends through the Web API;
+//! users may add a personal login (a user token, pasted or through OAuth) so their messages
+//! reach Slack as themselves. Speaks only Slack's documented protocol; the API base URL is
+//! configurable so tests can point it at a fake.
 
 mod api;
 mod app_logins;
+mod calls;
 mod catch_up;
 mod checkpoints;
 mod config;
@@ -13,6 +15,10 @@ mod convert;
 mod events_config;
 mod events_http;
 mod events_login;
+mod oauth;
+mod puppet;
+mod puppets;
+mod routing;
 mod seen_events;
 mod signature;
 mod socket;
@@ -20,7 +26,8 @@ mod web;
 mod web_routes;
 
 pub use api::SlackLogin;
-pub use config::SlackConfig;
+pub use config::{OAuthConfig, SlackConfig};
 pub use connector::SlackConnector;
 pub use events_config::{EventsApiConfig, SIGNING_SECRET_ENV};
+pub use puppet::SlackPuppet;
 pub use web::SlackWeb;

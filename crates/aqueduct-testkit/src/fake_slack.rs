@@ -14,6 +14,7 @@
 
 mod api;
 mod events_http;
+mod oauth;
 mod socket;
 mod spec;
 mod state;
@@ -63,6 +64,8 @@ pub enum TokenKind {
     Missing,
     /// A token the fake did not issue.
     Invalid,
+    /// A user token that was revoked.
+    Revoked,
 }
 
 /// One Web API call as received.
@@ -173,7 +176,7 @@ impl FakeSlack {
                 counter: 0,
                 id_base: rand::random::<u64>() % 1_000_000_000,
                 last_read: HashMap::new(),
-                revoked: HashSet::new(),
+                oauth: Default::default(),
                 shutdown: false,
             }),
             msg_notify: Notify::new(),
@@ -324,15 +327,15 @@ impl FakeSlack {
     /// `token_revoked`, and the app receives a `tokens_revoked` event naming its owner.
     pub fn revoke_token(&self, token: &str) {
         let mut st = self.shared.lock();
-        let Some(kind) = st.tokens.remove(token) else {
+        let Some(kind) = st.tokens.get(token).cloned() else {
             return;
         };
-        st.revoked.insert(token.to_string());
         let tokens = match kind {
-            TokenKind::Bot => json!({"bot": [BOT_USER_ID]}),
-            TokenKind::User(u) => json!({"oauth": [u]}),
-            TokenKind::App | TokenKind::Missing | TokenKind::Invalid => return,
+            TokenKind::Bot => json!({"oauth": [], "bot": [BOT_USER_ID]}),
+            TokenKind::User(u) => json!({"oauth": [u], "bot": []}),
+            TokenKind::App | TokenKind::Missing | TokenKind::Invalid | TokenKind::Revoked => return,
         };
+        st.tokens.insert(token.to_owned(), TokenKind::Revoked);
         st.emit(json!({"type": "tokens_revoked", "tokens": tokens}));
         drop(st);
         self.shared.changed();

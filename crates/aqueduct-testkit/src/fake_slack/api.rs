@@ -19,6 +19,8 @@ type ApiResult = Result<Value, String>;
 pub(crate) fn router(shared: Sh) -> Router {
     Router::new()
         .route("/api/{method}", any(api))
+        .route("/api/oauth.v2.access", any(super::oauth::access))
+        .route("/oauth/v2/authorize", get(super::oauth::authorize))
         .route("/upload/v1/{file_id}", post(upload))
         .route("/files-pri/{file_id}/{name}", get(download))
         .route("/files-pri/{file_id}/download/{name}", get(download))
@@ -119,12 +121,7 @@ async fn api(
         );
         return r;
     }
-    let revoked = token.as_ref().is_some_and(|t| st.revoked.contains(t));
-    let result = if revoked {
-        Err("token_revoked".to_string())
-    } else {
-        dispatch(&mut st, &method, &params, &kind)
-    };
+    let result = dispatch(&mut st, &method, &params, &kind);
     drop(st);
     sh.changed();
     match result {
@@ -222,6 +219,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
     let caller = match kind {
         TokenKind::Missing => return Err("not_authed".into()),
         TokenKind::Invalid => return Err("invalid_auth".into()),
+        TokenKind::Revoked => return Err("token_revoked".into()),
         TokenKind::App if method == "apps.connections.open" => None,
         TokenKind::App => return Err("not_allowed_token_type".into()),
         TokenKind::Bot | TokenKind::User(_) if method == "apps.connections.open" => {

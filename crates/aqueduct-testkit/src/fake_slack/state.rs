@@ -120,11 +120,10 @@ pub(crate) struct State {
     pub control: Option<(u64, Control)>,
     pub tickets: HashSet<String>,
     pub ack_timeout: Duration,
-    /// Tokens revoked with `revoke_token`: calls with them fail with `token_revoked`.
-    pub revoked: HashSet<String>,
     pub counter: u64,
     pub id_base: u64,
     pub last_read: HashMap<(String, String), String>,
+    pub oauth: super::oauth::OAuthState,
     pub shutdown: bool,
 }
 
