@@ -379,8 +379,7 @@ impl Inner {
                 p.key.connector, p.key.chat
             ));
         }
-        if self.store.management_room(&env.sender).await?.as_deref() == Some(env.room_id.as_str())
-        {
+        if self.store.management_room(&env.sender).await?.as_deref() == Some(env.room_id.as_str()) {
             return Ok(format!(
                 "This is your management room. Create a room for the chat (or pick one), invite                  me, and type `{} link {network} {chat}` there.",
                 self.config.command_prefix

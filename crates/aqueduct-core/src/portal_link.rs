@@ -66,7 +66,10 @@ impl Inner {
                 power.have
             ));
         }
-        let room_name = has_text(self.matrix.get_state(room, "m.room.name", "").await?, "name");
+        let room_name = has_text(
+            self.matrix.get_state(room, "m.room.name", "").await?,
+            "name",
+        );
         let room_topic = has_text(
             self.matrix.get_state(room, "m.room.topic", "").await?,
             "topic",
@@ -76,7 +79,10 @@ impl Inner {
             (Some(mine), Some(theirs)) if mine != theirs => {
                 kept.push(format!("its name \"{mine}\" (the chat's is \"{theirs}\")"))
             }
-            (None, Some(theirs)) => self.set_room_state(room, "m.room.name", "name", theirs).await?,
+            (None, Some(theirs)) => {
+                self.set_room_state(room, "m.room.name", "name", theirs)
+                    .await?
+            }
             _ => {}
         }
         match (&room_topic, &info.topic) {

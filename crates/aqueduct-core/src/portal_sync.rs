@@ -42,7 +42,10 @@ impl std::fmt::Display for SyncSummary {
             ));
         }
         if self.failed > 0 {
-            parts.push(format!("{} could not be updated (see the logs)", self.failed));
+            parts.push(format!(
+                "{} could not be updated (see the logs)",
+                self.failed
+            ));
         }
         if parts.is_empty() {
             f.write_str("already up to date")

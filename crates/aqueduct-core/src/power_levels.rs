@@ -6,10 +6,7 @@ use serde_json::Value;
 /// What a portal's bot does in its room, and the power-levels field that governs each.
 const ACTIONS: &[(&str, Requirement)] = &[
     ("invite the chat's members", Requirement::Field("invite", 0)),
-    (
-        "set the room name",
-        Requirement::StateEvent("m.room.name"),
-    ),
+    ("set the room name", Requirement::StateEvent("m.room.name")),
     (
         "set the room topic",
         Requirement::StateEvent("m.room.topic"),
