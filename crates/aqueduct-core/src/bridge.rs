@@ -84,6 +84,15 @@ pub(crate) enum Job {
         login: Box<LoadedLogin>,
         done: oneshot::Sender<Result<crate::records::Portal>>,
     },
+    /// Make an existing Matrix room a chat's portal, in the portal's own queue so no event of
+    /// the chat overtakes the link (or creates a second room for it meanwhile).
+    LinkRoom {
+        key: PortalKey,
+        room: String,
+        login: Box<LoadedLogin>,
+        info: Box<crate::connector::ChatInfo>,
+        done: oneshot::Sender<Result<String>>,
+    },
 }
 
 pub(crate) struct Inner {
@@ -351,6 +360,29 @@ impl Inner {
         rx.await.unwrap_or(Err(Error::ShuttingDown))
     }
 
+    /// Links `room` to the chat `key` through the portal's queue; answers with the reply for
+    /// the admin (a refusal included).
+    pub(crate) async fn link_room_queued(
+        &self,
+        key: PortalKey,
+        room: String,
+        login: LoadedLogin,
+        info: crate::connector::ChatInfo,
+    ) -> Result<String> {
+        let (tx, rx) = oneshot::channel();
+        self.queue(
+            QueueKey::Portal(key.clone()),
+            Job::LinkRoom {
+                key,
+                room,
+                login: Box::new(login),
+                info: Box::new(info),
+                done: tx,
+            },
+        );
+        rx.await.unwrap_or(Err(Error::ShuttingDown))
+    }
+
     fn queue(&self, key: QueueKey, job: Job) {
         self.metrics.queue_depth_add(1);
         self.queues.push(key, job);
@@ -429,6 +461,20 @@ impl Inner {
                     Err(Error::ShuttingDown)
                 } else {
                     self.ensure_portal_room(&key, &login, None).await
+                };
+                let _ = done.send(result);
+            }
+            Job::LinkRoom {
+                key,
+                room,
+                login,
+                info,
+                done,
+            } => {
+                let result = if self.is_shutting_down() {
+                    Err(Error::ShuttingDown)
+                } else {
+                    self.link_room(&key, &room, &login, *info).await
                 };
                 let _ = done.send(result);
             }

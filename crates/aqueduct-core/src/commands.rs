@@ -1,7 +1,7 @@
 //! The bot's commands, answered in management rooms (no prefix) and portal rooms (with the
 //! command prefix). Connectors add theirs through [`crate::connector::NetworkConnector::commands`].
 
-use crate::bridge::Inner;
+use crate::bridge::{Inner, LoadedLogin};
 use crate::connector::LoginStep;
 use crate::ids::ConnectorId;
 use crate::matrix::NewRoom;
@@ -38,6 +38,24 @@ const BUILTIN: &[(&str, &str, &str, Level)] = &[
         "bridge",
         "<network> <chat id>",
         "bridge a remote chat you can see into a new room",
+        Level::User,
+    ),
+    (
+        "link",
+        "<network> <chat id>",
+        "(in an existing room I was invited to) make this room the chat's portal; the room keeps its name and topic",
+        Level::Admin,
+    ),
+    (
+        "unbridge",
+        "",
+        "(in a bridged room) stop bridging it; the bridge's users and I leave, the room stays",
+        Level::Admin,
+    ),
+    (
+        "sync",
+        "",
+        "(in a bridged room) refresh name, topic, members and profiles from the chat",
         Level::User,
     ),
     (
@@ -99,7 +117,10 @@ impl Inner {
                 Err(e) => format!("`{name}` failed: {e}"),
             },
         };
-        self.notice(&env.room_id, &reply).await;
+        // An empty reply: the command answered by itself (`unbridge`, whose bot left the room).
+        if !reply.is_empty() {
+            self.notice(&env.room_id, &reply).await;
+        }
         Ok(())
     }
 
@@ -147,6 +168,19 @@ impl Inner {
             "login" => self.login(env, args).await?,
             "logout" => self.logout(user, args).await?,
             "bridge" => self.bridge_chat(user, args).await?,
+            "link" => self.link_chat(env, args, portal).await?,
+            "unbridge" => {
+                let portal = in_portal(portal)?;
+                self.unbridge(portal).await?;
+                String::new()
+            }
+            "sync" => {
+                let portal = in_portal(portal)?;
+                let login = self.login_for_portal(portal, user)?;
+                let name = portal.name.as_deref().unwrap_or(portal.key.chat.as_str());
+                let summary = self.sync_portal(portal.clone(), &login).await?;
+                format!("Synced with {name}: {summary}.")
+            }
             "set-relay" | "unset-relay" => {
                 self.set_relay(user, portal, name == "set-relay").await?
             }
@@ -360,8 +394,67 @@ impl Inner {
         ))
     }
 
+    /// `link <network> <chat id>`, typed in the room to link. Checks what can be checked here;
+    /// the rest (is the chat or room bridged already, may the bot run the room) is decided in
+    /// the portal's queue.
+    async fn link_chat(
+        self: &Arc<Self>,
+        env: &Envelope,
+        args: &[String],
+        portal: Option<&Portal>,
+    ) -> Result<String> {
+        let (Some(network), Some(chat)) = (args.first(), args.get(1)) else {
+            return Ok("Usage (in the room to link): link <network> <chat id>".into());
+        };
+        if let Some(p) = portal {
+            return Ok(format!(
+                "This room is already bridged to {} {}.",
+                p.key.connector, p.key.chat
+            ));
+        }
+        if self.store.management_room(&env.sender).await?.as_deref() == Some(env.room_id.as_str()) {
+            return Ok(format!(
+                "This is your management room. Create a room for the chat (or pick one), invite                  me, and type `{} link {network} {chat}` there.",
+                self.config.command_prefix
+            ));
+        }
+        let connector = ConnectorId::new(network.as_str());
+        let login = self
+            .login_of_user(&connector, &env.sender)
+            .ok_or_else(|| Error::Unknown(format!("log in to {network} first")))?;
+        let chat = crate::ids::RemoteChatId::new(chat.as_str());
+        let info = login.api.chat_info(&chat).await?;
+        let key = crate::ids::PortalKey {
+            connector,
+            chat,
+            receiver: info.is_direct.then(|| login.login.id.clone()),
+        };
+        self.link_room_queued(key, env.room_id.clone(), login, info)
+            .await
+    }
+
+    /// The login that speaks for `user` about a portal's chat: the receiving login of a
+    /// private chat, else the user's own, else the room's relay.
+    fn login_for_portal(&self, portal: &Portal, user: &str) -> Result<LoadedLogin> {
+        let connector = &portal.key.connector;
+        let found = match &portal.key.receiver {
+            Some(receiver) => self.loaded_login(connector, receiver),
+            None => self.login_of_user(connector, user).or_else(|| {
+                portal
+                    .relay_login
+                    .as_ref()
+                    .and_then(|r| self.loaded_login(connector, r))
+            }),
+        };
+        found.ok_or_else(|| {
+            Error::Unknown(format!(
+                "no {connector} login can see this chat; log in to {connector} first"
+            ))
+        })
+    }
+
     async fn set_relay(&self, user: &str, portal: Option<&Portal>, on: bool) -> Result<String> {
-        let portal = portal.ok_or_else(|| Error::Unknown("run this in a bridged room".into()))?;
+        let portal = in_portal(portal)?;
         let mut portal = self
             .store
             .portal_by_key(&portal.key)
@@ -434,4 +527,9 @@ impl Inner {
         };
         self.notice(&room, text).await;
     }
+}
+
+/// The portal of the room a command was typed in, or the error saying it needs one.
+fn in_portal(portal: Option<&Portal>) -> Result<&Portal> {
+    portal.ok_or_else(|| Error::Unknown("run this in a bridged room".into()))
 }

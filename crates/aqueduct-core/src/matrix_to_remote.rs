@@ -125,10 +125,16 @@ impl Inner {
                 let _ = self.matrix.leave(&env.room_id, &bot).await;
                 return Ok(());
             }
-            self.retry_matrix("join management room", || {
-                self.matrix.join(&env.room_id, &bot)
-            })
-            .await?;
+            self.retry_matrix("join invited room", || self.matrix.join(&env.room_id, &bot))
+                .await?;
+            // A direct chat with the bot is the inviter's management room. Any other room is
+            // one they may want to link to a remote chat; it must not replace their
+            // management room.
+            let is_direct = env.content.get("is_direct").and_then(|d| d.as_bool()) == Some(true);
+            if !is_direct {
+                self.notice(&env.room_id, &format!("Hello! An admin can bridge this room to a remote chat with `{} link <network> <chat id>`.", self.config.command_prefix)).await;
+                return Ok(());
+            }
             self.store
                 .set_management_room(&env.sender, &env.room_id)
                 .await?;

@@ -108,7 +108,7 @@ impl Inner {
         tracing::info!(portal = %key, count, "backfilled history");
     }
 
-    async fn remember_member(&self, room: &str, user: &str) -> Result<()> {
+    pub(crate) async fn remember_member(&self, room: &str, user: &str) -> Result<()> {
         self.store.set_member(room, user, true).await?;
         self.members
             .lock()
@@ -217,24 +217,11 @@ impl Inner {
                     UserInfo::default()
                 }
             };
-            if let Some(avatar) = info.avatar
-                && ghost.avatar_source.as_deref() != Some(avatar.source.as_str())
-            {
-                let mxc = self
-                    .retry_matrix("upload avatar", || {
-                        self.matrix
-                            .upload(&ghost.mxid, avatar.data.clone(), &avatar.mime, "avatar")
-                    })
-                    .await?;
-                self.retry_matrix("set avatar", || {
-                    self.matrix.set_avatar_url(&ghost.mxid, &mxc)
-                })
-                .await?;
-                ghost.avatar_mxc = Some(mxc);
-                ghost.avatar_source = Some(avatar.source);
-            }
-            let name = display_name.map(str::to_owned).or(info.display_name);
-            self.set_ghost_name(&mut ghost, name).await?;
+            let info = UserInfo {
+                display_name: display_name.map(str::to_owned).or(info.display_name),
+                ..info
+            };
+            self.apply_user_info(&mut ghost, info).await?;
         } else {
             self.set_ghost_name(&mut ghost, display_name.map(str::to_owned))
                 .await?;
@@ -247,7 +234,56 @@ impl Inner {
         Ok(ghost.mxid)
     }
 
-    async fn set_ghost_name(&self, ghost: &mut Ghost, name: Option<String>) -> Result<()> {
+    /// Sets a ghost's Matrix profile to what the network says where it differs (an avatar is
+    /// re-uploaded only when its source changed). Returns whether anything changed; the
+    /// caller stores the ghost.
+    async fn apply_user_info(&self, ghost: &mut Ghost, info: UserInfo) -> Result<bool> {
+        let mut changed = false;
+        if let Some(avatar) = info.avatar
+            && ghost.avatar_source.as_deref() != Some(avatar.source.as_str())
+        {
+            let mxc = self
+                .retry_matrix("upload avatar", || {
+                    self.matrix
+                        .upload(&ghost.mxid, avatar.data.clone(), &avatar.mime, "avatar")
+                })
+                .await?;
+            self.retry_matrix("set avatar", || {
+                self.matrix.set_avatar_url(&ghost.mxid, &mxc)
+            })
+            .await?;
+            ghost.avatar_mxc = Some(mxc);
+            ghost.avatar_source = Some(avatar.source);
+            changed = true;
+        }
+        changed |= self.set_ghost_name(ghost, info.display_name).await?;
+        Ok(changed)
+    }
+
+    /// Re-reads a remote user's profile from the network and updates their ghost's. Returns
+    /// whether it changed. Registers the ghost first if it never was.
+    pub(crate) async fn refresh_ghost_profile(
+        &self,
+        connector: &ConnectorId,
+        user: &RemoteUserId,
+        login: &LoadedLogin,
+    ) -> Result<bool> {
+        self.ensure_ghost(connector, user, None, login).await?;
+        let cache_key = (connector.clone(), user.clone());
+        let cached = self.ghosts.lock().expect("ghosts").get(&cache_key).cloned();
+        let Some(mut ghost) = cached else {
+            return Ok(false);
+        };
+        let info = login.api.user_info(user).await?;
+        if !self.apply_user_info(&mut ghost, info).await? {
+            return Ok(false);
+        }
+        self.store.upsert_ghost(&ghost).await?;
+        self.ghosts.lock().expect("ghosts").insert(cache_key, ghost);
+        Ok(true)
+    }
+
+    async fn set_ghost_name(&self, ghost: &mut Ghost, name: Option<String>) -> Result<bool> {
         if let Some(name) = name
             && ghost.display_name.as_deref() != Some(name.as_str())
         {
@@ -256,7 +292,19 @@ impl Inner {
             })
             .await?;
             ghost.display_name = Some(name);
+            return Ok(true);
         }
+        Ok(false)
+    }
+
+    /// Forgets that `user` is a member of `room`, after they left or when the homeserver
+    /// says they are not, so the next [`Inner::ensure_joined`] joins them again.
+    pub(crate) async fn forget_member(&self, room: &str, user: &str) -> Result<()> {
+        self.store.set_member(room, user, false).await?;
+        self.members
+            .lock()
+            .expect("members")
+            .remove(&(room.to_owned(), user.to_owned()));
         Ok(())
     }
 

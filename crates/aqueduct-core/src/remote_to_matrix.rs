@@ -231,11 +231,7 @@ impl Inner {
                     if let Err(e) = self.matrix.leave(&room, &mxid).await {
                         tracing::debug!(error = %e, user = %mxid, "ghost could not leave; assuming it is gone");
                     }
-                    self.store.set_member(&room, &mxid, false).await?;
-                    self.members
-                        .lock()
-                        .expect("members")
-                        .remove(&(room.clone(), mxid));
+                    self.forget_member(&room, &mxid).await?;
                 }
             },
         }
@@ -363,13 +359,15 @@ impl Inner {
         Ok(())
     }
 
-    async fn apply_chat_info(
+    /// Sets the room's name and topic to the chat's where they differ from what was last
+    /// bridged (`None` changes nothing). Returns whether the name and the topic changed.
+    pub(crate) async fn apply_chat_info(
         &self,
         mut portal: Portal,
         room: &str,
         name: Option<String>,
         topic: Option<String>,
-    ) -> Result<()> {
+    ) -> Result<(bool, bool)> {
         let bot = self.matrix.bot_user_id().to_owned();
         let before = (portal.name.clone(), portal.topic.clone());
         if let Some(name) = name.filter(|n| portal.name.as_deref() != Some(n.as_str())) {
@@ -390,10 +388,11 @@ impl Inner {
             .await?;
             portal.topic = Some(topic);
         }
+        let changed = (portal.name != before.0, portal.topic != before.1);
         // Echoes of our own changes arrive as no-ops: no write for them.
-        if (portal.name.clone(), portal.topic.clone()) != before {
+        if changed.0 || changed.1 {
             self.store.upsert_portal(&portal).await?;
         }
-        Ok(())
+        Ok(changed)
     }
 }

@@ -112,4 +112,7 @@ pub trait Store: Send + Sync + 'static {
     async fn is_member(&self, room_id: &str, user_id: &str) -> StoreResult<bool>;
     /// Records (`true`) or forgets (`false`) that `user_id` is a member of `room_id`.
     async fn set_member(&self, room_id: &str, user_id: &str, member: bool) -> StoreResult<()>;
+    /// Forgets every membership recorded in `room_id` (the bridge left the room), leaving other
+    /// rooms untouched. Forgetting a room with no records is not an error.
+    async fn forget_room_members(&self, room_id: &str) -> StoreResult<()>;
 }

@@ -239,4 +239,8 @@ impl Store for SqlStore {
     async fn set_member(&self, room_id: &str, user_id: &str, member: bool) -> StoreResult<()> {
         Ok(membership::set(&self.pool, room_id, user_id, member).await?)
     }
+
+    async fn forget_room_members(&self, room_id: &str) -> StoreResult<()> {
+        Ok(membership::forget_room(&self.pool, room_id).await?)
+    }
 }

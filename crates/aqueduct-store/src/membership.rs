@@ -32,3 +32,12 @@ pub(crate) async fn set(pool: &AnyPool, room_id: &str, user_id: &str, member: bo
         .map_err(query("set_member"))?;
     Ok(())
 }
+
+pub(crate) async fn forget_room(pool: &AnyPool, room_id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM membership WHERE room_id = $1")
+        .bind(room_id)
+        .execute(pool)
+        .await
+        .map_err(query("forget_room_members"))?;
+    Ok(())
+}

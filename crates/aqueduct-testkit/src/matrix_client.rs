@@ -382,6 +382,18 @@ impl MatrixClient {
         inviter: Option<&str>,
         timeout: Duration,
     ) -> anyhow::Result<String> {
+        self.wait_for_invite_except(inviter, &[], timeout).await
+    }
+
+    /// [`wait_for_invite_from`](Self::wait_for_invite_from), ignoring invites to the rooms
+    /// in `known`. Synapse answers a repeated initial sync from its response cache (for two
+    /// minutes by default), so an invite accepted since can come back as pending.
+    pub async fn wait_for_invite_except(
+        &self,
+        inviter: Option<&str>,
+        known: &[&str],
+        timeout: Duration,
+    ) -> anyhow::Result<String> {
         let deadline = Instant::now() + timeout;
         let filter = json!({
             "room": {
@@ -419,7 +431,7 @@ impl MatrixClient {
                         })
                         .and_then(|e| e["sender"].as_str())
                         .unwrap_or("");
-                    if inviter.is_none_or(|i| i == sender) {
+                    if inviter.is_none_or(|i| i == sender) && !known.contains(&room_id.as_str()) {
                         return Ok(room_id.clone());
                     }
                     seen.push(format!("{room_id} from {sender}"));

@@ -313,6 +313,39 @@ impl TestNet {
         self.record(json!({ "type": "chat_info", "chat": chat, "sender": by, "ts": now_ms(), "name": name, "topic": topic }));
     }
 
+    /// Changes a chat's name, topic and members without telling anyone: no event is logged,
+    /// as when a platform loses events or the bridge misses them. `None` keeps a field.
+    pub fn change_chat_silently(
+        &self,
+        chat: &str,
+        name: Option<&str>,
+        topic: Option<&str>,
+        members: Option<&[&str]>,
+    ) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.chats.get_mut(chat) {
+            if let Some(n) = name {
+                c["name"] = json!(n);
+            }
+            if let Some(t) = topic {
+                c["topic"] = json!(t);
+            }
+            if let Some(m) = members {
+                c["members"] = json!(m);
+            }
+        }
+    }
+
+    /// Renames a user without telling anyone (no event), as a profile change the network
+    /// does not announce.
+    pub fn rename_user_silently(&self, user: &str, name: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .users
+            .insert(user.into(), name.into());
+    }
+
     /// `user` joins (`true`) or leaves a chat, `by` someone.
     pub fn set_member(&self, chat: &str, by: &str, user: &str, joined: bool) {
         {

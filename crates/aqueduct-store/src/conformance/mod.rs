@@ -66,6 +66,7 @@ macro_rules! store_conformance_tests {
             reaction_by_event_and_delete,
             management_room_set_and_replace,
             membership_set_unset,
+            membership_forget_room,
         }
     };
 }

@@ -43,3 +43,15 @@ pub async fn membership_set_unset(store: &SqlStore) {
     assert!(!store.is_member("!r:x", "@a:x").await.unwrap());
     assert!(store.is_member("!s:x", "@a:x").await.unwrap());
 }
+
+/// Forgetting a room removes all of its memberships and no other room's; an unknown room is fine.
+pub async fn membership_forget_room(store: &SqlStore) {
+    store.set_member("!r:x", "@a:x", true).await.unwrap();
+    store.set_member("!r:x", "@b:x", true).await.unwrap();
+    store.set_member("!s:x", "@a:x", true).await.unwrap();
+    store.forget_room_members("!r:x").await.unwrap();
+    store.forget_room_members("!unknown:x").await.unwrap();
+    assert!(!store.is_member("!r:x", "@a:x").await.unwrap());
+    assert!(!store.is_member("!r:x", "@b:x").await.unwrap());
+    assert!(store.is_member("!s:x", "@a:x").await.unwrap());
+}
