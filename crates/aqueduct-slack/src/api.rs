@@ -17,7 +17,7 @@ use aqueduct_core::event::{
 use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
 use aqueduct_core::records::Portal;
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -398,39 +398,5 @@ impl MembershipHandler for SlackLogin {
                 ("user", slack_user(user).to_owned()),
             )
             .await
-    }
-}
-
-#[async_trait]
-impl BackfillHandler for SlackLogin {
-    async fn fetch_messages(
-        &self,
-        chat: &RemoteChatId,
-        before: Option<&RemoteMessageId>,
-        limit: usize,
-    ) -> ConnectorResult<Vec<RemoteEvent>> {
-        let mut params = vec![("channel", chat.to_string()), ("limit", limit.to_string())];
-        if let Some(b) = before {
-            params.push(("latest", b.to_string()));
-            params.push(("inclusive", "false".into()));
-        }
-        let history = self.bot.call("conversations.history", &params).await?;
-        let mut messages: Vec<Value> = history["messages"].as_array().cloned().unwrap_or_default();
-        messages.reverse();
-        let mut out = Vec::new();
-        for mut m in messages {
-            m["type"] = json!("message");
-            m["channel"] = json!(chat.as_str());
-            if let Some(ev) = self.to_remote(&m).await {
-                out.push(ev);
-            }
-        }
-        if let Some(newest) = out.last().and_then(|e| match &e.kind {
-            RemoteEventKind::Message { id, .. } => Some(id.to_string()),
-            _ => None,
-        }) {
-            self.advance_checkpoint(chat.as_str(), &newest, None).await;
-        }
-        Ok(out)
     }
 }

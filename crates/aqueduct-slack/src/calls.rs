@@ -80,6 +80,7 @@ impl Calls<'_> {
             params.push(("thread_ts", root));
         }
         params.extend(extra);
+        self.web.wait_send_turn(portal.key.chat.as_str()).await;
         let sent = self.web.call("chat.postMessage", &params).await?;
         Ok(sent["ts"].as_str().unwrap_or_default().to_owned())
     }
@@ -143,6 +144,8 @@ impl Calls<'_> {
         if let Some(root) = thread_of(message) {
             params.push(("thread_ts", root));
         }
+        // Sharing the files posts a message into the channel.
+        self.web.wait_send_turn(&channel).await;
         let done = self
             .web
             .call("files.completeUploadExternal", &params)
@@ -279,8 +282,11 @@ impl Calls<'_> {
                 })
                 .unwrap_or_default()
         };
+        // A group DM's name (`mpdm-ann--bob-1`) is Slack's internal handle, not a title:
+        // without a name, Matrix clients title the room by its members, as Slack does.
+        let is_group_dm = c["is_mpim"].as_bool().unwrap_or(false);
         Ok(ChatInfo {
-            name: (!is_direct)
+            name: (!is_direct && !is_group_dm)
                 .then(|| c["name"].as_str().map(str::to_owned))
                 .flatten(),
             topic: c["topic"]["value"]

@@ -20,6 +20,10 @@ pub struct SlackConfig {
     /// with `login slack token <xoxp-...>`.
     #[serde(default)]
     pub oauth: Option<OAuthConfig>,
+    /// How fast messages are posted into one channel (default: bursts of 3, then 1 per
+    /// second, near Slack's documented limit). Posts over it wait; none are dropped.
+    #[serde(default)]
+    pub send_pace: crate::pacing::SendPace,
 }
 
 /// OAuth v2 settings of the Slack app that personal logins authorize.
@@ -51,6 +55,7 @@ impl Default for SlackConfig {
             max_file_bytes: default_max_file(),
             events_api: None,
             oauth: None,
+            send_pace: crate::pacing::SendPace::default(),
         }
     }
 }

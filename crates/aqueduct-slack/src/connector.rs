@@ -59,6 +59,7 @@ impl SlackConnector {
 
     fn web(&self, token: &str) -> SlackWeb {
         SlackWeb::new(self.http.clone(), &self.config.api_url, token)
+            .with_send_pace(self.config.send_pace)
     }
 }
 

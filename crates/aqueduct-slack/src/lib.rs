@@ -6,6 +6,7 @@
 
 mod api;
 mod app_logins;
+mod backfill;
 mod calls;
 mod catch_up;
 mod checkpoints;
@@ -16,6 +17,7 @@ mod events_config;
 mod events_http;
 mod events_login;
 mod oauth;
+mod pacing;
 mod puppet;
 mod puppets;
 mod routing;
@@ -29,5 +31,6 @@ pub use api::SlackLogin;
 pub use config::{OAuthConfig, SlackConfig};
 pub use connector::SlackConnector;
 pub use events_config::{EventsApiConfig, SIGNING_SECRET_ENV};
+pub use pacing::SendPace;
 pub use puppet::SlackPuppet;
 pub use web::SlackWeb;

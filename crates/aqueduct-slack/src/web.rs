@@ -26,6 +26,8 @@ pub struct SlackWeb {
     token: Arc<str>,
     /// Method -> when its rate limit ends, so calls wait instead of hammering.
     limited_until: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Paces posts per channel (see [`crate::pacing`]).
+    pacer: crate::pacing::ChannelPacer,
 }
 
 impl SlackWeb {
@@ -36,7 +38,19 @@ impl SlackWeb {
             base: Arc::from(base.trim_end_matches('/')),
             token: Arc::from(token),
             limited_until: Arc::default(),
+            pacer: crate::pacing::ChannelPacer::new(crate::pacing::SendPace::default()),
         }
+    }
+
+    /// The same client posting at `pace` per channel instead of the default.
+    pub fn with_send_pace(mut self, pace: crate::pacing::SendPace) -> Self {
+        self.pacer = crate::pacing::ChannelPacer::new(pace);
+        self
+    }
+
+    /// Waits until posting one more message into `channel` keeps to the pace.
+    pub(crate) async fn wait_send_turn(&self, channel: &str) {
+        self.pacer.wait_turn(channel).await;
     }
 
     /// Calls `method` with form parameters; returns the answer when `ok` is true.

@@ -82,6 +82,8 @@ pub struct RecordedRequest {
     pub encoding: String,
     /// Token kind.
     pub token_kind: TokenKind,
+    /// When the fake received it.
+    pub received_at: std::time::Instant,
 }
 
 /// A message as stored by the fake (test-side view).
@@ -178,6 +180,7 @@ impl FakeSlack {
                 last_read: HashMap::new(),
                 oauth: Default::default(),
                 shutdown: false,
+                page_cap: None,
             }),
             msg_notify: Notify::new(),
             sock_notify: Notify::new(),
@@ -284,6 +287,7 @@ impl FakeSlack {
                 created,
                 private,
                 im_user: None,
+                mpim: false,
                 members: members.iter().map(|m| m.to_string()).collect(),
                 topic: Topic::default(),
                 purpose: Topic::default(),
@@ -303,12 +307,58 @@ impl FakeSlack {
                 created,
                 private: true,
                 im_user: Some(user.into()),
+                mpim: false,
                 members: vec![BOT_USER_ID.into(), user.into()],
                 topic: Topic::default(),
                 purpose: Topic::default(),
                 messages: Vec::new(),
             },
         );
+    }
+
+    /// Adds a group direct message (`mpim`) among `members` (list `UBOT` for the bot to be in
+    /// it). Slack names these `mpdm-<user names joined by -->-1`.
+    pub fn add_mpim(&self, id: &str, members: &[&str]) {
+        let created = now_secs();
+        let mut st = self.shared.lock();
+        let names: Vec<String> = members
+            .iter()
+            .map(|m| st.users.get(*m).map_or_else(|| m.to_lowercase(), |u| u.name.clone()))
+            .collect();
+        st.channels.insert(
+            id.to_string(),
+            Channel {
+                id: id.into(),
+                name: format!("mpdm-{}-1", names.join("--")),
+                created,
+                private: true,
+                im_user: None,
+                mpim: true,
+                members: members.iter().map(|m| m.to_string()).collect(),
+                topic: Topic::default(),
+                purpose: Topic {
+                    value: format!(
+                        "Group messaging with: {}",
+                        names.iter().map(|n| format!("@{n}")).collect::<Vec<_>>().join(" ")
+                    ),
+                    creator: members.first().map(|m| m.to_string()).unwrap_or_default(),
+                    last_set: created,
+                },
+                messages: Vec::new(),
+            },
+        );
+    }
+
+    /// Returns at most `cap` items per page of `conversations.history` and
+    /// `conversations.replies`, whatever `limit` asks: Slack documents that fewer than the
+    /// requested items may come back before the end of the list.
+    pub fn cap_pages(&self, cap: usize) {
+        self.shared.lock().page_cap = Some(cap);
+    }
+
+    /// The image every avatar URL of the fake serves.
+    pub fn avatar_image(&self) -> Vec<u8> {
+        api::PNG_1X1.to_vec()
     }
 
     /// `user` joins `channel`: a `channel_join` message and a `member_joined_channel` event.

@@ -103,6 +103,7 @@ async fn api(
         params: Value::Object(params.clone()),
         encoding: encoding.to_string(),
         token_kind: kind.clone(),
+        received_at: std::time::Instant::now(),
     });
     if let Some((left, secs)) = st.rate_limits.get_mut(&method)
         && *left > 0
@@ -322,7 +323,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                 }
                 list.push(st.msg_json(ch, m, true));
             }
-            page(list, p, 100)
+            page(list, p, 100, st.page_cap)
         }
         "conversations.replies" => {
             let id = member(st, p, "channel", &c)?;
@@ -357,7 +358,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
             if m.thread_ts.is_none() {
                 list.truncate(1);
             }
-            page(list, p, 1000)
+            page(list, p, 1000, st.page_cap)
         }
         "users.info" => {
             let id = p_str(p, "user").ok_or("user_not_found")?;
@@ -635,12 +636,18 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
     }
 }
 
-fn page(list: Vec<Value>, p: &Map<String, Value>, default_limit: usize) -> ApiResult {
+fn page(
+    list: Vec<Value>,
+    p: &Map<String, Value>,
+    default_limit: usize,
+    cap: Option<usize>,
+) -> ApiResult {
     let off = cursor_offset(p);
     let limit = p_usize(p, "limit")
         .filter(|l| *l > 0)
         .unwrap_or(default_limit)
-        .min(999);
+        .min(999)
+        .min(cap.unwrap_or(usize::MAX));
     let total = list.len();
     let page: Vec<Value> = list.into_iter().skip(off).take(limit).collect();
     let has_more = off + limit < total;
@@ -779,7 +786,7 @@ async fn download(
 }
 
 /// A 1x1 transparent PNG.
-const PNG_1X1: &[u8] = &[
+pub(crate) const PNG_1X1: &[u8] = &[
     0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
     0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
     0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,

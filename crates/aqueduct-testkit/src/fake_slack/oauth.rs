@@ -121,6 +121,7 @@ pub(crate) async fn access(
         params: Value::Object(params),
         encoding: if body.is_empty() { "query" } else { "form" }.into(),
         token_kind: TokenKind::Missing,
+        received_at: std::time::Instant::now(),
     });
     let answer = exchange(&mut st, &p);
     drop(st);

@@ -32,6 +32,8 @@ pub(crate) struct Channel {
     pub created: u64,
     pub private: bool,
     pub im_user: Option<String>,
+    /// A group direct message (`mpim`).
+    pub mpim: bool,
     pub members: Vec<String>,
     pub topic: Topic,
     pub purpose: Topic,
@@ -42,6 +44,8 @@ impl Channel {
     pub fn channel_type(&self) -> &'static str {
         if self.im_user.is_some() {
             "im"
+        } else if self.mpim {
+            "mpim"
         } else if self.private {
             "group"
         } else {
@@ -125,6 +129,8 @@ pub(crate) struct State {
     pub last_read: HashMap<(String, String), String>,
     pub oauth: super::oauth::OAuthState,
     pub shutdown: bool,
+    /// Most items a history or replies page holds (see `FakeSlack::cap_pages`).
+    pub page_cap: Option<usize>,
 }
 
 pub(crate) struct Shared {
@@ -685,12 +691,13 @@ impl State {
                 "user": u, "is_user_deleted": false, "priority": 0,
             });
         }
-        // Private channels made before March 2021 have `G` ids and `is_group`.
-        let legacy_group = ch.private && ch.id.starts_with('G');
+        // Private channels made before March 2021 have `G` ids and `is_group`; group DMs
+        // are `is_group` and `is_mpim` whatever their id.
+        let legacy_group = (ch.private && ch.id.starts_with('G')) || ch.mpim;
         json!({
             "id": ch.id, "name": ch.name, "name_normalized": ch.name,
             "is_channel": !legacy_group, "is_group": legacy_group, "is_im": false,
-            "is_mpim": false, "is_private": ch.private, "created": ch.created,
+            "is_mpim": ch.mpim, "is_private": ch.private, "created": ch.created,
             "is_archived": false, "is_general": false, "unlinked": 0, "is_shared": false,
             "is_org_shared": false, "is_ext_shared": false, "is_pending_ext_shared": false,
             "pending_shared": [], "context_team_id": TEAM_ID, "updated": ch.created * 1000,
