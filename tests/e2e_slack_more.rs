@@ -9,10 +9,17 @@ use serde_json::{Value, json};
 /// Sets the bridge's `backfill_limit` in the config file, before the bridge starts.
 fn set_backfill_limit(s: &SlackEnv, limit: usize) -> anyhow::Result<()> {
     let config = std::fs::read_to_string(&s.env.config_path)?;
-    anyhow::ensure!(config.contains("bridge:\n"), "no bridge section in {config}");
+    anyhow::ensure!(
+        config.contains("bridge:\n"),
+        "no bridge section in {config}"
+    );
     std::fs::write(
         &s.env.config_path,
-        config.replacen("bridge:\n", &format!("bridge:\n  backfill_limit: {limit}\n"), 1),
+        config.replacen(
+            "bridge:\n",
+            &format!("bridge:\n  backfill_limit: {limit}\n"),
+            1,
+        ),
     )?;
     Ok(())
 }
@@ -50,7 +57,8 @@ async fn bridging_a_channel_backfills_its_last_messages_with_their_threads_in_or
     set_backfill_limit(&s, 3)?;
     // Pages of two: the history and the long thread each take several pages.
     s.slack.cap_pages(2);
-    s.slack.add_channel("C2", "design", &["UBOT", "UBOB"], false);
+    s.slack
+        .add_channel("C2", "design", &["UBOT", "UBOB"], false);
     s.slack.post("C2", "UBOB", "too old", None);
     let a = s.slack.post("C2", "UBOB", "root a", None);
     s.slack.post("C2", "UBOB", "a reply 1", Some(&a));
@@ -112,8 +120,7 @@ async fn bridging_a_channel_backfills_its_last_messages_with_their_threads_in_or
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_from_matrix_reaches_slack_in_order_at_the_configured_pace() -> anyhow::Result<()>
-{
+async fn a_burst_from_matrix_reaches_slack_in_order_at_the_configured_pace() -> anyhow::Result<()> {
     const BURST: f64 = 2.0;
     const PER_SECOND: f64 = 4.0;
     let s = SlackEnv::start_with(
@@ -209,7 +216,8 @@ async fn direct_and_group_messages_with_the_bot_become_rooms_and_cross_both_ways
     s.alice.send_text(&dm, "hi bob").await?;
     s.slack
         .wait_for("D1", WAIT, |m| {
-            m.iter().any(|x| x.text.contains("hi bob") && x.user == "UBOT")
+            m.iter()
+                .any(|x| x.text.contains("hi bob") && x.user == "UBOT")
         })
         .await?;
 
@@ -234,7 +242,8 @@ async fn direct_and_group_messages_with_the_bot_become_rooms_and_cross_both_ways
     s.alice.send_text(&group, "hi both").await?;
     s.slack
         .wait_for("C0MPIM", WAIT, |m| {
-            m.iter().any(|x| x.text.contains("hi both") && x.user == "UBOT")
+            m.iter()
+                .any(|x| x.text.contains("hi both") && x.user == "UBOT")
         })
         .await?;
     s.check_conformance()?;

@@ -87,9 +87,7 @@ impl BackfillHandler for SlackLogin {
             params.push(("latest", b.to_string()));
             params.push(("inclusive", "false".into()));
         }
-        let top = self
-            .pages("conversations.history", &params, limit)
-            .await?;
+        let top = self.pages("conversations.history", &params, limit).await?;
         // Keyed by exact timestamp order: roots and replies interleave as sent, and a reply
         // also broadcast to the channel (in both lists) comes once.
         let mut all: BTreeMap<(u64, u64), Value> = BTreeMap::new();

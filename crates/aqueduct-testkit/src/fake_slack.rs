@@ -323,7 +323,11 @@ impl FakeSlack {
         let mut st = self.shared.lock();
         let names: Vec<String> = members
             .iter()
-            .map(|m| st.users.get(*m).map_or_else(|| m.to_lowercase(), |u| u.name.clone()))
+            .map(|m| {
+                st.users
+                    .get(*m)
+                    .map_or_else(|| m.to_lowercase(), |u| u.name.clone())
+            })
             .collect();
         st.channels.insert(
             id.to_string(),
@@ -339,7 +343,11 @@ impl FakeSlack {
                 purpose: Topic {
                     value: format!(
                         "Group messaging with: {}",
-                        names.iter().map(|n| format!("@{n}")).collect::<Vec<_>>().join(" ")
+                        names
+                            .iter()
+                            .map(|n| format!("@{n}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
                     ),
                     creator: members.first().map(|m| m.to_string()).unwrap_or_default(),
                     last_set: created,
