@@ -216,3 +216,62 @@ async fn messages_sent_while_the_bridge_is_down_arrive_once_in_order() -> anyhow
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_mentions_link_bridged_rooms_both_ways() -> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    s.slack
+        .add_channel("C2", "design", &["UBOT", "UBOB"], false);
+    let bridge = s.env.start_in_process().await?;
+    let mgmt = s.login_app().await?;
+    let answer = s
+        .env
+        .command(&s.alice, &mgmt, "bridge slack C2", "Bridged design")
+        .await?;
+    let design_room = answer["content"]["body"]
+        .as_str()
+        .and_then(|b| b.split(" to ").nth(1))
+        .and_then(|r| r.split(';').next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(design_room.starts_with('!'), "{answer}");
+    s.slack.post("C1", "UBOB", "hello", None);
+    let room = s
+        .alice
+        .wait_for_invite_except(Some(&s.env.bot), &[&design_room], WAIT)
+        .await?;
+    s.alice.join(&room).await?;
+
+    // Slack -> Matrix: a mention of a bridged channel links to its room.
+    s.slack
+        .post("C1", "UBOB", "see <#C2|design> and <#C9|elsewhere>", None);
+    let linked = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"] == "see #design and #elsewhere"
+        })
+        .await?;
+    let html = linked["content"]["formatted_body"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        html.contains(&format!("https://matrix.to/#/{design_room}")),
+        "{html}"
+    );
+    assert!(!html.contains("C9"), "{html}");
+
+    // Matrix -> Slack: a link to a bridged room becomes a channel mention.
+    s.alice
+        .send_html(
+            &room,
+            "over in #design",
+            &format!("over in <a href=\"https://matrix.to/#/{design_room}\">#design</a>"),
+        )
+        .await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| m.iter().any(|x| x.text == "over in <#C2>"))
+        .await?;
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}

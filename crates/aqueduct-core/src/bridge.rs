@@ -4,7 +4,7 @@
 use crate::connector::{BridgeHandle, EventReceipt, NetworkApi, NetworkConnector, RemoteState};
 use crate::event::RemoteEvent;
 use crate::ghost_ids::GhostNamer;
-use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteUserId};
+use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteChatId, RemoteUserId};
 use crate::matrix::MatrixApi;
 use crate::metrics::Metrics;
 use crate::permissions::Permissions;
@@ -543,6 +543,19 @@ impl BridgeHandle for LoginHandle {
             },
         );
         Box::pin(async move { rx.await.unwrap_or(Err(Error::ShuttingDown)) })
+    }
+
+    fn matrix_room_for(&self, chat: &RemoteChatId) -> BoxFuture<'static, Option<String>> {
+        let inner = self.inner.upgrade();
+        let key = PortalKey {
+            connector: self.connector.clone(),
+            chat: chat.clone(),
+            receiver: None,
+        };
+        Box::pin(async move {
+            let portal = inner?.store.portal_by_key(&key).await.ok()??;
+            portal.room_id
+        })
     }
 
     fn save_login_state(

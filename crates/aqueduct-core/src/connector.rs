@@ -146,6 +146,9 @@ pub trait BridgeHandle: Send + Sync {
     fn report_state(&self, login: &LoginId, state: RemoteState);
     /// The Matrix user id that stands for a remote user (their ghost), for building mentions.
     fn matrix_id_for(&self, user: &RemoteUserId) -> String;
+    /// The Matrix room of `chat`'s shared portal (not a per-login one such as a DM), if it is
+    /// bridged, for turning mentions of the chat into links to its room.
+    fn matrix_room_for(&self, chat: &RemoteChatId) -> BoxFuture<'static, Option<String>>;
 }
 
 /// One network, once per process.

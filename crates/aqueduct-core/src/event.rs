@@ -55,6 +55,16 @@ pub struct MentionedUser {
     pub remote_id: Option<RemoteUserId>,
 }
 
+/// A bridged chat named in a message (a link to its room in Matrix, a channel mention on the
+/// remote side).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MentionedChat {
+    /// The Matrix room of the chat's portal.
+    pub matrix_room: String,
+    /// The chat on the remote network.
+    pub chat: RemoteChatId,
+}
+
 /// Who a message names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mentions {
@@ -62,6 +72,9 @@ pub struct Mentions {
     pub users: Vec<MentionedUser>,
     /// Whether the whole room is notified (`@room`, `@channel`, `@here`, `@all`).
     pub room: bool,
+    /// Named chats that are bridged (Matrix -> remote: filled in by the engine from the
+    /// message's room links).
+    pub chats: Vec<MentionedChat>,
 }
 
 /// The content of a message, shared by both directions.

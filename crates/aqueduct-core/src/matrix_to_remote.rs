@@ -4,7 +4,7 @@ use crate::bridge::{DOUBLE_PUPPET_MARKER, Inner, LoadedLogin};
 use crate::clock::now_ms;
 use crate::connector::ConnectorError;
 use crate::event::{
-    MatrixMessage, MentionedUser, Mentions, MessageContent, RelayedSender, TextKind,
+    MatrixMessage, MentionedChat, MentionedUser, Mentions, MessageContent, RelayedSender, TextKind,
 };
 use crate::matrix_content::{self as mc, Envelope};
 use crate::metrics::Direction;
@@ -370,13 +370,14 @@ impl Inner {
             let Some((new, _)) = mc::read_message(&r.new_content.msgtype) else {
                 return Ok(false);
             };
-            let new = self.decorate(
+            let mut new = self.decorate(
                 new,
                 &r.new_content.mentions,
                 &sender.relayed_for,
                 portal,
                 sender,
             );
+            self.link_chats(&mut new, portal).await;
             let edits = api
                 .as_edits()
                 .ok_or_else(|| ConnectorError::Unsupported("edits".into()))?;
@@ -393,6 +394,7 @@ impl Inner {
             .into());
         };
         let mut text = self.decorate(text, &content.mentions, &sender.relayed_for, portal, sender);
+        self.link_chats(&mut text, portal).await;
         if let Some(media) = media {
             let MediaSource::Plain(mxc) = &media.source else {
                 return Err(ConnectorError::Unsupported("encrypted attachments".into()).into());
@@ -485,6 +487,24 @@ impl Inner {
         Ok(true)
     }
 
+    /// Finds the bridged chats of the portal's network that the message links to (room
+    /// links), so the connector can name them as its own channel mentions.
+    async fn link_chats(&self, content: &mut MessageContent, portal: &Portal) {
+        let Some(html) = &content.html else { return };
+        for room in crate::text::linked_room_ids(html) {
+            match self.store.portal_by_room(&room).await {
+                Ok(Some(p)) if p.key.connector == portal.key.connector => {
+                    content.mentions.chats.push(MentionedChat {
+                        matrix_room: room,
+                        chat: p.key.chat,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, room, "cannot look up a linked room"),
+            }
+        }
+    }
+
     /// Resolves mentions to remote users and adds the relay prefix.
     fn decorate(
         &self,
@@ -505,6 +525,7 @@ impl Inner {
                     })
                     .collect(),
                 room: m.room,
+                chats: Vec::new(),
             };
         }
         let relay_identity = self

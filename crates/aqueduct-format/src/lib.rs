@@ -29,6 +29,18 @@ pub fn user_from_matrix_to(href: &str) -> Option<&str> {
     (id.starts_with('@') && id.contains(':')).then_some(id)
 }
 
+/// The Matrix room id a `matrix.to` link points at, if it points at a room by id.
+pub fn room_from_matrix_to(href: &str) -> Option<String> {
+    let rest = href.strip_prefix("https://matrix.to/#/")?;
+    let id = rest
+        .split(['?', '/'])
+        .next()?
+        .replace("%21", "!")
+        .replace("%3A", ":");
+    // Room version 12 ids carry no server name (`!hash`).
+    (id.len() > 1 && id.starts_with('!')).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +65,17 @@ mod tests {
             None
         );
         assert_eq!(user_from_matrix_to("https://example.org"), None);
+        assert_eq!(
+            room_from_matrix_to("https://matrix.to/#/%21r%3Aexample.org?via=x").as_deref(),
+            Some("!r:example.org")
+        );
+        assert_eq!(
+            room_from_matrix_to("https://matrix.to/#/@bob:example.org"),
+            None
+        );
+        assert_eq!(
+            room_from_matrix_to("https://matrix.to/#/!v12Hash").as_deref(),
+            Some("!v12Hash")
+        );
     }
 }

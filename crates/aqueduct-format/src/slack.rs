@@ -9,7 +9,7 @@ mod from_matrix;
 mod to_matrix;
 
 pub use from_matrix::matrix_to_mrkdwn;
-pub use to_matrix::mrkdwn_to_matrix;
+pub use to_matrix::{ChannelRef, mrkdwn_to_matrix};
 
 /// A Slack message's text as Matrix sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,6 +18,7 @@ use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
 use aqueduct_core::records::Portal;
 use async_trait::async_trait;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -44,21 +45,47 @@ pub struct SlackLogin {
 }
 
 impl SlackLogin {
-    fn context<'a>(&'a self, matrix_id: &'a dyn Fn(&RemoteUserId) -> String) -> Context<'a> {
+    fn context<'a>(
+        &'a self,
+        matrix_id: &'a dyn Fn(&RemoteUserId) -> String,
+        channel_rooms: &'a HashMap<String, String>,
+    ) -> Context<'a> {
         Context {
             team: &self.team,
             bot_user: &self.bot_user,
             bot_id: self.bot_id.as_deref(),
             login: &self.login,
             matrix_id,
+            channel_rooms,
         }
+    }
+
+    /// The Matrix rooms of the bridged channels an event's text mentions.
+    async fn channel_rooms(&self, ev: &Value) -> HashMap<String, String> {
+        let text = [&ev["text"], &ev["message"]["text"]]
+            .iter()
+            .filter_map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut rooms = HashMap::new();
+        for channel in convert::mentioned_channels(&text) {
+            if let Some(room) = self
+                .bridge
+                .matrix_room_for(&RemoteChatId::new(channel.as_str()))
+                .await
+            {
+                rooms.insert(channel, room);
+            }
+        }
+        rooms
     }
 
     /// Converts an event and downloads its files.
     pub(crate) async fn to_remote(&self, ev: &Value) -> Option<RemoteEvent> {
         let bridge = self.bridge.clone();
         let matrix_id = move |u: &RemoteUserId| bridge.matrix_id_for(u);
-        let mut event = convert::event(ev, &self.context(&matrix_id))?;
+        let channel_rooms = self.channel_rooms(ev).await;
+        let mut event = convert::event(ev, &self.context(&matrix_id, &channel_rooms))?;
         if let RemoteEventKind::Message { content, .. } = &mut event.kind {
             for (name, mime, url) in convert::files(ev) {
                 match self.bot.download(&url, self.config.max_file_bytes).await {

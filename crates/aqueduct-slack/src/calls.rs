@@ -22,8 +22,10 @@ pub(crate) struct Calls<'a> {
     pub max_file_bytes: u64,
 }
 
-/// A Matrix message's text as mrkdwn, with mentions of bridged users as `<@U...>`.
+/// A Matrix message's text as mrkdwn, with mentions of bridged users as `<@U...>` and links to
+/// bridged rooms as `<#C...>`.
 pub(crate) fn text_for(content: &MessageContent) -> String {
+    // Matrix users and bridged rooms named in the message, by their matrix.to target.
     let slack_ids: HashMap<&str, String> = content
         .mentions
         .users
@@ -33,6 +35,13 @@ pub(crate) fn text_for(content: &MessageContent) -> String {
                 .as_ref()
                 .map(|r| (u.matrix_id.as_str(), slack_user(r).to_owned()))
         })
+        .chain(
+            content
+                .mentions
+                .chats
+                .iter()
+                .map(|c| (c.matrix_room.as_str(), c.chat.to_string())),
+        )
         .collect();
     let text =
         aqueduct_format::slack::matrix_to_mrkdwn(&content.body, content.html.as_deref(), &|mxid| {

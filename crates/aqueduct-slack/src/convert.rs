@@ -2,11 +2,13 @@
 //! caller provides, so they are tested without a network.
 
 use aqueduct_core::event::{
-    MentionedUser, Mentions, MessageContent, RemoteEvent, RemoteEventKind, RemoteSender,
+    MentionedChat, MentionedUser, Mentions, MessageContent, RemoteEvent, RemoteEventKind,
+    RemoteSender,
 };
 use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
-use aqueduct_format::slack::mrkdwn_to_matrix;
+use aqueduct_format::slack::{ChannelRef, mrkdwn_to_matrix};
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// What conversion needs to know about the surroundings.
 pub(crate) struct Context<'a> {
@@ -20,6 +22,23 @@ pub(crate) struct Context<'a> {
     pub login: &'a LoginId,
     /// Ghost Matrix id of a Slack user, for mention pills.
     pub matrix_id: &'a dyn Fn(&RemoteUserId) -> String,
+    /// Matrix rooms of bridged channels the event names, for links to them.
+    pub channel_rooms: &'a HashMap<String, String>,
+}
+
+/// The channel ids that `<#C...>` mentions in mrkdwn `text` name, each once.
+pub(crate) fn mentioned_channels(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (at, _) in text.match_indices("<#") {
+        let id: String = text[at + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if !id.is_empty() && !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
 }
 
 /// A Slack user's remote id: team and user, so Slack Connect users from other teams differ.
@@ -54,7 +73,13 @@ pub(crate) fn content(text: &str, cx: &Context<'_>) -> MessageContent {
         let id = user_id(&team, u);
         Some(((cx.matrix_id)(&id), u.to_owned()))
     };
-    let converted = mrkdwn_to_matrix(text, &user, &|_| None);
+    let channel = |id: &str| {
+        Some(ChannelRef {
+            name: None,
+            matrix_room: cx.channel_rooms.get(id).cloned(),
+        })
+    };
+    let converted = mrkdwn_to_matrix(text, &user, &channel);
     MessageContent {
         body: converted.body,
         html: converted.html,
@@ -71,6 +96,15 @@ pub(crate) fn content(text: &str, cx: &Context<'_>) -> MessageContent {
                 })
                 .collect(),
             room: converted.room_mention,
+            chats: mentioned_channels(text)
+                .into_iter()
+                .filter_map(|c| {
+                    cx.channel_rooms.get(&c).map(|room| MentionedChat {
+                        matrix_room: room.clone(),
+                        chat: RemoteChatId::new(c),
+                    })
+                })
+                .collect(),
         },
         ..Default::default()
     }
@@ -249,6 +283,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    static NO_ROOMS: std::sync::LazyLock<HashMap<String, String>> =
+        std::sync::LazyLock::new(HashMap::new);
+
     fn cx<'a>(login: &'a LoginId, f: &'a dyn Fn(&RemoteUserId) -> String) -> Context<'a> {
         Context {
             team: "T1",
@@ -256,7 +293,17 @@ mod tests {
             bot_id: Some("BBOT"),
             login,
             matrix_id: f,
+            channel_rooms: &NO_ROOMS,
         }
+    }
+
+    #[test]
+    fn channel_mentions_are_found_once_each() {
+        assert_eq!(
+            mentioned_channels("in <#C1>, <#C2|random> and <#C1|general>"),
+            ["C1", "C2"]
+        );
+        assert!(mentioned_channels("no <@U1> channels").is_empty());
     }
 
     #[test]

@@ -240,6 +240,7 @@ impl TestNetApi {
                         })
                         .unwrap_or_default(),
                     room: false,
+                    chats: Vec::new(),
                 };
                 RemoteEventKind::Message {
                     id: RemoteMessageId::new(m["id"].as_str()?),

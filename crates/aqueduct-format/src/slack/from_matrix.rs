@@ -2,14 +2,15 @@
 
 use super::escape_mrkdwn;
 use crate::html::{self, Node};
-use crate::user_from_matrix_to;
+use crate::{room_from_matrix_to, user_from_matrix_to};
 
 type UserLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Converts a Matrix message (plain body, optional HTML `formatted_body`) to Slack mrkdwn.
 ///
-/// `user` maps a Matrix user id (from a `matrix.to` mention link) to a Slack user id; users
-/// it does not know are written as their link text. `@room` becomes `<!channel>`. Reply
+/// `user` maps the target of a `matrix.to` link to a Slack id: a Matrix user id to a Slack
+/// user id (a mention), a room id to a Slack channel id (a channel mention, for bridged
+/// rooms); targets it does not know are written as their link text. `@room` becomes `<!channel>`. Reply
 /// fallbacks (`<mx-reply>`) are dropped. Without HTML the body is only escaped.
 pub fn matrix_to_mrkdwn(
     body: &str,
@@ -307,6 +308,12 @@ fn render_link(node: &Node, user: UserLookup<'_>, out: &mut Out) {
         out.text(&escape_mrkdwn(&label));
         return;
     };
+    if let Some(room) = room_from_matrix_to(href)
+        && let Some(channel) = user(&room)
+    {
+        out.text(&format!("<#{channel}>"));
+        return;
+    }
     if let Some(mxid) = user_from_matrix_to(href) {
         match user(mxid) {
             Some(slack_id) => out.text(&format!("<@{slack_id}>")),
@@ -431,6 +438,19 @@ mod tests {
         assert_eq!(
             md("<strong><a href=\"https://x.com\">bold <em>link</em></a></strong>"),
             "*<https://x.com|bold link>*"
+        );
+    }
+
+    #[test]
+    fn links_to_bridged_rooms_become_channel_mentions() {
+        let lookup = |target: &str| match target {
+            "!r:example.org" => Some("C9".to_owned()),
+            _ => None,
+        };
+        let html = r#"see <a href="https://matrix.to/#/!r:example.org">#bridged</a> and <a href="https://matrix.to/#/!other:example.org">#other</a>"#;
+        assert_eq!(
+            matrix_to_mrkdwn("", Some(html), &lookup),
+            "see <#C9> and <https://matrix.to/#/!other:example.org|#other>"
         );
     }
 

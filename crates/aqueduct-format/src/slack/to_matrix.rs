@@ -4,7 +4,16 @@ use super::MatrixText;
 use crate::{escape_html, mention_html};
 
 type UserLookup<'a> = &'a dyn Fn(&str) -> Option<(String, String)>;
-type ChannelLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+type ChannelLookup<'a> = &'a dyn Fn(&str) -> Option<ChannelRef>;
+
+/// What the caller knows of a Slack channel named in a message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelRef {
+    /// Its name, for links that carry none.
+    pub name: Option<String>,
+    /// The Matrix room it is bridged to: the mention becomes a link to that room.
+    pub matrix_room: Option<String>,
+}
 
 /// One `<...>` special form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,11 +54,12 @@ struct Rendered {
 /// Matrix HTML.
 ///
 /// `user` maps a Slack user id to (Matrix user id, display name) for mention pills;
-/// `channel` maps a Slack channel id to a display name when the link has no label.
+/// `channel` says what is known of a Slack channel id: its name (for links without a label)
+/// and its bridged Matrix room (the mention then links to it).
 pub fn mrkdwn_to_matrix(
     text: &str,
     user: &dyn Fn(&str) -> Option<(String, String)>,
-    channel: &dyn Fn(&str) -> Option<String>,
+    channel: ChannelLookup<'_>,
 ) -> MatrixText {
     let (pieces, specials) = lex(text);
     let rendered: Vec<Rendered> = specials
@@ -189,8 +199,21 @@ fn render_special(special: &Special, user: UserLookup<'_>, channel: ChannelLooku
             }),
         },
         Special::Channel { id, label } => {
-            let name = label.clone().or_else(|| channel(id)).unwrap_or(id.clone());
-            plain(format!("#{}", name.trim_start_matches('#')))
+            let known = channel(id).unwrap_or_default();
+            let name = label.clone().or(known.name).unwrap_or(id.clone());
+            let text = format!("#{}", name.trim_start_matches('#'));
+            match known.matrix_room {
+                Some(room) => Rendered {
+                    html: format!(
+                        "<a href=\"{}\">{}</a>",
+                        escape_html(&format!("https://matrix.to/#/{room}")),
+                        escape_html(&text)
+                    ),
+                    text,
+                    markup: true,
+                },
+                None => plain(text),
+            }
         }
         Special::Room => plain("@room".to_owned()),
         Special::Text(text) => plain(text.clone()),
@@ -477,8 +500,18 @@ mod tests {
         }
     }
 
-    fn channels(id: &str) -> Option<String> {
-        (id == "C1").then(|| "general".into())
+    fn channels(id: &str) -> Option<ChannelRef> {
+        match id {
+            "C1" => Some(ChannelRef {
+                name: Some("general".into()),
+                matrix_room: None,
+            }),
+            "C9" => Some(ChannelRef {
+                name: Some("bridged".into()),
+                matrix_room: Some("!room:example.org".into()),
+            }),
+            _ => None,
+        }
     }
 
     fn convert(text: &str) -> MatrixText {
@@ -686,6 +719,12 @@ mod tests {
         );
         assert_eq!(t.html, None);
         assert_eq!(convert("<!subteam^S1>").body, "@S1");
+        let linked = convert("see <#C9>");
+        assert_eq!(linked.body, "see #bridged");
+        assert_eq!(
+            linked.html.as_deref(),
+            Some("see <a href=\"https://matrix.to/#/!room:example.org\">#bridged</a>")
+        );
     }
 
     #[test]
