@@ -93,6 +93,22 @@ impl PublicMedia {
     }
 }
 
+/// The MIME type of an image from its first bytes (PNG, JPEG, GIF, WebP), `None` for anything
+/// else, so that only images are served or uploaded as such whatever a source claims.
+pub fn image_mime(data: &[u8]) -> Option<&'static str> {
+    if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if data.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if data.len() >= 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +154,13 @@ mod tests {
         assert_eq!(m.verify("not hex", &server, &id), None);
         let other = PublicMedia::new("https://bridge.example", "another secret");
         assert_eq!(other.verify(&sig, &server, &id), None);
+    }
+
+    #[test]
+    fn recognises_images_only() {
+        assert_eq!(image_mime(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(image_mime(b"GIF89a.."), Some("image/gif"));
+        assert_eq!(image_mime(b"<html>"), None);
     }
 
     #[test]
