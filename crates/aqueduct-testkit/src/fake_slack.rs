@@ -13,6 +13,7 @@
 //! the vendor's OpenAPI file and Events API wrapper schema in `shared/specs/slack/`.
 
 mod api;
+mod emoji;
 mod events_http;
 mod oauth;
 mod socket;
@@ -178,6 +179,7 @@ impl FakeSlack {
                 last_read: HashMap::new(),
                 oauth: Default::default(),
                 shutdown: false,
+                custom_emoji: Default::default(),
             }),
             msg_notify: Notify::new(),
             sock_notify: Notify::new(),

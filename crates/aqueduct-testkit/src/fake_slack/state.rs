@@ -125,6 +125,8 @@ pub(crate) struct State {
     pub last_read: HashMap<(String, String), String>,
     pub oauth: super::oauth::OAuthState,
     pub shutdown: bool,
+    /// The workspace's custom emoji, for `emoji.list`.
+    pub custom_emoji: super::emoji::CustomEmoji,
 }
 
 pub(crate) struct Shared {
