@@ -230,6 +230,9 @@ mod tests {
         let found = emoticon_images(html);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].1, "mxc://hs/p");
-        assert_eq!(&html[found[0].0.clone()], &html[..html.find("'>").unwrap() + 2]);
+        assert_eq!(
+            &html[found[0].0.clone()],
+            &html[..html.find("'>").unwrap() + 2]
+        );
     }
 }
