@@ -37,6 +37,9 @@ pub struct BridgeConfig {
     pub version: String,
     /// How many recent messages to bring in when a portal is created (0: none).
     pub backfill_limit: usize,
+    /// Public URLs for Matrix media the bridge serves (relayed senders' avatars), when the
+    /// bridge has a public URL configured.
+    pub public_media: Option<crate::public_media::PublicMedia>,
 }
 
 impl Default for BridgeConfig {
@@ -49,6 +52,7 @@ impl Default for BridgeConfig {
             bridge_id: "aqueduct".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             backfill_limit: 50,
+            public_media: None,
         }
     }
 }

@@ -277,6 +277,30 @@ pub trait NetworkApi: Send + Sync + 'static {
     fn as_backfill(&self) -> Option<&dyn BackfillHandler> {
         None
     }
+    /// Custom emoji images, when the network has them.
+    fn as_custom_emoji(&self) -> Option<&dyn CustomEmojiHandler> {
+        None
+    }
+}
+
+/// A custom emoji's image, fetched from the network.
+#[derive(Clone, Debug)]
+pub struct EmojiImage {
+    /// MIME type.
+    pub mime: String,
+    /// The image bytes.
+    pub data: Vec<u8>,
+}
+
+/// Fetches the images of the network's custom emoji, for the engine to upload to Matrix.
+#[async_trait]
+pub trait CustomEmojiHandler: Send + Sync {
+    /// The image of `emoji` (as the connector named it in a message or reaction). The engine
+    /// calls this once per [`crate::event::CustomEmoji::source`] and keeps the upload.
+    async fn fetch_custom_emoji(
+        &self,
+        emoji: &crate::event::CustomEmoji,
+    ) -> ConnectorResult<EmojiImage>;
 }
 
 /// Edits a remote message.

@@ -91,6 +91,22 @@ pub struct MessageContent {
     pub mentions: Mentions,
     /// Files carried by the message, in order.
     pub attachments: Vec<Attachment>,
+    /// The network's own image emoji the text uses. From a connector: `html` shows each one as
+    /// [`crate::custom_emoji::emoticon_html`]`(source, shortcode)`, which the engine points at
+    /// the image uploaded to Matrix (or turns back into the shortcode when it cannot). To a
+    /// connector: the engine has replaced each emoticon image it knows as one of the
+    /// connector's emoji with its shortcode text, and lists it here.
+    pub custom_emoji: Vec<CustomEmoji>,
+}
+
+/// A network's own image emoji (a workspace's custom emoji), named by its shortcode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomEmoji {
+    /// The shortcode with its colons, as users type it (`:partyparrot:`).
+    pub shortcode: String,
+    /// Identifies the image on the network (its URL). The engine uploads each source to Matrix
+    /// once and fetches it through [`crate::connector::CustomEmojiHandler`].
+    pub source: String,
 }
 
 impl MessageContent {
@@ -169,8 +185,11 @@ pub enum RemoteEventKind {
     ReactionAdd {
         /// The message reacted to.
         target: RemoteMessageId,
-        /// The reaction, as a Unicode emoji where the connector can map it.
+        /// The reaction, as a Unicode emoji where the connector can map it, else as the
+        /// network's own key (`:name:` for a custom emoji).
         key: String,
+        /// Set when the reaction is a custom emoji: Matrix then gets its image as the key.
+        custom: Option<CustomEmoji>,
     },
     /// A reaction was taken back.
     ReactionRemove {
@@ -223,6 +242,9 @@ pub struct RelayedSender {
     pub display_name: String,
     /// Their avatar as an `mxc://` URI, if they have one.
     pub avatar_mxc: Option<String>,
+    /// Their avatar as a public `http(s)` URL that the bridge serves, when the bridge has a
+    /// public URL configured and they have an avatar (for networks that fetch it themselves).
+    pub avatar_url: Option<String>,
 }
 
 /// A Matrix message bound for the remote network.

@@ -278,10 +278,17 @@ impl Inner {
                 .unwrap_or_default()
                 .to_owned()
         });
+        let avatar_url = self
+            .config
+            .public_media
+            .as_ref()
+            .zip(avatar_mxc.as_deref())
+            .and_then(|(m, mxc)| m.url_for(mxc));
         RelayedSender {
             mxid: env.sender.clone(),
             display_name,
             avatar_mxc,
+            avatar_url,
         }
     }
 
@@ -370,6 +377,9 @@ impl Inner {
             let Some((new, _)) = mc::read_message(&r.new_content.msgtype) else {
                 return Ok(false);
             };
+            let mut new = new;
+            self.emoticons_to_shortcodes(&portal.key.connector, &mut new)
+                .await?;
             let mut new = self.decorate(
                 new,
                 &r.new_content.mentions,
@@ -393,6 +403,9 @@ impl Inner {
             ))
             .into());
         };
+        let mut text = text;
+        self.emoticons_to_shortcodes(&portal.key.connector, &mut text)
+            .await?;
         let mut text = self.decorate(text, &content.mentions, &sender.relayed_for, portal, sender);
         self.link_chats(&mut text, portal).await;
         if let Some(media) = media {
@@ -577,19 +590,51 @@ impl Inner {
             .api
             .as_reactions()
             .ok_or_else(|| ConnectorError::Unsupported("reactions".into()))?;
+        let key = self
+            .reaction_key_for_remote(&portal.key.connector, env, &content.relates_to.key)
+            .await?;
         reactions
-            .add_reaction(portal, &target.remote_id, &content.relates_to.key)
+            .add_reaction(portal, &target.remote_id, &key)
             .await?;
         self.store
             .insert_reaction(&ReactionRecord {
                 portal: portal.key.clone(),
                 target: target.remote_id,
                 remote_sender: sender.login.login.remote_user.clone(),
-                key: content.relates_to.key,
+                key,
                 event_id: env.event_id.clone(),
             })
             .await?;
         Ok(true)
+    }
+
+    /// The key a Matrix reaction has on the network: a custom emoji's image (`mxc://`) becomes
+    /// its shortcode, known from the bridge's own upload or from the reaction's
+    /// `com.beeper.reaction.shortcode`; anything else stays as it is.
+    async fn reaction_key_for_remote(
+        &self,
+        connector: &crate::ids::ConnectorId,
+        env: &Envelope,
+        key: &str,
+    ) -> Result<String> {
+        if !key.starts_with("mxc://") {
+            return Ok(key.to_owned());
+        }
+        if let Some(known) = self.known_custom_emoji(connector, key).await? {
+            return Ok(known.shortcode);
+        }
+        let shortcode = env
+            .content
+            .get(crate::custom_emoji::REACTION_SHORTCODE_KEY)
+            .and_then(|s| s.as_str())
+            .filter(|s| s.len() > 2 && s.starts_with(':') && s.ends_with(':'));
+        match shortcode {
+            Some(s) => Ok(s.to_owned()),
+            None => Err(ConnectorError::Unsupported(
+                "image reactions the bridge does not know as a custom emoji".into(),
+            )
+            .into()),
+        }
     }
 
     async fn bridge_redaction(

@@ -121,3 +121,16 @@ pub struct InboxEvent {
     /// The event as the homeserver sent it.
     pub json: String,
 }
+
+/// A network's custom emoji image and its upload to Matrix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomEmojiRecord {
+    /// The connector whose emoji it is.
+    pub connector: ConnectorId,
+    /// The image's source on the network (its URL); one upload per source.
+    pub source: String,
+    /// The uploaded image.
+    pub mxc: String,
+    /// The shortcode with colons (`:partyparrot:`), to name it on the network again.
+    pub shortcode: String,
+}

@@ -79,6 +79,8 @@ impl Inner {
                 if !self.store.message_parts(&key, &id).await?.is_empty() {
                     return Ok(()); // redelivered after a crash: already bridged
                 }
+                let mut content = content;
+                self.upload_custom_emoji(&login, &mut content).await;
                 self.send_message(
                     &portal,
                     &room,
@@ -98,7 +100,11 @@ impl Inner {
                     Some((now_ms() - ts) as f64 / 1000.0),
                 );
             }
-            RemoteEventKind::Edit { target, content } => {
+            RemoteEventKind::Edit {
+                target,
+                mut content,
+            } => {
+                self.upload_custom_emoji(&login, &mut content).await;
                 let Some(first) = self
                     .store
                     .message_parts(&key, &target)
@@ -143,7 +149,11 @@ impl Inner {
                 self.store.delete_message(&key, &target).await?;
                 self.metrics.bridged(platform, Direction::ToMatrix, None);
             }
-            RemoteEventKind::ReactionAdd { target, key: emoji } => {
+            RemoteEventKind::ReactionAdd {
+                target,
+                key: emoji,
+                custom,
+            } => {
                 let sender = event.sender.user.clone();
                 if self
                     .store
@@ -162,10 +172,23 @@ impl Inner {
                 else {
                     return Ok(());
                 };
-                let json = mc::to_json(
-                    &mc::reaction(event_id(&first.event_id)?, &emoji),
+                // A custom emoji shows as its image, named by its shortcode; without the image
+                // the key stays the shortcode text.
+                let image = match &custom {
+                    Some(c) => self.custom_emoji_mxc(&login, c).await.zip(Some(c)),
+                    None => None,
+                };
+                let matrix_key = image.as_ref().map_or(emoji.as_str(), |(mxc, _)| mxc);
+                let mut json = mc::to_json(
+                    &mc::reaction(event_id(&first.event_id)?, matrix_key),
                     author.marker.as_deref(),
                 );
+                if let (Some((_, c)), Some(obj)) = (&image, json.as_object_mut()) {
+                    obj.insert(
+                        crate::custom_emoji::REACTION_SHORTCODE_KEY.to_owned(),
+                        serde_json::Value::String(c.shortcode.clone()),
+                    );
+                }
                 let txn = txn_id::derive(&[
                     "react",
                     &key.to_string(),

@@ -2,7 +2,9 @@
 //! PostgreSQL; the contract below is what its conformance suite checks.
 
 use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId, RemoteUserId};
-use crate::records::{Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord};
+use crate::records::{
+    CustomEmojiRecord, Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord,
+};
 use async_trait::async_trait;
 
 /// A failure of the storage backend.
@@ -115,4 +117,12 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets every membership recorded in `room_id` (the bridge left the room), leaving other
     /// rooms untouched. Forgetting a room with no records is not an error.
     async fn forget_room_members(&self, room_id: &str) -> StoreResult<()>;
+
+    /// Remembers a custom emoji's upload. A second record for the same source is dropped,
+    /// keeping the first (two concurrent uploads of one image agree on one URI).
+    async fn insert_custom_emoji(&self, emoji: &CustomEmojiRecord) -> StoreResult<()>;
+    /// The upload of a custom emoji image by its source, if any.
+    async fn custom_emoji_by_source(&self, source: &str) -> StoreResult<Option<CustomEmojiRecord>>;
+    /// The custom emoji uploaded as `mxc`, if any.
+    async fn custom_emoji_by_mxc(&self, mxc: &str) -> StoreResult<Option<CustomEmojiRecord>>;
 }

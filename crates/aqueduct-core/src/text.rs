@@ -24,7 +24,7 @@ pub fn linked_room_ids(html: &str) -> Vec<String> {
     for (at, _) in html.match_indices(PREFIX) {
         let rest = &html[at + PREFIX.len()..];
         let end = rest
-            .find(|c: char| matches!(c, '"' | '\'' | '?' | '/' | '<' | '>' | ' '))
+            .find(['"', '\'', '?', '/', '<', '>', ' '])
             .unwrap_or(rest.len());
         let id = percent_decode(&rest[..end]);
         // Room version 12 ids carry no server name (`!hash`).

@@ -42,6 +42,8 @@ pub struct SlackLogin {
     /// The connector's registry of app logins when events arrive over HTTP; `None` for
     /// Socket Mode.
     pub(crate) http_events: Option<Arc<crate::app_logins::AppLogins>>,
+    /// The workspace's custom emoji.
+    pub(crate) emoji: crate::custom_emoji::EmojiCache,
 }
 
 impl SlackLogin {
@@ -86,6 +88,7 @@ impl SlackLogin {
         let matrix_id = move |u: &RemoteUserId| bridge.matrix_id_for(u);
         let channel_rooms = self.channel_rooms(ev).await;
         let mut event = convert::event(ev, &self.context(&matrix_id, &channel_rooms))?;
+        self.resolve_custom_emoji(&mut event).await;
         if let RemoteEventKind::Message { content, .. } = &mut event.kind {
             for (name, mime, url) in convert::files(ev) {
                 match self.bot.download(&url, self.config.max_file_bytes).await {
@@ -285,7 +288,7 @@ impl NetworkApi for SlackLogin {
         let identity = message
             .relayed_for
             .iter()
-            .map(|r| ("username", r.display_name.clone()))
+            .flat_map(crate::relay_identity::params)
             .collect();
         let ts = self.calls().post_text(portal, message, identity).await?;
         // A channel that so far only had outgoing messages gets a checkpoint, so a catch-up
@@ -333,6 +336,9 @@ impl NetworkApi for SlackLogin {
         Some(self)
     }
     fn as_backfill(&self) -> Option<&dyn BackfillHandler> {
+        Some(self)
+    }
+    fn as_custom_emoji(&self) -> Option<&dyn aqueduct_core::connector::CustomEmojiHandler> {
         Some(self)
     }
 }

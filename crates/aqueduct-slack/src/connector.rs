@@ -177,6 +177,7 @@ impl NetworkConnector for SlackConnector {
             puppets: self.puppets.clone(),
             me: me.clone(),
             http_events,
+            emoji: Default::default(),
         });
         Ok(api)
     }

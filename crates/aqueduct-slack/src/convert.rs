@@ -238,7 +238,11 @@ pub(crate) fn event(ev: &Value, cx: &Context<'_>) -> Option<RemoteEvent> {
                 aqueduct_format::emoji::from_shortcode(name).unwrap_or_else(|| format!(":{name}:"));
             let target = message_id(ev["item"]["ts"].as_str()?);
             let kind = if kind == "reaction_added" {
-                RemoteEventKind::ReactionAdd { target, key }
+                RemoteEventKind::ReactionAdd {
+                    target,
+                    key,
+                    custom: None,
+                }
             } else {
                 RemoteEventKind::ReactionRemove { target, key }
             };

@@ -129,6 +129,9 @@ impl NetworkApi for SlackPuppet {
         true
     }
 
+    fn as_custom_emoji(&self) -> Option<&dyn aqueduct_core::connector::CustomEmojiHandler> {
+        Some(self)
+    }
     fn as_edits(&self) -> Option<&dyn EditHandler> {
         Some(self)
     }

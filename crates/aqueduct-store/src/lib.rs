@@ -10,6 +10,7 @@
 //! routes the trait's methods to them.
 
 mod connect;
+mod custom_emoji;
 mod error;
 mod ghost;
 mod inbox;
@@ -27,7 +28,9 @@ pub mod conformance;
 pub use error::{Error, Result};
 
 use aqueduct_core::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId, RemoteUserId};
-use aqueduct_core::records::{Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord};
+use aqueduct_core::records::{
+    CustomEmojiRecord, Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord,
+};
 use aqueduct_core::store::{Store, StoreResult};
 use async_trait::async_trait;
 use sqlx::AnyPool;
@@ -222,6 +225,18 @@ impl Store for SqlStore {
 
     async fn delete_reaction(&self, event_id: &str) -> StoreResult<()> {
         Ok(reaction::delete_by_event(&self.pool, event_id).await?)
+    }
+
+    async fn insert_custom_emoji(&self, emoji: &CustomEmojiRecord) -> StoreResult<()> {
+        Ok(custom_emoji::insert(&self.pool, emoji).await?)
+    }
+
+    async fn custom_emoji_by_source(&self, source: &str) -> StoreResult<Option<CustomEmojiRecord>> {
+        Ok(custom_emoji::by_source(&self.pool, source).await?)
+    }
+
+    async fn custom_emoji_by_mxc(&self, mxc: &str) -> StoreResult<Option<CustomEmojiRecord>> {
+        Ok(custom_emoji::by_mxc(&self.pool, mxc).await?)
     }
 
     async fn management_room(&self, matrix_user: &str) -> StoreResult<Option<String>> {

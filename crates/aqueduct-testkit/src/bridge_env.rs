@@ -21,6 +21,9 @@ pub struct EnvOptions {
     pub database_uri: Option<String>,
     /// Extra entries under `platforms:` (YAML, indented by two spaces), e.g. a `slack:` section.
     pub extra_platforms: Option<String>,
+    /// Set `appservice.public_url` to the bridge's own listener, so it hands out public media
+    /// URLs (relayed senders' avatars).
+    pub public_url: bool,
 }
 
 /// The environment.
@@ -104,9 +107,14 @@ impl BridgeEnv {
         } else {
             String::new()
         };
+        let public_url = if options.public_url {
+            format!("  public_url: http://127.0.0.1:{bridge_port}\n")
+        } else {
+            String::new()
+        };
         let config = format!(
             "homeserver:\n  url: {hs}\n  server_name: localhost\n\
-             appservice:\n  address: http://127.0.0.1:{bridge_port}\n  listen: 127.0.0.1:{bridge_port}\n  as_token: {as_token}\n  hs_token: {hs_token}\n\
+             appservice:\n  address: http://127.0.0.1:{bridge_port}\n  listen: 127.0.0.1:{bridge_port}\n  as_token: {as_token}\n  hs_token: {hs_token}\n{public_url}\
              database:\n  uri: \"{db}\"\n\
              bridge:\n  shutdown_grace_secs: 10\n  max_attachment_bytes: 2000000\n  permissions:\n    \"*\": relay\n    localhost: user\n    \"@admin:localhost\": admin\n    \"@banned:localhost\": none\n    \"@relayonly:localhost\": relay\n\
              {double_puppet}\

@@ -13,6 +13,7 @@
 //! the vendor's OpenAPI file and Events API wrapper schema in `shared/specs/slack/`.
 
 mod api;
+mod emoji;
 mod events_http;
 mod oauth;
 mod socket;
@@ -181,6 +182,7 @@ impl FakeSlack {
                 oauth: Default::default(),
                 shutdown: false,
                 page_cap: None,
+                custom_emoji: Default::default(),
             }),
             msg_notify: Notify::new(),
             sock_notify: Notify::new(),

@@ -270,6 +270,7 @@ impl TestNetApi {
             }
             "delete" => RemoteEventKind::Delete { target: target() },
             "reaction_add" => RemoteEventKind::ReactionAdd {
+                custom: None,
                 target: target(),
                 key: e["key"].as_str()?.into(),
             },

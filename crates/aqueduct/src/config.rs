@@ -67,6 +67,11 @@ pub struct AppserviceConfig {
     /// Start of every ghost's localpart; the registration's user namespace is built from it.
     #[serde(default = "default_ghost_prefix")]
     pub ghost_prefix: String,
+    /// The listener's address as the internet reaches it (`https://bridge.example.com`), for
+    /// networks that fetch images themselves: relayed senders' avatars are served under
+    /// `<public_url>/_aqueduct/media/`. Unset: relayed messages carry no avatar.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 fn default_id() -> String {

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod connectors;
+mod public_media_route;
 pub mod registration;
 pub mod run;
 pub mod server;

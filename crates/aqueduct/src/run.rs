@@ -48,6 +48,7 @@ pub async fn run(
         bridge_id: config.appservice.id.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
         backfill_limit: config.bridge.backfill_limit,
+        public_media: public_media(&config),
     };
     let bridge = Bridge::new(
         bridge_config,
@@ -66,6 +67,7 @@ pub async fn run(
         client.clone(),
         &config.appservice.hs_token,
         web,
+        public_media(&config),
     );
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -96,6 +98,16 @@ pub async fn run(
     let _ = server.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Signed public URLs for media, when a public URL is configured. The key comes from the
+/// `as_token`, a secret the bridge has anyway and never shows to the internet.
+fn public_media(config: &Config) -> Option<aqueduct_core::public_media::PublicMedia> {
+    config
+        .appservice
+        .public_url
+        .as_deref()
+        .map(|url| aqueduct_core::public_media::PublicMedia::new(url, &config.appservice.as_token))
 }
 
 /// Pings the homeserver until it confirms it can reach the bridge. Wrong tokens end the start

@@ -1,7 +1,9 @@
-//! The bridge's HTTP listener: the appservice API for the homeserver, `/metrics` and `/health`.
+//! The bridge's HTTP listener: the appservice API for the homeserver, connectors' endpoints,
+//! signed public media, `/metrics` and `/health`.
 
 use aqueduct_core::Bridge;
 use aqueduct_core::matrix::MatrixApi;
+use aqueduct_core::public_media::{MEDIA_PATH, PublicMedia};
 use aqueduct_core::web::{WEB_PREFIX, WebHandler, WebRequest};
 use aqueduct_matrix::{AppserviceHandler, HomeserverClient};
 use async_trait::async_trait;
@@ -65,10 +67,19 @@ pub fn router(
     client: HomeserverClient,
     hs_token: &str,
     web: WebHandlers,
+    public_media: Option<PublicMedia>,
 ) -> Router {
     let registry = bridge.metrics().registry().clone();
+    let media = crate::public_media_route::MediaRoute {
+        signer: public_media,
+        client: client.clone(),
+    };
     let handler = Arc::new(EngineHandler { bridge, client });
     aqueduct_matrix::router(handler, hs_token)
+        .route(
+            &format!("{MEDIA_PATH}/{{signature}}/{{server}}/{{media_id}}"),
+            get(move |path| crate::public_media_route::serve(media.clone(), path)),
+        )
         .route(
             &format!("{WEB_PREFIX}/{{connector}}/{{*rest}}"),
             any(move |path, method, uri, headers, body| {

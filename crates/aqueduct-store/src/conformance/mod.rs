@@ -6,6 +6,7 @@
 //! (and type-checked) once; the macro only stamps out one `#[tokio::test]` per check in the
 //! caller's crate. Every check gets a fresh, empty store.
 
+mod custom_emoji;
 mod fixtures;
 mod inbox;
 mod login;
@@ -14,6 +15,7 @@ mod portal;
 mod reaction;
 mod rooms;
 
+pub use custom_emoji::*;
 pub use inbox::*;
 pub use login::*;
 pub use message::*;
@@ -67,6 +69,7 @@ macro_rules! store_conformance_tests {
             management_room_set_and_replace,
             membership_set_unset,
             membership_forget_room,
+            custom_emoji_by_source_and_mxc,
         }
     };
 }

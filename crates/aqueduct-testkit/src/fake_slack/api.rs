@@ -25,6 +25,7 @@ pub(crate) fn router(shared: Sh) -> Router {
         .route("/files-pri/{file_id}/{name}", get(download))
         .route("/files-pri/{file_id}/download/{name}", get(download))
         .route("/avatars/{name}", get(avatar))
+        .route("/emoji/{team}/{name}/{file}", get(super::emoji::image))
         .route("/socket", get(super::socket::socket))
         .layer(DefaultBodyLimit::max(256 * 1024 * 1024))
         .with_state(shared)
@@ -473,6 +474,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                 .map_err(str::to_string)?;
             Ok(json!({}))
         }
+        "emoji.list" => Ok(st.custom_emoji.list()),
         "conversations.mark" => {
             if c.bot {
                 return Err("not_allowed_token_type".into());

@@ -131,6 +131,8 @@ pub(crate) struct State {
     pub shutdown: bool,
     /// Most items a history or replies page holds (see `FakeSlack::cap_pages`).
     pub page_cap: Option<usize>,
+    /// The workspace's custom emoji, for `emoji.list`.
+    pub custom_emoji: super::emoji::CustomEmoji,
 }
 
 pub(crate) struct Shared {
