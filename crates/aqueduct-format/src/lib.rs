@@ -4,6 +4,7 @@
 
 pub mod emoji;
 mod html;
+pub mod rocketchat;
 pub mod slack;
 
 pub use aqueduct_core::text::escape_html;
