@@ -1,0 +1,224 @@
+//! The Rocket.Chat connector end to end: a real Synapse, the bridge, and the fake Rocket.Chat
+//! speaking REST v1 and the realtime API (DDP). Every request the connector makes and every
+//! answer the fake gives is checked against Rocket.Chat's published OpenAPI files.
+
+use aqueduct_testkit::rocketchat_env::{GENERAL, RocketChatEnv, WAIT, ghost};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_messages_edits_reactions_threads_and_deletes_cross_both_ways()
+-> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    let bridge = s.env.start_in_process().await?;
+    s.login_alice().await?;
+    let bob = ghost("RCBOB");
+
+    let first = s.rc.post(GENERAL, "RCBOB", "hello *world* @alice", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    let hello = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["sender"] == bob.as_str()
+                && e["content"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.starts_with("hello"))
+        })
+        .await?;
+    assert!(
+        hello["content"]["formatted_body"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>world</strong>"),
+        "{hello}"
+    );
+    assert_eq!(
+        s.alice.profile_displayname(&bob).await?.as_deref(),
+        Some("Bob Rocket")
+    );
+    let hello_id = hello["event_id"].as_str().unwrap().to_owned();
+
+    // Matrix -> Rocket.Chat: formatting as Rocket.Chat markdown, sent as alice herself.
+    let mine = s
+        .alice
+        .send_html(&room, "hi rocket", "hi <strong>rocket</strong>")
+        .await?;
+    let msgs =
+        s.rc.wait_for(GENERAL, WAIT, |m| m.iter().any(|x| x.text == "hi *rocket*"))
+            .await?;
+    let sent = msgs
+        .iter()
+        .find(|x| x.text == "hi *rocket*")
+        .unwrap()
+        .clone();
+    assert_eq!(sent.user, "RCALICE");
+
+    // Edits both ways.
+    s.alice
+        .send(&room, "m.room.message", json!({"msgtype": "m.text", "body": "* hi again", "m.new_content": {"msgtype": "m.text", "body": "hi again"}, "m.relates_to": {"rel_type": "m.replace", "event_id": mine}}))
+        .await?;
+    s.rc.wait_for(GENERAL, WAIT, |m| {
+        m.iter().any(|x| x.id == sent.id && x.text == "hi again")
+    })
+    .await?;
+    s.rc.edit(&first, "hello edited");
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["m.relates_to"]["rel_type"] == "m.replace"
+                && e["content"]["m.relates_to"]["event_id"] == hello_id.as_str()
+                && e["content"]["m.new_content"]["body"] == "hello edited"
+        })
+        .await?;
+
+    // Reactions both ways.
+    s.alice.react(&room, &hello_id, "👍").await?;
+    s.rc.wait_for(GENERAL, WAIT, |m| {
+        m.iter().any(|x| {
+            x.id == first
+                && x.reactions
+                    .iter()
+                    .any(|(k, users)| (k == ":+1:" || k == ":thumbsup:") && users == &["alice"])
+        })
+    })
+    .await?;
+    s.rc.react(&sent.id, "RCBOB", ":tada:", true);
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["sender"] == bob.as_str()
+                && e["type"] == "m.reaction"
+                && e["content"]["m.relates_to"]["key"] == "🎉"
+                && e["content"]["m.relates_to"]["event_id"] == mine.as_str()
+        })
+        .await?;
+
+    // Threads both ways.
+    s.rc.post(GENERAL, "RCBOB", "in the thread", Some(&first));
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"] == "in the thread"
+                && e["content"]["m.relates_to"]["rel_type"] == "m.thread"
+                && e["content"]["m.relates_to"]["event_id"] == hello_id.as_str()
+        })
+        .await?;
+    s.alice
+        .send(&room, "m.room.message", json!({"msgtype": "m.text", "body": "thread answer", "m.relates_to": {"rel_type": "m.thread", "event_id": hello_id, "is_falling_back": true, "m.in_reply_to": {"event_id": hello_id}}}))
+        .await?;
+    let msgs =
+        s.rc.wait_for(GENERAL, WAIT, |m| {
+            m.iter().any(|x| x.text == "thread answer")
+        })
+        .await?;
+    assert_eq!(
+        msgs.iter()
+            .find(|x| x.text == "thread answer")
+            .unwrap()
+            .tmid
+            .as_deref(),
+        Some(first.as_str())
+    );
+
+    // Deletes both ways.
+    s.rc.delete(&first);
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.room.redaction"
+                && (e["redacts"] == hello_id.as_str()
+                    || e["content"]["redacts"] == hello_id.as_str())
+        })
+        .await?;
+    s.alice.redact(&room, &mine, None).await?;
+    s.rc.wait_for(GENERAL, WAIT, |m| {
+        m.iter().any(|x| x.id == sent.id && x.deleted)
+    })
+    .await?;
+
+    // Alice's own messages came back on the realtime stream and were not bridged again.
+    let events = s.alice.messages(&room).await?;
+    let in_matrix = events
+        .iter()
+        .filter(|e| e["content"]["body"] == "thread answer")
+        .count();
+    assert_eq!(
+        in_matrix, 1,
+        "an echo of a Matrix message is not bridged back"
+    );
+    assert!(
+        s.rc.pongs() >= 1,
+        "the connector answers the server's pings"
+    );
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_dropped_websocket_and_rate_limit_storm_lose_and_duplicate_nothing()
+-> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    let bridge = s.env.start_in_process().await?;
+    s.login_alice().await?;
+    let bob = ghost("RCBOB");
+    s.rc.post(GENERAL, "RCBOB", "start", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "start")
+        .await?;
+
+    // Rocket.Chat -> Matrix with the websocket dropped mid-stream: what is sent while the
+    // connector is away arrives through the catch-up, and the history endpoint is rate
+    // limited on the way.
+    for i in 0..30 {
+        s.rc.post(GENERAL, "RCBOB", &format!("n {i}"), None);
+        if i == 10 {
+            s.rc.close_realtime();
+            s.rc.rate_limit("channels.history", 3);
+        }
+        if i == 20 {
+            s.rc.open_realtime();
+        }
+    }
+    s.alice
+        .wait_for_event(&room, Duration::from_secs(60), |e| {
+            e["content"]["body"] == "n 29"
+        })
+        .await?;
+    let bodies: Vec<String> = s
+        .alice
+        .messages(&room)
+        .await?
+        .iter()
+        .filter(|e| e["sender"] == bob.as_str() && e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .filter(|b| b.starts_with("n "))
+        .collect();
+    assert_eq!(
+        bodies,
+        (0..30).map(|i| format!("n {i}")).collect::<Vec<_>>(),
+        "each once, in order"
+    );
+    assert!(
+        s.rc.realtime_logins() >= 2,
+        "the connector logged in again after the drop"
+    );
+
+    // Matrix -> Rocket.Chat through a storm of rate limits: all arrive, once, in order.
+    s.rc.rate_limit("chat.sendMessage", 4);
+    for i in 0..5 {
+        s.alice.send_text(&room, &format!("m {i}")).await?;
+    }
+    let msgs =
+        s.rc.wait_for(GENERAL, Duration::from_secs(60), |m| {
+            m.iter().any(|x| x.text == "m 4")
+        })
+        .await?;
+    let sent: Vec<&str> = msgs
+        .iter()
+        .map(|x| x.text.as_str())
+        .filter(|t| t.starts_with("m "))
+        .collect();
+    assert_eq!(sent, ["m 0", "m 1", "m 2", "m 3", "m 4"]);
+    assert!(s.rc.rate_limited() >= 7, "the storm happened");
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}
