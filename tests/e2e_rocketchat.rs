@@ -222,3 +222,130 @@ async fn rocketchat_dropped_websocket_and_rate_limit_storm_lose_and_duplicate_no
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_password_login_new_rooms_room_mentions_and_relay() -> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    s.rc.set_password("RCALICE", "correct horse");
+    let bridge = s.env.start_in_process().await?;
+    let mgmt = s.env.management_room(&s.alice).await?;
+    s.env
+        .command(
+            &s.alice,
+            &mgmt,
+            "login rocketchat password alice wrong",
+            "Unauthorized",
+        )
+        .await?;
+    s.env
+        .command(
+            &s.alice,
+            &mgmt,
+            "login rocketchat password alice correct horse",
+            "Logged in",
+        )
+        .await?;
+    let bob = ghost("RCBOB");
+
+    // A room the account joins after connecting is announced on its notification stream and
+    // subscribed to at once.
+    s.rc.wait_until(WAIT, || (s.rc.realtime_logins() >= 1).then_some(()))
+        .await?;
+    s.rc.add_room("DMBOB", "d", "", &["RCALICE", "RCBOB"]);
+    s.rc.post("DMBOB", "RCBOB", "psst @all", None);
+    let dm = s.env.accept_portal_invite(&s.alice).await?;
+    let psst = s
+        .alice
+        .wait_for_event(&dm, WAIT, |e| {
+            e["sender"] == bob.as_str() && e["type"] == "m.room.message"
+        })
+        .await?;
+    assert_eq!(psst["content"]["body"], "psst @room");
+    assert_eq!(psst["content"]["m.mentions"]["room"], true, "{psst}");
+
+    // Relay: a Matrix user without a login speaks through alice's account, under their own
+    // name (`alias`), which Rocket.Chat allows to accounts with `message-impersonate`.
+    s.rc.allow_impersonation("RCALICE");
+    s.rc.post(GENERAL, "RCBOB", "channel hello", None);
+    let general = s
+        .alice
+        .wait_for_invite_except(Some(&s.env.bot), &[&dm], WAIT)
+        .await?;
+    s.alice.join(&general).await?;
+    s.alice
+        .wait_for_event(&general, WAIT, |e| e["content"]["body"] == "channel hello")
+        .await?;
+    s.env
+        .command(&s.alice, &general, "!aq set-relay", "relayed through")
+        .await?;
+    let carol = s.env.user("carol").await?;
+    s.alice.invite(&general, carol.user_id()).await?;
+    carol.join(&general).await?;
+    carol.send_text(&general, "hello from carol").await?;
+    let msgs =
+        s.rc.wait_for(GENERAL, WAIT, |m| {
+            m.iter().any(|x| x.text.ends_with("hello from carol"))
+        })
+        .await?;
+    let relayed = msgs
+        .iter()
+        .find(|x| x.text.ends_with("hello from carol"))
+        .unwrap();
+    assert_eq!(relayed.user, "RCALICE");
+    assert_eq!(relayed.alias.as_deref(), Some("carol"));
+    assert_eq!(
+        relayed.text, "hello from carol",
+        "the name is the alias, not a prefix"
+    );
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_messages_sent_while_the_bridge_is_down_arrive_once_in_order()
+-> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    let bridge = s.env.start_in_process().await?;
+    s.login_alice().await?;
+    let bob = ghost("RCBOB");
+    let root = s.rc.post(GENERAL, "RCBOB", "before", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "before")
+        .await?;
+    bridge.stop().await?;
+
+    let mut expected = Vec::new();
+    for i in 0..8 {
+        let text = format!("while down {i}");
+        s.rc.post(GENERAL, "RCBOB", &text, None);
+        expected.push(text);
+        if i == 3 {
+            s.rc.post(GENERAL, "RCBOB", "thread reply", Some(&root));
+            expected.push("thread reply".into());
+        }
+    }
+    let bridge = s.env.start_in_process().await?;
+    let reply = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "thread reply")
+        .await?;
+    assert_eq!(reply["content"]["m.relates_to"]["rel_type"], "m.thread");
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "while down 7")
+        .await?;
+    let bodies: Vec<String> = s
+        .alice
+        .messages(&room)
+        .await?
+        .iter()
+        .filter(|e| e["sender"] == bob.as_str() && e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .filter(|b| b.starts_with("while down") || b == "thread reply")
+        .collect();
+    assert_eq!(bodies, expected, "each once, in Rocket.Chat's order");
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}

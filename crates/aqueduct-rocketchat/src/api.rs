@@ -37,6 +37,8 @@ pub struct RocketLogin {
     /// Usernames -> user ids, learned from messages and `users.info`.
     pub(crate) user_ids: Mutex<HashMap<String, String>>,
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// When the realtime connection was lost, until a new one has caught up.
+    pub(crate) lost_at: Mutex<Option<i64>>,
     /// Itself, for spawning tasks that outlive a call.
     pub(crate) me: std::sync::Weak<RocketLogin>,
 }

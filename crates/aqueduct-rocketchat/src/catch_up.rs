@@ -27,13 +27,47 @@ fn history_endpoint(t: &str) -> &'static str {
 }
 
 impl RocketLogin {
-    /// Bridges what each known room received since its checkpoint.
-    pub(crate) async fn catch_up(&self) {
+    /// Bridges what each known room received since its checkpoint. Rooms of `rooms` (the
+    /// account's rooms now) without a checkpoint are caught up from when the previous
+    /// connection was lost, if it was: they had no bridged message yet, but may have had one
+    /// sent during the gap.
+    pub(crate) async fn catch_up(&self, rooms: &[(String, String)]) {
         let marks = self.checkpoints.lock().expect("checkpoints").marks();
-        for (rid, mark) in marks {
-            if let Err(e) = self.catch_up_room(&rid, &mark).await {
+        let lost_at = *self.lost_at.lock().expect("lost_at");
+        for (rid, mark) in &marks {
+            if let Err(e) = self.catch_up_room(rid, mark).await {
                 tracing::warn!(rid, error = %e, "Rocket.Chat catch-up failed");
             }
+        }
+        let Some(lost_at) = lost_at else { return };
+        for (rid, t) in rooms {
+            if !marks.iter().any(|(r, _)| r == rid) {
+                self.catch_up_room_since(rid, t, lost_at).await;
+            }
+        }
+    }
+
+    /// Bridges what room `rid` of type `t` received since `since` (milliseconds).
+    pub(crate) async fn catch_up_room_since(&self, rid: &str, t: &str, since: i64) {
+        let mark = RoomMark {
+            t: t.to_owned(),
+            ts: since,
+        };
+        if let Err(e) = self.catch_up_room(rid, &mark).await {
+            tracing::warn!(rid, error = %e, "Rocket.Chat catch-up failed");
+        }
+    }
+
+    /// Remembers when the realtime connection was lost (only the first loss of a gap counts).
+    pub(crate) fn note_connection_lost(&self) {
+        let mut lost_at = self.lost_at.lock().expect("lost_at");
+        if lost_at.is_none() {
+            *lost_at = Some(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0),
+            );
         }
     }
 

@@ -127,8 +127,9 @@ impl NetworkConnector for RocketChatConnector {
             ("token", _) => Err(ConnectorError::BadInput(
                 "usage: login rocketchat token <user id> <personal access token>".into(),
             )),
-            ("password", [user, password]) => Ok(LoginStep::Complete(
-                self.password_login(user, password).await?,
+            // The password is the rest of the line: it may contain spaces.
+            ("password", [user, password @ ..]) if !password.is_empty() => Ok(LoginStep::Complete(
+                self.password_login(user, &password.join(" ")).await?,
             )),
             ("password", _) => Err(ConnectorError::BadInput(
                 "usage: login rocketchat password <username> <password>".into(),
@@ -162,6 +163,7 @@ impl NetworkConnector for RocketChatConnector {
             rooms: Mutex::default(),
             user_ids: Mutex::default(),
             task: Mutex::new(None),
+            lost_at: Mutex::new(None),
             me: me.clone(),
         });
         Ok(api)

@@ -37,6 +37,7 @@ pub(crate) async fn run(login: Arc<RocketLogin>) {
                 return;
             }
             Err(e) => {
+                login.note_connection_lost();
                 tracing::warn!(error = %e, "Rocket.Chat realtime connection lost; reconnecting");
                 login.bridge.report_state(
                     &login.login,
@@ -172,6 +173,14 @@ async fn connect_once(login: &Arc<RocketLogin>) -> Result<(), ConnectorError> {
             "Rocket.Chat refused the realtime login: {reason}"
         )));
     }
+    // The notification stream first: a room joined from now on is announced there, one
+    // joined before is in `subscriptions.get`.
+    let uid = login.user_id().to_owned();
+    conn.sub(
+        "stream-notify-user",
+        &format!("{uid}/subscriptions-changed"),
+    )
+    .await?;
     let subscriptions = login.rest.get("subscriptions.get", &[]).await?;
     let rooms: Vec<(String, String)> = subscriptions["update"]
         .as_array()
@@ -184,12 +193,6 @@ async fn connect_once(login: &Arc<RocketLogin>) -> Result<(), ConnectorError> {
         .lock()
         .expect("rooms")
         .extend(rooms.iter().cloned());
-    let uid = login.user_id().to_owned();
-    conn.sub(
-        "stream-notify-user",
-        &format!("{uid}/subscriptions-changed"),
-    )
-    .await?;
     for (rid, _) in &rooms {
         conn.sub_room(rid).await?;
     }
@@ -198,7 +201,8 @@ async fn connect_once(login: &Arc<RocketLogin>) -> Result<(), ConnectorError> {
         .report_state(&login.login, RemoteState::Connected);
     // Subscribed first, so nothing falls between the catch-up and the live stream; what both
     // deliver, the engine and the seen-message memory skip.
-    login.catch_up().await;
+    login.catch_up(&rooms).await;
+    *login.lost_at.lock().expect("lost_at") = None;
     for frame in std::mem::take(&mut held) {
         dispatch(login, &mut conn, frame).await?;
     }
@@ -258,6 +262,9 @@ async fn dispatch(
                     .is_none();
                 if new {
                     conn.sub_room(rid).await?;
+                    // What was said between the join and the subscription.
+                    let since = crate::iso_time::millis(&sub["ts"]).unwrap_or(0);
+                    login.catch_up_room_since(rid, t, since).await;
                 }
             }
         }

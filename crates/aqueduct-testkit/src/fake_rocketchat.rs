@@ -117,6 +117,7 @@ impl FakeRocketChat {
             name: name.into(),
             topic: String::new(),
             members: members.iter().map(|m| m.to_string()).collect(),
+            created: state::now_ms(),
         };
         for m in members {
             let sub = st.subscription_json(&room, m);

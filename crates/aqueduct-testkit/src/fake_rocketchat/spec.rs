@@ -212,7 +212,8 @@ fn check_body(doc: &Value, v: &Value, schema: &Value, at: &str, out: &mut Vec<(S
 /// Checks each answer the fake gave against the response schema declared for its status
 /// (types, required properties, items; `$ref`s followed). Statuses the spec does not
 /// describe for the operation are problems too, except 429, which Rocket.Chat's rate limiter
-/// gives on any endpoint and the spec never lists.
+/// gives on any endpoint and the spec never lists, and 401 where an operation does not list
+/// it, which is checked against the spec's shared `authorizationError` answer.
 pub fn check_rocketchat_responses(responses: &[RcResponse], specs: &[Value]) -> Vec<String> {
     let mut problems = Vec::new();
     for (i, r) in responses.iter().enumerate() {
@@ -224,9 +225,25 @@ pub fn check_rocketchat_responses(responses: &[RcResponse], specs: &[Value]) -> 
             problems.push(format!("{at}: not described by the spec"));
             continue;
         };
-        let Some(described) = op["responses"].get(r.status.to_string()) else {
-            problems.push(format!("{at}: status not described"));
-            continue;
+        // An operation that lists no 401 (`login` only lists 200) is checked against the
+        // shared `authorizationError` answer the other operations refer to.
+        let shared_401 = "#/components/responses/authorizationError";
+        let fallback = serde_json::json!({ "$ref": shared_401 });
+        let (doc, described) = match op["responses"].get(r.status.to_string()) {
+            Some(d) => (doc, d),
+            None if r.status == 401 => {
+                match specs.iter().find(|d| d.pointer(&shared_401[1..]).is_some()) {
+                    Some(d) => (d, &fallback),
+                    None => {
+                        problems.push(format!("{at}: no shared 401 answer in the spec"));
+                        continue;
+                    }
+                }
+            }
+            None => {
+                problems.push(format!("{at}: status not described"));
+                continue;
+            }
         };
         let described = resolve(doc, described);
         let schema = &described["content"]["application/json"]["schema"];
@@ -281,5 +298,119 @@ fn validate(doc: &Value, v: &Value, schema: &Value, at: &str, out: &mut Vec<Stri
         for (i, x) in a.iter().enumerate() {
             validate(doc, x, &schema["items"], &format!("{at}[{i}]"), out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(endpoint: &str, verb: &str, query: Value, body: Value) -> RcRequest {
+        RcRequest {
+            endpoint: endpoint.into(),
+            http_method: verb.into(),
+            query,
+            body,
+            auth_headers: true,
+        }
+    }
+
+    #[test]
+    fn requests_off_the_spec_are_caught() {
+        let specs = load_rocketchat_specs().unwrap();
+        let good = [
+            request(
+                "channels.history",
+                "GET",
+                json!({"roomId": "R", "count": "100", "inclusive": "true"}),
+                Value::Null,
+            ),
+            request(
+                "chat.sendMessage",
+                "POST",
+                json!({}),
+                json!({"message": {"_id": "x", "rid": "R", "msg": "hi", "tmid": "T"}}),
+            ),
+            request(
+                "chat.react",
+                "POST",
+                json!({}),
+                json!({"messageId": "M", "emoji": ":tada:", "shouldReact": true}),
+            ),
+        ];
+        assert_eq!(
+            check_rocketchat_requests(&good, &specs),
+            Vec::<String>::new()
+        );
+        let bad = [
+            request(
+                "channels.history",
+                "GET",
+                json!({"roomId": "R", "count": "many", "since": "x"}),
+                Value::Null,
+            ),
+            request(
+                "chat.update",
+                "POST",
+                json!({}),
+                json!({"roomId": "R", "msgId": "M"}),
+            ),
+            request(
+                "chat.react",
+                "POST",
+                json!({}),
+                json!({"messageId": "M", "emoji": ":tada:", "shouldReact": "yes"}),
+            ),
+            request("chat.postEphemeral", "POST", json!({}), json!({})),
+            RcRequest {
+                auth_headers: false,
+                ..request("users.info", "GET", json!({"userId": "U"}), Value::Null)
+            },
+        ];
+        let problems = check_rocketchat_requests(&bad, &specs);
+        for expected in [
+            "`count`",
+            "`since`",
+            ".text",
+            ".shouldReact",
+            "chat.postEphemeral",
+            "X-User-Id",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{expected} not caught: {problems:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_off_the_spec_are_caught() {
+        let specs = load_rocketchat_specs().unwrap();
+        let answer = |endpoint: &str, status, body| RcResponse {
+            endpoint: endpoint.into(),
+            http_method: "GET".into(),
+            status,
+            body,
+        };
+        let good = [answer(
+            "users.info",
+            200,
+            json!({"user": {"_id": "U", "username": "bob", "active": true}, "success": true}),
+        )];
+        assert_eq!(
+            check_rocketchat_responses(&good, &specs),
+            Vec::<String>::new()
+        );
+        let bad = [
+            answer(
+                "users.info",
+                200,
+                json!({"user": {"_id": 5, "active": "yes"}, "success": true}),
+            ),
+            answer("subscriptions.get", 302, json!({})),
+        ];
+        let problems = check_rocketchat_responses(&bad, &specs);
+        assert_eq!(problems.len(), 3, "{problems:#?}");
     }
 }

@@ -27,6 +27,8 @@ pub(crate) struct Room {
     pub name: String,
     pub topic: String,
     pub members: Vec<String>,
+    /// When the room was made (its members' subscriptions date from then).
+    pub created: i64,
 }
 
 /// A message as stored.
@@ -412,7 +414,7 @@ impl State {
             "_id": format!("{}{}", room.id, user), "rid": room.id, "t": room.t, "name": name,
             "fname": name, "open": true, "alert": false, "unread": 0,
             "u": { "_id": user, "username": self.users.get(user).map(|u| u.username.clone()).unwrap_or_default() },
-            "ts": iso(0), "ls": iso(0), "_updatedAt": iso(0),
+            "ts": iso(room.created), "ls": iso(room.created), "_updatedAt": iso(room.created),
         })
     }
 }
