@@ -349,3 +349,32 @@ async fn rocketchat_messages_sent_while_the_bridge_is_down_arrive_once_in_order(
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_history_is_backfilled_when_a_portal_is_made() -> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    for i in 0..3 {
+        s.rc.post(GENERAL, "RCBOB", &format!("old {i}"), None);
+    }
+    let bridge = s.env.start_in_process().await?;
+    s.login_alice().await?;
+    s.rc.wait_until(WAIT, || (s.rc.realtime_logins() >= 1).then_some(()))
+        .await?;
+    s.rc.post(GENERAL, "RCBOB", "trigger", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "trigger")
+        .await?;
+    let bodies: Vec<String> = s
+        .alice
+        .messages(&room)
+        .await?
+        .iter()
+        .filter(|e| e["sender"] == ghost("RCBOB").as_str() && e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(bodies, ["old 0", "old 1", "old 2", "trigger"]);
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}

@@ -270,7 +270,22 @@ impl RocketLogin {
         ts: i64,
         changes: Vec<Change>,
     ) -> Vec<aqueduct_core::connector::EventReceipt> {
-        let mut receipts = Vec::new();
+        self.events(rid, t, ts, changes)
+            .await
+            .into_iter()
+            .map(|event| self.bridge.queue_remote_event(&self.login, event))
+            .collect()
+    }
+
+    /// The neutral events for `changes` in room `rid` of type `t`, at `ts`.
+    pub(crate) async fn events(
+        &self,
+        rid: &str,
+        t: &str,
+        ts: i64,
+        changes: Vec<Change>,
+    ) -> Vec<RemoteEvent> {
+        let mut events = Vec::new();
         for change in changes {
             let (id, display_name) = match change.who {
                 Who::Id(id, name) => (Some(id), name),
@@ -280,7 +295,7 @@ impl RocketLogin {
                 tracing::warn!(rid, "Rocket.Chat change by an unknown user not bridged");
                 continue;
             };
-            let event = RemoteEvent {
+            events.push(RemoteEvent {
                 chat: RemoteChatId::new(rid),
                 receiver: (t == "d").then(|| self.login.clone()),
                 sender: RemoteSender {
@@ -290,10 +305,26 @@ impl RocketLogin {
                 },
                 timestamp_ms: ts,
                 kind: change.kind,
-            };
-            receipts.push(self.bridge.queue_remote_event(&self.login, event));
+            });
         }
-        receipts
+        events
+    }
+
+    /// Converts a fetched message (of history) into events, remembering it as seen.
+    pub(crate) async fn history_events(&self, m: &Value) -> Vec<RemoteEvent> {
+        let (Some(id), Some(rid)) = (m["_id"].as_str(), m["rid"].as_str()) else {
+            return Vec::new();
+        };
+        if let (Some(name), Some(uid)) = (m["u"]["username"].as_str(), m["u"]["_id"].as_str()) {
+            self.learn_user(name, uid);
+        }
+        let changes = convert::changes(m, None, &|m| self.content(m));
+        self.seen
+            .lock()
+            .expect("seen")
+            .put(id, convert::seen_state(m));
+        let t = self.room_type(rid).await;
+        self.events(rid, &t, convert::ts_millis(m), changes).await
     }
 
     /// Records that the message of `rid` sent at `ts` is in Matrix.
@@ -461,6 +492,9 @@ impl NetworkApi for RocketLogin {
         Some(self)
     }
     fn as_threads(&self) -> Option<&dyn ThreadHandler> {
+        Some(self)
+    }
+    fn as_backfill(&self) -> Option<&dyn aqueduct_core::connector::BackfillHandler> {
         Some(self)
     }
 }

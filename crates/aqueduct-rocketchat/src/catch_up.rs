@@ -18,7 +18,7 @@ const PAGE: usize = 100;
 const MAX_PAGES: usize = 50;
 
 /// The history endpoint for a room type.
-fn history_endpoint(t: &str) -> &'static str {
+pub(crate) fn history_endpoint(t: &str) -> &'static str {
     match t {
         "p" => "groups.history",
         "d" => "dm.history",

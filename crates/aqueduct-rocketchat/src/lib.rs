@@ -6,6 +6,7 @@
 //! configurable, as every self-hosted Rocket.Chat needs.
 
 mod api;
+mod backfill;
 mod catch_up;
 mod checkpoints;
 mod config;
