@@ -2,7 +2,9 @@
 //! speaking REST v1 and the realtime API (DDP). Every request the connector makes and every
 //! answer the fake gives is checked against Rocket.Chat's published OpenAPI files.
 
+use aqueduct_testkit::matrix_client::enc;
 use aqueduct_testkit::rocketchat_env::{GENERAL, RocketChatEnv, WAIT, ghost};
+use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
 
@@ -362,7 +364,8 @@ async fn rocketchat_history_is_backfilled_when_a_portal_is_made() -> anyhow::Res
         .await?;
     s.rc.post(GENERAL, "RCBOB", "trigger", None);
     let room = s.env.accept_portal_invite(&s.alice).await?;
-    s.alice
+    let trigger = s
+        .alice
         .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "trigger")
         .await?;
     let bodies: Vec<String> = s
@@ -374,6 +377,24 @@ async fn rocketchat_history_is_backfilled_when_a_portal_is_made() -> anyhow::Res
         .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(bodies, ["old 0", "old 1", "old 2", "trigger"]);
+
+    // Alice's read receipt marks the room read on Rocket.Chat.
+    s.alice
+        .request(
+            Method::POST,
+            &format!(
+                "/_matrix/client/v3/rooms/{}/receipt/m.read/{}",
+                enc(&room),
+                enc(trigger["event_id"].as_str().unwrap())
+            ),
+            Some(&json!({})),
+        )
+        .await?;
+    let trigger_id = s.rc.messages(GENERAL).last().unwrap().id.clone();
+    s.rc.wait_until(WAIT, || {
+        (s.rc.last_read(GENERAL, "RCALICE").as_deref() == Some(trigger_id.as_str())).then_some(())
+    })
+    .await?;
     s.check_conformance()?;
     bridge.stop().await?;
     Ok(())

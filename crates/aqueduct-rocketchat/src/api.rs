@@ -7,7 +7,7 @@ use crate::rest::Rest;
 use crate::seen::Seen;
 use aqueduct_core::connector::{
     BridgeHandle, ChatInfo, ConnectorError, ConnectorResult, DeleteHandler, EditHandler,
-    NetworkApi, ReactionHandler, ThreadHandler, UserInfo,
+    NetworkApi, ReactionHandler, ReadReceiptHandler, ThreadHandler, UserInfo,
 };
 use aqueduct_core::event::{
     MatrixMessage, MentionedUser, Mentions, MessageContent, RelayedSender, RemoteEvent,
@@ -496,6 +496,25 @@ impl NetworkApi for RocketLogin {
     }
     fn as_backfill(&self) -> Option<&dyn aqueduct_core::connector::BackfillHandler> {
         Some(self)
+    }
+    fn as_read_receipts(&self) -> Option<&dyn ReadReceiptHandler> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl ReadReceiptHandler for RocketLogin {
+    /// `subscriptions.read`: Rocket.Chat keeps one read mark per room and moves it to now, so
+    /// the room is read up to its newest message, which `up_to` (the newest the user read in
+    /// Matrix) usually is.
+    async fn mark_read(&self, portal: &Portal, _up_to: &RemoteMessageId) -> ConnectorResult<()> {
+        self.rest
+            .post(
+                "subscriptions.read",
+                serde_json::json!({ "rid": portal.key.chat.as_str() }),
+            )
+            .await?;
+        Ok(())
     }
 }
 

@@ -260,6 +260,15 @@ impl FakeRocketChat {
         }
     }
 
+    /// The newest message of `rid` when `user` last marked it read (`subscriptions.read`).
+    pub fn last_read(&self, rid: &str, user: &str) -> Option<String> {
+        self.shared
+            .lock()
+            .last_read
+            .get(&(rid.to_owned(), user.to_owned()))
+            .cloned()
+    }
+
     /// Every REST request received so far.
     pub fn requests(&self) -> Vec<RcRequest> {
         self.shared.lock().requests.clone()

@@ -107,6 +107,27 @@ async fn handle(
                 }
                 _ => fail("error-not-allowed"),
             },
+            ("POST", "subscriptions.read") => {
+                let rid = body["rid"]
+                    .as_str()
+                    .or(body["roomId"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                if can_see(&st, &user, &rid) {
+                    let newest = st
+                        .messages
+                        .iter()
+                        .rev()
+                        .find(|m| m.rid == rid && !m.deleted)
+                        .map(|m| m.id.clone());
+                    if let Some(newest) = newest {
+                        st.last_read.insert((rid, user.clone()), newest);
+                    }
+                    ok(json!({}))
+                } else {
+                    fail("error-invalid-subscription")
+                }
+            }
             ("POST", "chat.sendMessage") => send_message(&mut st, &user, &body["message"]),
             ("POST", "chat.update") => match st.find(&b("msgId")) {
                 Some(i) if st.messages[i].rid == b("roomId") && st.messages[i].user == user => {

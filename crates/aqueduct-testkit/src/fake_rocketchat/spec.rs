@@ -189,6 +189,20 @@ fn check_body(doc: &Value, v: &Value, schema: &Value, at: &str, out: &mut Vec<(S
         out.push((at.to_owned(), format!("expected {ty}, got {v}")));
         return;
     }
+    // `anyOf`/`oneOf`: the body must fit one alternative; otherwise the closest one's
+    // problems are reported.
+    if let Some(alternatives) = schema["anyOf"].as_array().or(schema["oneOf"].as_array()) {
+        let mut closest: Option<Vec<(String, String)>> = None;
+        for alt in alternatives {
+            let mut found = Vec::new();
+            check_body(doc, v, alt, at, &mut found);
+            if closest.as_ref().is_none_or(|c| found.len() < c.len()) {
+                closest = Some(found);
+            }
+        }
+        out.extend(closest.unwrap_or_default());
+        return;
+    }
     let Some(obj) = v.as_object() else { return };
     for r in schema["required"].as_array().into_iter().flatten() {
         if let Some(r) = r.as_str()
@@ -363,6 +377,12 @@ mod tests {
                 json!({"messageId": "M", "emoji": ":tada:", "shouldReact": "yes"}),
             ),
             request("chat.postEphemeral", "POST", json!({}), json!({})),
+            request(
+                "subscriptions.read",
+                "POST",
+                json!({}),
+                json!({"room": "R"}),
+            ),
             RcRequest {
                 auth_headers: false,
                 ..request("users.info", "GET", json!({"userId": "U"}), Value::Null)

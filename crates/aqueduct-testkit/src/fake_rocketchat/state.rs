@@ -123,6 +123,8 @@ pub(crate) struct State {
     pub realtime_logins: u32,
     /// Pongs received.
     pub pongs: u32,
+    /// (room, user) -> the newest message when the user marked the room read.
+    pub last_read: HashMap<(String, String), String>,
     pub last_ts: i64,
     pub ids: HashSet<String>,
 }
