@@ -399,3 +399,48 @@ async fn rocketchat_history_is_backfilled_when_a_portal_is_made() -> anyhow::Res
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_topic_name_joins_and_leaves_reach_matrix() -> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    s.rc.add_user("RCCARL", "carl", "Carl Rocket");
+    let bridge = s.env.start_in_process().await?;
+    s.login_alice().await?;
+    s.rc.post(GENERAL, "RCBOB", "hi", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "hi")
+        .await?;
+    s.rc.room_event(GENERAL, "RCBOB", "room_changed_topic", "all about rockets");
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.room.topic" && e["content"]["topic"] == "all about rockets"
+        })
+        .await?;
+    s.rc.room_event(GENERAL, "RCBOB", "r", "launchpad");
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.room.name" && e["content"]["name"] == "launchpad"
+        })
+        .await?;
+    let carl = ghost("RCCARL");
+    s.rc.room_event(GENERAL, "RCCARL", "uj", "carl");
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.room.member"
+                && e["state_key"] == carl.as_str()
+                && e["content"]["membership"] == "join"
+        })
+        .await?;
+    s.rc.room_event(GENERAL, "RCCARL", "ul", "carl");
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.room.member"
+                && e["state_key"] == carl.as_str()
+                && e["content"]["membership"] == "leave"
+        })
+        .await?;
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}

@@ -142,6 +142,45 @@ impl FakeRocketChat {
         id
     }
 
+    /// A room event, as Rocket.Chat records it (a system message of type `t`): `uj` (`user`
+    /// joins), `ul` (`user` leaves), `room_changed_topic` (`text` is the new topic) or `r`
+    /// (`text` is the new name). Returns the message id.
+    pub fn room_event(&self, rid: &str, user: &str, t: &str, text: &str) -> String {
+        let mut st = self.shared.lock();
+        if let Some(room) = st.rooms.get_mut(rid) {
+            match t {
+                "uj" => room.members.push(user.into()),
+                "ul" => room.members.retain(|m| m != user),
+                "room_changed_topic" => room.topic = text.into(),
+                "r" => room.name = text.into(),
+                _ => {}
+            }
+        }
+        let ts = st.next_ts();
+        let id = st.new_id();
+        st.messages.push(FakeMessage {
+            id: id.clone(),
+            rid: rid.into(),
+            user: user.into(),
+            text: text.into(),
+            ts,
+            tmid: None,
+            alias: None,
+            reactions: Default::default(),
+            edited_at: None,
+            edited_by: None,
+            deleted: false,
+            tcount: 0,
+            updated_at: ts,
+            t: Some(t.into()),
+        });
+        let i = st.messages.len() - 1;
+        st.push_message(i);
+        drop(st);
+        self.shared.changed();
+        id
+    }
+
     /// The author edits message `id`.
     pub fn edit(&self, id: &str, text: &str) {
         let mut st = self.shared.lock();

@@ -60,6 +60,8 @@ pub struct FakeMessage {
     pub tcount: u32,
     /// Last change, milliseconds.
     pub updated_at: i64,
+    /// System message type (`uj` joined, `ul` left, `room_changed_topic`, `r` renamed).
+    pub t: Option<String>,
 }
 
 /// One realtime push: a collection, the event name (room id, `<rid>/deleteMessage`,
@@ -265,6 +267,9 @@ impl State {
                 .collect::<serde_json::Map<_, _>>()
                 .into();
         }
+        if let Some(t) = &m.t {
+            v["t"] = json!(t);
+        }
         if m.tcount > 0 {
             v["tcount"] = json!(m.tcount);
         }
@@ -331,6 +336,7 @@ impl State {
             deleted: false,
             tcount: 0,
             updated_at: ts,
+            t: None,
         });
         let i = self.messages.len() - 1;
         self.push_message(i);
