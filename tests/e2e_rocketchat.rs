@@ -401,9 +401,11 @@ async fn rocketchat_history_is_backfilled_when_a_portal_is_made() -> anyhow::Res
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rocketchat_topic_name_joins_and_leaves_reach_matrix() -> anyhow::Result<()> {
+async fn rocketchat_avatars_topic_name_joins_and_leaves_reach_matrix() -> anyhow::Result<()> {
     let s = RocketChatEnv::start().await?;
     s.rc.add_user("RCCARL", "carl", "Carl Rocket");
+    let picture = b"\x89PNG\r\n\x1a\nnot really a png but bytes".to_vec();
+    s.rc.set_avatar("RCBOB", "image/png", &picture);
     let bridge = s.env.start_in_process().await?;
     s.login_alice().await?;
     s.rc.post(GENERAL, "RCBOB", "hi", None);
@@ -411,6 +413,20 @@ async fn rocketchat_topic_name_joins_and_leaves_reach_matrix() -> anyhow::Result
     s.alice
         .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "hi")
         .await?;
+    // Bob's ghost wears his Rocket.Chat picture.
+    let profile = s
+        .alice
+        .request(
+            Method::GET,
+            &format!("/_matrix/client/v3/profile/{}", enc(&ghost("RCBOB"))),
+            None,
+        )
+        .await?;
+    let mxc = profile["avatar_url"]
+        .as_str()
+        .expect("bob's ghost has an avatar");
+    assert_eq!(s.alice.download(mxc).await?, picture);
+
     s.rc.room_event(GENERAL, "RCBOB", "room_changed_topic", "all about rockets");
     s.alice
         .wait_for_event(&room, WAIT, |e| {

@@ -7,7 +7,7 @@ use crate::rest::Rest;
 use crate::seen::Seen;
 use aqueduct_core::connector::{
     BridgeHandle, ChatInfo, ConnectorError, ConnectorResult, DeleteHandler, EditHandler,
-    NetworkApi, ReactionHandler, ReadReceiptHandler, ThreadHandler, UserInfo,
+    NetworkApi, ReactionHandler, ReadReceiptHandler, RemoteAvatar, ThreadHandler, UserInfo,
 };
 use aqueduct_core::event::{
     MatrixMessage, MentionedUser, Mentions, MessageContent, RelayedSender, RemoteEvent,
@@ -18,12 +18,15 @@ use aqueduct_core::records::Portal;
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
+use sha2::Digest;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// A logged-in Rocket.Chat account.
 pub struct RocketLogin {
     pub(crate) rest: Rest,
+    /// Plain HTTP, for avatars.
+    pub(crate) http: reqwest::Client,
     pub(crate) username: String,
     pub(crate) login: LoginId,
     pub(crate) bridge: Arc<dyn BridgeHandle>,
@@ -42,6 +45,9 @@ pub struct RocketLogin {
     /// Itself, for spawning tasks that outlive a call.
     pub(crate) me: std::sync::Weak<RocketLogin>,
 }
+
+/// Largest avatar taken from Rocket.Chat.
+const MAX_AVATAR_BYTES: usize = 5 * 1024 * 1024;
 
 /// The neutral remote id of a Rocket.Chat user: their user id, stable across renames.
 fn remote_user(id: &str) -> RemoteUserId {
@@ -114,6 +120,41 @@ impl RocketLogin {
         let name = info["user"]["username"].as_str()?.to_owned();
         self.learn_user(&name, id);
         Some(name)
+    }
+
+    /// A user's avatar from `/avatar/<username>`, where Rocket.Chat serves every user's
+    /// picture (or generated initials). Identified by its bytes' hash, so an unchanged picture
+    /// is not uploaded again. `None` when it cannot be fetched: a ghost without a picture is
+    /// better than no ghost.
+    async fn avatar(&self, username: &str) -> Option<RemoteAvatar> {
+        let url = format!("{}/avatar/{username}", self.config.base());
+        let response = match self.http.get(&url).send().await {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => {
+                tracing::debug!(username, status = %r.status(), "no Rocket.Chat avatar");
+                return None;
+            }
+            Err(e) => {
+                tracing::debug!(username, error = %e, "no Rocket.Chat avatar");
+                return None;
+            }
+        };
+        let mime = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("image/png")
+            .to_owned();
+        let data = response.bytes().await.ok()?;
+        if data.is_empty() || data.len() > MAX_AVATAR_BYTES {
+            return None;
+        }
+        let hash = hex::encode(sha2::Sha256::digest(&data));
+        Some(RemoteAvatar {
+            source: format!("{url}#{hash}"),
+            mime,
+            data: data.to_vec(),
+        })
     }
 
     fn learn_user(&self, username: &str, id: &str) {
@@ -464,13 +505,17 @@ impl NetworkApi for RocketLogin {
         if let (Some(name), Some(id)) = (u["username"].as_str(), u["_id"].as_str()) {
             self.learn_user(name, id);
         }
+        let avatar = match u["username"].as_str() {
+            Some(username) => self.avatar(username).await,
+            None => None,
+        };
         Ok(UserInfo {
             display_name: u["name"]
                 .as_str()
                 .or(u["username"].as_str())
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
-            avatar: None,
+            avatar,
         })
     }
 

@@ -86,6 +86,7 @@ impl FakeRocketChat {
                 name: name.into(),
                 password: None,
                 impersonate: false,
+                avatar: None,
             },
         );
         let token = format!("pat-{}", st.new_id());
@@ -97,6 +98,13 @@ impl FakeRocketChat {
     pub fn set_password(&self, user: &str, password: &str) {
         if let Some(u) = self.shared.lock().users.get_mut(user) {
             u.password = Some(password.into());
+        }
+    }
+
+    /// Sets `user`'s picture.
+    pub fn set_avatar(&self, user: &str, mime: &str, bytes: &[u8]) {
+        if let Some(u) = self.shared.lock().users.get_mut(user) {
+            u.avatar = Some((mime.into(), bytes.to_vec()));
         }
     }
 

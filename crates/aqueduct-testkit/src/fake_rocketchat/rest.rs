@@ -17,6 +17,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v1/{endpoint}", any(handle))
         .route("/websocket", get(super::ddp::websocket))
+        .route("/avatar/{username}", get(avatar))
         .with_state(shared)
 }
 
@@ -378,4 +379,27 @@ fn send_message(st: &mut State, user: &str, m: &Value) -> Answer {
         m["alias"].as_str().map(str::to_owned),
     );
     ok(json!({ "message": st.message_json(&st.messages[i], Dates::Rest) }))
+}
+
+/// `/avatar/<username>`: the picture set with [`super::FakeRocketChat::set_avatar`], else
+/// generated initials as an SVG, as Rocket.Chat serves them.
+async fn avatar(AxState(sh): AxState<Arc<Shared>>, Path(username): Path<String>) -> Response {
+    let st = sh.lock();
+    let Some(user) = st.users.values().find(|u| u.username == username) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match &user.avatar {
+        Some((mime, bytes)) => ([("content-type", mime.clone())], bytes.clone()).into_response(),
+        None => {
+            let initial: String = user.name.chars().take(1).collect();
+            let svg = format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"200\"><text x=\"50%\" y=\"50%\">{initial}</text></svg>"
+            );
+            (
+                [("content-type", "image/svg+xml".to_owned())],
+                svg.into_bytes(),
+            )
+                .into_response()
+        }
+    }
 }

@@ -16,6 +16,8 @@ pub(crate) struct User {
     pub password: Option<String>,
     /// Holds the `message-impersonate` permission (may send `alias`/`avatar`).
     pub impersonate: bool,
+    /// A picture set by the user: (MIME type, bytes).
+    pub avatar: Option<(String, Vec<u8>)>,
 }
 
 /// A room.
