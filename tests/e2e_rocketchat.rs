@@ -2,11 +2,37 @@
 //! speaking REST v1 and the realtime API (DDP). Every request the connector makes and every
 //! answer the fake gives is checked against Rocket.Chat's published OpenAPI files.
 
-use aqueduct_testkit::matrix_client::enc;
+use aqueduct_testkit::matrix_client::{MatrixClient, enc};
 use aqueduct_testkit::rocketchat_env::{GENERAL, RocketChatEnv, WAIT, ghost};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::Duration;
+
+/// Waits for an ephemeral event (typing) in `room` that `pred` accepts.
+async fn wait_for_ephemeral(
+    user: &MatrixClient,
+    room: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut since: Option<String> = None;
+    while tokio::time::Instant::now() < deadline {
+        let sync = user
+            .sync_raw(
+                since.as_deref(),
+                r#"{"room":{"timeline":{"limit":0}}}"#,
+                Duration::from_secs(5),
+            )
+            .await?;
+        if let Some(events) = sync["rooms"]["join"][room]["ephemeral"]["events"].as_array()
+            && events.iter().any(&pred)
+        {
+            return Ok(());
+        }
+        since = sync["next_batch"].as_str().map(str::to_owned);
+    }
+    anyhow::bail!("no matching ephemeral event in {room}")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rocketchat_messages_edits_reactions_threads_and_deletes_cross_both_ways()
@@ -401,7 +427,7 @@ async fn rocketchat_history_is_backfilled_when_a_portal_is_made() -> anyhow::Res
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rocketchat_avatars_topic_name_joins_and_leaves_reach_matrix() -> anyhow::Result<()> {
+async fn rocketchat_avatars_typing_topic_name_joins_and_leaves() -> anyhow::Result<()> {
     let s = RocketChatEnv::start().await?;
     s.rc.add_user("RCCARL", "carl", "Carl Rocket");
     let picture = b"\x89PNG\r\n\x1a\nnot really a png but bytes".to_vec();
@@ -426,6 +452,35 @@ async fn rocketchat_avatars_topic_name_joins_and_leaves_reach_matrix() -> anyhow
         .as_str()
         .expect("bob's ghost has an avatar");
     assert_eq!(s.alice.download(mxc).await?, picture);
+
+    // Typing, both ways.
+    s.rc.typing(GENERAL, "RCBOB", true);
+    wait_for_ephemeral(&s.alice, &room, |e| {
+        e["type"] == "m.typing"
+            && e["content"]["user_ids"]
+                .as_array()
+                .is_some_and(|u| u.iter().any(|x| x == ghost("RCBOB").as_str()))
+    })
+    .await?;
+    let typing_path = format!(
+        "/_matrix/client/v3/rooms/{}/typing/{}",
+        enc(&room),
+        enc(s.alice.user_id())
+    );
+    s.alice
+        .request(
+            Method::PUT,
+            &typing_path,
+            Some(&json!({ "typing": true, "timeout": 30000 })),
+        )
+        .await?;
+    s.rc.wait_until(WAIT, || s.rc.is_typing(GENERAL, "alice").then_some(()))
+        .await?;
+    s.alice
+        .request(Method::PUT, &typing_path, Some(&json!({ "typing": false })))
+        .await?;
+    s.rc.wait_until(WAIT, || (!s.rc.is_typing(GENERAL, "alice")).then_some(()))
+        .await?;
 
     s.rc.room_event(GENERAL, "RCBOB", "room_changed_topic", "all about rockets");
     s.alice

@@ -7,7 +7,8 @@ use crate::rest::Rest;
 use crate::seen::Seen;
 use aqueduct_core::connector::{
     BridgeHandle, ChatInfo, ConnectorError, ConnectorResult, DeleteHandler, EditHandler,
-    NetworkApi, ReactionHandler, ReadReceiptHandler, RemoteAvatar, ThreadHandler, UserInfo,
+    NetworkApi, ReactionHandler, ReadReceiptHandler, RemoteAvatar, ThreadHandler, TypingHandler,
+    UserInfo,
 };
 use aqueduct_core::event::{
     MatrixMessage, MentionedUser, Mentions, MessageContent, RelayedSender, RemoteEvent,
@@ -40,6 +41,8 @@ pub struct RocketLogin {
     /// Usernames -> user ids, learned from messages and `users.info`.
     pub(crate) user_ids: Mutex<HashMap<String, String>>,
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Method calls for the current realtime connection; `None` while there is none.
+    pub(crate) outgoing: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Value>>>,
     /// When the realtime connection was lost, until a new one has caught up.
     pub(crate) lost_at: Mutex<Option<i64>>,
     /// Itself, for spawning tasks that outlive a call.
@@ -304,6 +307,28 @@ impl RocketLogin {
         }
     }
 
+    /// Handles a typing notification (`user-activity`) of room `rid`.
+    pub(crate) async fn handle_typing(&self, rid: &str, username: &str, typing: bool) {
+        if username == self.username {
+            return; // our own, sent for the Matrix user
+        }
+        let Some(id) = self.user_id_of(username).await else {
+            return;
+        };
+        let t = self.room_type(rid).await;
+        let change = Change {
+            who: Who::Id(id, None),
+            kind: RemoteEventKind::Typing { typing },
+        };
+        for r in self.queue(rid, &t, now_millis(), vec![change]).await {
+            tokio::spawn(async move {
+                if let Err(e) = r.await {
+                    tracing::debug!(error = %e, "Rocket.Chat typing not bridged");
+                }
+            });
+        }
+    }
+
     async fn queue(
         &self,
         rid: &str,
@@ -544,6 +569,36 @@ impl NetworkApi for RocketLogin {
     }
     fn as_read_receipts(&self) -> Option<&dyn ReadReceiptHandler> {
         Some(self)
+    }
+    fn as_typing(&self) -> Option<&dyn TypingHandler> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TypingHandler for RocketLogin {
+    /// The realtime method `stream-notify-room` with `<rid>/user-activity`, as Rocket.Chat's
+    /// own clients send it (REST has no typing endpoint).
+    async fn set_typing(&self, portal: &Portal, typing: bool) -> ConnectorResult<()> {
+        let activity: Vec<&str> = if typing { vec!["user-typing"] } else { vec![] };
+        let call = serde_json::json!({
+            "msg": "method",
+            "method": "stream-notify-room",
+            "params": [format!("{}/user-activity", portal.key.chat), self.username, activity, {}],
+        });
+        let sent = self
+            .outgoing
+            .lock()
+            .expect("outgoing")
+            .as_ref()
+            .is_some_and(|tx| tx.send(call).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            Err(ConnectorError::Temporary(
+                "not connected to Rocket.Chat's realtime API".into(),
+            ))
+        }
     }
 }
 

@@ -165,6 +165,7 @@ impl NetworkConnector for RocketChatConnector {
             user_ids: Mutex::default(),
             task: Mutex::new(None),
             lost_at: Mutex::new(None),
+            outgoing: Mutex::new(None),
             me: me.clone(),
         });
         Ok(api)

@@ -125,10 +125,12 @@ impl Connection {
             .await
     }
 
-    /// Subscribes to one room's messages and deletions.
+    /// Subscribes to one room's messages, deletions and typing.
     async fn sub_room(&mut self, rid: &str) -> Result<(), ConnectorError> {
         self.sub("stream-room-messages", rid).await?;
         self.sub("stream-notify-room", &format!("{rid}/deleteMessage"))
+            .await?;
+        self.sub("stream-notify-room", &format!("{rid}/user-activity"))
             .await
     }
 }
@@ -206,9 +208,17 @@ async fn connect_once(login: &Arc<RocketLogin>) -> Result<(), ConnectorError> {
     for frame in std::mem::take(&mut held) {
         dispatch(login, &mut conn, frame).await?;
     }
+    // Method calls from the API side (typing) go out on this connection.
+    let (outgoing_tx, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    *login.outgoing.lock().expect("outgoing") = Some(outgoing_tx);
     loop {
-        let frame = conn.next().await?;
-        dispatch(login, &mut conn, frame).await?;
+        tokio::select! {
+            Some(mut call) = outgoing.recv() => {
+                call["id"] = json!(conn.id());
+                conn.send(call).await?;
+            }
+            frame = conn.next() => dispatch(login, &mut conn, frame?).await?,
+        }
     }
 }
 
@@ -247,6 +257,13 @@ async fn dispatch(
                 && let Some(id) = args[0]["_id"].as_str()
             {
                 login.handle_delete(rid, id).await;
+            } else if let Some(rid) = event.strip_suffix("/user-activity")
+                && let Some(username) = args[0].as_str()
+            {
+                let typing = args[1]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == "user-typing"));
+                login.handle_typing(rid, username, typing).await;
             }
         }
         Some("stream-notify-user") if event.ends_with("/subscriptions-changed") => {

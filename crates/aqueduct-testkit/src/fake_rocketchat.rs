@@ -189,6 +189,34 @@ impl FakeRocketChat {
         id
     }
 
+    /// `user` starts or stops typing in `rid`.
+    pub fn typing(&self, rid: &str, user: &str, on: bool) {
+        let mut st = self.shared.lock();
+        let username = st
+            .users
+            .get(user)
+            .map(|u| u.username.clone())
+            .unwrap_or_default();
+        let activity: Vec<&str> = if on { vec!["user-typing"] } else { vec![] };
+        st.pushes.push(Push {
+            collection: "stream-notify-room".into(),
+            event: format!("{rid}/user-activity"),
+            args: json!([username, activity, {}]),
+        });
+        drop(st);
+        self.shared.changed();
+    }
+
+    /// Whether the client said `username` is typing in `rid`.
+    pub fn is_typing(&self, rid: &str, username: &str) -> bool {
+        self.shared
+            .lock()
+            .typing
+            .get(&(rid.to_owned(), username.to_owned()))
+            .copied()
+            .unwrap_or(false)
+    }
+
     /// The author edits message `id`.
     pub fn edit(&self, id: &str, text: &str) {
         let mut st = self.shared.lock();

@@ -113,6 +113,47 @@ fn answer(
                 ],
             }
         }
+        // Typing and other room notifications sent by a client: passed on to the room's
+        // subscribers, as Rocket.Chat's streamer does.
+        Some("method") if frame["method"] == "stream-notify-room" => {
+            let params = &frame["params"];
+            let event = params[0].as_str().unwrap_or_default().to_owned();
+            let rid = event.split('/').next().unwrap_or_default().to_owned();
+            let mut st = sh.lock();
+            let username = user
+                .as_ref()
+                .and_then(|u| st.users.get(u))
+                .map(|u| u.username.clone());
+            let member = user
+                .as_ref()
+                .is_some_and(|u| st.rooms.get(&rid).is_some_and(|r| r.members.contains(u)));
+            if !member || username.as_deref() != params[1].as_str() {
+                return vec![
+                    json!({ "msg": "result", "id": id, "error": { "error": "not-allowed", "reason": "Not allowed", "errorType": "Meteor.Error" } }),
+                ];
+            }
+            let args = json!(
+                params
+                    .as_array()
+                    .map(|a| a[1..].to_vec())
+                    .unwrap_or_default()
+            );
+            if event.ends_with("/user-activity") {
+                let typing = args[1]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == "user-typing"));
+                st.typing
+                    .insert((rid.clone(), username.clone().unwrap_or_default()), typing);
+            }
+            st.pushes.push(Push {
+                collection: "stream-notify-room".into(),
+                event,
+                args,
+            });
+            drop(st);
+            sh.changed();
+            vec![json!({ "msg": "result", "id": id })]
+        }
         Some("method") => vec![
             json!({ "msg": "result", "id": id, "error": { "error": 404, "reason": "Method not found", "errorType": "Meteor.Error" } }),
         ],

@@ -127,6 +127,8 @@ pub(crate) struct State {
     pub realtime_logins: u32,
     /// Pongs received.
     pub pongs: u32,
+    /// (room, username) -> whether they are typing, as last notified by a client.
+    pub typing: HashMap<(String, String), bool>,
     /// (room, user) -> the newest message when the user marked the room read.
     pub last_read: HashMap<(String, String), String>,
     pub last_ts: i64,
