@@ -4,6 +4,7 @@
 
 pub mod emoji;
 mod html;
+pub mod rocketchat;
 pub mod shortcodes;
 pub mod slack;
 

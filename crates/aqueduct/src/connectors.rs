@@ -13,7 +13,7 @@ pub struct ConnectorFactory {
 
 /// The connectors compiled into this binary, one per enabled Cargo feature.
 pub fn compiled_in() -> Vec<ConnectorFactory> {
-    // Rocket.Chat and Teams register here behind their features as they land.
+    // Teams registers here behind its feature as it lands.
     #[allow(unused_mut)] // empty when built without any connector feature
     let mut factories = Vec::new();
     #[cfg(feature = "slack")]
@@ -24,6 +24,18 @@ pub fn compiled_in() -> Vec<ConnectorFactory> {
                 .map_err(|e| e.to_string())?
                 .resolve_env()?;
             Ok(Arc::new(aqueduct_slack::SlackConnector::new(config)) as Arc<dyn NetworkConnector>)
+        },
+    });
+    #[cfg(feature = "rocketchat")]
+    factories.push(ConnectorFactory {
+        id: "rocketchat",
+        build: |section| {
+            let config = serde_norway::from_value::<aqueduct_rocketchat::RocketChatConfig>(section)
+                .map_err(|e| e.to_string())?;
+            Ok(
+                Arc::new(aqueduct_rocketchat::RocketChatConnector::new(config))
+                    as Arc<dyn NetworkConnector>,
+            )
         },
     });
     factories

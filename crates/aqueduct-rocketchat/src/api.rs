@@ -1,0 +1,668 @@
+//! One logged-in Rocket.Chat account: receiving through the realtime API, sending through REST.
+
+use crate::checkpoints::Checkpoints;
+use crate::config::RocketChatConfig;
+use crate::convert::{self, Change, Who};
+use crate::rest::Rest;
+use crate::seen::Seen;
+use aqueduct_core::connector::{
+    BridgeHandle, ChatInfo, ConnectorError, ConnectorResult, DeleteHandler, EditHandler,
+    NetworkApi, ReactionHandler, ReadReceiptHandler, RemoteAvatar, ThreadHandler, TypingHandler,
+    UserInfo,
+};
+use aqueduct_core::event::{
+    MatrixMessage, MentionedUser, Mentions, MessageContent, RelayedSender, RemoteEvent,
+    RemoteEventKind, RemoteSender, SentMessage, TextKind,
+};
+use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
+use aqueduct_core::records::Portal;
+use async_trait::async_trait;
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use sha2::Digest;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A logged-in Rocket.Chat account.
+pub struct RocketLogin {
+    pub(crate) rest: Rest,
+    /// Plain HTTP, for avatars.
+    pub(crate) http: reqwest::Client,
+    pub(crate) username: String,
+    pub(crate) login: LoginId,
+    pub(crate) bridge: Arc<dyn BridgeHandle>,
+    pub(crate) config: RocketChatConfig,
+    /// Where each room's catch-up starts, persisted as the login's state.
+    pub(crate) checkpoints: Mutex<Checkpoints>,
+    /// Recent messages as last seen, to tell edits and reactions apart and drop echoes.
+    pub(crate) seen: Mutex<Seen>,
+    /// Rooms the account is in: room id -> type (`c`, `p`, `d`).
+    pub(crate) rooms: Mutex<HashMap<String, String>>,
+    /// Usernames -> user ids, learned from messages and `users.info`.
+    pub(crate) user_ids: Mutex<HashMap<String, String>>,
+    pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Method calls for the current realtime connection; `None` while there is none.
+    pub(crate) outgoing: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Value>>>,
+    /// When the realtime connection was lost, until a new one has caught up.
+    pub(crate) lost_at: Mutex<Option<i64>>,
+    /// Itself, for spawning tasks that outlive a call.
+    pub(crate) me: std::sync::Weak<RocketLogin>,
+}
+
+/// Largest avatar taken from Rocket.Chat.
+const MAX_AVATAR_BYTES: usize = 5 * 1024 * 1024;
+
+/// The neutral remote id of a Rocket.Chat user: their user id, stable across renames.
+fn remote_user(id: &str) -> RemoteUserId {
+    RemoteUserId::new(id)
+}
+
+impl RocketLogin {
+    /// The account's user id.
+    pub(crate) fn user_id(&self) -> &str {
+        self.rest.user_id()
+    }
+
+    /// The type of room `rid`, asking `rooms.info` when it is not known yet.
+    pub(crate) async fn room_type(&self, rid: &str) -> String {
+        if let Some(t) = self.rooms.lock().expect("rooms").get(rid) {
+            return t.clone();
+        }
+        match self
+            .rest
+            .get("rooms.info", &[("roomId", rid.to_owned())])
+            .await
+        {
+            Ok(info) => {
+                let t = info["room"]["t"].as_str().unwrap_or("c").to_owned();
+                self.rooms
+                    .lock()
+                    .expect("rooms")
+                    .insert(rid.to_owned(), t.clone());
+                t
+            }
+            Err(e) => {
+                tracing::warn!(rid, error = %e, "unknown Rocket.Chat room type; taking it as a channel");
+                "c".into()
+            }
+        }
+    }
+
+    /// The user id of `username`, from what was seen or `users.info`.
+    async fn user_id_of(&self, username: &str) -> Option<String> {
+        if let Some(id) = self.user_ids.lock().expect("user ids").get(username) {
+            return Some(id.clone());
+        }
+        let info = self
+            .rest
+            .get("users.info", &[("username", username.to_owned())])
+            .await
+            .ok()?;
+        let id = info["user"]["_id"].as_str()?.to_owned();
+        self.learn_user(username, &id);
+        Some(id)
+    }
+
+    /// The username of user `id`, from what was seen or `users.info`.
+    pub(crate) async fn username_of(&self, id: &str) -> Option<String> {
+        let known = self
+            .user_ids
+            .lock()
+            .expect("user ids")
+            .iter()
+            .find(|(_, v)| v.as_str() == id)
+            .map(|(k, _)| k.clone());
+        if known.is_some() {
+            return known;
+        }
+        let info = self
+            .rest
+            .get("users.info", &[("userId", id.to_owned())])
+            .await
+            .ok()?;
+        let name = info["user"]["username"].as_str()?.to_owned();
+        self.learn_user(&name, id);
+        Some(name)
+    }
+
+    /// A user's avatar from `/avatar/<username>`, where Rocket.Chat serves every user's
+    /// picture (or generated initials). Identified by its bytes' hash, so an unchanged picture
+    /// is not uploaded again. `None` when it cannot be fetched: a ghost without a picture is
+    /// better than no ghost.
+    async fn avatar(&self, username: &str) -> Option<RemoteAvatar> {
+        let url = format!("{}/avatar/{username}", self.config.base());
+        let response = match self.http.get(&url).send().await {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => {
+                tracing::debug!(username, status = %r.status(), "no Rocket.Chat avatar");
+                return None;
+            }
+            Err(e) => {
+                tracing::debug!(username, error = %e, "no Rocket.Chat avatar");
+                return None;
+            }
+        };
+        let mime = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("image/png")
+            .to_owned();
+        let data = response.bytes().await.ok()?;
+        if data.is_empty() || data.len() > MAX_AVATAR_BYTES {
+            return None;
+        }
+        let hash = hex::encode(sha2::Sha256::digest(&data));
+        Some(RemoteAvatar {
+            source: format!("{url}#{hash}"),
+            mime,
+            data: data.to_vec(),
+        })
+    }
+
+    fn learn_user(&self, username: &str, id: &str) {
+        self.user_ids
+            .lock()
+            .expect("user ids")
+            .insert(username.to_owned(), id.to_owned());
+    }
+
+    /// A message's text as neutral content, with its mentions.
+    fn content(&self, m: &Value) -> MessageContent {
+        let mentioned: HashMap<String, String> = m["mentions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| {
+                Some((
+                    u["username"].as_str()?.to_owned(),
+                    u["_id"].as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        let names: HashMap<String, String> = m["mentions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| {
+                Some((
+                    u["username"].as_str()?.to_owned(),
+                    u["name"].as_str().or(u["username"].as_str())?.to_owned(),
+                ))
+            })
+            .collect();
+        let bridge = self.bridge.clone();
+        let lookup = |name: &str| {
+            let id = mentioned.get(name)?;
+            Some((
+                bridge.matrix_id_for(&remote_user(id)),
+                names.get(name).cloned().unwrap_or_else(|| name.to_owned()),
+            ))
+        };
+        let text = m["msg"].as_str().unwrap_or_default();
+        let converted = aqueduct_format::rocketchat::markdown_to_matrix(text, &lookup);
+        let mut body = converted.body;
+        // Files are not carried yet: say so rather than bridging an empty message.
+        for a in m["attachments"].as_array().into_iter().flatten() {
+            if let Some(title) = a["title"].as_str() {
+                body.push_str(&format!(
+                    "\n[{title} was not bridged: files from Rocket.Chat are not supported yet]"
+                ));
+            }
+        }
+        MessageContent {
+            kind: TextKind::Text,
+            body: body.trim_start().to_owned(),
+            html: converted.html,
+            mentions: Mentions {
+                users: converted
+                    .mentioned_users
+                    .iter()
+                    .filter_map(|name| {
+                        let id = remote_user(mentioned.get(name)?);
+                        Some(MentionedUser {
+                            matrix_id: self.bridge.matrix_id_for(&id),
+                            remote_id: Some(id),
+                        })
+                    })
+                    .collect(),
+                room: converted.room_mention,
+                chats: Vec::new(),
+            },
+            attachments: Vec::new(),
+            custom_emoji: Vec::new(),
+        }
+    }
+
+    /// Turns a pushed or fetched message into events and queues them, in order. The returned
+    /// future resolves once they are in Matrix and the room's checkpoint has moved (new
+    /// messages only), or with the reason they are not.
+    pub(crate) async fn handle_message(
+        &self,
+        m: &Value,
+    ) -> BoxFuture<'static, Result<(), aqueduct_core::Error>> {
+        let (Some(id), Some(rid)) = (m["_id"].as_str(), m["rid"].as_str()) else {
+            return Box::pin(async { Ok(()) });
+        };
+        if let (Some(name), Some(uid)) = (m["u"]["username"].as_str(), m["u"]["_id"].as_str()) {
+            self.learn_user(name, uid);
+        }
+        let before = self.seen.lock().expect("seen").get(id).cloned();
+        let changes = convert::changes(m, before.as_ref(), &|m| self.content(m));
+        self.seen
+            .lock()
+            .expect("seen")
+            .put(id, convert::seen_state(m));
+        let t = self.room_type(rid).await;
+        let is_new = changes.iter().any(|c| {
+            matches!(
+                c.kind,
+                RemoteEventKind::Message { .. }
+                    | RemoteEventKind::Membership { .. }
+                    | RemoteEventKind::ChatInfoChange { .. }
+            )
+        });
+        let ts = convert::ts_millis(m);
+        let receipts = self.queue(rid, &t, ts, changes).await;
+        let me = self.me.upgrade();
+        let rid = rid.to_owned();
+        Box::pin(async move {
+            for r in receipts {
+                r.await?;
+            }
+            if is_new && let Some(me) = me {
+                me.advance_checkpoint(&rid, &t, ts).await;
+            }
+            Ok(())
+        })
+    }
+
+    /// Handles a `deleteMessage` notification of room `rid`.
+    pub(crate) async fn handle_delete(&self, rid: &str, id: &str) {
+        let before = self.seen.lock().expect("seen").get(id).cloned();
+        if before.as_ref().is_some_and(|b| b.deleted) {
+            return; // our own delete, or seen already
+        }
+        self.seen
+            .lock()
+            .expect("seen")
+            .update(id, |m| m.deleted = true);
+        let who = Who::Id(
+            before
+                .map(|b| b.author)
+                .unwrap_or_else(|| self.user_id().to_owned()),
+            None,
+        );
+        let t = self.room_type(rid).await;
+        let change = Change {
+            who,
+            kind: RemoteEventKind::Delete {
+                target: RemoteMessageId::new(id),
+            },
+        };
+        for r in self.queue(rid, &t, now_millis(), vec![change]).await {
+            tokio::spawn(async move {
+                if let Err(e) = r.await {
+                    tracing::warn!(error = %e, "Rocket.Chat delete not bridged");
+                }
+            });
+        }
+    }
+
+    /// Handles a typing notification (`user-activity`) of room `rid`.
+    pub(crate) async fn handle_typing(&self, rid: &str, username: &str, typing: bool) {
+        if username == self.username {
+            return; // our own, sent for the Matrix user
+        }
+        let Some(id) = self.user_id_of(username).await else {
+            return;
+        };
+        let t = self.room_type(rid).await;
+        let change = Change {
+            who: Who::Id(id, None),
+            kind: RemoteEventKind::Typing { typing },
+        };
+        for r in self.queue(rid, &t, now_millis(), vec![change]).await {
+            tokio::spawn(async move {
+                if let Err(e) = r.await {
+                    tracing::debug!(error = %e, "Rocket.Chat typing not bridged");
+                }
+            });
+        }
+    }
+
+    async fn queue(
+        &self,
+        rid: &str,
+        t: &str,
+        ts: i64,
+        changes: Vec<Change>,
+    ) -> Vec<aqueduct_core::connector::EventReceipt> {
+        self.events(rid, t, ts, changes)
+            .await
+            .into_iter()
+            .map(|event| self.bridge.queue_remote_event(&self.login, event))
+            .collect()
+    }
+
+    /// The neutral events for `changes` in room `rid` of type `t`, at `ts`.
+    pub(crate) async fn events(
+        &self,
+        rid: &str,
+        t: &str,
+        ts: i64,
+        changes: Vec<Change>,
+    ) -> Vec<RemoteEvent> {
+        let mut events = Vec::new();
+        for change in changes {
+            let (id, display_name) = match change.who {
+                Who::Id(id, name) => (Some(id), name),
+                Who::Username(name) => (self.user_id_of(&name).await, None),
+            };
+            let Some(id) = id.filter(|i| !i.is_empty()) else {
+                tracing::warn!(rid, "Rocket.Chat change by an unknown user not bridged");
+                continue;
+            };
+            events.push(RemoteEvent {
+                chat: RemoteChatId::new(rid),
+                receiver: (t == "d").then(|| self.login.clone()),
+                sender: RemoteSender {
+                    is_from_me: id == self.user_id(),
+                    user: remote_user(&id),
+                    display_name,
+                },
+                timestamp_ms: ts,
+                kind: change.kind,
+            });
+        }
+        events
+    }
+
+    /// Converts a fetched message (of history) into events, remembering it as seen.
+    pub(crate) async fn history_events(&self, m: &Value) -> Vec<RemoteEvent> {
+        let (Some(id), Some(rid)) = (m["_id"].as_str(), m["rid"].as_str()) else {
+            return Vec::new();
+        };
+        if let (Some(name), Some(uid)) = (m["u"]["username"].as_str(), m["u"]["_id"].as_str()) {
+            self.learn_user(name, uid);
+        }
+        let changes = convert::changes(m, None, &|m| self.content(m));
+        self.seen
+            .lock()
+            .expect("seen")
+            .put(id, convert::seen_state(m));
+        let t = self.room_type(rid).await;
+        self.events(rid, &t, convert::ts_millis(m), changes).await
+    }
+
+    /// Records that the message of `rid` sent at `ts` is in Matrix.
+    pub(crate) async fn advance_checkpoint(&self, rid: &str, t: &str, ts: i64) {
+        let state = self
+            .checkpoints
+            .lock()
+            .expect("checkpoints")
+            .advance(rid, t, ts);
+        self.save(state).await;
+    }
+
+    /// Gives room `rid` its first checkpoint when it has none (a room that so far only had
+    /// outgoing messages). An existing checkpoint is not moved: an older Rocket.Chat message
+    /// may still be on its way to Matrix.
+    pub(crate) async fn start_checkpoint(&self, rid: &str, ts: i64) {
+        let t = self.room_type(rid).await;
+        let state = self
+            .checkpoints
+            .lock()
+            .expect("checkpoints")
+            .start(rid, &t, ts);
+        self.save(state).await;
+    }
+
+    async fn save(&self, state: Option<Value>) {
+        if let Some(state) = state
+            && let Err(e) = self.bridge.save_login_state(&self.login, state).await
+        {
+            tracing::warn!(error = %e, "cannot save the Rocket.Chat checkpoint");
+        }
+    }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl NetworkApi for RocketLogin {
+    async fn connect(&self) -> ConnectorResult<()> {
+        self.rest.get("me", &[]).await?;
+        let me = self
+            .me
+            .upgrade()
+            .ok_or_else(|| ConnectorError::Temporary("login dropped".into()))?;
+        let handle = tokio::spawn(crate::ddp::run(me));
+        if let Some(old) = self.task.lock().expect("task").replace(handle) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    async fn disconnect(&self) {
+        if let Some(h) = self.task.lock().expect("task").take() {
+            h.abort();
+        }
+        let unsaved = self.checkpoints.lock().expect("checkpoints").take_unsaved();
+        self.save(unsaved).await;
+    }
+
+    async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo> {
+        let info = self
+            .rest
+            .get("rooms.info", &[("roomId", chat.to_string())])
+            .await?;
+        let room = &info["room"];
+        let t = room["t"].as_str().unwrap_or("c").to_owned();
+        self.rooms
+            .lock()
+            .expect("rooms")
+            .insert(chat.to_string(), t.clone());
+        let me = self.user_id();
+        let members: Vec<RemoteUserId> = if t == "d" {
+            room["uids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|u| u.as_str())
+                .filter(|u| *u != me)
+                .map(remote_user)
+                .collect()
+        } else {
+            let endpoint = if t == "p" {
+                "groups.members"
+            } else {
+                "channels.members"
+            };
+            let answer = self
+                .rest
+                .get(
+                    endpoint,
+                    &[("roomId", chat.to_string()), ("count", "200".into())],
+                )
+                .await?;
+            answer["members"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|u| {
+                    if let (Some(name), Some(id)) = (u["username"].as_str(), u["_id"].as_str()) {
+                        self.learn_user(name, id);
+                    }
+                    u["_id"].as_str()
+                })
+                .filter(|u| *u != me)
+                .map(remote_user)
+                .collect()
+        };
+        Ok(ChatInfo {
+            name: (t != "d")
+                .then(|| {
+                    room["fname"]
+                        .as_str()
+                        .or(room["name"].as_str())
+                        .map(str::to_owned)
+                })
+                .flatten(),
+            topic: room["topic"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            is_direct: t == "d",
+            members,
+        })
+    }
+
+    async fn user_info(&self, user: &RemoteUserId) -> ConnectorResult<UserInfo> {
+        let info = self
+            .rest
+            .get("users.info", &[("userId", user.to_string())])
+            .await?;
+        let u = &info["user"];
+        if let (Some(name), Some(id)) = (u["username"].as_str(), u["_id"].as_str()) {
+            self.learn_user(name, id);
+        }
+        let avatar = match u["username"].as_str() {
+            Some(username) => self.avatar(username).await,
+            None => None,
+        };
+        Ok(UserInfo {
+            display_name: u["name"]
+                .as_str()
+                .or(u["username"].as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            avatar,
+        })
+    }
+
+    async fn send_message(
+        &self,
+        portal: &Portal,
+        message: &MatrixMessage,
+    ) -> ConnectorResult<SentMessage> {
+        self.post(portal, message).await
+    }
+
+    fn as_edits(&self) -> Option<&dyn EditHandler> {
+        Some(self)
+    }
+    fn as_deletes(&self) -> Option<&dyn DeleteHandler> {
+        Some(self)
+    }
+    fn as_reactions(&self) -> Option<&dyn ReactionHandler> {
+        Some(self)
+    }
+    fn as_threads(&self) -> Option<&dyn ThreadHandler> {
+        Some(self)
+    }
+    fn as_backfill(&self) -> Option<&dyn aqueduct_core::connector::BackfillHandler> {
+        Some(self)
+    }
+    fn as_read_receipts(&self) -> Option<&dyn ReadReceiptHandler> {
+        Some(self)
+    }
+    fn as_typing(&self) -> Option<&dyn TypingHandler> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl TypingHandler for RocketLogin {
+    /// The realtime method `stream-notify-room` with `<rid>/user-activity`, as Rocket.Chat's
+    /// own clients send it (REST has no typing endpoint).
+    async fn set_typing(&self, portal: &Portal, typing: bool) -> ConnectorResult<()> {
+        let activity: Vec<&str> = if typing { vec!["user-typing"] } else { vec![] };
+        let call = serde_json::json!({
+            "msg": "method",
+            "method": "stream-notify-room",
+            "params": [format!("{}/user-activity", portal.key.chat), self.username, activity, {}],
+        });
+        let sent = self
+            .outgoing
+            .lock()
+            .expect("outgoing")
+            .as_ref()
+            .is_some_and(|tx| tx.send(call).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            Err(ConnectorError::Temporary(
+                "not connected to Rocket.Chat's realtime API".into(),
+            ))
+        }
+    }
+}
+
+#[async_trait]
+impl ReadReceiptHandler for RocketLogin {
+    /// `subscriptions.read`: Rocket.Chat keeps one read mark per room and moves it to now, so
+    /// the room is read up to its newest message, which `up_to` (the newest the user read in
+    /// Matrix) usually is.
+    async fn mark_read(&self, portal: &Portal, _up_to: &RemoteMessageId) -> ConnectorResult<()> {
+        self.rest
+            .post(
+                "subscriptions.read",
+                serde_json::json!({ "rid": portal.key.chat.as_str() }),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+impl ThreadHandler for RocketLogin {}
+
+#[async_trait]
+impl EditHandler for RocketLogin {
+    async fn edit_message(
+        &self,
+        portal: &Portal,
+        target: &RemoteMessageId,
+        content: &MessageContent,
+        _relayed_for: Option<&RelayedSender>,
+    ) -> ConnectorResult<()> {
+        self.edit(portal, target, content).await
+    }
+}
+
+#[async_trait]
+impl DeleteHandler for RocketLogin {
+    async fn delete_message(
+        &self,
+        portal: &Portal,
+        target: &RemoteMessageId,
+    ) -> ConnectorResult<()> {
+        self.delete(portal, target).await
+    }
+}
+
+#[async_trait]
+impl ReactionHandler for RocketLogin {
+    async fn add_reaction(
+        &self,
+        _portal: &Portal,
+        target: &RemoteMessageId,
+        key: &str,
+    ) -> ConnectorResult<()> {
+        self.react(true, target, key).await
+    }
+
+    async fn remove_reaction(
+        &self,
+        _portal: &Portal,
+        target: &RemoteMessageId,
+        key: &str,
+    ) -> ConnectorResult<()> {
+        self.react(false, target, key).await
+    }
+}

@@ -1,0 +1,107 @@
+//! Catching up after a dropped connection, downtime or a restart: every message each known
+//! room received from its checkpoint on (`channels.history`, `groups.history` or
+//! `dm.history`, which include thread replies), bridged oldest first through the same path as
+//! live messages. Messages the engine already has are skipped by it, so fetching a little too
+//! much (the checkpoint's own millisecond is included) is harmless; fetching too little would
+//! lose messages.
+
+use crate::api::RocketLogin;
+use crate::checkpoints::RoomMark;
+use crate::convert::ts_millis;
+use crate::iso_time::format_iso;
+use aqueduct_core::connector::ConnectorResult;
+use serde_json::Value;
+
+/// Messages fetched per page.
+const PAGE: usize = 100;
+/// Most pages fetched per room and catch-up.
+const MAX_PAGES: usize = 50;
+
+/// The history endpoint for a room type.
+pub(crate) fn history_endpoint(t: &str) -> &'static str {
+    match t {
+        "p" => "groups.history",
+        "d" => "dm.history",
+        _ => "channels.history",
+    }
+}
+
+impl RocketLogin {
+    /// Bridges what each known room received since its checkpoint. Rooms of `rooms` (the
+    /// account's rooms now) without a checkpoint are caught up from when the previous
+    /// connection was lost, if it was: they had no bridged message yet, but may have had one
+    /// sent during the gap.
+    pub(crate) async fn catch_up(&self, rooms: &[(String, String)]) {
+        let marks = self.checkpoints.lock().expect("checkpoints").marks();
+        let lost_at = *self.lost_at.lock().expect("lost_at");
+        for (rid, mark) in &marks {
+            if let Err(e) = self.catch_up_room(rid, mark).await {
+                tracing::warn!(rid, error = %e, "Rocket.Chat catch-up failed");
+            }
+        }
+        let Some(lost_at) = lost_at else { return };
+        for (rid, t) in rooms {
+            if !marks.iter().any(|(r, _)| r == rid) {
+                self.catch_up_room_since(rid, t, lost_at).await;
+            }
+        }
+    }
+
+    /// Bridges what room `rid` of type `t` received since `since` (milliseconds).
+    pub(crate) async fn catch_up_room_since(&self, rid: &str, t: &str, since: i64) {
+        let mark = RoomMark {
+            t: t.to_owned(),
+            ts: since,
+        };
+        if let Err(e) = self.catch_up_room(rid, &mark).await {
+            tracing::warn!(rid, error = %e, "Rocket.Chat catch-up failed");
+        }
+    }
+
+    /// Remembers when the realtime connection was lost (only the first loss of a gap counts).
+    pub(crate) fn note_connection_lost(&self) {
+        let mut lost_at = self.lost_at.lock().expect("lost_at");
+        if lost_at.is_none() {
+            *lost_at = Some(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0),
+            );
+        }
+    }
+
+    async fn catch_up_room(&self, rid: &str, mark: &RoomMark) -> ConnectorResult<()> {
+        let endpoint = history_endpoint(&mark.t);
+        let mut missed: Vec<Value> = Vec::new();
+        for page in 0..MAX_PAGES {
+            let params = [
+                ("roomId", rid.to_owned()),
+                ("oldest", format_iso(mark.ts)),
+                ("inclusive", "true".into()),
+                ("count", PAGE.to_string()),
+                ("offset", (page * PAGE).to_string()),
+            ];
+            let answer = self.rest.get(endpoint, &params).await?;
+            let messages = answer["messages"].as_array().cloned().unwrap_or_default();
+            let n = messages.len();
+            missed.extend(messages);
+            if n < PAGE {
+                break;
+            }
+        }
+        // History comes newest first.
+        missed.sort_by_key(ts_millis);
+        missed.dedup_by(|a, b| a["_id"] == b["_id"]);
+        let mut receipts = Vec::new();
+        for m in &missed {
+            receipts.push(self.handle_message(m).await);
+        }
+        for r in receipts {
+            if let Err(e) = r.await {
+                tracing::warn!(rid, error = %e, "caught-up Rocket.Chat message not bridged");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,192 @@
+//! One client for Rocket.Chat's REST API v1: `X-User-Id`/`X-Auth-Token` headers, JSON bodies,
+//! `{success:false, error}` answers mapped to connector errors, and rate limits (HTTP 429 or
+//! the `error-too-many-requests` error) waited out per endpoint until their reset time, never
+//! dropped.
+
+use aqueduct_core::connector::ConnectorError;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Mutex;
+
+/// Wait used when a rate-limit answer says nothing about its reset.
+const DEFAULT_WAIT: Duration = Duration::from_secs(1);
+/// Longest wait honoured at once, so a wrong clock on either side cannot stall a call for
+/// hours; the call is retried after it and waits again if still limited.
+const MAX_WAIT: Duration = Duration::from_secs(120);
+
+/// A REST client for one account.
+#[derive(Clone)]
+pub struct Rest {
+    http: reqwest::Client,
+    base: Arc<str>,
+    user_id: Arc<str>,
+    token: Arc<str>,
+    /// Endpoint -> when its rate limit ends, so calls wait instead of hammering.
+    limited_until: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl Rest {
+    /// A client calling the server at `base` (`https://chat.example.com`) as `user_id` with
+    /// `token` (a personal access token or a login's resume token).
+    pub fn new(http: reqwest::Client, base: &str, user_id: &str, token: &str) -> Self {
+        Self {
+            http,
+            base: Arc::from(base.trim_end_matches('/')),
+            user_id: Arc::from(user_id),
+            token: Arc::from(token),
+            limited_until: Arc::default(),
+        }
+    }
+
+    /// The account's user id.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// The account's token, for the realtime API's resume login.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// `GET /api/v1/<endpoint>` with query parameters.
+    pub async fn get(
+        &self,
+        endpoint: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, ConnectorError> {
+        self.call(endpoint, query, None).await
+    }
+
+    /// `POST /api/v1/<endpoint>` with a JSON body.
+    pub async fn post(&self, endpoint: &str, body: Value) -> Result<Value, ConnectorError> {
+        self.call(endpoint, &[], Some(body)).await
+    }
+
+    async fn call(
+        &self,
+        endpoint: &str,
+        query: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Result<Value, ConnectorError> {
+        loop {
+            let wait = self
+                .limited_until
+                .lock()
+                .await
+                .get(endpoint)
+                .map(|until| until.saturating_duration_since(Instant::now()));
+            if let Some(wait) = wait.filter(|w| !w.is_zero()) {
+                tokio::time::sleep(wait).await;
+            }
+            let url = format!("{}/api/v1/{endpoint}", self.base);
+            let request = match &body {
+                Some(b) => self.http.post(url).json(b),
+                None => self.http.get(url).query(query),
+            };
+            let response = request
+                .header("X-User-Id", &*self.user_id)
+                .header("X-Auth-Token", &*self.token)
+                .send()
+                .await
+                .map_err(|e| ConnectorError::Temporary(format!("{endpoint}: {e}")))?;
+            let status = response.status();
+            let reset_header = response
+                .headers()
+                .get("x-ratelimit-reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok());
+            if status.is_server_error() {
+                return Err(ConnectorError::Temporary(format!(
+                    "{endpoint}: HTTP {status}"
+                )));
+            }
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            if status.as_u16() == 429 || is_rate_limited(&answer) {
+                let wait = rate_limit_wait(reset_header, &answer);
+                tracing::info!(
+                    endpoint,
+                    wait_ms = wait.as_millis() as u64,
+                    "Rocket.Chat rate limit; waiting"
+                );
+                self.limited_until
+                    .lock()
+                    .await
+                    .insert(endpoint.to_owned(), Instant::now() + wait);
+                continue;
+            }
+            if status.as_u16() == 401 {
+                return Err(ConnectorError::BadCredentials(format!(
+                    "Rocket.Chat refused the token ({})",
+                    answer["message"].as_str().unwrap_or("unauthorized")
+                )));
+            }
+            if status.is_success() && answer["success"] != false {
+                return Ok(answer);
+            }
+            let error = answer["error"]
+                .as_str()
+                .or(answer["message"].as_str())
+                .unwrap_or("unknown error");
+            return Err(ConnectorError::Refused(format!(
+                "Rocket.Chat refused {endpoint}: {error}"
+            )));
+        }
+    }
+}
+
+/// Whether an answer is Rocket.Chat's rate-limit error (REST `error-too-many-requests`, or
+/// the DDP method error `too-many-requests` passed through).
+fn is_rate_limited(answer: &Value) -> bool {
+    ["errorType", "error"].iter().any(|k| {
+        answer[*k]
+            .as_str()
+            .is_some_and(|e| e.contains("too-many-requests"))
+    })
+}
+
+/// How long to wait: until `X-RateLimit-Reset` (milliseconds since the epoch), else the
+/// error's `details.timeToReset` (milliseconds), else the seconds named in its text
+/// ("You must wait 10 seconds"), else a second.
+fn rate_limit_wait(reset_header: Option<i64>, answer: &Value) -> Duration {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let from_header =
+        reset_header.map(|reset| Duration::from_millis((reset - now_ms).max(0) as u64));
+    let from_details = answer["details"]["timeToReset"]
+        .as_u64()
+        .map(Duration::from_millis);
+    let from_text = answer["error"].as_str().and_then(|e| {
+        let (_, after) = e.split_once("wait ")?;
+        let secs: u64 = after.split_whitespace().next()?.parse().ok()?;
+        Some(Duration::from_secs(secs))
+    });
+    from_header
+        .or(from_details)
+        .or(from_text)
+        .unwrap_or(DEFAULT_WAIT)
+        .clamp(Duration::from_millis(10), MAX_WAIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rate_limit_waits_come_from_the_header_details_or_text() {
+        let err = json!({"success": false, "error": "Error, too many requests. Please slow down. You must wait 7 seconds before trying this endpoint again. [error-too-many-requests]", "errorType": "error-too-many-requests"});
+        assert!(is_rate_limited(&err));
+        assert_eq!(rate_limit_wait(None, &err), Duration::from_secs(7));
+        let ddp = json!({"error": "too-many-requests", "details": {"timeToReset": 2500}});
+        assert!(is_rate_limited(&ddp));
+        assert_eq!(rate_limit_wait(None, &ddp), Duration::from_millis(2500));
+        assert!(!is_rate_limited(
+            &json!({"success": false, "error": "error-room-not-found"})
+        ));
+        assert_eq!(rate_limit_wait(None, &json!({})), DEFAULT_WAIT);
+    }
+}

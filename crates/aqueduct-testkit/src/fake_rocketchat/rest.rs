@@ -1,0 +1,405 @@
+//! REST v1 under `/api/v1/<endpoint>`: the endpoints the connector uses, answering as
+//! Rocket.Chat does (`{success: true, ...}`, `{success: false, error}` with HTTP 400, HTTP 401
+//! for bad tokens, HTTP 429 + `X-RateLimit-Reset` with `error-too-many-requests`).
+
+use super::state::{Dates, RcRequest, RcResponse, Shared, State, iso, now_ms, parse_iso};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/v1/{endpoint}", any(handle))
+        .route("/websocket", get(super::ddp::websocket))
+        .route("/avatar/{username}", get(avatar))
+        .with_state(shared)
+}
+
+type Answer = (StatusCode, Value);
+
+fn ok(mut v: Value) -> Answer {
+    v["success"] = json!(true);
+    (StatusCode::OK, v)
+}
+
+fn fail(error: impl Into<String>) -> Answer {
+    (
+        StatusCode::BAD_REQUEST,
+        json!({ "success": false, "error": error.into() }),
+    )
+}
+
+async fn handle(
+    AxState(sh): AxState<Arc<Shared>>,
+    Path(endpoint): Path<String>,
+    method: Method,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let header = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (uid, token) = (header("x-user-id"), header("x-auth-token"));
+    let mut st = sh.lock();
+    st.requests.push(RcRequest {
+        endpoint: endpoint.clone(),
+        http_method: method.to_string(),
+        query: serde_json::to_value(&query).unwrap_or_default(),
+        body: body.clone(),
+        auth_headers: uid.is_some() && token.is_some(),
+    });
+    let mut reset = None;
+    let (status, answer) = if let Some(left) = st.rate_limits.get_mut(&endpoint).filter(|n| **n > 0)
+    {
+        *left -= 1;
+        st.rate_limited += 1;
+        let wait = st.rate_limit_ms;
+        reset = Some(now_ms() + wait);
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({ "success": false, "error": format!("Error, too many requests. Please slow down. You must wait {} seconds before trying this endpoint again. [error-too-many-requests]", (wait + 999) / 1000), "errorType": "error-too-many-requests" }),
+        )
+    } else if endpoint == "login" {
+        login(&mut st, &body)
+    } else {
+        let user = match (&uid, &token) {
+            (Some(u), Some(t)) if st.tokens.get(t) == Some(u) => u.clone(),
+            _ => {
+                let a = (
+                    StatusCode::UNAUTHORIZED,
+                    json!({ "status": "error", "message": "You must be logged in to do this." }),
+                );
+                return respond(&mut st, &sh, &endpoint, &method, a, None);
+            }
+        };
+        let q = |k: &str| query.get(k).cloned().unwrap_or_default();
+        let b = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+        match (method.as_str(), endpoint.as_str()) {
+            ("GET", "me") => ok(me(&st, &user)),
+            ("GET", "subscriptions.get") => {
+                let subs: Vec<Value> = st
+                    .rooms
+                    .values()
+                    .filter(|r| r.members.contains(&user))
+                    .map(|r| st.subscription_json(r, &user))
+                    .collect();
+                ok(json!({ "update": subs, "remove": [] }))
+            }
+            ("GET", "rooms.info") => rooms_info(&st, &user, &q("roomId")),
+            ("GET", "users.info") => users_info(&st, &q("userId"), &q("username")),
+            ("GET", "channels.members" | "groups.members") => members(&st, &user, &q("roomId")),
+            ("GET", "channels.history" | "groups.history" | "dm.history") => {
+                history(&st, &user, &endpoint, &query)
+            }
+            ("GET", "chat.getMessage") => match st.find(&q("msgId")) {
+                Some(i) if can_see(&st, &user, &st.messages[i].rid) => {
+                    ok(json!({ "message": st.message_json(&st.messages[i], Dates::Rest) }))
+                }
+                _ => fail("error-not-allowed"),
+            },
+            ("POST", "subscriptions.read") => {
+                let rid = body["rid"]
+                    .as_str()
+                    .or(body["roomId"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                if can_see(&st, &user, &rid) {
+                    let newest = st
+                        .messages
+                        .iter()
+                        .rev()
+                        .find(|m| m.rid == rid && !m.deleted)
+                        .map(|m| m.id.clone());
+                    if let Some(newest) = newest {
+                        st.last_read.insert((rid, user.clone()), newest);
+                    }
+                    ok(json!({}))
+                } else {
+                    fail("error-invalid-subscription")
+                }
+            }
+            ("POST", "chat.sendMessage") => send_message(&mut st, &user, &body["message"]),
+            ("POST", "chat.update") => match st.find(&b("msgId")) {
+                Some(i) if st.messages[i].rid == b("roomId") && st.messages[i].user == user => {
+                    let text = b("text");
+                    st.edit(i, &user, &text);
+                    ok(json!({ "message": st.message_json(&st.messages[i], Dates::Rest) }))
+                }
+                Some(_) => fail("The room id provided does not match where the message is from."),
+                None => fail(format!(
+                    "No message found with the id of \"{}\".",
+                    b("msgId")
+                )),
+            },
+            ("POST", "chat.delete") => match st.find(&b("msgId")) {
+                Some(i) if st.messages[i].rid == b("roomId") && st.messages[i].user == user => {
+                    st.delete(i);
+                    let m = &st.messages[i];
+                    let answer = json!({ "_id": m.id, "ts": now_ms().to_string(), "message": { "_id": m.id, "rid": m.rid, "u": st.user_json(&m.user) } });
+                    ok(answer)
+                }
+                Some(_) => fail("error-action-not-allowed"),
+                None => fail(format!(
+                    "No message found with the id of \"{}\".",
+                    b("msgId")
+                )),
+            },
+            ("POST", "chat.react") => {
+                let emoji = body["emoji"]
+                    .as_str()
+                    .or(body["reaction"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                match st.find(&b("messageId")) {
+                    Some(i) if can_see(&st, &user, &st.messages[i].rid) => {
+                        let on = body["shouldReact"].as_bool().unwrap_or_else(|| {
+                            !st.messages[i]
+                                .reactions
+                                .get(&format!(":{}:", emoji.trim_matches(':')))
+                                .is_some_and(|u| {
+                                    u.iter().any(|n| {
+                                        Some(n) == st.users.get(&user).map(|u| &u.username)
+                                    })
+                                })
+                        });
+                        if st.react(i, &user, &emoji, on) {
+                            ok(json!({}))
+                        } else {
+                            fail("error-not-allowed")
+                        }
+                    }
+                    _ => (
+                        StatusCode::BAD_REQUEST,
+                        json!({ "success": false, "error": "The provided \"messageId\" does not match any existing message. [error-message-not-found]", "errorType": "error-message-not-found" }),
+                    ),
+                }
+            }
+            _ => (
+                StatusCode::NOT_FOUND,
+                json!({ "success": false, "error": format!("the fake does not serve {method} {endpoint}") }),
+            ),
+        }
+    };
+    respond(&mut st, &sh, &endpoint, &method, (status, answer), reset)
+}
+
+fn respond(
+    st: &mut State,
+    sh: &Shared,
+    endpoint: &str,
+    method: &Method,
+    (status, body): Answer,
+    reset: Option<i64>,
+) -> Response {
+    st.responses.push(RcResponse {
+        endpoint: endpoint.into(),
+        http_method: method.to_string(),
+        status: status.as_u16(),
+        body: body.clone(),
+    });
+    sh.changed();
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(reset) = reset {
+        let h = response.headers_mut();
+        h.insert("x-ratelimit-limit", HeaderValue::from_static("10"));
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        if let Ok(v) = HeaderValue::from_str(&reset.to_string()) {
+            h.insert("x-ratelimit-reset", v);
+        }
+    }
+    response
+}
+
+fn me(st: &State, user: &str) -> Value {
+    let u = &st.users[user];
+    json!({ "_id": u.id, "username": u.username, "name": u.name, "status": "online", "active": true, "roles": ["user"], "utcOffset": 0 })
+}
+
+fn login(st: &mut State, body: &Value) -> Answer {
+    let user = body["user"].as_str().and_then(|name| {
+        st.users
+            .values()
+            .find(|u| {
+                u.username == name
+                    && u.password.is_some()
+                    && u.password.as_deref() == body["password"].as_str()
+            })
+            .map(|u| u.id.clone())
+    });
+    let Some(user) = user else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            json!({ "status": "error", "error": "Unauthorized", "message": "Unauthorized" }),
+        );
+    };
+    let token = format!("resume-{}", st.new_id());
+    st.tokens.insert(token.clone(), user.clone());
+    (
+        StatusCode::OK,
+        json!({ "status": "success", "data": { "authToken": token, "userId": user, "me": me(st, &user) } }),
+    )
+}
+
+fn can_see(st: &State, user: &str, rid: &str) -> bool {
+    st.rooms
+        .get(rid)
+        .is_some_and(|r| r.members.iter().any(|m| m == user))
+}
+
+fn rooms_info(st: &State, user: &str, rid: &str) -> Answer {
+    let Some(room) = st.rooms.get(rid).filter(|_| can_see(st, user, rid)) else {
+        return fail("not-allowed");
+    };
+    let mut r = json!({ "_id": room.id, "t": room.t, "usersCount": room.members.len(), "msgs": st.messages.iter().filter(|m| m.rid == room.id && !m.deleted).count(), "ts": iso(0), "_updatedAt": iso(0) });
+    if room.t == "d" {
+        r["uids"] = json!(room.members);
+    } else {
+        r["name"] = json!(room.name);
+        r["fname"] = json!(room.name);
+        r["topic"] = json!(room.topic);
+    }
+    ok(json!({ "room": r }))
+}
+
+fn users_info(st: &State, id: &str, username: &str) -> Answer {
+    let found = st.users.values().find(|u| {
+        (!id.is_empty() && u.id == id) || (!username.is_empty() && u.username == username)
+    });
+    match found {
+        Some(u) => ok(
+            json!({ "user": { "_id": u.id, "username": u.username, "name": u.name, "type": "user", "status": "online", "active": true, "roles": ["user"], "utcOffset": 0 } }),
+        ),
+        None => fail("User not found."),
+    }
+}
+
+fn members(st: &State, user: &str, rid: &str) -> Answer {
+    let Some(room) = st.rooms.get(rid).filter(|_| can_see(st, user, rid)) else {
+        return fail("not-allowed");
+    };
+    let members: Vec<Value> = room
+        .members
+        .iter()
+        .map(|m| {
+            let mut u = st.user_json(m);
+            u["status"] = json!("online");
+            u
+        })
+        .collect();
+    let n = members.len();
+    ok(json!({ "members": members, "count": n, "offset": 0, "total": n }))
+}
+
+fn history(st: &State, user: &str, endpoint: &str, query: &HashMap<String, String>) -> Answer {
+    let rid = query.get("roomId").cloned().unwrap_or_default();
+    let Some(room) = st.rooms.get(&rid).filter(|_| can_see(st, user, &rid)) else {
+        return fail("error-room-not-found");
+    };
+    let wanted = match endpoint {
+        "groups.history" => "p",
+        "dm.history" => "d",
+        _ => "c",
+    };
+    if room.t != wanted {
+        return fail("error-room-not-found");
+    }
+    let inclusive = query.get("inclusive").is_some_and(|v| v == "true");
+    let oldest = query.get("oldest").and_then(|s| parse_iso(s));
+    let latest = query.get("latest").and_then(|s| parse_iso(s));
+    let count: usize = query
+        .get("count")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(20);
+    let offset: usize = query
+        .get("offset")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let mut msgs: Vec<&super::FakeMessage> = st
+        .messages
+        .iter()
+        .filter(|m| m.rid == rid && !m.deleted)
+        .filter(|m| oldest.is_none_or(|o| if inclusive { m.ts >= o } else { m.ts > o }))
+        .filter(|m| latest.is_none_or(|l| if inclusive { m.ts <= l } else { m.ts < l }))
+        .collect();
+    msgs.sort_by_key(|m| std::cmp::Reverse(m.ts));
+    let total = msgs.len();
+    let page: Vec<Value> = msgs
+        .into_iter()
+        .skip(offset)
+        .take(count)
+        .map(|m| st.message_json(m, Dates::Rest))
+        .collect();
+    let mut answer = json!({ "messages": page });
+    if endpoint == "channels.history" {
+        answer["count"] = json!(answer["messages"].as_array().map_or(0, Vec::len));
+        answer["offset"] = json!(offset);
+        answer["total"] = json!(total);
+    }
+    ok(answer)
+}
+
+fn send_message(st: &mut State, user: &str, m: &Value) -> Answer {
+    let rid = m["rid"].as_str().unwrap_or_default().to_owned();
+    if !can_see(st, user, &rid) {
+        return fail("error-not-allowed");
+    }
+    let impersonating = m.get("alias").is_some() || m.get("avatar").is_some();
+    if impersonating && !st.users[user].impersonate {
+        return fail("Not enough permission [error-action-not-allowed]");
+    }
+    let id = m["_id"].as_str().map(str::to_owned);
+    if let Some(id) = &id
+        && st.ids.contains(id)
+    {
+        return fail("error-message-already-exists");
+    }
+    let tmid = m["tmid"].as_str().map(str::to_owned);
+    if let Some(t) = &tmid
+        && st.find(t).is_none()
+    {
+        return fail("error-invalid-message");
+    }
+    let i = st.add_message(
+        id,
+        &rid,
+        user,
+        m["msg"].as_str().unwrap_or_default(),
+        tmid,
+        m["alias"].as_str().map(str::to_owned),
+    );
+    ok(json!({ "message": st.message_json(&st.messages[i], Dates::Rest) }))
+}
+
+/// `/avatar/<username>`: the picture set with [`super::FakeRocketChat::set_avatar`], else
+/// generated initials as an SVG, as Rocket.Chat serves them.
+async fn avatar(AxState(sh): AxState<Arc<Shared>>, Path(username): Path<String>) -> Response {
+    let st = sh.lock();
+    let Some(user) = st.users.values().find(|u| u.username == username) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match &user.avatar {
+        Some((mime, bytes)) => ([("content-type", mime.clone())], bytes.clone()).into_response(),
+        None => {
+            let initial: String = user.name.chars().take(1).collect();
+            let svg = format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"200\"><text x=\"50%\" y=\"50%\">{initial}</text></svg>"
+            );
+            (
+                [("content-type", "image/svg+xml".to_owned())],
+                svg.into_bytes(),
+            )
+                .into_response()
+        }
+    }
+}

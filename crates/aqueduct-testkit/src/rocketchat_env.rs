@@ -1,0 +1,91 @@
+//! The Rocket.Chat end-to-end setup: a real Synapse and bridge, the fake Rocket.Chat with two
+//! users (`RCALICE` "alice", who is the Matrix user alice's own account, and `RCBOB` "bob")
+//! in one channel (`GENERAL`), and the Matrix user `alice`.
+
+use crate::bridge_env::{BridgeEnv, EnvOptions};
+use crate::fake_rocketchat::{
+    FakeRocketChat, check_rocketchat_requests, check_rocketchat_responses, load_rocketchat_specs,
+};
+use crate::matrix_client::MatrixClient;
+use aqueduct_core::ghost_ids::GhostNamer;
+use aqueduct_core::ids::{ConnectorId, RemoteUserId};
+use std::time::Duration;
+
+/// How long a test waits for something to cross.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The channel every test starts with.
+pub const GENERAL: &str = "GENERAL";
+
+/// The Matrix id of the ghost of Rocket.Chat user `id`.
+pub fn ghost(id: &str) -> String {
+    GhostNamer::new("aqueduct_", "localhost")
+        .user_id(&ConnectorId::new("rocketchat"), &RemoteUserId::new(id))
+}
+
+/// The environment.
+pub struct RocketChatEnv {
+    /// Synapse and the bridge's config.
+    pub env: BridgeEnv,
+    /// The fake Rocket.Chat.
+    pub rc: FakeRocketChat,
+    /// The Matrix user.
+    pub alice: MatrixClient,
+    /// Alice's personal access token on Rocket.Chat.
+    pub alice_token: String,
+}
+
+impl RocketChatEnv {
+    /// Starts the fake and Synapse with the bridge configured for it; the bridge itself is
+    /// not started.
+    pub async fn start() -> anyhow::Result<Self> {
+        let rc = FakeRocketChat::start().await?;
+        let alice_token = rc.add_user("RCALICE", "alice", "Alice Rocket");
+        rc.add_user("RCBOB", "bob", "Bob Rocket");
+        rc.add_room(GENERAL, "c", "general", &["RCALICE", "RCBOB"]);
+        let env = BridgeEnv::new(EnvOptions {
+            extra_platforms: Some(format!("  rocketchat:\n    server_url: {}\n", rc.url())),
+            ..EnvOptions::default()
+        })
+        .await?;
+        let alice = env.user("alice").await?;
+        Ok(Self {
+            env,
+            rc,
+            alice,
+            alice_token,
+        })
+    }
+
+    /// Logs alice in with her personal access token; returns her management room.
+    pub async fn login_alice(&self) -> anyhow::Result<String> {
+        let room = self.env.management_room(&self.alice).await?;
+        self.env
+            .command(
+                &self.alice,
+                &room,
+                &format!("login rocketchat token RCALICE {}", self.alice_token),
+                "Logged in",
+            )
+            .await?;
+        Ok(room)
+    }
+
+    /// Fails unless every REST request the connector made matches the parameters and request
+    /// schemas of Rocket.Chat's OpenAPI files, and every answer of the fake matches the
+    /// response schemas.
+    pub fn check_conformance(&self) -> anyhow::Result<()> {
+        let specs = load_rocketchat_specs()?;
+        let problems = check_rocketchat_requests(&self.rc.requests(), &specs);
+        anyhow::ensure!(
+            problems.is_empty(),
+            "requests that disagree with Rocket.Chat's OpenAPI: {problems:#?}"
+        );
+        let problems = check_rocketchat_responses(&self.rc.responses(), &specs);
+        anyhow::ensure!(
+            problems.is_empty(),
+            "fake answers that disagree with Rocket.Chat's OpenAPI: {problems:#?}"
+        );
+        Ok(())
+    }
+}
