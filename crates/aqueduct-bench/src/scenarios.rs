@@ -117,18 +117,40 @@ impl Bench {
         let mut chats: Vec<String> = (0..rooms).map(|i| format!("c{i}")).collect();
         chats.push(OUT_CHAT.into());
         chats.push(CROWD_CHAT.into());
-        let mut opened = Vec::new();
+        let mut by_chat = HashMap::new();
         for chat in &chats {
             e.net.add_chat(chat, Some(chat), &[ALICE, BOB], false);
             e.net.post(chat, BOB, &format!("warm-up {chat}"));
-            let room = e.accept_portal_invite(&user).await?;
-            opened.push(Portal {
-                chat: chat.clone(),
-                room,
-            });
         }
-        let crowd = opened.pop().expect("crowd portal");
-        let out = opened.pop().expect("out portal");
+        for _ in &chats {
+            // Synapse may answer a sync from its cache, repeating invites already accepted.
+            let known: Vec<&str> = by_chat.values().map(String::as_str).collect();
+            let room = user
+                .wait_for_invite_except(Some(&e.bot), &known, ARRIVAL_TIMEOUT)
+                .await?;
+            user.join(&room).await?;
+            let name = user.state_event(&room, "m.room.name", "").await?;
+            let chat = name
+                .as_ref()
+                .and_then(|n| n["name"].as_str())
+                .ok_or_else(|| anyhow::anyhow!("portal {room} has no name"))?
+                .to_owned();
+            by_chat.insert(chat, room);
+        }
+        let mut portal = |chat: &str| -> anyhow::Result<Portal> {
+            let room = by_chat
+                .remove(chat)
+                .ok_or_else(|| anyhow::anyhow!("no portal for {chat}"))?;
+            Ok(Portal {
+                chat: chat.to_owned(),
+                room,
+            })
+        };
+        let crowd = portal(CROWD_CHAT)?;
+        let out = portal(OUT_CHAT)?;
+        let opened = (0..rooms)
+            .map(|i| portal(&format!("c{i}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         // Every warm-up message is in before measuring starts.
         let warm = chats.len() as u64;
         env.proxy
