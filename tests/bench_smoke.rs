@@ -33,10 +33,18 @@ async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
     }
     // Every message of every run with latencies arrived and was matched with its send.
     for m in report.measurements.iter().filter(|m| m.scenario != "S5") {
-        assert_eq!(m.latency.samples, m.messages, "{}: {}", m.scenario, m.description);
+        assert_eq!(
+            m.latency.samples, m.messages,
+            "{}: {}",
+            m.scenario, m.description
+        );
     }
     // The bridge needed the homeserver for what it bridged, and the proxy saw it.
-    let s1 = report.measurements.iter().find(|m| m.scenario == "S1").unwrap();
+    let s1 = report
+        .measurements
+        .iter()
+        .find(|m| m.scenario == "S1")
+        .unwrap();
     assert!(s1.homeserver_requests_per_msg.unwrap() >= 1.0);
     assert_eq!(report.startup.portals, 10);
     let page = aqueduct_bench::report::markdown(&report);

@@ -179,7 +179,11 @@ async fn measure_all(
     );
     step("S3: Matrix -> remote");
     m.push(bench.matrix_to_remote(None, sizes.burst).await?);
-    m.push(bench.matrix_to_remote(Some(20.0), count(20.0, sizes)).await?);
+    m.push(
+        bench
+            .matrix_to_remote(Some(20.0), count(20.0, sizes))
+            .await?,
+    );
     step("S4: first messages of new remote users");
     m.push(bench.new_users(sizes.new_users).await?);
     step("S5: edits, reactions, thread replies, files");

@@ -17,7 +17,10 @@ fn main() -> anyhow::Result<()> {
     let mut json = PathBuf::from("docs/performance.json");
     let mut command = None;
     while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| anyhow::anyhow!("{a} needs a value\n{USAGE}"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} needs a value\n{USAGE}"))
+        };
         match a.as_str() {
             "--bridge-bin" => bridge_bin = Some(PathBuf::from(value()?)),
             "--quick" => quick = true,
@@ -30,7 +33,12 @@ fn main() -> anyhow::Result<()> {
     }
     let bridge_bin = bridge_bin.ok_or_else(|| anyhow::anyhow!("{USAGE}"))?;
     let command = command.unwrap_or_else(|| {
-        if quick { "cargo xtask bench --quick" } else { "cargo xtask bench" }.to_owned()
+        if quick {
+            "cargo xtask bench --quick"
+        } else {
+            "cargo xtask bench"
+        }
+        .to_owned()
     });
     let options = aqueduct_bench::Options {
         bridge_bin,

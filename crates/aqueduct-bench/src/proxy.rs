@@ -170,7 +170,10 @@ async fn forward(fwd: &Forward, req: Request) -> anyhow::Result<Response> {
     let body = axum::body::to_bytes(body, usize::MAX).await?;
     let mut out = fwd
         .http
-        .request(parts.method.clone(), format!("{}{path_and_query}", fwd.target))
+        .request(
+            parts.method.clone(),
+            format!("{}{path_and_query}", fwd.target),
+        )
         .body(body);
     for (name, value) in &parts.headers {
         if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {

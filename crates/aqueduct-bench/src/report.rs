@@ -77,7 +77,11 @@ pub fn markdown(r: &Report) -> String {
     );
 
     let seq = find(r, "baseline", "appservice token, one room, sequential");
-    let conc = find(r, "baseline", &format!("appservice token, {}", r.sizes.rooms));
+    let conc = find(
+        r,
+        "baseline",
+        &format!("appservice token, {}", r.sizes.rooms),
+    );
     let _ = writeln!(s, "## Figures\n");
     let _ = writeln!(
         s,
@@ -128,7 +132,11 @@ pub fn markdown(r: &Report) -> String {
 
     let _ = writeln!(s, "## Homeserver requests by route\n");
     for m in r.measurements.iter().filter(|m| m.scenario != "baseline") {
-        let _ = writeln!(s, "- {} {} ({} messages):", m.scenario, m.description, m.messages);
+        let _ = writeln!(
+            s,
+            "- {} {} ({} messages):",
+            m.scenario, m.description, m.messages
+        );
         for (route, n) in &m.requests {
             let _ = writeln!(
                 s,

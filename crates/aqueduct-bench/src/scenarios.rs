@@ -292,7 +292,10 @@ impl Bench {
         rate: Option<f64>,
         n: usize,
     ) -> anyhow::Result<Measurement> {
-        let tag = format!("{scenario}-{}:", rate.map_or("burst".into(), |r| r.to_string()));
+        let tag = format!(
+            "{scenario}-{}:",
+            rate.map_or("burst".into(), |r| r.to_string())
+        );
         let pid = Some(self.bridge_pid);
         let sent_before = proxy(self).sent("m.room.message");
         let snap = Snapshot::take(pid, proxy(self))?;
@@ -314,7 +317,11 @@ impl Bench {
         let mut arrivals = HashMap::new();
         for p in portals {
             let expected = n.div_ceil(portals.len());
-            arrivals.extend(self.appservice.origin_times(&p.room, &tag, expected).await?);
+            arrivals.extend(
+                self.appservice
+                    .origin_times(&p.room, &tag, expected)
+                    .await?,
+            );
         }
         Ok(measurement(
             scenario,
@@ -329,7 +336,11 @@ impl Bench {
 
     /// S3, Matrix -> remote: the Matrix user sends `n` messages at `rate` (or all at once)
     /// into the portal; measured until the fake platform has received them all.
-    pub async fn matrix_to_remote(&self, rate: Option<f64>, n: usize) -> anyhow::Result<Measurement> {
+    pub async fn matrix_to_remote(
+        &self,
+        rate: Option<f64>,
+        n: usize,
+    ) -> anyhow::Result<Measurement> {
         let tag = format!("S3-{}:", rate.map_or("burst".into(), |r| r.to_string()));
         let pid = Some(self.bridge_pid);
         let snap = Snapshot::take(pid, proxy(self))?;
@@ -341,7 +352,9 @@ impl Bench {
             let body = format!("{tag}{i}");
             sends.mark(&body);
             let (user, room) = (self.user.clone(), self.out.room.clone());
-            tasks.push(tokio::spawn(async move { user.send_text(&room, &body).await }));
+            tasks.push(tokio::spawn(
+                async move { user.send_text(&room, &body).await },
+            ));
         }
         for t in tasks {
             t.await??;

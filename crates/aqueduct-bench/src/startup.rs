@@ -2,9 +2,9 @@
 //! time it until the engine reports it is running; then read its idle memory.
 
 use crate::env::BenchEnv;
-use aqueduct_core::store::Store;
 use aqueduct_core::ids::{ConnectorId, PortalKey, RemoteChatId};
 use aqueduct_core::records::Portal;
+use aqueduct_core::store::Store;
 use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -87,6 +87,9 @@ pub async fn measure(
 fn is_zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
         .unwrap_or(true)
 }
