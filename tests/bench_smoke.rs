@@ -14,6 +14,7 @@ async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
         new_users: 2,
         mix_each: 1,
         portals: 10,
+        engine_messages: 20,
     };
     let report = aqueduct_bench::run(aqueduct_bench::Options {
         bridge_bin: env!("CARGO_BIN_EXE_aqueduct-testnet-bridge").into(),
@@ -47,6 +48,7 @@ async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
         .unwrap();
     assert!(s1.homeserver_requests_per_msg.unwrap() >= 1.0);
     assert_eq!(report.startup.portals, 10);
+    assert!(report.engine.iter().all(|e| e.messages == 20));
     let page = aqueduct_bench::report::markdown(&report);
     assert!(page.contains("Against the targets"));
     // Shown with --no-capture: what the tiny run saw, for whoever keeps the harness alive.

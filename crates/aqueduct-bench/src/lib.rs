@@ -4,6 +4,7 @@
 //! asserts on time: figures are reported, never judged pass/fail.
 
 pub mod appservice;
+pub mod engine;
 pub mod env;
 pub mod measure;
 pub mod process;
@@ -63,6 +64,8 @@ pub struct Report {
     pub memory: Memory,
     /// Start-up with many portals.
     pub startup: startup::Startup,
+    /// The engine alone, in one portal and over many.
+    pub engine: Vec<engine::EngineFigures>,
 }
 
 /// The machine the figures come from.
@@ -90,13 +93,18 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         load_start: load_average(),
         load_end: 0.0,
     };
+    eprintln!("bench: the engine alone");
+    let engine = vec![
+        engine::measure(options.sizes.engine_messages, 1).await?,
+        engine::measure(options.sizes.engine_messages, 100).await?,
+    ];
     eprintln!("bench: starting Synapse (PostgreSQL) and the bridge");
     let env = env::BenchEnv::new(&options.postgres).await?;
     let mut child = env.spawn_bridge(&options.bridge_bin).await?;
     let pid = child
         .id()
         .ok_or_else(|| anyhow::anyhow!("the bridge exited at once"))?;
-    let result = measure_all(env, pid, &options, machine_start).await;
+    let result = measure_all(env, pid, &options, machine_start, engine).await;
     let _ = child.start_kill();
     let _ = child.wait().await;
     let (report, env, mut restarted) = result?;
@@ -119,6 +127,7 @@ async fn measure_all(
     pid: u32,
     options: &Options,
     mut machine: Machine,
+    engine: Vec<engine::EngineFigures>,
 ) -> anyhow::Result<Finished> {
     let sizes = &options.sizes;
     eprintln!("bench: setting up portals and baseline rooms");
@@ -212,6 +221,7 @@ async fn measure_all(
             messages_before_after,
         },
         startup,
+        engine,
     };
     Ok((report, bench.env, Some(restarted)))
 }

@@ -27,6 +27,8 @@ pub struct Sizes {
     pub mix_each: usize,
     /// Portals in the start-up measurement.
     pub portals: usize,
+    /// Messages through the engine alone (in-process homeserver and platform).
+    pub engine_messages: usize,
 }
 
 impl Sizes {
@@ -40,6 +42,7 @@ impl Sizes {
             new_users: 100,
             mix_each: 50,
             portals: 10_000,
+            engine_messages: 20_000,
         }
     }
 
@@ -53,6 +56,7 @@ impl Sizes {
             new_users: 5,
             mix_each: 3,
             portals: 200,
+            engine_messages: 1_000,
         }
     }
 }
