@@ -127,8 +127,11 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(
         s,
         "\n\"vs baseline\" compares with the baseline at the same offered rate, the sequential \
-         baseline for one-room bursts, and the concurrent baseline for S2. S5 runs are timed from \
-         the first remote action to the last request, without per-event latency.\n"
+         baseline for one-room bursts, and the concurrent baseline for S2. The open-loop baseline \
+         does not wait for one send before the next, so in one room it is not ordered; the bridge \
+         keeps a room's order and sends one at a time, so its ceiling in one room is the \
+         sequential baseline. S3 (Matrix -> remote) takes another path and has no ratio. S5 runs \
+         are timed from the first remote action to the last request, without per-event latency.\n"
     );
 
     let _ = writeln!(s, "## Homeserver requests by route\n");
