@@ -4,6 +4,9 @@
 //!   clippy and every test of the workspace. This is what `.ci/run` runs.
 //! - `quickstart [--no-run]`: set up a local Synapse and the bridge under `./.aqueduct/` and run
 //!   them. Rerunning reuses that state.
+//! - `bench [--quick]`: build the test bridge and the benchmark harness (release) and run every
+//!   benchmark scenario against a Synapse on PostgreSQL; writes `docs/performance.md` and
+//!   `docs/performance.json`.
 //!
 //! Only `std` and `anyhow`: this crate has to build fast and before anything else.
 
@@ -20,7 +23,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test                  ensure PostgreSQL and the Synapse venv, then fmt --check, clippy and all tests
   quickstart [--no-run] run Synapse and the bridge locally under ./.aqueduct/
-                        (--no-run: set up, start Synapse, check the bridge config, stop, exit)";
+                        (--no-run: set up, start Synapse, check the bridge config, stop, exit)
+  bench [--quick]       benchmarks against a Synapse on PostgreSQL; writes docs/performance.md
+                        (--quick: every scenario with tiny counts, a smoke run)";
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// Marker the testkit writes into a venv it installed; written here too so it skips its check.
@@ -44,6 +49,11 @@ fn dispatch() -> Result<()> {
         Some("quickstart") => match &args[1..] {
             [] => quickstart(false),
             [flag] if flag == "--no-run" => quickstart(true),
+            _ => bail!("{USAGE}"),
+        },
+        Some("bench") => match &args[1..] {
+            [] => bench(false),
+            [flag] if flag == "--quick" => bench(true),
             _ => bail!("{USAGE}"),
         },
         Some("help" | "-h" | "--help") => {
@@ -240,6 +250,58 @@ fn ensure_synapse_venv() -> Result<PathBuf> {
     }
     write(&dir.join(SYNAPSE_INSTALLED_MARKER), &format!("{spec}\n"))?;
     Ok(dir)
+}
+
+// ---------------------------------------------------------------------------------------------
+// cargo xtask bench
+// ---------------------------------------------------------------------------------------------
+
+fn bench(quick: bool) -> Result<()> {
+    let postgres =
+        std::env::var("AQUEDUCT_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+    step("postgresql", || ensure_postgres(&postgres))?;
+    let venv = step("synapse venv", ensure_synapse_venv)?;
+    step("build (release)", || {
+        run(cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "aqueduct-tests",
+            "--bin",
+            "aqueduct-testnet-bridge",
+            "-p",
+            "aqueduct-bench",
+            "--bin",
+            "aqueduct-bench",
+        ]))
+    })?;
+    let release = target_dir().join("release");
+    let command = if quick {
+        "cargo xtask bench --quick"
+    } else {
+        "cargo xtask bench"
+    };
+    step("bench", || {
+        let mut cmd = Command::new(release.join("aqueduct-bench"));
+        cmd.current_dir(repo_root())
+            .arg("--bridge-bin")
+            .arg(release.join("aqueduct-testnet-bridge"))
+            .args(["--postgres", &postgres, "--command", command])
+            .env("AQUEDUCT_SYNAPSE_VENV", &venv);
+        if quick {
+            cmd.arg("--quick");
+        }
+        run(&mut cmd)
+    })
+}
+
+/// Where cargo puts build output: `$CARGO_TARGET_DIR` (relative to the workspace root when
+/// relative), else `<root>/target`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => repo_root().join(dir),
+        None => repo_root().join("target"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

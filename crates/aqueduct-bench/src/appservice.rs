@@ -1,0 +1,135 @@
+//! The appservice token used directly, without the bridge: the baseline's sender, and the
+//! reader of room timelines (as the bot) that turns bodies into `origin_server_ts`.
+
+use aqueduct_testkit::matrix_client::{MatrixClient, enc};
+use reqwest::Method;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// Acts as the bot or any ghost with the appservice token.
+#[derive(Clone)]
+pub struct Appservice {
+    client: MatrixClient,
+    bot: String,
+}
+
+impl Appservice {
+    /// An appservice client talking to `base_url` (the proxy, so it pays the same hop).
+    pub fn new(base_url: &str, as_token: &str, bot: &str) -> Self {
+        Self {
+            client: MatrixClient::new(base_url, as_token, bot),
+            bot: bot.to_owned(),
+        }
+    }
+
+    /// Registers `@<localpart>:localhost`; already registered is fine.
+    pub async fn register(&self, localpart: &str) -> anyhow::Result<String> {
+        let body = json!({ "type": "m.login.application_service", "username": localpart, "inhibit_login": true });
+        if let Err(e) = self
+            .client
+            .request(Method::POST, "/_matrix/client/v3/register", Some(&body))
+            .await
+        {
+            let in_use = e
+                .downcast_ref::<aqueduct_testkit::matrix_client::HttpError>()
+                .and_then(|h| h.errcode())
+                .is_some_and(|c| c == "M_USER_IN_USE");
+            if !in_use {
+                return Err(e);
+            }
+        }
+        Ok(format!("@{localpart}:localhost"))
+    }
+
+    /// Creates a public room as the bot and has `members` join it.
+    pub async fn room_with(&self, members: &[String]) -> anyhow::Result<String> {
+        let created = self
+            .client
+            .request(
+                Method::POST,
+                &format!("/_matrix/client/v3/createRoom?user_id={}", enc(&self.bot)),
+                Some(&json!({ "preset": "public_chat" })),
+            )
+            .await?;
+        let room = created["room_id"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("createRoom without room_id"))?
+            .to_owned();
+        for m in members {
+            self.client
+                .request(
+                    Method::POST,
+                    &format!(
+                        "/_matrix/client/v3/rooms/{}/join?user_id={}",
+                        enc(&room),
+                        enc(m)
+                    ),
+                    Some(&json!({})),
+                )
+                .await?;
+        }
+        Ok(room)
+    }
+
+    /// Sends a text message as `sender`.
+    pub async fn send_text(
+        &self,
+        room: &str,
+        sender: &str,
+        txn: &str,
+        body: &str,
+    ) -> anyhow::Result<()> {
+        self.client
+            .request(
+                Method::PUT,
+                &format!(
+                    "/_matrix/client/v3/rooms/{}/send/m.room.message/{}?user_id={}",
+                    enc(room),
+                    enc(txn),
+                    enc(sender)
+                ),
+                Some(&json!({ "msgtype": "m.text", "body": body })),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `origin_server_ts` of the room's text events whose body starts with `prefix`, by body,
+    /// reading back from the newest until `expected` are found or the room's start is reached.
+    pub async fn origin_times(
+        &self,
+        room: &str,
+        prefix: &str,
+        expected: usize,
+    ) -> anyhow::Result<HashMap<String, f64>> {
+        let mut found = HashMap::new();
+        let mut from: Option<String> = None;
+        loop {
+            let mut path = format!(
+                "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=500&user_id={}",
+                enc(room),
+                enc(&self.bot)
+            );
+            if let Some(f) = &from {
+                path.push_str(&format!("&from={}", enc(f)));
+            }
+            let page = self.client.request(Method::GET, &path, None).await?;
+            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
+            for e in &chunk {
+                if let (Some(body), Some(ts)) = (
+                    e["content"]["body"].as_str(),
+                    e["origin_server_ts"].as_f64(),
+                ) && body.starts_with(prefix)
+                {
+                    found.insert(body.to_owned(), ts);
+                }
+            }
+            match page["end"].as_str() {
+                Some(end) if !chunk.is_empty() && found.len() < expected => {
+                    from = Some(end.to_owned())
+                }
+                _ => return Ok(found),
+            }
+        }
+    }
+}

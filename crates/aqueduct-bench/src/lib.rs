@@ -1,0 +1,232 @@
+//! Benchmarks of the bridge against the homeserver's own limit, measured in the same run
+//! (issue 6). `cargo xtask bench` builds the test bridge and runs [`run`] through this crate's
+//! binary; the test suite runs it with tiny counts to keep the harness alive. Nothing here
+//! asserts on time: figures are reported, never judged pass/fail.
+
+pub mod appservice;
+pub mod engine;
+pub mod env;
+pub mod measure;
+pub mod process;
+pub mod proxy;
+pub mod report;
+pub mod scenarios;
+pub mod startup;
+pub mod stats;
+
+use measure::Measurement;
+use scenarios::{Bench, Sizes};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The test bridge binary (`aqueduct-testnet-bridge`), run as its own process.
+    pub bridge_bin: PathBuf,
+    /// A PostgreSQL URL whose server may create databases (Synapse gets a fresh one).
+    pub postgres: String,
+    /// Counts and rates.
+    pub sizes: Sizes,
+    /// Whether this is a smoke run (said in the report).
+    pub quick: bool,
+    /// The command line that produced the report, quoted in it.
+    pub command: String,
+}
+
+/// The bridge's memory.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Memory {
+    /// VmRSS once set up (logged in, portals open), before measured traffic, MiB.
+    pub idle_rss_mib: f64,
+    /// VmRSS after every scenario, MiB.
+    pub after_rss_mib: f64,
+    /// VmHWM (peak RSS) after every scenario, MiB.
+    pub peak_rss_mib: f64,
+    /// Messages and events the bridge carried before `after_rss_mib` was read.
+    pub messages_before_after: usize,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The command that produced it.
+    pub command: String,
+    /// Whether this was a smoke run with tiny counts.
+    pub quick: bool,
+    /// Counts and rates used.
+    pub sizes: Sizes,
+    /// Logical CPUs and the 1-minute load average when the run started and ended.
+    pub machine: Machine,
+    /// Every measured run, baseline ones first.
+    pub measurements: Vec<Measurement>,
+    /// The bridge's memory.
+    pub memory: Memory,
+    /// Start-up with many portals.
+    pub startup: startup::Startup,
+    /// The engine alone, in one portal and over many.
+    pub engine: Vec<engine::EngineFigures>,
+}
+
+/// The machine the figures come from.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Machine {
+    /// Logical CPUs.
+    pub cpus: usize,
+    /// 1-minute load average at the start.
+    pub load_start: f64,
+    /// 1-minute load average at the end.
+    pub load_end: f64,
+}
+
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Runs every scenario and returns the figures.
+pub async fn run(options: Options) -> anyhow::Result<Report> {
+    let machine_start = Machine {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        load_start: load_average(),
+        load_end: 0.0,
+    };
+    eprintln!("bench: the engine alone");
+    let engine = vec![
+        engine::measure(options.sizes.engine_messages, 1).await?,
+        engine::measure(options.sizes.engine_messages, 100).await?,
+    ];
+    eprintln!("bench: starting Synapse (PostgreSQL) and the bridge");
+    let env = env::BenchEnv::new(&options.postgres).await?;
+    let mut child = env.spawn_bridge(&options.bridge_bin).await?;
+    let pid = child
+        .id()
+        .ok_or_else(|| anyhow::anyhow!("the bridge exited at once"))?;
+    let result = measure_all(env, pid, &options, machine_start, engine).await;
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    let (report, env, mut restarted) = result?;
+    if let Some(c) = restarted.as_mut() {
+        let _ = c.start_kill();
+        let _ = c.wait().await;
+    }
+    let database = env.database;
+    drop(env.env);
+    if let Err(e) = database.drop_now().await {
+        eprintln!("bench: could not drop database {}: {e:#}", database.name);
+    }
+    Ok(report)
+}
+
+type Finished = (Report, env::BenchEnv, Option<tokio::process::Child>);
+
+async fn measure_all(
+    env: env::BenchEnv,
+    pid: u32,
+    options: &Options,
+    mut machine: Machine,
+    engine: Vec<engine::EngineFigures>,
+) -> anyhow::Result<Finished> {
+    let sizes = &options.sizes;
+    eprintln!("bench: setting up portals and baseline rooms");
+    let bench = Bench::set_up(env, pid, sizes.rooms).await?;
+    let (idle_rss_mib, _) = process::memory_mib(pid)?;
+    let mut m: Vec<Measurement> = Vec::new();
+    let step = |name: &str| eprintln!("bench: {name}");
+
+    step("baseline: sequential, concurrent, open loop");
+    m.push(bench.baseline_sequential(sizes.burst).await?);
+    m.push(bench.baseline_concurrent(sizes.burst).await?);
+    for &r in &sizes.rates {
+        m.push(bench.baseline_open_loop(r, count(r, sizes)).await?);
+    }
+
+    let bob = vec!["bob".to_owned()];
+    let one = &bench.portals[..1];
+    step("S1: remote -> Matrix, one room");
+    m.push(
+        bench
+            .remote_to_matrix(
+                "S1",
+                "remote -> Matrix, one room, burst".into(),
+                one,
+                &bob,
+                None,
+                sizes.burst,
+            )
+            .await?,
+    );
+    for &r in &sizes.rates {
+        m.push(
+            bench
+                .remote_to_matrix(
+                    "S1",
+                    format!("remote -> Matrix, one room, open loop at {r} msg/s"),
+                    one,
+                    &bob,
+                    Some(r),
+                    count(r, sizes),
+                )
+                .await?,
+        );
+    }
+    step("S2: remote -> Matrix, across rooms");
+    let rooms = bench.portals.len();
+    m.push(
+        bench
+            .remote_to_matrix(
+                "S2",
+                format!("remote -> Matrix, {rooms} rooms, burst"),
+                &bench.portals,
+                &bob,
+                None,
+                sizes.burst,
+            )
+            .await?,
+    );
+    step("S3: Matrix -> remote");
+    m.push(bench.matrix_to_remote(None, sizes.burst).await?);
+    m.push(
+        bench
+            .matrix_to_remote(Some(20.0), count(20.0, sizes))
+            .await?,
+    );
+    step("S4: first messages of new remote users");
+    m.push(bench.new_users(sizes.new_users).await?);
+    step("S5: edits, reactions, thread replies, files");
+    m.extend(bench.mix(sizes.mix_each).await?);
+
+    let (after_rss_mib, peak_rss_mib) = process::memory_mib(pid)?;
+    let messages_before_after = m
+        .iter()
+        .filter(|x| x.scenario != "baseline")
+        .map(|x| x.messages)
+        .sum();
+    step(&format!("start-up with {} portals", sizes.portals));
+    let (startup, restarted) =
+        startup::measure(&bench.env, pid, &options.bridge_bin, sizes.portals).await?;
+    machine.load_end = load_average();
+    let report = Report {
+        command: options.command.clone(),
+        quick: options.quick,
+        sizes: sizes.clone(),
+        machine,
+        measurements: m,
+        memory: Memory {
+            idle_rss_mib,
+            after_rss_mib,
+            peak_rss_mib,
+            messages_before_after,
+        },
+        startup,
+        engine,
+    };
+    Ok((report, bench.env, Some(restarted)))
+}
+
+/// Messages for an open-loop run at `rate`: `rate_secs` seconds' worth, at least 5.
+fn count(rate: f64, sizes: &Sizes) -> usize {
+    ((rate * sizes.rate_secs).round() as usize).max(5)
+}

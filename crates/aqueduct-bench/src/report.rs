@@ -1,0 +1,276 @@
+//! The report: JSON for machines, and a markdown page with the figures, their ratios to the
+//! baseline and the issue's targets.
+
+use crate::Report;
+use crate::measure::Measurement;
+use std::fmt::Write;
+
+fn find<'a>(r: &'a Report, scenario: &str, starts: &str) -> Option<&'a Measurement> {
+    r.measurements
+        .iter()
+        .find(|m| m.scenario == scenario && m.description.starts_with(starts))
+}
+
+fn at_rate<'a>(r: &'a Report, scenario: &str, rate: f64) -> Option<&'a Measurement> {
+    r.measurements
+        .iter()
+        .find(|m| m.scenario == scenario && m.offered_msg_s == Some(rate))
+}
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or("-".into(), |v| format!("{v:.digits$}"))
+}
+
+fn verdict(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "not measured",
+    }
+}
+
+/// The markdown page.
+pub fn markdown(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Performance\n");
+    let _ = writeln!(
+        s,
+        "Written by `{}` (issue 6). Regenerate with that command; the figures below are from one \
+         run on one machine and move with its load.\n",
+        r.command
+    );
+    if r.quick {
+        let _ = writeln!(
+            s,
+            "> **Quick smoke run (`--quick`)**: tiny counts, on a 2-core machine shared with other \
+             developers compiling at the same time. These figures show that the harness works and \
+             roughly where things stand; they are noisy and not a measurement to quote. Run \
+             `cargo xtask bench` on a quiet machine for real figures.\n"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "Machine: {} logical CPUs, 1-minute load average {:.2} at the start and {:.2} at the end \
+         (a load near or above the CPU count means other work competed with the run).\n",
+        r.machine.cpus, r.machine.load_start, r.machine.load_end
+    );
+    let _ = writeln!(s, "## Setup\n");
+    let _ = writeln!(
+        s,
+        "- Synapse from PyPI on its own PostgreSQL database (created for the run and dropped \
+         after), loopback, rate limits relaxed as in the test kit.\n\
+         - The bridge: the test bridge binary `aqueduct-testnet-bridge` (release build, the real \
+         engine and Matrix client with the test network connector) as its own process, store on \
+         SQLite (the default), logging at `info`. Its CPU is read from `/proc/<pid>/stat` \
+         (utime + stime, 10 ms ticks), memory from `/proc/<pid>/status` (VmRSS, VmHWM).\n\
+         - A counting proxy sits between the bridge and Synapse and counts every request by \
+         route. The baseline goes through the same proxy, so both pay the same extra hop.\n\
+         - The remote side is the test kit's in-memory test network (the connector long-polls \
+         its event log over loopback HTTP).\n\
+         - Baseline: the appservice token sending text messages as ghosts straight to Synapse. \
+         Latency is send -> `origin_server_ts` (Synapse's clock, whole milliseconds) for both \
+         baseline and remote -> Matrix, and Matrix send -> the fake platform's receive time \
+         (whole milliseconds) for Matrix -> remote. Achieved rate is messages over (last \
+         arrival - first send).\n\
+         - Sizes: {}\n",
+        serde_json::to_string(&r.sizes).unwrap_or_default()
+    );
+
+    let seq = find(r, "baseline", "appservice token, one room, sequential");
+    let conc = find(
+        r,
+        "baseline",
+        &format!("appservice token, {}", r.sizes.rooms),
+    );
+    let _ = writeln!(s, "## Figures\n");
+    let _ = writeln!(
+        s,
+        "| scenario | what | offered msg/s | n | achieved msg/s | vs baseline | p50 ms | p99 ms | \
+         bridge CPU s / 1,000 | HS requests / msg |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    for m in &r.measurements {
+        let base = match (m.scenario.as_str(), m.offered_msg_s) {
+            // Matrix -> remote crosses a different path than the appservice sends.
+            ("baseline" | "S3", _) => None,
+            ("S2", _) => conc,
+            (_, Some(rate)) => at_rate(r, "baseline", rate),
+            _ => seq,
+        };
+        let ratio = base
+            .filter(|_| m.latency.samples > 0 || m.scenario == "S5")
+            .map(|b| format!("{:.0}%", 100.0 * m.achieved_msg_s / b.achieved_msg_s))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
+            m.scenario,
+            m.description,
+            opt(m.offered_msg_s, 0),
+            m.messages,
+            m.achieved_msg_s,
+            ratio,
+            if m.latency.samples > 0 {
+                format!("{:.1}", m.latency.p50_ms)
+            } else {
+                "-".into()
+            },
+            if m.latency.samples > 0 {
+                format!("{:.1}", m.latency.p99_ms)
+            } else {
+                "-".into()
+            },
+            opt(m.bridge_cpu_s_per_1000, 3),
+            opt(m.homeserver_requests_per_msg, 2),
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n\"vs baseline\" compares with the baseline at the same offered rate, the sequential \
+         baseline for one-room bursts, and the concurrent baseline for S2. The open-loop baseline \
+         does not wait for one send before the next, so in one room it is not ordered; the bridge \
+         keeps a room's order and sends one at a time, so its ceiling in one room is the \
+         sequential baseline. S3 (Matrix -> remote) takes another path and has no ratio. S5 runs \
+         are timed from the first remote action to the last request, without per-event latency.\n"
+    );
+
+    let _ = writeln!(s, "## Homeserver requests by route\n");
+    for m in r.measurements.iter().filter(|m| m.scenario != "baseline") {
+        let _ = writeln!(
+            s,
+            "- {} {} ({} messages):",
+            m.scenario, m.description, m.messages
+        );
+        for (route, n) in &m.requests {
+            let _ = writeln!(
+                s,
+                "  - `{route}`: {n} ({:.2} per message)",
+                *n as f64 / m.messages.max(1) as f64
+            );
+        }
+    }
+
+    let _ = writeln!(s, "\n## Memory and start-up\n");
+    let mem = &r.memory;
+    let _ = writeln!(
+        s,
+        "- Bridge RSS idle (logged in, {} portals open): {:.1} MiB\n\
+         - After {} bridged messages and events: {:.1} MiB (peak {:.1} MiB)\n\
+         - Start-up with {} portals in the store: {:.2} s to \"bridge running\" (ping to the \
+         homeserver included), {:.2} CPU s, RSS {:.1} MiB right after\n",
+        r.sizes.rooms + 2,
+        mem.idle_rss_mib,
+        mem.messages_before_after,
+        mem.after_rss_mib,
+        mem.peak_rss_mib,
+        r.startup.portals,
+        r.startup.seconds,
+        r.startup.cpu_s,
+        r.startup.idle_rss_mib,
+    );
+
+    let _ = writeln!(
+        s,
+        "## The engine alone\n\n\
+         The real engine and SQLite store in this process, with a homeserver and a platform that \
+         answer at once; warm portals and ghost, every message queued at once. CPU is this whole \
+         process's (the fakes do next to nothing).\n\n\
+         | portals | messages | msg/s | CPU µs / msg | homeserver calls / msg |\n|---|---|---|---|---|"
+    );
+    for e in &r.engine {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.0} | {:.0} | {:.2} |",
+            e.portals, e.messages, e.msg_s, e.cpu_us_per_msg, e.homeserver_calls_per_msg
+        );
+    }
+    s.push('\n');
+    s.push_str(&targets(r, seq, conc));
+    s.push_str(
+        "\n## Not measured yet\n\n\
+         - S6 (an encrypted room): end-to-bridge encryption has not landed.\n\
+         - Slack through the fake Slack: the scenarios use the test network connector, which \
+         every connector's engine path shares; the fake Slack's own costs would blur the \
+         bridge's.\n",
+    );
+    s
+}
+
+fn targets(r: &Report, seq: Option<&Measurement>, conc: Option<&Measurement>) -> String {
+    let mut s = String::from("## Against the targets (issue 6)\n\n");
+    let _ = writeln!(s, "| target | measured | verdict |\n|---|---|---|");
+    let s1_burst = find(r, "S1", "remote -> Matrix, one room, burst");
+    let s2 = r.measurements.iter().find(|m| m.scenario == "S2");
+    let cpu = s1_burst.and_then(|m| m.bridge_cpu_s_per_1000);
+    let _ = writeln!(
+        s,
+        "| <= 0.1 CPU s per 1,000 messages through Synapse (S1 burst) | {} | {} |",
+        opt(cpu, 3),
+        verdict(cpu.map(|c| c <= 0.1))
+    );
+    let idle = r.memory.idle_rss_mib;
+    let _ = writeln!(
+        s,
+        "| <= 20 MB RSS idle | {:.1} MiB | {} |",
+        idle,
+        verdict(Some(idle * 1.048_576 <= 20.0))
+    );
+    let after = r.memory.after_rss_mib;
+    let enough = r.memory.messages_before_after >= 5000;
+    let _ = writeln!(
+        s,
+        "| <= 30 MB RSS after 5,000 messages | {:.1} MiB after {} | {} |",
+        after,
+        r.memory.messages_before_after,
+        if enough {
+            verdict(Some(after * 1.048_576 <= 30.0))
+        } else if after * 1.048_576 > 30.0 {
+            "**missed** (already, with fewer messages)"
+        } else {
+            "not measured (fewer than 5,000 messages)"
+        }
+    );
+    let added = at_rate(r, "S1", 20.0)
+        .zip(at_rate(r, "baseline", 20.0))
+        .map(|(b, base)| b.latency.p99_ms - base.latency.p99_ms);
+    let _ = writeln!(
+        s,
+        "| p99 added latency <= 2 ms at 20 msg/s (S1 - baseline) | {} ms | {} |",
+        opt(added, 1),
+        verdict(added.map(|a| a <= 2.0))
+    );
+    let one = s1_burst
+        .zip(seq)
+        .map(|(b, base)| 100.0 * b.achieved_msg_s / base.achieved_msg_s);
+    let _ = writeln!(
+        s,
+        "| >= 98% of the sequential baseline in one room (S1 burst) | {}% | {} |",
+        opt(one, 0),
+        verdict(one.map(|x| x >= 98.0))
+    );
+    let many = s2
+        .zip(conc)
+        .map(|(b, base)| 100.0 * b.achieved_msg_s / base.achieved_msg_s);
+    let _ = writeln!(
+        s,
+        "| >= 95% of the concurrent baseline over {} rooms (S2) | {}% | {} |",
+        r.sizes.rooms,
+        opt(many, 0),
+        verdict(many.map(|x| x >= 95.0))
+    );
+    let engine = r.engine.iter().map(|e| e.msg_s).reduce(f64::max);
+    let _ = writeln!(
+        s,
+        "| engine alone >= 20,000 msg/s (best of its runs) | {} msg/s | {} |",
+        opt(engine, 0),
+        verdict(engine.map(|e| e >= 20_000.0))
+    );
+    let warm = s1_burst.and_then(|m| m.homeserver_requests_per_msg);
+    let _ = writeln!(
+        s,
+        "| a warm text message costs exactly 1 homeserver request (S1 burst) | {} | {} |",
+        opt(warm, 2),
+        verdict(warm.map(|w| (w - 1.0).abs() < 0.005))
+    );
+    s
+}

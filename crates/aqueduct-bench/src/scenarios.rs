@@ -1,0 +1,495 @@
+//! The scenarios: the baseline (the appservice token sending as ghosts straight to Synapse)
+//! and S1-S5 through the bridge, each run with the same counts and rates.
+
+use crate::appservice::Appservice;
+use crate::env::BenchEnv;
+use crate::measure::{Measurement, Pacer, Sends, Snapshot, measurement};
+use crate::proxy::CountingProxy;
+use aqueduct_testkit::matrix_client::MatrixClient;
+use aqueduct_testkit::testnet_server::{NetAttachment, TestNet};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How big a run is.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Sizes {
+    /// Open-loop rates, msg/s.
+    pub rates: Vec<f64>,
+    /// Seconds each open-loop rate runs.
+    pub rate_secs: f64,
+    /// Messages in a burst (S1, and spread over the rooms in S2).
+    pub burst: usize,
+    /// Rooms in S2 and in the concurrent baseline.
+    pub rooms: usize,
+    /// New remote users in S4.
+    pub new_users: usize,
+    /// Events of each kind in S5.
+    pub mix_each: usize,
+    /// Portals in the start-up measurement.
+    pub portals: usize,
+    /// Messages through the engine alone (in-process homeserver and platform).
+    pub engine_messages: usize,
+}
+
+impl Sizes {
+    /// The full run (the counts).
+    pub fn full() -> Self {
+        Self {
+            rates: vec![5.0, 10.0, 20.0, 40.0, 80.0],
+            rate_secs: 10.0,
+            burst: 1000,
+            rooms: 10,
+            new_users: 100,
+            mix_each: 50,
+            portals: 10_000,
+            engine_messages: 20_000,
+        }
+    }
+
+    /// A smoke run: every scenario, tiny counts.
+    pub fn quick() -> Self {
+        Self {
+            rates: vec![5.0, 20.0],
+            rate_secs: 2.0,
+            burst: 40,
+            rooms: 4,
+            new_users: 5,
+            mix_each: 3,
+            portals: 200,
+            engine_messages: 1_000,
+        }
+    }
+}
+
+/// Longest a run may take to arrive before the bench gives up.
+const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(300);
+/// The remote user whose messages the warm scenarios send.
+const BOB: &str = "bob";
+/// The remote account the Matrix user logs in as.
+const ALICE: &str = "alice_r";
+/// The chat Matrix -> remote messages go to (its own, so waiting on it stays cheap).
+const OUT_CHAT: &str = "out";
+/// The chat S4's new users post in.
+const CROWD_CHAT: &str = "crowd";
+
+/// A bridged chat and its Matrix room.
+#[derive(Clone)]
+pub struct Portal {
+    /// Remote chat id.
+    pub chat: String,
+    /// Matrix room id.
+    pub room: String,
+}
+
+/// Everything the scenarios share once set up.
+pub struct Bench {
+    /// The environment.
+    pub env: BenchEnv,
+    /// The bridge process's id.
+    pub bridge_pid: u32,
+    /// The appservice, through the proxy.
+    pub appservice: Appservice,
+    /// The logged-in Matrix user (straight to Synapse: its requests are not the bridge's).
+    pub user: MatrixClient,
+    /// Warm portals c0..c<rooms>, each with Bob's ghost in it.
+    pub portals: Vec<Portal>,
+    /// The Matrix -> remote portal.
+    pub out: Portal,
+    /// S4's portal.
+    pub crowd: Portal,
+    /// Baseline rooms with one ghost each: (room, ghost).
+    pub baseline_rooms: Vec<(String, String)>,
+}
+
+fn net(b: &Bench) -> &TestNet {
+    &b.env.env.net
+}
+
+fn proxy(b: &Bench) -> &CountingProxy {
+    &b.env.proxy
+}
+
+impl Bench {
+    /// Logs a Matrix user in, opens the portals (their first messages create the rooms and
+    /// ghosts, so the measured ones are warm) and the baseline's rooms.
+    pub async fn set_up(env: BenchEnv, bridge_pid: u32, rooms: usize) -> anyhow::Result<Self> {
+        let e = &env.env;
+        let token = e.net.add_user(ALICE, "Alice Remote");
+        e.net.add_user(BOB, "Bob Remote");
+        let user = e.user("bench").await?;
+        e.login(&user, &token).await?;
+        let mut chats: Vec<String> = (0..rooms).map(|i| format!("c{i}")).collect();
+        chats.push(OUT_CHAT.into());
+        chats.push(CROWD_CHAT.into());
+        let mut by_chat = HashMap::new();
+        for chat in &chats {
+            e.net.add_chat(chat, Some(chat), &[ALICE, BOB], false);
+            e.net.post(chat, BOB, &format!("warm-up {chat}"));
+        }
+        for _ in &chats {
+            // Synapse may answer a sync from its cache, repeating invites already accepted.
+            let known: Vec<&str> = by_chat.values().map(String::as_str).collect();
+            let room = user
+                .wait_for_invite_except(Some(&e.bot), &known, ARRIVAL_TIMEOUT)
+                .await?;
+            user.join(&room).await?;
+            let name = user.state_event(&room, "m.room.name", "").await?;
+            let chat = name
+                .as_ref()
+                .and_then(|n| n["name"].as_str())
+                .ok_or_else(|| anyhow::anyhow!("portal {room} has no name"))?
+                .to_owned();
+            by_chat.insert(chat, room);
+        }
+        let mut portal = |chat: &str| -> anyhow::Result<Portal> {
+            let room = by_chat
+                .remove(chat)
+                .ok_or_else(|| anyhow::anyhow!("no portal for {chat}"))?;
+            Ok(Portal {
+                chat: chat.to_owned(),
+                room,
+            })
+        };
+        let crowd = portal(CROWD_CHAT)?;
+        let out = portal(OUT_CHAT)?;
+        let opened = (0..rooms)
+            .map(|i| portal(&format!("c{i}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // Every warm-up message is in before measuring starts.
+        let warm = chats.len() as u64;
+        env.proxy
+            .wait_until("the warm-up messages", ARRIVAL_TIMEOUT, |p| {
+                p.sent("m.room.message") >= warm
+            })
+            .await?;
+
+        let appservice = Appservice::new(env.proxy.url(), &env.as_token, &e.bot);
+        let mut baseline_rooms = Vec::new();
+        for i in 0..rooms {
+            let ghost = appservice.register(&format!("aqueduct_base_{i}")).await?;
+            let room = appservice.room_with(std::slice::from_ref(&ghost)).await?;
+            baseline_rooms.push((room, ghost));
+        }
+        Ok(Self {
+            env,
+            bridge_pid,
+            appservice,
+            user,
+            portals: opened,
+            out,
+            crowd,
+            baseline_rooms,
+        })
+    }
+
+    /// Baseline, ordered ceiling: one ghost sends `n` messages into one room, each after the
+    /// previous one was accepted.
+    pub async fn baseline_sequential(&self, n: usize) -> anyhow::Result<Measurement> {
+        let (room, ghost) = &self.baseline_rooms[0];
+        let tag = "base-seq:";
+        let snap = Snapshot::take(None, proxy(self))?;
+        let mut sends = Sends::default();
+        for i in 0..n {
+            let body = format!("{tag}{i}");
+            sends.mark(&body);
+            self.appservice
+                .send_text(room, ghost, &format!("bs{i}"), &body)
+                .await?;
+        }
+        let (_, routes) = snap.since(None, proxy(self))?;
+        let arrivals = self.appservice.origin_times(room, tag, n).await?;
+        Ok(measurement(
+            "baseline",
+            "appservice token, one room, sequential (ordered ceiling)".into(),
+            None,
+            n,
+            sends.against(&arrivals),
+            None,
+            routes,
+        ))
+    }
+
+    /// Baseline over rooms: one sequential sender per room, all rooms at once.
+    pub async fn baseline_concurrent(&self, n: usize) -> anyhow::Result<Measurement> {
+        let tag = "base-conc:";
+        let rooms = self.baseline_rooms.len();
+        let per_room = n.div_ceil(rooms);
+        let snap = Snapshot::take(None, proxy(self))?;
+        let mut tasks = Vec::new();
+        for (r, (room, ghost)) in self.baseline_rooms.iter().enumerate() {
+            let (appservice, room, ghost) = (self.appservice.clone(), room.clone(), ghost.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut sends = Sends::default();
+                for i in 0..per_room {
+                    let body = format!("{tag}{r}-{i}");
+                    sends.mark(&body);
+                    appservice
+                        .send_text(&room, &ghost, &format!("bc{r}-{i}"), &body)
+                        .await?;
+                }
+                anyhow::Ok(sends)
+            }));
+        }
+        let mut sends = Sends::default();
+        for t in tasks {
+            sends.at.extend(t.await??.at);
+        }
+        let (_, routes) = snap.since(None, proxy(self))?;
+        let mut arrivals = HashMap::new();
+        for (room, _) in &self.baseline_rooms {
+            arrivals.extend(self.appservice.origin_times(room, tag, per_room).await?);
+        }
+        Ok(measurement(
+            "baseline",
+            format!("appservice token, {rooms} rooms concurrently, sequential in each"),
+            None,
+            per_room * rooms,
+            sends.against(&arrivals),
+            None,
+            routes,
+        ))
+    }
+
+    /// Baseline at an offered rate into one room: each send starts on schedule, whether or
+    /// not the previous one was answered.
+    pub async fn baseline_open_loop(&self, rate: f64, n: usize) -> anyhow::Result<Measurement> {
+        let (room, ghost) = self.baseline_rooms[0].clone();
+        let tag = format!("base-r{rate}:");
+        let snap = Snapshot::take(None, proxy(self))?;
+        let pacer = Pacer::new(Some(rate));
+        let mut sends = Sends::default();
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            pacer.slot(i).await;
+            let body = format!("{tag}{i}");
+            sends.mark(&body);
+            let (appservice, room, ghost) = (self.appservice.clone(), room.clone(), ghost.clone());
+            let txn = format!("br{rate}-{i}");
+            tasks.push(tokio::spawn(async move {
+                appservice.send_text(&room, &ghost, &txn, &body).await
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        let (_, routes) = snap.since(None, proxy(self))?;
+        let arrivals = self.appservice.origin_times(&room, &tag, n).await?;
+        Ok(measurement(
+            "baseline",
+            format!("appservice token, one room, open loop at {rate} msg/s"),
+            Some(rate),
+            n,
+            sends.against(&arrivals),
+            None,
+            routes,
+        ))
+    }
+
+    /// Remote -> Matrix: Bob posts `n` messages spread over `portals` (round robin), at
+    /// `rate` or all at once; measured until the bridge has sent them all to Synapse.
+    pub async fn remote_to_matrix(
+        &self,
+        scenario: &str,
+        description: String,
+        portals: &[Portal],
+        senders: &[String],
+        rate: Option<f64>,
+        n: usize,
+    ) -> anyhow::Result<Measurement> {
+        let tag = format!(
+            "{scenario}-{}:",
+            rate.map_or("burst".into(), |r| r.to_string())
+        );
+        let pid = Some(self.bridge_pid);
+        let sent_before = proxy(self).sent("m.room.message");
+        let snap = Snapshot::take(pid, proxy(self))?;
+        let pacer = Pacer::new(rate);
+        let mut sends = Sends::default();
+        for i in 0..n {
+            pacer.slot(i).await;
+            let portal = &portals[i % portals.len()];
+            let body = format!("{tag}{i}");
+            sends.mark(&body);
+            net(self).post(&portal.chat, &senders[i % senders.len()], &body);
+        }
+        proxy(self)
+            .wait_until(&format!("{n} messages of {tag}"), ARRIVAL_TIMEOUT, |p| {
+                p.sent("m.room.message") >= sent_before + n as u64
+            })
+            .await?;
+        let (cpu, routes) = snap.since(pid, proxy(self))?;
+        let mut arrivals = HashMap::new();
+        for p in portals {
+            let expected = n.div_ceil(portals.len());
+            arrivals.extend(
+                self.appservice
+                    .origin_times(&p.room, &tag, expected)
+                    .await?,
+            );
+        }
+        Ok(measurement(
+            scenario,
+            description,
+            rate,
+            n,
+            sends.against(&arrivals),
+            Some(cpu),
+            routes,
+        ))
+    }
+
+    /// S3, Matrix -> remote: the Matrix user sends `n` messages at `rate` (or all at once)
+    /// into the portal; measured until the fake platform has received them all.
+    pub async fn matrix_to_remote(
+        &self,
+        rate: Option<f64>,
+        n: usize,
+    ) -> anyhow::Result<Measurement> {
+        let tag = format!("S3-{}:", rate.map_or("burst".into(), |r| r.to_string()));
+        let pid = Some(self.bridge_pid);
+        let snap = Snapshot::take(pid, proxy(self))?;
+        let pacer = Pacer::new(rate);
+        let mut sends = Sends::default();
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            pacer.slot(i).await;
+            let body = format!("{tag}{i}");
+            sends.mark(&body);
+            let (user, room) = (self.user.clone(), self.out.room.clone());
+            tasks.push(tokio::spawn(
+                async move { user.send_text(&room, &body).await },
+            ));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        let msgs = net(self)
+            .wait_for(&self.out.chat, ARRIVAL_TIMEOUT, |m| {
+                m.iter().filter(|m| m.text.starts_with(&tag)).count() >= n
+            })
+            .await?;
+        let (cpu, routes) = snap.since(pid, proxy(self))?;
+        let arrivals: HashMap<String, f64> = msgs
+            .iter()
+            .filter(|m| m.text.starts_with(&tag))
+            .map(|m| (m.text.clone(), m.ts as f64))
+            .collect();
+        Ok(measurement(
+            "S3",
+            format!(
+                "Matrix -> remote, one room, {}",
+                rate.map_or("burst".to_owned(), |r| format!("open loop at {r} msg/s"))
+            ),
+            rate,
+            n,
+            sends.against(&arrivals),
+            Some(cpu),
+            routes,
+        ))
+    }
+
+    /// S4: `n` remote users new to the bridge post their first message each, at once.
+    pub async fn new_users(&self, n: usize) -> anyhow::Result<Measurement> {
+        let users: Vec<String> = (0..n).map(|i| format!("new{i}")).collect();
+        for u in &users {
+            net(self).add_user(u, &format!("New User {u}"));
+        }
+        self.remote_to_matrix(
+            "S4",
+            format!("first messages of {n} new remote users (ghost creation), one room, burst"),
+            std::slice::from_ref(&self.crowd),
+            &users,
+            None,
+            n,
+        )
+        .await
+    }
+
+    /// S5: edits, reactions, thread replies and files, `n` of each, each kind measured as a
+    /// burst of its own (requests per event differ by kind).
+    pub async fn mix(&self, n: usize) -> anyhow::Result<Vec<Measurement>> {
+        let portal = &self.portals[self.portals.len() - 1];
+        let chat = portal.chat.as_str();
+        let pid = Some(self.bridge_pid);
+        // Targets to edit, react to and reply to.
+        let before = proxy(self).sent_total();
+        let targets: Vec<String> = (0..n)
+            .map(|i| net(self).post(chat, BOB, &format!("S5-target:{i}")))
+            .collect();
+        proxy(self)
+            .wait_until("S5 targets", ARRIVAL_TIMEOUT, |p| {
+                p.sent_total() >= before + n as u64
+            })
+            .await?;
+
+        let mut out = Vec::new();
+        type Action<'a> = Box<dyn Fn(usize) + 'a>;
+        let kinds: Vec<(&str, Action)> = vec![
+            (
+                "edits",
+                Box::new(|i| net(self).edit(chat, &targets[i], BOB, &format!("S5-edited:{i}"))),
+            ),
+            (
+                "reactions",
+                Box::new(|i| net(self).react(chat, &targets[i], BOB, "👍", true)),
+            ),
+            (
+                "thread replies",
+                Box::new(|i| {
+                    net(self).post_full(
+                        chat,
+                        BOB,
+                        &format!("S5-thread:{i}"),
+                        None,
+                        None,
+                        Some(&targets[i]),
+                        vec![],
+                    );
+                }),
+            ),
+            (
+                "files (1 KiB)",
+                Box::new(|i| {
+                    net(self).post_full(
+                        chat,
+                        BOB,
+                        "",
+                        None,
+                        None,
+                        None,
+                        vec![NetAttachment {
+                            name: format!("f{i}.bin"),
+                            mime: "application/octet-stream".into(),
+                            data_hex: "ab".repeat(1024),
+                        }],
+                    );
+                }),
+            ),
+        ];
+        for (kind, act) in kinds {
+            let before = proxy(self).sent_total();
+            let snap = Snapshot::take(pid, proxy(self))?;
+            let started = crate::stats::now_ms();
+            for i in 0..n {
+                act(i);
+            }
+            proxy(self)
+                .wait_until(&format!("S5 {kind}"), ARRIVAL_TIMEOUT, |p| {
+                    p.sent_total() >= before + n as u64
+                })
+                .await?;
+            let secs = ((crate::stats::now_ms() - started) / 1000.0).max(0.001);
+            let (cpu, routes) = snap.since(pid, proxy(self))?;
+            out.push(measurement(
+                "S5",
+                format!("remote {kind}, one room, burst"),
+                None,
+                n,
+                (Default::default(), n as f64 / secs),
+                Some(cpu),
+                routes,
+            ));
+        }
+        Ok(out)
+    }
+}

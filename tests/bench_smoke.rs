@@ -1,0 +1,57 @@
+//! Keeps the benchmark harness alive: every scenario once with tiny counts, through a real
+//! Synapse on PostgreSQL and the test bridge process. Figures are not judged (this is no timed
+//! test); what must hold is that every scenario ran and every message arrived.
+
+use aqueduct_bench::scenarios::Sizes;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
+    let sizes = Sizes {
+        rates: vec![20.0],
+        rate_secs: 0.25,
+        burst: 5,
+        rooms: 2,
+        new_users: 2,
+        mix_each: 1,
+        portals: 10,
+        engine_messages: 20,
+    };
+    let report = aqueduct_bench::run(aqueduct_bench::Options {
+        bridge_bin: env!("CARGO_BIN_EXE_aqueduct-testnet-bridge").into(),
+        postgres: std::env::var("AQUEDUCT_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
+        sizes,
+        quick: true,
+        command: "bench smoke test".into(),
+    })
+    .await?;
+
+    for scenario in ["baseline", "S1", "S2", "S3", "S4", "S5"] {
+        assert!(
+            report.measurements.iter().any(|m| m.scenario == scenario),
+            "{scenario} did not run"
+        );
+    }
+    // Every message of every run with latencies arrived and was matched with its send.
+    for m in report.measurements.iter().filter(|m| m.scenario != "S5") {
+        assert_eq!(
+            m.latency.samples, m.messages,
+            "{}: {}",
+            m.scenario, m.description
+        );
+    }
+    // The bridge needed the homeserver for what it bridged, and the proxy saw it.
+    let s1 = report
+        .measurements
+        .iter()
+        .find(|m| m.scenario == "S1")
+        .unwrap();
+    assert!(s1.homeserver_requests_per_msg.unwrap() >= 1.0);
+    assert_eq!(report.startup.portals, 10);
+    assert!(report.engine.iter().all(|e| e.messages == 20));
+    let page = aqueduct_bench::report::markdown(&report);
+    assert!(page.contains("Against the targets"));
+    // Shown with --no-capture: what the tiny run saw, for whoever keeps the harness alive.
+    println!("{page}");
+    Ok(())
+}
