@@ -275,3 +275,48 @@ async fn channel_mentions_link_bridged_rooms_both_ways() -> anyhow::Result<()> {
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rich_text_blocks_keep_their_formatting() -> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    let bridge = s.env.start_in_process().await?;
+    s.login_app().await?;
+    s.slack.post("C1", "UBOB", "hello", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    let blocks = json!([{"type": "rich_text", "block_id": "b1", "elements": [
+        {"type": "rich_text_section", "elements": [
+            {"type": "text", "text": "agenda", "style": {"bold": true}},
+            {"type": "text", "text": ":\n"}
+        ]},
+        {"type": "rich_text_list", "style": "bullet", "indent": 0, "elements": [
+            {"type": "rich_text_section", "elements": [{"type": "text", "text": "budget"}]},
+            {"type": "rich_text_section", "elements": [{"type": "text", "text": "hiring"}]}
+        ]},
+        {"type": "rich_text_quote", "elements": [{"type": "text", "text": "be brief"}]}
+    ]}]);
+    s.slack.post_rich(
+        "C1",
+        "UBOB",
+        "*agenda*:\n• budget\n• hiring\n&gt; be brief",
+        blocks,
+    );
+    let event = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("agenda"))
+        })
+        .await?;
+    assert_eq!(
+        event["content"]["body"],
+        "agenda:\n• budget\n• hiring\n> be brief"
+    );
+    assert_eq!(
+        event["content"]["formatted_body"],
+        "<strong>agenda</strong>:<br><ul><li>budget</li><li>hiring</li></ul><blockquote>be brief</blockquote>"
+    );
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}

@@ -6,9 +6,11 @@
 //! ```` ```pre``` ```` apply only at word boundaries; lines starting with `>` are quotes.
 
 mod from_matrix;
+mod rich_text;
 mod to_matrix;
 
 pub use from_matrix::matrix_to_mrkdwn;
+pub use rich_text::rich_text_to_matrix;
 pub use to_matrix::{ChannelRef, mrkdwn_to_matrix};
 
 /// A Slack message's text as Matrix sees it.

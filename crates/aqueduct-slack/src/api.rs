@@ -69,8 +69,12 @@ impl SlackLogin {
             .filter_map(|t| t.as_str())
             .collect::<Vec<_>>()
             .join(" ");
+        let mut channels = convert::mentioned_channels(&text);
+        for blocks in [&ev["blocks"], &ev["message"]["blocks"]] {
+            convert::block_channels(blocks, &mut channels);
+        }
         let mut rooms = HashMap::new();
-        for channel in convert::mentioned_channels(&text) {
+        for channel in channels {
             if let Some(room) = self
                 .bridge
                 .matrix_room_for(&RemoteChatId::new(channel.as_str()))

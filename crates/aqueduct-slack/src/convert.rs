@@ -6,7 +6,7 @@ use aqueduct_core::event::{
     RemoteSender,
 };
 use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
-use aqueduct_format::slack::{ChannelRef, mrkdwn_to_matrix};
+use aqueduct_format::slack::{ChannelRef, mrkdwn_to_matrix, rich_text_to_matrix};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -24,6 +24,23 @@ pub(crate) struct Context<'a> {
     pub matrix_id: &'a dyn Fn(&RemoteUserId) -> String,
     /// Matrix rooms of bridged channels the event names, for links to them.
     pub channel_rooms: &'a HashMap<String, String>,
+}
+
+/// Adds the channel ids that `channel` elements of `rich_text` blocks name to `out`, each once.
+pub(crate) fn block_channels(blocks: &Value, out: &mut Vec<String>) {
+    match blocks {
+        Value::Array(items) => items.iter().for_each(|v| block_channels(v, out)),
+        Value::Object(o) => {
+            if o.get("type").and_then(Value::as_str) == Some("channel")
+                && let Some(id) = o.get("channel_id").and_then(Value::as_str)
+                && !out.iter().any(|c| c == id)
+            {
+                out.push(id.to_owned());
+            }
+            o.values().for_each(|v| block_channels(v, out));
+        }
+        _ => {}
+    }
 }
 
 /// The channel ids that `<#C...>` mentions in mrkdwn `text` name, each once.
@@ -66,8 +83,10 @@ fn is_echo(ev: &Value, cx: &Context<'_>) -> bool {
         || (cx.bot_id.is_some() && ev["bot_id"].as_str() == cx.bot_id)
 }
 
-/// Converts a message's text (mrkdwn) into neutral content with mentions.
-pub(crate) fn content(text: &str, cx: &Context<'_>) -> MessageContent {
+/// Converts a message (its `rich_text` blocks where it has them, which carry the formatting
+/// exactly, else its mrkdwn `text`) into neutral content with mentions.
+pub(crate) fn content(message: &Value, cx: &Context<'_>) -> MessageContent {
+    let text = message["text"].as_str().unwrap_or_default();
     let team = cx.team.to_owned();
     let user = |u: &str| {
         let id = user_id(&team, u);
@@ -79,7 +98,8 @@ pub(crate) fn content(text: &str, cx: &Context<'_>) -> MessageContent {
             matrix_room: cx.channel_rooms.get(id).cloned(),
         })
     };
-    let converted = mrkdwn_to_matrix(text, &user, &channel);
+    let converted = rich_text_to_matrix(&message["blocks"], &user, &channel)
+        .unwrap_or_else(|| mrkdwn_to_matrix(text, &user, &channel));
     MessageContent {
         body: converted.body,
         html: converted.html,
@@ -167,7 +187,7 @@ pub(crate) fn event(ev: &Value, cx: &Context<'_>) -> Option<RemoteEvent> {
             let user = ev["user"].as_str().or(ev["bot_id"].as_str())?;
             let ts = ev["ts"].as_str()?;
             let thread = ev["thread_ts"].as_str().filter(|t| *t != ts);
-            let mut content = content(ev["text"].as_str().unwrap_or_default(), cx);
+            let mut content = content(ev, cx);
             if ev["subtype"].as_str() == Some("me_message") {
                 content.kind = aqueduct_core::event::TextKind::Emote;
             }
@@ -195,7 +215,7 @@ pub(crate) fn event(ev: &Value, cx: &Context<'_>) -> Option<RemoteEvent> {
                 ev["ts"].as_str()?,
                 RemoteEventKind::Edit {
                     target: message_id(m["ts"].as_str()?),
-                    content: content(m["text"].as_str().unwrap_or_default(), cx),
+                    content: content(m, cx),
                 },
             )
         }
@@ -308,6 +328,14 @@ mod tests {
             ["C1", "C2"]
         );
         assert!(mentioned_channels("no <@U1> channels").is_empty());
+        let mut found = vec!["C1".to_owned()];
+        block_channels(
+            &json!([{"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+                {"type": "channel", "channel_id": "C1"}, {"type": "channel", "channel_id": "C7"}
+            ]}]}]),
+            &mut found,
+        );
+        assert_eq!(found, ["C1", "C7"]);
     }
 
     #[test]

@@ -422,6 +422,23 @@ impl FakeSlack {
         ts
     }
 
+    /// `user` posts a message as current Slack clients do: `rich_text` `blocks` carrying the
+    /// formatting and `text` as the mrkdwn fallback; returns the ts.
+    pub fn post_rich(&self, channel: &str, user: &str, text: &str, blocks: Value) -> String {
+        let ts = self.shared.lock().add_message(
+            channel,
+            Msg {
+                user: user.into(),
+                text: text.into(),
+                blocks: Some(blocks),
+                client_msg_id: Some(uuid_like()),
+                ..Default::default()
+            },
+        );
+        self.shared.changed();
+        ts
+    }
+
     /// Edits a message as its author (`message_changed`).
     pub fn edit(&self, channel: &str, ts: &str, text: &str) {
         let mut st = self.shared.lock();

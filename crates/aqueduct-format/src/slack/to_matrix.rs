@@ -3,8 +3,8 @@
 use super::MatrixText;
 use crate::{escape_html, mention_html};
 
-type UserLookup<'a> = &'a dyn Fn(&str) -> Option<(String, String)>;
-type ChannelLookup<'a> = &'a dyn Fn(&str) -> Option<ChannelRef>;
+pub(crate) type UserLookup<'a> = &'a dyn Fn(&str) -> Option<(String, String)>;
+pub(crate) type ChannelLookup<'a> = &'a dyn Fn(&str) -> Option<ChannelRef>;
 
 /// What the caller knows of a Slack channel named in a message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
