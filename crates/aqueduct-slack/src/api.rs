@@ -3,7 +3,7 @@
 use crate::calls::Calls;
 use crate::checkpoints::Checkpoints;
 use crate::config::SlackConfig;
-use crate::convert::{self, Context, slack_user, ts_millis};
+use crate::convert::{self, Context, ts_millis};
 use crate::web::SlackWeb;
 use aqueduct_core::connector::{
     BackfillHandler, BridgeHandle, ChatInfo, ChatInfoHandler, ConnectorError, ConnectorResult,
@@ -364,76 +364,4 @@ impl EditHandler for SlackLogin {
     }
 }
 
-#[async_trait]
-impl DeleteHandler for SlackLogin {
-    async fn delete_message(
-        &self,
-        portal: &Portal,
-        target: &RemoteMessageId,
-    ) -> ConnectorResult<()> {
-        self.calls().delete(portal, target).await
-    }
-}
-
-#[async_trait]
-impl ReactionHandler for SlackLogin {
-    async fn add_reaction(
-        &self,
-        portal: &Portal,
-        target: &RemoteMessageId,
-        key: &str,
-    ) -> ConnectorResult<()> {
-        self.calls().react(true, portal, target, key).await
-    }
-
-    async fn remove_reaction(
-        &self,
-        portal: &Portal,
-        target: &RemoteMessageId,
-        key: &str,
-    ) -> ConnectorResult<()> {
-        self.calls().react(false, portal, target, key).await
-    }
-}
-
-#[async_trait]
-impl ChatInfoHandler for SlackLogin {
-    async fn set_name(&self, portal: &Portal, name: &str) -> ConnectorResult<()> {
-        self.calls()
-            .on_channel("conversations.rename", portal, ("name", name.to_owned()))
-            .await
-    }
-
-    async fn set_topic(&self, portal: &Portal, topic: &str) -> ConnectorResult<()> {
-        self.calls()
-            .on_channel(
-                "conversations.setTopic",
-                portal,
-                ("topic", topic.to_owned()),
-            )
-            .await
-    }
-}
-
-#[async_trait]
-impl MembershipHandler for SlackLogin {
-    async fn invite(&self, portal: &Portal, user: &RemoteUserId) -> ConnectorResult<()> {
-        self.calls()
-            .on_channel(
-                "conversations.invite",
-                portal,
-                ("users", slack_user(user).to_owned()),
-            )
-            .await
-    }
-
-    async fn kick(&self, portal: &Portal, user: &RemoteUserId) -> ConnectorResult<()> {
-        self.calls()
-            .on_channel(
-                "conversations.kick",
-                portal,
-                ("user", slack_user(user).to_owned()),
-            )
-            .await
-    }
-}
+crate::channel_handlers::delegate_channel_handlers!(SlackLogin);

@@ -9,6 +9,7 @@ mod app_logins;
 mod backfill;
 mod calls;
 mod catch_up;
+mod channel_handlers;
 mod checkpoints;
 mod config;
 mod connector;

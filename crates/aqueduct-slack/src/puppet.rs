@@ -5,7 +5,7 @@
 
 use crate::calls::Calls;
 use crate::config::SlackConfig;
-use crate::convert::{slack_user, ts_millis};
+use crate::convert::ts_millis;
 use crate::puppets::Puppets;
 use crate::web::SlackWeb;
 use aqueduct_core::connector::{
@@ -190,37 +190,7 @@ impl EditHandler for SlackPuppet {
     }
 }
 
-#[async_trait]
-impl DeleteHandler for SlackPuppet {
-    async fn delete_message(
-        &self,
-        portal: &Portal,
-        target: &RemoteMessageId,
-    ) -> ConnectorResult<()> {
-        self.calls().delete(portal, target).await
-    }
-}
-
-#[async_trait]
-impl ReactionHandler for SlackPuppet {
-    async fn add_reaction(
-        &self,
-        portal: &Portal,
-        target: &RemoteMessageId,
-        key: &str,
-    ) -> ConnectorResult<()> {
-        self.calls().react(true, portal, target, key).await
-    }
-
-    async fn remove_reaction(
-        &self,
-        portal: &Portal,
-        target: &RemoteMessageId,
-        key: &str,
-    ) -> ConnectorResult<()> {
-        self.calls().react(false, portal, target, key).await
-    }
-}
+crate::channel_handlers::delegate_channel_handlers!(SlackPuppet);
 
 #[async_trait]
 impl ReadReceiptHandler for SlackPuppet {
@@ -231,48 +201,6 @@ impl ReadReceiptHandler for SlackPuppet {
         }
         self.calls()
             .on_channel("conversations.mark", portal, ("ts", up_to.to_string()))
-            .await
-    }
-}
-
-#[async_trait]
-impl ChatInfoHandler for SlackPuppet {
-    async fn set_name(&self, portal: &Portal, name: &str) -> ConnectorResult<()> {
-        self.calls()
-            .on_channel("conversations.rename", portal, ("name", name.to_owned()))
-            .await
-    }
-
-    async fn set_topic(&self, portal: &Portal, topic: &str) -> ConnectorResult<()> {
-        self.calls()
-            .on_channel(
-                "conversations.setTopic",
-                portal,
-                ("topic", topic.to_owned()),
-            )
-            .await
-    }
-}
-
-#[async_trait]
-impl MembershipHandler for SlackPuppet {
-    async fn invite(&self, portal: &Portal, user: &RemoteUserId) -> ConnectorResult<()> {
-        self.calls()
-            .on_channel(
-                "conversations.invite",
-                portal,
-                ("users", slack_user(user).to_owned()),
-            )
-            .await
-    }
-
-    async fn kick(&self, portal: &Portal, user: &RemoteUserId) -> ConnectorResult<()> {
-        self.calls()
-            .on_channel(
-                "conversations.kick",
-                portal,
-                ("user", slack_user(user).to_owned()),
-            )
             .await
     }
 }
