@@ -15,6 +15,7 @@
 mod api;
 mod emoji;
 mod events_http;
+mod files_http;
 mod oauth;
 mod socket;
 mod spec;
@@ -368,7 +369,7 @@ impl FakeSlack {
 
     /// The image every avatar URL of the fake serves.
     pub fn avatar_image(&self) -> Vec<u8> {
-        api::PNG_1X1.to_vec()
+        files_http::PNG_1X1.to_vec()
     }
 
     /// `user` joins `channel`: a `channel_join` message and a `member_joined_channel` event.

@@ -1,4 +1,4 @@
-//! The Web API, file upload/download and avatar routes.
+//! The Web API (`/api/{method}`) and the fake's route table.
 
 use super::{
     BOT_ID, BOT_USER_ID, MAX_TEXT_LEN, Msg, RecordedRequest, Shared, State, StoredFile, TEAM_ID,
@@ -21,10 +21,16 @@ pub(crate) fn router(shared: Sh) -> Router {
         .route("/api/{method}", any(api))
         .route("/api/oauth.v2.access", any(super::oauth::access))
         .route("/oauth/v2/authorize", get(super::oauth::authorize))
-        .route("/upload/v1/{file_id}", post(upload))
-        .route("/files-pri/{file_id}/{name}", get(download))
-        .route("/files-pri/{file_id}/download/{name}", get(download))
-        .route("/avatars/{name}", get(avatar))
+        .route("/upload/v1/{file_id}", post(super::files_http::upload))
+        .route(
+            "/files-pri/{file_id}/{name}",
+            get(super::files_http::download),
+        )
+        .route(
+            "/files-pri/{file_id}/download/{name}",
+            get(super::files_http::download),
+        )
+        .route("/avatars/{name}", get(super::files_http::avatar))
         .route("/emoji/{team}/{name}/{file}", get(super::emoji::image))
         .route("/socket", get(super::socket::socket))
         .layer(DefaultBodyLimit::max(256 * 1024 * 1024))
@@ -37,7 +43,7 @@ fn parse_form(s: &str, into: &mut Map<String, Value>) {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, tok) = v.split_once(' ')?;
     scheme
@@ -681,124 +687,4 @@ fn validate_channel_name(name: &str) -> Result<(), String> {
         return Err("invalid_name_punctuation".into());
     }
     Ok(())
-}
-
-/// Extracts the first part's body of a multipart/form-data request.
-fn multipart_first(ctype: &str, body: &[u8]) -> Option<Vec<u8>> {
-    let boundary = ctype
-        .split(';')
-        .find_map(|p| p.trim().strip_prefix("boundary="))?
-        .trim_matches('"');
-    let delim = format!("--{boundary}");
-    let d = delim.as_bytes();
-    let find = |hay: &[u8], needle: &[u8], from: usize| -> Option<usize> {
-        hay.get(from..)?
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .map(|i| i + from)
-    };
-    let start = find(body, d, 0)? + d.len();
-    let headers_end = find(body, b"\r\n\r\n", start)? + 4;
-    let end = find(body, d, headers_end)?;
-    let end = if end >= 2 && &body[end - 2..end] == b"\r\n" {
-        end - 2
-    } else {
-        end
-    };
-    Some(body[headers_end..end].to_vec())
-}
-
-async fn upload(
-    AxState(sh): AxState<Sh>,
-    Path(file_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ctype = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let bytes = if ctype
-        .to_ascii_lowercase()
-        .starts_with("multipart/form-data")
-    {
-        match multipart_first(&ctype, &body) {
-            Some(b) => b,
-            None => return (StatusCode::BAD_REQUEST, "bad multipart body").into_response(),
-        }
-    } else {
-        body.to_vec()
-    };
-    let mut st = sh.lock();
-    let Some(f) = st.files.get_mut(&file_id) else {
-        return (StatusCode::NOT_FOUND, "file not found").into_response();
-    };
-    if bytes.len() as u64 != f.length {
-        tracing::warn!(
-            file_id,
-            declared = f.length,
-            got = bytes.len(),
-            "fake slack: uploaded size differs from files.getUploadURLExternal length"
-        );
-    }
-    let n = bytes.len();
-    f.bytes = Some(bytes);
-    (StatusCode::OK, format!("OK - {n}")).into_response()
-}
-
-async fn download(
-    AxState(sh): AxState<Sh>,
-    Path(params): Path<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> Response {
-    let file_id = params
-        .iter()
-        .find(|(k, _)| k == "file_id")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let st = sh.lock();
-    let authed = bearer(&headers)
-        .and_then(|t| st.tokens.get(&t).cloned())
-        .is_some_and(|k| matches!(k, TokenKind::Bot | TokenKind::User(_)));
-    if !authed {
-        // Like Slack: without a valid bearer token, a 200 HTML sign-in page, not the file.
-        let mut r = (
-            StatusCode::OK,
-            "<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Fake Team</body></html>",
-        )
-            .into_response();
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        return r;
-    }
-    let Some(f) = st.files.get(&file_id) else {
-        return (StatusCode::NOT_FOUND, "file not found").into_response();
-    };
-    let Some(bytes) = f.bytes.clone() else {
-        return (StatusCode::NOT_FOUND, "file not uploaded").into_response();
-    };
-    let mut r = (StatusCode::OK, bytes).into_response();
-    if let Ok(v) = HeaderValue::from_str(&f.mime) {
-        r.headers_mut().insert(header::CONTENT_TYPE, v);
-    }
-    r
-}
-
-/// A 1x1 transparent PNG.
-pub(crate) const PNG_1X1: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
-    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
-    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
-    0x42, 0x60, 0x82,
-];
-
-async fn avatar(Path(_name): Path<String>) -> Response {
-    let mut r = (StatusCode::OK, PNG_1X1).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
-    r
 }
