@@ -16,9 +16,13 @@ pub fn rich_text_to_matrix(
     channel: ChannelLookup<'_>,
 ) -> Option<MatrixText> {
     let mut out = Rendering {
-        user: Some(user),
-        channel: Some(channel),
-        ..Default::default()
+        user,
+        channel,
+        body: String::new(),
+        html: String::new(),
+        formatted: false,
+        users: Vec::new(),
+        room: false,
     };
     let mut any = false;
     for block in blocks
@@ -46,10 +50,9 @@ pub fn rich_text_to_matrix(
     })
 }
 
-#[derive(Default)]
 struct Rendering<'a> {
-    user: Option<UserLookup<'a>>,
-    channel: Option<ChannelLookup<'a>>,
+    user: UserLookup<'a>,
+    channel: ChannelLookup<'a>,
     body: String,
     html: String,
     /// Whether the HTML says more than the body (styles, links, mentions, structure).
@@ -194,7 +197,7 @@ impl<'a> Rendering<'a> {
             }
             "user" => {
                 let id = element["user_id"].as_str().unwrap_or_default();
-                match self.user.and_then(|u| u(id)) {
+                match (self.user)(id) {
                     Some((mxid, name)) => {
                         self.formatted = true;
                         self.body.push_str(&name);
@@ -208,7 +211,7 @@ impl<'a> Rendering<'a> {
             }
             "channel" => {
                 let id = element["channel_id"].as_str().unwrap_or_default();
-                let known = self.channel.and_then(|c| c(id)).unwrap_or_default();
+                let known = (self.channel)(id).unwrap_or_default();
                 let text = format!("#{}", known.name.as_deref().unwrap_or(id));
                 match known.matrix_room {
                     Some(room) => {
