@@ -4,6 +4,7 @@ pub mod fake_slack;
 pub mod matrix_client;
 pub mod rocketchat_env;
 pub mod slack_env;
+pub mod spec_dir;
 pub mod synapse;
 pub mod testnet_connector;
 pub mod testnet_server;

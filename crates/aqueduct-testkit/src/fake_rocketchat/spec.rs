@@ -27,26 +27,7 @@ const DESCRIBED_ONLY: &[(&str, &str, &str)] = &[
 /// Finds `shared/specs/rocketchat`: `$AQUEDUCT_ROCKETCHAT_SPECS` if set, else walking up from
 /// this crate's directory.
 pub fn rocketchat_spec_dir() -> anyhow::Result<PathBuf> {
-    if let Ok(dir) = std::env::var("AQUEDUCT_ROCKETCHAT_SPECS") {
-        return Ok(PathBuf::from(dir));
-    }
-    let start = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut dir = Some(start.as_path());
-    while let Some(d) = dir {
-        for cand in [
-            d.join("shared/specs/rocketchat"),
-            d.join("../shared/specs/rocketchat"),
-        ] {
-            if cand.join("messaging.yaml").is_file() {
-                return Ok(cand);
-            }
-        }
-        dir = d.parent();
-    }
-    anyhow::bail!(
-        "shared/specs/rocketchat not found walking up from {} (set AQUEDUCT_ROCKETCHAT_SPECS)",
-        start.display()
-    )
+    crate::spec_dir::find_spec_dir("rocketchat", "messaging.yaml", "AQUEDUCT_ROCKETCHAT_SPECS")
 }
 
 /// The four OpenAPI 3 documents, parsed once.

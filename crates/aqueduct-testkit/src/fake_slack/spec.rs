@@ -12,26 +12,7 @@ const JSON_PARAMS: &[&str] = &["files", "blocks", "attachments"];
 /// Finds `shared/specs/slack`: `$AQUEDUCT_SLACK_SPECS` if set, else walking up from this
 /// crate's directory until a `shared/specs/slack` exists there or in the parent directory.
 pub fn slack_spec_dir() -> anyhow::Result<PathBuf> {
-    if let Ok(dir) = std::env::var("AQUEDUCT_SLACK_SPECS") {
-        return Ok(PathBuf::from(dir));
-    }
-    let start = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut dir = Some(start.as_path());
-    while let Some(d) = dir {
-        for cand in [
-            d.join("shared/specs/slack"),
-            d.join("../shared/specs/slack"),
-        ] {
-            if cand.join("slack_web_openapi_v2.json").is_file() {
-                return Ok(cand);
-            }
-        }
-        dir = d.parent();
-    }
-    anyhow::bail!(
-        "shared/specs/slack not found walking up from {} (set AQUEDUCT_SLACK_SPECS)",
-        start.display()
-    )
+    crate::spec_dir::find_spec_dir("slack", "slack_web_openapi_v2.json", "AQUEDUCT_SLACK_SPECS")
 }
 
 fn load(name: &str) -> anyhow::Result<Value> {
