@@ -121,6 +121,8 @@ pub(crate) struct Inner {
     /// (room, user) -> (display name, avatar) as their member event says, so messages sent on
     /// someone's behalf do not cost a homeserver request each. Member events keep it fresh.
     pub(crate) profiles: Mutex<HashMap<(String, String), MemberProfile>>,
+    /// End-to-bridge decryption, when encryption is on.
+    pub(crate) decryptor: std::sync::OnceLock<Arc<dyn crate::crypto::EventDecryptor>>,
 }
 
 /// The bridge engine. Cheap to clone.
@@ -166,9 +168,16 @@ impl Bridge {
                 room_portals: Mutex::new(HashMap::new()),
                 typing: Mutex::new(HashMap::new()),
                 profiles: Mutex::new(HashMap::new()),
+                decryptor: std::sync::OnceLock::new(),
             }
         });
         Self { inner }
+    }
+
+    /// Turns on decryption of encrypted Matrix events. Call before [`Bridge::start`]; a
+    /// second call is ignored.
+    pub fn set_decryptor(&self, decryptor: Arc<dyn crate::crypto::EventDecryptor>) {
+        let _ = self.inner.decryptor.set(decryptor);
     }
 
     /// The engine's metrics.

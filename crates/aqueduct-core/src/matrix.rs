@@ -133,6 +133,20 @@ pub trait MatrixApi: Send + Sync + 'static {
         mime: &str,
         filename: &str,
     ) -> MatrixResult<String>;
+    /// Uploads media that will be sent into `room`: where the room is encrypted the
+    /// implementation encrypts it first and returns the encrypted file's source, so the
+    /// homeserver never holds the plaintext. The default uploads it as it is.
+    async fn upload_for_room(
+        &self,
+        _room: &str,
+        sender: &str,
+        data: Vec<u8>,
+        mime: &str,
+        filename: &str,
+    ) -> MatrixResult<ruma::events::room::MediaSource> {
+        let mxc = self.upload(sender, data, mime, filename).await?;
+        Ok(ruma::events::room::MediaSource::Plain(mxc.into()))
+    }
     /// Downloads media by `mxc://` URI, refusing anything larger than `max_bytes`.
     async fn download(&self, mxc: &str, max_bytes: u64) -> MatrixResult<Vec<u8>>;
     /// Starts or stops `user`'s typing notification.

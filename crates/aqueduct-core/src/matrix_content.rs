@@ -13,7 +13,7 @@ use ruma::events::room::message::{
     VideoMessageEventContent,
 };
 use ruma::events::room::{ImageInfo, MediaSource};
-use ruma::{OwnedEventId, OwnedMxcUri, OwnedUserId, UInt};
+use ruma::{OwnedEventId, OwnedUserId, UInt};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -62,7 +62,7 @@ fn uint(v: Option<u32>) -> Option<UInt> {
 /// An uploaded attachment as `m.room.message` content.
 pub(crate) fn attachment_message(
     att: &Attachment,
-    url: OwnedMxcUri,
+    source: MediaSource,
 ) -> RoomMessageEventContentWithoutRelation {
     let size = UInt::try_from(att.data.len() as u64).ok();
     let name = att.name.clone();
@@ -74,7 +74,7 @@ pub(crate) fn attachment_message(
             info.width = uint(att.width);
             info.height = uint(att.height);
             MessageType::Image(
-                ImageMessageEventContent::plain(name, url).info(Some(Box::new(info))),
+                ImageMessageEventContent::new(name, source).info(Some(Box::new(info))),
             )
         }
         AttachmentKind::Video => {
@@ -84,7 +84,7 @@ pub(crate) fn attachment_message(
             info.width = uint(att.width);
             info.height = uint(att.height);
             MessageType::Video(
-                VideoMessageEventContent::plain(name, url).info(Some(Box::new(info))),
+                VideoMessageEventContent::new(name, source).info(Some(Box::new(info))),
             )
         }
         AttachmentKind::Audio => {
@@ -92,14 +92,14 @@ pub(crate) fn attachment_message(
             info.mimetype = Some(att.mime.clone());
             info.size = size;
             MessageType::Audio(
-                AudioMessageEventContent::plain(name, url).info(Some(Box::new(info))),
+                AudioMessageEventContent::new(name, source).info(Some(Box::new(info))),
             )
         }
         AttachmentKind::File => {
             let mut info = FileInfo::new();
             info.mimetype = Some(att.mime.clone());
             info.size = size;
-            MessageType::File(FileMessageEventContent::plain(name, url).info(Some(Box::new(info))))
+            MessageType::File(FileMessageEventContent::new(name, source).info(Some(Box::new(info))))
         }
     };
     RoomMessageEventContentWithoutRelation::new(msgtype)
@@ -170,6 +170,9 @@ pub(crate) struct Envelope {
     /// Top-level `redacts` of redactions in room versions before 11.
     #[serde(default)]
     pub redacts: Option<String>,
+    /// Whether the event reached the bridge encrypted (set after decryption).
+    #[serde(skip)]
+    pub was_encrypted: bool,
 }
 
 /// A media part of a Matrix message that still has to be downloaded.

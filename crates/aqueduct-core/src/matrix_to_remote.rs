@@ -38,6 +38,14 @@ impl Inner {
                 return;
             }
         };
+        let env = if env.kind == "m.room.encrypted" {
+            match self.decrypt_envelope(env, json).await {
+                Some(env) => env,
+                None => return,
+            }
+        } else {
+            env
+        };
         if let Err(e) = self.route_matrix_event(env).await {
             tracing::warn!(error = %e, "Matrix event not bridged");
         }
@@ -85,6 +93,23 @@ impl Inner {
             }
         }
         let Some(portal) = portal else { return Ok(()) };
+        if !env.was_encrypted
+            && matches!(
+                env.kind.as_str(),
+                "m.room.message" | "m.sticker" | "m.reaction"
+            )
+            && self
+                .decryptor
+                .get()
+                .is_some_and(|d| d.requires_encryption())
+        {
+            self.notice(
+                &env.room_id,
+                "This message was sent unencrypted and was not bridged: this bridge carries only encrypted messages. Turn on encryption in the room's settings.",
+            )
+            .await;
+            return Ok(());
+        }
         self.bridge_to_remote(&env, level, portal).await
     }
 
@@ -409,8 +434,9 @@ impl Inner {
         let mut text = self.decorate(text, &content.mentions, &sender.relayed_for, portal, sender);
         self.link_chats(&mut text, portal).await;
         if let Some(media) = media {
-            let MediaSource::Plain(mxc) = &media.source else {
-                return Err(ConnectorError::Unsupported("encrypted attachments".into()).into());
+            let mxc = match &media.source {
+                MediaSource::Plain(mxc) => mxc.clone(),
+                MediaSource::Encrypted(file) => file.url.clone(),
             };
             let limit = api_limit(
                 self.config.max_attachment_bytes,
@@ -429,6 +455,10 @@ impl Inner {
                     ))),
                     _ => e.into(),
                 })?;
+            let data = match &media.source {
+                MediaSource::Plain(_) => data,
+                MediaSource::Encrypted(file) => self.decrypt_attachment(&data, file)?,
+            };
             text.attachments
                 .push(mc::pending_to_attachment(media, data));
         }

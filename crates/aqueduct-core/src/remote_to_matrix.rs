@@ -340,14 +340,18 @@ impl Inner {
                 }));
                 continue;
             }
-            let mxc = self
+            let source = self
                 .retry_matrix("upload", || {
-                    self.matrix
-                        .upload(&author.mxid, att.data.clone(), &att.mime, &att.name)
+                    self.matrix.upload_for_room(
+                        room,
+                        &author.mxid,
+                        att.data.clone(),
+                        &att.mime,
+                        &att.name,
+                    )
                 })
                 .await?;
-            let url = ruma::OwnedMxcUri::from(mxc);
-            parts.push(mc::attachment_message(att, url));
+            parts.push(mc::attachment_message(att, source));
         }
         for (i, part) in parts.into_iter().enumerate() {
             let part_id = if i == 0 { String::new() } else { i.to_string() };

@@ -24,6 +24,11 @@ pub trait AppserviceHandler: Send + Sync + 'static {
         txn_id: &str,
         events: Vec<(Option<String>, String)>,
     ) -> Result<(), String>;
+    /// Sees the whole parsed transaction before its events are stored: encryption reads its
+    /// to-device messages (MSC2409), device-list changes and one-time-key counts (MSC3202) and
+    /// the membership and encryption state of rooms from here. Must not fail the push: what it
+    /// cannot use it logs. The default ignores the transaction.
+    async fn observe_transaction(&self, _transaction: &push_events::v1::Request) {}
     /// Whether `user_id` exists (or can be created) in the bridge's namespace.
     async fn query_user(&self, user_id: &str) -> bool;
     /// Whether room alias `alias` exists (or can be created) in the bridge's namespace.
@@ -136,6 +141,7 @@ async fn put_transaction(
             );
         }
     };
+    state.handler.observe_transaction(&parsed).await;
     // Room events, then ephemeral data (typing, receipts), each with its room.
     let timeline = parsed.events.iter().map(|raw| {
         (

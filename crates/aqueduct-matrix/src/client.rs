@@ -38,6 +38,15 @@ pub enum DoublePuppetSecret {
     SharedSecret(String),
 }
 
+/// How requests reach one device of a user the bridge acts as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceAuth {
+    /// The as_token with `device_id=<this>` (the homeserver supports device masquerading).
+    Masquerade(String),
+    /// The device's own access token, from an appservice login.
+    AccessToken(String),
+}
+
 /// The credential for one request: a token, and whether to name the user in `user_id`.
 pub(crate) struct Credential {
     pub(crate) token: String,
@@ -79,6 +88,11 @@ impl HomeserverClient {
             bot,
             puppet_logins: Default::default(),
         }
+    }
+
+    /// Whether `user_id` is the bot or one of its ghosts: users whose devices never get keys.
+    pub fn is_bridge_user(&self, user_id: &str) -> bool {
+        self.is_own_user(user_id)
     }
 
     /// Whether `user_id` is the bot or in the ghost namespace.
@@ -130,7 +144,52 @@ impl HomeserverClient {
         for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
         for<'a> R::PathBuilder: PathBuilder<Input<'a> = Cow<'a, SupportedVersions>>,
     {
-        let mut credential = self.credential(user_id).await?;
+        let credential = self.credential(user_id).await?;
+        self.send_with(request, user_id, credential, None).await
+    }
+
+    /// Sends a ruma request as one of `user_id`'s devices: with the as_token and the
+    /// `device_id` query parameter (MSC3202/MSC4190 device masquerading), or with the device's
+    /// own access token when it was made by an appservice login.
+    pub async fn send_as_device<R>(
+        &self,
+        request: R,
+        user_id: &str,
+        device: &DeviceAuth,
+    ) -> MatrixResult<R::IncomingResponse>
+    where
+        R: OutgoingRequest + Clone,
+        for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
+        for<'a> R::PathBuilder: PathBuilder<Input<'a> = Cow<'a, SupportedVersions>>,
+    {
+        match device {
+            DeviceAuth::Masquerade(device_id) => {
+                let credential = self.credential(user_id).await?;
+                self.send_with(request, user_id, credential, Some(device_id))
+                    .await
+            }
+            DeviceAuth::AccessToken(token) => {
+                let credential = Credential {
+                    token: token.clone(),
+                    assert_user: false,
+                };
+                self.send_with(request, user_id, credential, None).await
+            }
+        }
+    }
+
+    async fn send_with<R>(
+        &self,
+        request: R,
+        user_id: &str,
+        mut credential: Credential,
+        device_id: Option<&str>,
+    ) -> MatrixResult<R::IncomingResponse>
+    where
+        R: OutgoingRequest + Clone,
+        for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
+        for<'a> R::PathBuilder: PathBuilder<Input<'a> = Cow<'a, SupportedVersions>>,
+    {
         let mut relogged = false;
         loop {
             let token = credential.token.as_str();
@@ -143,7 +202,11 @@ impl HomeserverClient {
                 )
                 .map_err(|e| MatrixError::Transport(format!("cannot build request: {e}")))?;
             let (status, body) = self
-                .execute(http_request, credential.assert_user.then_some(user_id))
+                .execute_as(
+                    http_request,
+                    credential.assert_user.then_some(user_id),
+                    device_id,
+                )
                 .await?;
             if status == 401 && !credential.assert_user && !relogged {
                 // The login token was logged out elsewhere: log in again, once.
@@ -174,16 +237,20 @@ impl HomeserverClient {
 
     /// Runs an HTTP request, naming `user_id` as the appservice identity when given;
     /// returns status and body.
-    pub(crate) async fn execute(
+    pub(crate) async fn execute_as(
         &self,
         request: http::Request<Vec<u8>>,
         user_id: Option<&str>,
+        device_id: Option<&str>,
     ) -> MatrixResult<(u16, Vec<u8>)> {
         let (parts, body) = request.into_parts();
         let mut url = url::Url::parse(&parts.uri.to_string())
             .map_err(|e| MatrixError::Transport(e.to_string()))?;
         if let Some(user_id) = user_id {
             url.query_pairs_mut().append_pair("user_id", user_id);
+            if let Some(device_id) = device_id {
+                url.query_pairs_mut().append_pair("device_id", device_id);
+            }
         }
         let mut builder = self.http.request(parts.method, url).body(body);
         for (k, v) in parts.headers.iter() {

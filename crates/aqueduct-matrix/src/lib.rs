@@ -11,6 +11,6 @@ mod shared_secret_login;
 mod startup_ping;
 
 pub use appservice_server::{AppserviceHandler, router};
-pub use client::{ClientConfig, DoublePuppetSecret, HomeserverClient};
+pub use client::{ClientConfig, DeviceAuth, DoublePuppetSecret, HomeserverClient};
 pub use error::{Error, Result};
 pub use startup_ping::ping_homeserver;

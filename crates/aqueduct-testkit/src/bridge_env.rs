@@ -24,6 +24,10 @@ pub struct EnvOptions {
     /// Set `appservice.public_url` to the bridge's own listener, so it hands out public media
     /// URLs (relayed senders' avatars).
     pub public_url: bool,
+    /// End-to-bridge encryption: the `encryption:` config section's entries (YAML, indented
+    /// by two spaces, without `allow` and `pickle_key`, which are set). The registration then
+    /// opts in to MSC3202 and MSC4190 as `generate-registration` writes it.
+    pub encryption: Option<String>,
 }
 
 /// The environment.
@@ -70,7 +74,11 @@ impl BridgeEnv {
             user_namespace_exclusive: true,
             alias_namespace_regex: None,
         };
-        let mut builder = Synapse::builder().appservice(registration);
+        let mut builder = match &options.encryption {
+            Some(_) => Synapse::builder()
+                .appservice_yaml("aqueduct", registration.to_yaml_with(true, true)),
+            None => Synapse::builder().appservice(registration),
+        };
         let dp_token = token();
         if options.double_puppet {
             builder = builder.appservice(AppserviceRegistration {
@@ -112,12 +120,19 @@ impl BridgeEnv {
         } else {
             String::new()
         };
+        let encryption = match &options.encryption {
+            Some(extra) => format!(
+                "encryption:\n  allow: true\n  pickle_key: {}\n{extra}",
+                token()
+            ),
+            None => String::new(),
+        };
         let config = format!(
             "homeserver:\n  url: {hs}\n  server_name: localhost\n\
              appservice:\n  address: http://127.0.0.1:{bridge_port}\n  listen: 127.0.0.1:{bridge_port}\n  as_token: {as_token}\n  hs_token: {hs_token}\n{public_url}\
              database:\n  uri: \"{db}\"\n\
              bridge:\n  shutdown_grace_secs: 10\n  max_attachment_bytes: 2000000\n  permissions:\n    \"*\": relay\n    localhost: user\n    \"@admin:localhost\": admin\n    \"@banned:localhost\": none\n    \"@relayonly:localhost\": relay\n\
-             {double_puppet}\
+             {double_puppet}{encryption}\
              logging:\n  level: info\n\
              platforms:\n  testnet:\n    url: {net}\n{extra}",
             extra = options.extra_platforms.clone().unwrap_or_default(),

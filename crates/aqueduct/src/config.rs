@@ -26,6 +26,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// End-to-bridge encryption.
+    #[serde(default)]
+    pub encryption: crate::encryption_config::EncryptionConfig,
     /// One section per enabled platform, keyed by connector id; each connector reads its own.
     #[serde(default)]
     pub platforms: BTreeMap<String, serde_norway::Value>,
@@ -248,6 +251,9 @@ impl Config {
         if let Some(v) = env("AQUEDUCT_DATABASE_URI") {
             self.database.uri = v;
         }
+        if let Some(v) = env("AQUEDUCT_CRYPTO_PICKLE_KEY") {
+            self.encryption.pickle_key = Some(v);
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -290,6 +296,9 @@ impl Config {
             if secret.is_empty() || secret == "as_token:" {
                 return bad(format!("double_puppet.secrets.{server} is empty"));
             }
+        }
+        if let Some(problem) = self.encryption.problem() {
+            return bad(problem);
         }
         if !matches!(self.logging.format.as_str(), "text" | "json") {
             return bad(format!(

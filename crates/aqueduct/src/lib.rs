@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod connectors;
+pub mod encryption_config;
 mod public_media_route;
 pub mod registration;
 pub mod run;

@@ -31,13 +31,21 @@ pub fn registration_yaml(config: &Config) -> String {
          \x20   - exclusive: true\n\
          \x20     regex: \"{bot}\"\n\
          \x20 aliases: []\n\
-         \x20 rooms: []\n",
+         \x20 rooms: []\n\
+         {encryption}",
         id = config.appservice.id,
         url = config.appservice.address,
         as_token = config.appservice.as_token,
         hs_token = config.appservice.hs_token,
         bot_localpart = config.appservice.bot_localpart,
         ghosts = namer.namespace_regex().replace('\\', "\\\\"),
+        encryption = if config.encryption.allow {
+            // Device data in transactions (MSC2409/MSC3202) and appservice device
+            // management (MSC4190): the bot device is created without a login.
+            "org.matrix.msc3202: true\nio.element.msc4190: true\n"
+        } else {
+            ""
+        },
     )
 }
 

@@ -50,13 +50,35 @@ pub async fn run(
         backfill_limit: config.bridge.backfill_limit,
         public_media: public_media(&config),
     };
+    // Encryption opens its store before anything else runs, so a second process on the same
+    // store stops here; it reaches the homeserver only once that is up.
+    let crypto = if config.encryption.allow {
+        let options = crate::encryption_config::crypto_options(&config);
+        Some(
+            aqueduct_crypto::BridgeCrypto::open(client.clone(), options)
+                .await
+                .context("opening the crypto store")?,
+        )
+    } else {
+        None
+    };
+    let matrix: Arc<dyn MatrixApi> = match &crypto {
+        Some(crypto) => Arc::new(aqueduct_crypto::EncryptingMatrix::new(
+            Arc::new(client.clone()),
+            crypto.clone(),
+        )),
+        None => Arc::new(client.clone()),
+    };
     let bridge = Bridge::new(
         bridge_config,
         Arc::new(store),
-        Arc::new(client.clone()),
+        matrix,
         connectors,
         Metrics::new(),
     );
+    if let Some(crypto) = &crypto {
+        bridge.set_decryptor(crypto.clone());
+    }
 
     let listener = tokio::net::TcpListener::bind(&config.appservice.listen)
         .await
@@ -68,6 +90,7 @@ pub async fn run(
         &config.appservice.hs_token,
         web,
         public_media(&config),
+        crypto.clone(),
     );
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -79,6 +102,12 @@ pub async fn run(
     });
 
     wait_for_homeserver(&client).await?;
+    if let Some(crypto) = &crypto {
+        crypto
+            .connect()
+            .await
+            .context("setting up the bridge bot's encryption device")?;
+    }
     let bot = client.bot_user_id().to_owned();
     if let Err(e) = client
         .set_display_name(&bot, &config.appservice.bot_display_name)
@@ -96,6 +125,9 @@ pub async fn run(
         .await;
     let _ = stop_server.send(());
     let _ = server.await;
+    if let Some(crypto) = &crypto {
+        crypto.stop();
+    }
     tracing::info!("stopped");
     Ok(())
 }

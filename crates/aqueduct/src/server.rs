@@ -24,6 +24,8 @@ pub struct EngineHandler {
     pub bridge: Bridge,
     /// For registering ghosts the homeserver asks about.
     pub client: HomeserverClient,
+    /// End-to-bridge encryption, when allowed: it reads every transaction first.
+    pub crypto: Option<Arc<aqueduct_crypto::BridgeCrypto>>,
 }
 
 #[async_trait]
@@ -37,6 +39,15 @@ impl AppserviceHandler for EngineHandler {
             .receive_transaction(txn_id, events)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    async fn observe_transaction(
+        &self,
+        transaction: &ruma::api::appservice::event::push_events::v1::Request,
+    ) {
+        if let Some(crypto) = &self.crypto {
+            crypto.observe_transaction(transaction).await;
+        }
     }
 
     async fn query_user(&self, user_id: &str) -> bool {
@@ -68,13 +79,18 @@ pub fn router(
     hs_token: &str,
     web: WebHandlers,
     public_media: Option<PublicMedia>,
+    crypto: Option<Arc<aqueduct_crypto::BridgeCrypto>>,
 ) -> Router {
     let registry = bridge.metrics().registry().clone();
     let media = crate::public_media_route::MediaRoute {
         signer: public_media,
         client: client.clone(),
     };
-    let handler = Arc::new(EngineHandler { bridge, client });
+    let handler = Arc::new(EngineHandler {
+        bridge,
+        client,
+        crypto,
+    });
     aqueduct_matrix::router(handler, hs_token)
         .route(
             &format!("{MEDIA_PATH}/{{signature}}/{{server}}/{{media_id}}"),
