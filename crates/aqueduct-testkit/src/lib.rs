@@ -8,3 +8,4 @@ pub mod spec_dir;
 pub mod synapse;
 pub mod testnet_connector;
 pub mod testnet_server;
+mod venv;
