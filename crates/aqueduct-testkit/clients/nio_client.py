@@ -313,8 +313,9 @@ class NioDriver:
     async def cmd_wait_member(self, room_id, user_id, timeout):
         await self.wait_room(room_id)
         client = self.need_client()
+        room = client.rooms[room_id]
         await self.wait_until(
-            lambda: user_id in client.rooms[room_id].users,
+            lambda: user_id in room.users and user_id not in room.invited_users,
             timeout,
             f"{user_id} to join {room_id}",
         )
@@ -459,6 +460,27 @@ class NioDriver:
                 raise CommandError(f"keys query failed: {resp}")
         devices = sorted(d.id for d in client.device_store.active_user_devices(user_id))
         return {"devices": devices}
+
+    async def cmd_wait_device(self, user_id, device_id, timeout):
+        client = self.need_client()
+        if user_id not in client.olm.tracked_users:
+            client.olm.users_for_key_query.add(user_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            if client.should_query_keys:
+                resp = await client.keys_query()
+                if isinstance(resp, KeysQueryError):
+                    raise CommandError(f"keys query failed: {resp}")
+            devices = {d.id for d in client.device_store.active_user_devices(user_id)}
+            if device_id in devices:
+                return {"devices": sorted(devices)}
+            left = deadline - time.monotonic()
+            # Woken by the next sync, whose device list changes mark the user for a query.
+            await self.wait_until(
+                lambda: client.should_query_keys,
+                max(left, 0),
+                f"device {device_id} of {user_id} (known: {sorted(devices)})",
+            )
 
     async def cmd_close(self):
         await self.shutdown()

@@ -2,6 +2,7 @@ pub mod bridge_env;
 pub mod fake_rocketchat;
 pub mod fake_slack;
 pub mod matrix_client;
+pub mod nio_client;
 pub mod rocketchat_env;
 pub mod slack_env;
 pub mod spec_dir;
