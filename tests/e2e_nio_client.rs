@@ -5,6 +5,7 @@
 
 use aqueduct_testkit::nio_client::{MessageFilter, NewRoom, NioClient, NioCommandError};
 use aqueduct_testkit::synapse::Synapse;
+use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use std::time::Duration;
 
@@ -70,6 +71,27 @@ async fn nio_clients_talk_encrypted_through_synapse() -> anyhow::Result<()> {
         .await?;
     assert!(got.encrypted);
     assert_eq!(got.sender, bob);
+
+    // Any event content, here an edit, goes out encrypted too.
+    let edit = b
+        .send_event(
+            &room,
+            "m.room.message",
+            json!({
+                "msgtype": "m.text",
+                "body": "* hi alice!",
+                "m.new_content": { "msgtype": "m.text", "body": "hi alice!" },
+                "m.relates_to": { "rel_type": "m.replace", "event_id": got.event_id },
+            }),
+        )
+        .await?;
+    assert!(edit.encrypted);
+    let got = a
+        .wait_message(&room, &MessageFilter::any().body_contains("* hi"), WAIT)
+        .await?;
+    assert!(got.encrypted);
+    assert_eq!(got.event_type, "m.room.message");
+    assert_eq!(got.content["m.new_content"]["body"], "hi alice!");
 
     // An image: encrypted upload, `file` instead of `url`, same bytes after decryption.
     let image_dir = tempfile::tempdir()?;

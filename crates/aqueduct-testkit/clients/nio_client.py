@@ -234,11 +234,11 @@ class NioDriver:
         session = olm.outbound_group_sessions.get(room_id) if olm else None
         return session.id if session else None
 
-    async def send(self, room_id, content):
+    async def send(self, room_id, content, event_type="m.room.message"):
         client = self.need_client()
         room = await self.prepare_send(room_id)
         resp = await client.room_send(
-            room_id, "m.room.message", content, ignore_unverified_devices=True
+            room_id, event_type, content, ignore_unverified_devices=True
         )
         if isinstance(resp, RoomSendError):
             raise CommandError(f"send failed: {resp}")
@@ -348,6 +348,9 @@ class NioDriver:
     async def cmd_send_text(self, room_id, body):
         return await self.send(room_id, {"msgtype": "m.text", "body": body})
 
+    async def cmd_send_event(self, room_id, event_type, content):
+        return await self.send(room_id, content, event_type)
+
     async def cmd_send_image(self, room_id, path, mime):
         client = self.need_client()
         room = await self.prepare_send(room_id)
@@ -393,7 +396,13 @@ class NioDriver:
         return hashlib.sha256(plain).hexdigest()
 
     async def cmd_wait_message(
-        self, room_id, timeout, sender=None, body_contains=None, msgtype=None
+        self,
+        room_id,
+        timeout,
+        sender=None,
+        body_contains=None,
+        msgtype=None,
+        event_type="m.room.message",
     ):
         client = self.need_client()
 
@@ -403,7 +412,7 @@ class NioDriver:
             return record.sender != client.user_id
 
         def matches(record):
-            if record.consumed or record.type != "m.room.message" or not sender_ok(record):
+            if record.consumed or record.type != event_type or not sender_ok(record):
                 return False
             if msgtype is not None and record.content.get("msgtype") != msgtype:
                 return False

@@ -237,6 +237,23 @@ impl NioClient {
         .await
     }
 
+    /// Sends any room event (an edit, a reply, ...), encrypted if the
+    /// room is, after the same preparation as [`send_text`](Self::send_text). nio sends
+    /// `m.reaction` unencrypted even in encrypted rooms.
+    pub async fn send_event(
+        &self,
+        room_id: &str,
+        event_type: &str,
+        content: Value,
+    ) -> anyhow::Result<Sent> {
+        self.call(
+            "send_event",
+            json!({ "room_id": room_id, "event_type": event_type, "content": content }),
+            Duration::ZERO,
+        )
+        .await
+    }
+
     /// Uploads a file and sends it as `m.image`: in an encrypted room the upload is encrypted
     /// and the event carries `file` (an EncryptedFile), otherwise `url`.
     pub async fn send_image(&self, room_id: &str, path: &Path, mime: &str) -> anyhow::Result<Sent> {
@@ -251,7 +268,7 @@ impl NioClient {
         .await
     }
 
-    /// Waits for the first `m.room.message` in the room that matches `filter` and that no
+    /// Waits for the first event in the room that matches `filter` and that no
     /// earlier `wait_message` returned (so consecutive waits walk through the room in order;
     /// messages that arrived before the call count). Media are downloaded, decrypted and
     /// hashed. If it times out while matching events stayed undecryptable, the error names

@@ -36,19 +36,38 @@ pub struct Sent {
     pub sha256: Option<String>,
 }
 
-/// Which message [`wait_message`](super::NioClient::wait_message) waits for. Every set field
-/// must match. Without `sender`, the client's own messages are skipped.
-#[derive(Debug, Clone, Default, Serialize)]
+/// Which event [`wait_message`](super::NioClient::wait_message) waits for. Every set field
+/// must match. Without `sender`, the client's own events are skipped.
+#[derive(Debug, Clone, Serialize)]
 pub struct MessageFilter {
+    /// The (decrypted) event type; `m.room.message` unless changed.
+    pub event_type: String,
     pub sender: Option<String>,
     pub body_contains: Option<String>,
     pub msgtype: Option<String>,
+}
+
+impl Default for MessageFilter {
+    fn default() -> Self {
+        Self {
+            event_type: "m.room.message".to_owned(),
+            sender: None,
+            body_contains: None,
+            msgtype: None,
+        }
+    }
 }
 
 impl MessageFilter {
     /// Any `m.room.message` from someone else.
     pub fn any() -> Self {
         Self::default()
+    }
+
+    /// Events of another (decrypted) type, e.g. `m.reaction` or `m.sticker`.
+    pub fn event_type(mut self, event_type: impl Into<String>) -> Self {
+        self.event_type = event_type.into();
+        self
     }
 
     /// Only messages from `user_id`.
@@ -75,6 +94,9 @@ impl MessageFilter {
 pub struct ReceivedMessage {
     pub event_id: String,
     pub sender: String,
+    /// The (decrypted) event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
     pub msgtype: Option<String>,
     pub body: Option<String>,
     /// True when the event arrived as `m.room.encrypted` and was decrypted.
