@@ -132,7 +132,8 @@ impl NioClient {
 
     /// Logs in with a password as a new device (or `device_id`), keeping the keys in
     /// `store_dir` so a later client with the same device id and store continues the same
-    /// device. Uploads the device keys and returns after the first sync.
+    /// device (its sync then resumes where the store left off, so events from before the
+    /// restart are not seen again). Uploads the device keys and returns after the first sync.
     pub async fn login_device(
         &self,
         homeserver: &str,
