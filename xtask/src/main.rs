@@ -1,7 +1,7 @@
 //! Project automation: `cargo xtask <command>`.
 //!
-//! - `test`: make sure PostgreSQL and the Synapse virtualenv are there, then run rustfmt,
-//!   clippy and every test of the workspace. This is what `.ci/run` runs.
+//! - `test`: make sure PostgreSQL and the Synapse and nio virtualenvs are there, then run
+//!   rustfmt, clippy and every test of the workspace. This is what `.ci/run` runs.
 //! - `quickstart [--no-run]`: set up a local Synapse and the bridge under `./.aqueduct/` and run
 //!   them. Rerunning reuses that state.
 //! - `bench [--quick]`: build the test bridge and the benchmark harness (release) and run every
@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  test                  ensure PostgreSQL and the Synapse venv, then fmt --check, clippy and all tests
+  test                  ensure PostgreSQL and the Synapse and nio venvs, then fmt --check, clippy
+                        and all tests
   quickstart [--no-run] run Synapse and the bridge locally under ./.aqueduct/
                         (--no-run: set up, start Synapse, check the bridge config, stop, exit)
   bench [--quick]       benchmarks against a Synapse on PostgreSQL; writes docs/performance.md
@@ -30,6 +31,13 @@ commands:
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// Marker the testkit writes into a venv it installed; written here too so it skips its check.
 const SYNAPSE_INSTALLED_MARKER: &str = ".aqueduct-synapse-installed";
+/// The same for the nio test client's venv; it holds the pip spec it was installed from.
+const NIO_INSTALLED_MARKER: &str = ".aqueduct-nio-installed";
+/// The pinned `matrix-nio[e2e]` the testkit's nio client runs on (one line).
+const NIO_PIP_SPEC_FILE: &str = "crates/aqueduct-testkit/clients/nio-pip-spec.txt";
+/// Succeeds only if nio imports with working end-to-end encryption (vodozemac, no libolm).
+const NIO_IMPORT_CHECK: &str =
+    "import nio, vodozemac\nfrom nio.crypto import ENCRYPTION_ENABLED\nassert ENCRYPTION_ENABLED";
 
 fn main() -> ExitCode {
     match dispatch() {
@@ -129,6 +137,7 @@ fn test() -> Result<()> {
         std::env::var("AQUEDUCT_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
     step("postgresql", || ensure_postgres(&postgres))?;
     let venv = step("synapse venv", ensure_synapse_venv)?;
+    let nio_venv = step("nio venv", ensure_nio_venv)?;
     step("rustfmt", || {
         run(cargo().args(["fmt", "--all", "--", "--check"]))
     })?;
@@ -152,7 +161,8 @@ fn test() -> Result<()> {
         }
         run(cmd
             .env("AQUEDUCT_TEST_POSTGRES", &postgres)
-            .env("AQUEDUCT_SYNAPSE_VENV", &venv))
+            .env("AQUEDUCT_SYNAPSE_VENV", &venv)
+            .env("AQUEDUCT_NIO_VENV", &nio_venv))
     })?;
     println!(
         "all checks passed in {:.1} s",
@@ -249,6 +259,63 @@ fn ensure_synapse_venv() -> Result<PathBuf> {
         );
     }
     write(&dir.join(SYNAPSE_INSTALLED_MARKER), &format!("{spec}\n"))?;
+    Ok(dir)
+}
+
+/// `$AQUEDUCT_NIO_VENV`, else `$HOME/.cache/aqueduct/nio-venv` (the testkit's choice).
+fn nio_venv_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("AQUEDUCT_NIO_VENV").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("HOME is not set")?;
+    Ok(PathBuf::from(home).join(".cache/aqueduct/nio-venv"))
+}
+
+/// Makes sure a virtualenv with the pinned matrix-nio (e2e extra) exists and returns its
+/// directory; a venv installed from another pin is replaced.
+fn ensure_nio_venv() -> Result<PathBuf> {
+    let dir = nio_venv_dir()?;
+    let spec_file = repo_root().join(NIO_PIP_SPEC_FILE);
+    let spec = std::fs::read_to_string(&spec_file)
+        .with_context(|| format!("reading {}", spec_file.display()))?
+        .trim()
+        .to_owned();
+    let python = dir.join("bin/python");
+    let marker = dir.join(NIO_INSTALLED_MARKER);
+    let current = std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == spec);
+    let imports = || succeeds(Command::new(&python).args(["-c", NIO_IMPORT_CHECK]));
+    if current && imports() {
+        println!("{spec} is installed in {}", dir.display());
+        return Ok(dir);
+    }
+    if dir.exists() {
+        println!("{} is not a working {spec}; reinstalling", dir.display());
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let base_python = std::env::var("AQUEDUCT_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    println!("installing {spec} into {} (one-off)", dir.display());
+    run(Command::new(&base_python).args(["-m", "venv"]).arg(&dir))?;
+    run(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        &spec,
+    ]))?;
+    if !imports() {
+        bail!(
+            "{spec} was installed into {} but nio's encryption does not import",
+            dir.display()
+        );
+    }
+    write(&marker, &format!("{spec}\n"))?;
     Ok(dir)
 }
 

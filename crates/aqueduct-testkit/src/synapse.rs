@@ -355,7 +355,18 @@ impl Synapse {
         localpart: &str,
         admin: bool,
     ) -> anyhow::Result<MatrixClient> {
-        let password = random_string(24);
+        self.register_user_with_password(localpart, &random_string(24), admin)
+            .await
+    }
+
+    /// Like [`register_user`](Self::register_user), with a password the caller knows, for
+    /// clients that log in by themselves (another device, the nio test client).
+    pub async fn register_user_with_password(
+        &self,
+        localpart: &str,
+        password: &str,
+        admin: bool,
+    ) -> anyhow::Result<MatrixClient> {
         let url = format!("{}/_synapse/admin/v1/register", self.base_url());
         let resp = self
             .http
@@ -368,7 +379,7 @@ impl Synapse {
             .as_str()
             .with_context(|| format!("no nonce in {nonce_body}"))?
             .to_owned();
-        let mac = registration_mac(&self.shared_secret, &nonce, localpart, &password, admin);
+        let mac = registration_mac(&self.shared_secret, &nonce, localpart, password, admin);
         let body = json!({
             "nonce": nonce,
             "username": localpart,
@@ -546,18 +557,12 @@ fn write(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
     std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
 }
 
-fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    write(&tmp, contents)?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
-}
-
 fn path_str(p: &Path) -> anyhow::Result<&str> {
     p.to_str()
         .with_context(|| format!("path is not UTF-8: {}", p.display()))
 }
 
-fn random_string(len: usize) -> String {
+pub(crate) fn random_string(len: usize) -> String {
     use rand::Rng as _;
     rand::rng()
         .sample_iter(rand::distr::Alphanumeric)
