@@ -2,7 +2,10 @@
 //! portals, and an independent client (matrix-nio) reading and writing in them.
 
 use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
+use aqueduct_testkit::nio_client::{MessageFilter, NioClient};
+use aqueduct_testkit::testnet_server::{NetAttachment, NetMessage};
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -77,4 +80,214 @@ async fn new_portals_are_encrypted_and_ghosts_write_only_ciphertext() -> anyhow:
 
     bridge.stop().await?;
     env.synapse.stop().await
+}
+
+const ALICE_PW: &str = "alice-password-1";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn find<'a>(msgs: &'a [NetMessage], text: &str) -> Option<&'a NetMessage> {
+    msgs.iter().find(|m| m.text == text)
+}
+
+/// The whole encrypted conversation: an independent client (nio) in an encrypted portal reads
+/// what remote users write and writes back, images both ways, across a bridge restart, a
+/// rotated room key and a second device. `extra` is the `encryption:` section's tail.
+async fn encrypted_conversation(extra: &str) -> anyhow::Result<()> {
+    let env = BridgeEnv::new(encrypted_env(extra)).await?;
+    let token = env.net.add_user("alice_r", "Alice Remote");
+    env.net.add_user("bob", "Bob Remote");
+    env.net
+        .add_chat("general", Some("General"), &["alice_r", "bob"], false);
+    let mut bridge = env.start_in_process().await?;
+    let alice = env
+        .synapse
+        .register_user_with_password("alice", ALICE_PW, false)
+        .await?;
+    let nio = NioClient::spawn("alice-phone").await?;
+    nio.login(&env.synapse.base_url(), alice.user_id(), ALICE_PW)
+        .await?;
+    env.login(&alice, &token).await?;
+
+    // Remote -> Matrix: the portal is created encrypted; the ghost's message reaches the
+    // user's device encrypted, and the device decrypts it, with the ghost as sender.
+    env.net.post("general", "bob", "hello from bob");
+    let room = nio.wait_invite(WAIT).await?;
+    nio.join(&room).await?;
+    let hello = nio
+        .wait_message(
+            &room,
+            &MessageFilter::any()
+                .sender(BOB)
+                .body_contains("hello from bob"),
+            WAIT,
+        )
+        .await?;
+    assert!(hello.encrypted, "the ghost's message must arrive encrypted");
+    assert_eq!(hello.body.as_deref(), Some("hello from bob"));
+
+    // Matrix -> remote: the user's encrypted message reaches the remote side decrypted.
+    let sent = nio.send_text(&room, "a secret for bob").await?;
+    assert!(sent.encrypted);
+    let msgs = env
+        .net
+        .wait_for("general", WAIT, |m| find(m, "a secret for bob").is_some())
+        .await?;
+    assert_eq!(find(&msgs, "a secret for bob").unwrap().sender, "alice_r");
+
+    // An encrypted image from the user arrives decrypted on the remote side.
+    let png: Vec<u8> = [0x89, b'P', b'N', b'G', 13, 10, 26, 10]
+        .into_iter()
+        .chain((0..2048u32).map(|i| (i * 7 % 251) as u8))
+        .collect();
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("holiday.png");
+    std::fs::write(&path, &png)?;
+    let image = nio.send_image(&room, &path, "image/png").await?;
+    assert!(image.encrypted);
+    let msgs = env
+        .net
+        .wait_for("general", WAIT, |m| {
+            m.iter()
+                .any(|x| x.attachments.iter().any(|a| a.name == "holiday.png"))
+        })
+        .await?;
+    let arrived = msgs
+        .iter()
+        .flat_map(|m| m.attachments.iter())
+        .find(|a| a.name == "holiday.png")
+        .unwrap();
+    assert_eq!(
+        arrived.data_hex,
+        hex(&png),
+        "the remote side gets the plaintext image"
+    );
+
+    // A remote image reaches the user as an encrypted file that decrypts to the same bytes.
+    let report = b"quarterly figures, confidential".to_vec();
+    env.net.post_full(
+        "general",
+        "bob",
+        "",
+        None,
+        None,
+        None,
+        vec![NetAttachment {
+            name: "figures.png".into(),
+            mime: "image/png".into(),
+            data_hex: hex(&report),
+        }],
+    );
+    let got = nio
+        .wait_message(
+            &room,
+            &MessageFilter::any().sender(BOB).msgtype("m.image"),
+            WAIT,
+        )
+        .await?;
+    assert!(got.encrypted);
+    assert!(
+        got.content.get("file").is_some(),
+        "an encrypted room gets an encrypted file: {}",
+        got.content
+    );
+    assert!(got.content.get("url").is_none());
+    assert_eq!(got.sha256.as_deref(), Some(sha256_hex(&report).as_str()));
+
+    // The bridge restarts with its keys: both directions keep working, nothing re-done by hand.
+    bridge.stop().await?;
+    bridge = env.start_in_process().await?;
+    env.net
+        .post("general", "bob", "still here after the restart");
+    let after = nio
+        .wait_message(
+            &room,
+            &MessageFilter::any().sender(BOB).body_contains("still here"),
+            WAIT,
+        )
+        .await?;
+    assert!(after.encrypted);
+    nio.send_text(&room, "welcome back").await?;
+    env.net
+        .wait_for("general", WAIT, |m| find(m, "welcome back").is_some())
+        .await?;
+
+    // The user's client rotates its room key: the new session still reaches the bridge.
+    let old = nio.rotate_room_key(&room).await?;
+    let rotated = nio.send_text(&room, "after rotation").await?;
+    assert_ne!(rotated.session_id, old);
+    env.net
+        .wait_for("general", WAIT, |m| find(m, "after rotation").is_some())
+        .await?;
+
+    // A second device of the user, added mid-conversation, reads what the ghost says next.
+    let laptop = NioClient::spawn("alice-laptop").await?;
+    let second = laptop
+        .login(&env.synapse.base_url(), alice.user_id(), ALICE_PW)
+        .await?;
+    laptop.wait_member(&room, alice.user_id(), WAIT).await?;
+    nio.wait_device(alice.user_id(), &second.device_id, WAIT)
+        .await?;
+    env.net.post("general", "bob", "one for both devices");
+    for device in [&laptop, &nio] {
+        let seen = device
+            .wait_message(
+                &room,
+                &MessageFilter::any()
+                    .sender(BOB)
+                    .body_contains("one for both"),
+                WAIT,
+            )
+            .await?;
+        assert!(seen.encrypted);
+    }
+
+    // Every message crossed exactly once.
+    let remote = env.net.messages("general");
+    for text in ["a secret for bob", "welcome back", "after rotation"] {
+        assert_eq!(
+            remote.iter().filter(|m| m.text == text).count(),
+            1,
+            "{text}"
+        );
+    }
+    let seen = nio.messages_seen(&room).await?;
+    for text in [
+        "hello from bob",
+        "still here after the restart",
+        "one for both devices",
+    ] {
+        let n = seen
+            .iter()
+            .filter(|e| e.sender == BOB && e.body.as_deref() == Some(text))
+            .count();
+        assert_eq!(n, 1, "{text}");
+    }
+    assert!(
+        seen.iter().all(|e| e.undecryptable.is_none()),
+        "every event decrypts: {seen:?}"
+    );
+
+    laptop.close().await?;
+    nio.close().await?;
+    bridge.stop().await?;
+    env.synapse.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_conversation_crosses_both_ways_through_an_independent_client()
+-> anyhow::Result<()> {
+    encrypted_conversation("  default: true\n").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_conversation_with_device_data_from_appservice_transactions()
+-> anyhow::Result<()> {
+    encrypted_conversation("  default: true\n  appservice_to_device: true\n").await
 }

@@ -20,6 +20,7 @@ use ruma::serde::Raw;
 use ruma::{OneTimeKeyAlgorithm, OwnedDeviceId, OwnedUserId, UInt};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, Notify, watch};
 
@@ -35,6 +36,9 @@ pub struct BridgeCrypto {
     /// Woken whenever room keys arrive, for events waiting on their key.
     pub(crate) keys_arrived: Notify,
     pub(crate) outgoing_lock: Mutex<()>,
+    /// Device data comes from appservice transactions (configured, or because the
+    /// homeserver refuses the bot's `/sync`).
+    pub(crate) transaction_fed: AtomicBool,
     stop: watch::Sender<bool>,
     _lock: StoreLock,
 }
@@ -77,10 +81,11 @@ impl BridgeCrypto {
             bot,
             device_id,
             device: OnceLock::new(),
-            options,
+            options: options.clone(),
             rooms: Rooms::default(),
             keys_arrived: Notify::new(),
             outgoing_lock: Mutex::new(()),
+            transaction_fed: AtomicBool::new(options.appservice_to_device),
             stop: watch::channel(false).0,
             _lock: lock,
         }))

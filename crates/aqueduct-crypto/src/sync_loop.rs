@@ -5,10 +5,12 @@
 //! them (synapse#14710).
 
 use crate::machine::BridgeCrypto;
+use aqueduct_core::matrix::MatrixError;
 use ruma::api::client::filter::{FilterDefinition, RoomFilter};
 use ruma::api::client::sync::sync_events::v3;
 use ruma::presence::PresenceState;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -43,6 +45,13 @@ impl BridgeCrypto {
                     .await;
                     since = Some(r.next_batch);
                 }
+                Err(e) if since.is_none() && refuses_appservice_sync(&e) => {
+                    // Synapse refuses `/sync` to the appservice's own user outright. The
+                    // transactions carry the same data (MSC2409/MSC3202), so use them.
+                    tracing::warn!(error = %e, "the homeserver does not let the bridge bot sync; reading to-device data from appservice transactions instead (needs MSC2409/MSC3202 on the homeserver)");
+                    self.transaction_fed.store(true, Ordering::SeqCst);
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "the bot device's sync failed; retrying");
                     tokio::select! {
@@ -61,4 +70,15 @@ fn device_data_only() -> FilterDefinition {
     let mut filter = FilterDefinition::ignore_all();
     filter.room = RoomFilter::ignore_all();
     filter
+}
+
+/// Whether the very first `/sync` failed because the homeserver does not serve it to the
+/// appservice's user (Synapse answers 500 `NotImplementedError`), not for a passing reason.
+fn refuses_appservice_sync(e: &MatrixError) -> bool {
+    match e {
+        MatrixError::Refused {
+            status, errcode, ..
+        } => (*status == 500 && errcode == "M_UNKNOWN") || (400..500).contains(status),
+        _ => false,
+    }
 }

@@ -8,6 +8,7 @@ use ruma::api::client::sync::sync_events::DeviceLists;
 use ruma::events::AnyToDeviceEvent;
 use ruma::serde::Raw;
 use serde_json::Value;
+use std::sync::atomic::Ordering;
 
 impl BridgeCrypto {
     /// Takes in one transaction. Never fails: problems are logged.
@@ -17,7 +18,7 @@ impl BridgeCrypto {
                 self.rooms.observe(&self.client, &event);
             }
         }
-        if !self.options.appservice_to_device {
+        if !self.transaction_fed.load(Ordering::SeqCst) {
             return;
         }
         let mine = |user: &ruma::UserId, device: &ruma::DeviceId| {
