@@ -291,3 +291,105 @@ async fn an_encrypted_conversation_with_device_data_from_appservice_transactions
 -> anyhow::Result<()> {
     encrypted_conversation("  default: true\n  appservice_to_device: true\n").await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_encryption_refuses_plaintext_and_a_missing_key_is_named_not_lost_silently()
+-> anyhow::Result<()> {
+    let env = BridgeEnv::new(encrypted_env("  require: true\n  key_wait_secs: 1\n")).await?;
+    let token = env.net.add_user("alice_r", "Alice Remote");
+    env.net.add_user("bob", "Bob Remote");
+    env.net
+        .add_chat("general", Some("General"), &["alice_r", "bob"], false);
+    let bridge = env.start_in_process().await?;
+    let alice = env
+        .synapse
+        .register_user_with_password("alice", ALICE_PW, false)
+        .await?;
+    // The bot's notices in an encrypted portal are encrypted too: read them with a device.
+    let nio = NioClient::spawn("alice-phone").await?;
+    nio.login(&env.synapse.base_url(), alice.user_id(), ALICE_PW)
+        .await?;
+    env.login(&alice, &token).await?;
+    env.net.post("general", "bob", "hello");
+    let room = env.accept_portal_invite(&alice).await?;
+    nio.join(&room).await?;
+    assert!(
+        alice
+            .state_event(&room, "m.room.encryption", "")
+            .await?
+            .is_some()
+    );
+
+    // A plaintext message in a portal that requires encryption is refused, visibly.
+    alice.send_text(&room, "not encrypted at all").await?;
+    let refused = nio
+        .wait_message(
+            &room,
+            &MessageFilter::any()
+                .sender(env.bot.as_str())
+                .body_contains("sent unencrypted and was not bridged"),
+            WAIT,
+        )
+        .await?;
+    assert!(refused.encrypted);
+
+    // An encrypted message whose key never reaches the bridge: after the configured wait the
+    // room is told which message was not bridged and why.
+    let mut unshared = vodozemac::megolm::GroupSession::new(Default::default());
+    let ciphertext = unshared
+        .encrypt(r#"{"type":"m.room.message","content":{"msgtype":"m.text","body":"lost"}}"#);
+    alice
+        .send(
+            &room,
+            "m.room.encrypted",
+            serde_json::json!({
+                "algorithm": "m.megolm.v1.aes-sha2",
+                "ciphertext": ciphertext.to_base64(),
+                "sender_key": vodozemac::Curve25519PublicKey::from(&vodozemac::Curve25519SecretKey::new()).to_base64(),
+                "device_id": "NOTADEVICE",
+                "session_id": unshared.session_id()
+            }),
+        )
+        .await?;
+    nio.wait_message(
+        &room,
+        &MessageFilter::any()
+            .sender(env.bot.as_str())
+            .body_contains("its key never reached the bridge"),
+        WAIT,
+    )
+    .await?;
+    assert!(
+        !env.net
+            .messages("general")
+            .iter()
+            .any(|m| m.text.contains("not encrypted")),
+        "plaintext must not cross when encryption is required"
+    );
+
+    // The bot's device is cross-signed by the bot's own self-signing key.
+    let keys = alice
+        .request(
+            reqwest::Method::POST,
+            "/_matrix/client/v3/keys/query",
+            Some(&serde_json::json!({"device_keys": {env.bot.as_str(): []}})),
+        )
+        .await?;
+    let self_signing = keys["self_signing_keys"][env.bot.as_str()]["keys"]
+        .as_object()
+        .and_then(|k| k.keys().next().cloned())
+        .expect("the bot has a self-signing key");
+    let devices = keys["device_keys"][env.bot.as_str()].as_object().unwrap();
+    assert_eq!(devices.len(), 1, "one bot device: {devices:?}");
+    let device = devices.values().next().unwrap();
+    assert!(
+        device["signatures"][env.bot.as_str()]
+            .get(&self_signing)
+            .is_some(),
+        "the bot device is signed by the self-signing key: {device}"
+    );
+
+    nio.close().await?;
+    bridge.stop().await?;
+    env.synapse.stop().await
+}

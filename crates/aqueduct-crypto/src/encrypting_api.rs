@@ -24,31 +24,15 @@ impl EncryptingMatrix {
         Self { inner, crypto }
     }
 
-    /// The room's encryption settings if what the bridge sends there must be encrypted. With
-    /// `require`, an unencrypted room gets encryption turned on first.
+    /// The room's encryption settings if what the bridge sends there must be encrypted.
+    /// Rooms are encrypted by their members' choice (or at creation, per config); the bridge
+    /// never turns encryption on in a room a user made, such as their management room.
     async fn encryption_for(&self, room: &str) -> MatrixResult<Option<RoomEncryptionEventContent>> {
-        let known = self
-            .crypto
+        self.crypto
             .rooms
             .encryption(&self.crypto.client, room)
             .await
-            .map_err(to_matrix)?;
-        if known.is_some() || !self.crypto.options.require {
-            return Ok(known);
-        }
-        let content = RoomEncryptionEventContent::with_recommended_defaults();
-        let json = serde_json::to_value(&content).expect("serializable");
-        self.inner
-            .send_state(
-                room,
-                self.inner.bot_user_id(),
-                "m.room.encryption",
-                "",
-                &json,
-            )
-            .await?;
-        self.crypto.rooms.set_encrypted(room, content.clone());
-        Ok(Some(content))
+            .map_err(to_matrix)
     }
 }
 

@@ -12,8 +12,8 @@ pub struct CryptoOptions {
     pub pickle_key: Option<String>,
     /// New portals are created encrypted.
     pub default_encrypted: bool,
-    /// Portals carry only encrypted traffic: unencrypted rooms get encryption turned on
-    /// before the bridge sends into them, unencrypted Matrix messages are refused.
+    /// Portals carry only encrypted traffic: new portals are created encrypted and
+    /// unencrypted Matrix messages in portals are refused with a notice.
     pub require: bool,
     /// Read to-device data from appservice transactions (MSC2409/MSC3202) instead of a bot
     /// `/sync`.

@@ -15,8 +15,8 @@ pub struct EncryptionConfig {
     /// Create new portals encrypted.
     #[serde(default)]
     pub default: bool,
-    /// Carry only encrypted traffic: portals get encryption turned on before the bridge sends
-    /// into them, unencrypted Matrix messages in portals are refused with a notice.
+    /// Carry only encrypted traffic: new portals are created encrypted (as with `default`) and
+    /// unencrypted Matrix messages in portals are refused with a notice.
     #[serde(default)]
     pub require: bool,
     /// Passphrase that encrypts the crypto store; `AQUEDUCT_CRYPTO_PICKLE_KEY` overrides it.
