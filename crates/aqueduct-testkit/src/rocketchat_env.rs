@@ -39,13 +39,23 @@ impl RocketChatEnv {
     /// Starts the fake and Synapse with the bridge configured for it; the bridge itself is
     /// not started.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(EnvOptions::default(), "").await
+    }
+
+    /// As [`RocketChatEnv::start`], with `options` for the bridge and `extra` lines of the
+    /// `rocketchat:` config section (YAML indented by four spaces, e.g.
+    /// `"    max_file_bytes: 100\n"`).
+    pub async fn start_with(options: EnvOptions, extra: &str) -> anyhow::Result<Self> {
         let rc = FakeRocketChat::start().await?;
         let alice_token = rc.add_user("RCALICE", "alice", "Alice Rocket");
         rc.add_user("RCBOB", "bob", "Bob Rocket");
         rc.add_room(GENERAL, "c", "general", &["RCALICE", "RCBOB"]);
         let env = BridgeEnv::new(EnvOptions {
-            extra_platforms: Some(format!("  rocketchat:\n    server_url: {}\n", rc.url())),
-            ..EnvOptions::default()
+            extra_platforms: Some(format!(
+                "  rocketchat:\n    server_url: {}\n{extra}",
+                rc.url()
+            )),
+            ..options
         })
         .await?;
         let alice = env.user("alice").await?;
