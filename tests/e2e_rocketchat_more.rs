@@ -493,8 +493,23 @@ async fn rocketchat_changes_seen_by_two_logins_are_bridged_once() -> anyhow::Res
     let first_id = first["event_id"].as_str().unwrap().to_owned();
     s.rc.edit(&id, "seen twice, edited");
     s.rc.react(&id, "RCBOB", ":tada:", true);
-    s.alice
+    let tada = s
+        .alice
         .wait_for_event(&room, WAIT, |e| e["type"] == "m.reaction")
+        .await?;
+    // Taken back and given again: the second one is a new reaction, not a retry of the first.
+    s.rc.react(&id, "RCBOB", ":tada:", false);
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.room.redaction"
+                && (e["redacts"] == tada["event_id"] || e["content"]["redacts"] == tada["event_id"])
+        })
+        .await?;
+    s.rc.react(&id, "RCBOB", ":tada:", true);
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.reaction" && e["event_id"] != tada["event_id"]
+        })
         .await?;
     // Everything dave's login received before this is queued; then wait for the queues.
     s.rc.post("DAVEBOB", "RCBOB", "dave's marker", None);
@@ -518,8 +533,16 @@ async fn rocketchat_changes_seen_by_two_logins_are_bridged_once() -> anyhow::Res
         e["type"] == "m.reaction" && e["sender"] == bob.as_str()
     })
     .await?;
+    let standing = count(&s.alice, &room, |e| {
+        e["type"] == "m.reaction" && e["content"]["m.relates_to"]["key"] == "🎉"
+    })
+    .await?;
     let messages = count(&s.alice, &room, |e| e["content"]["body"] == "seen twice").await?;
-    assert_eq!((messages, edits, reactions), (1, 1, 1));
+    assert_eq!(
+        (messages, edits, reactions, standing),
+        (1, 1, 2, 1),
+        "(messages, edits, reactions given, reactions standing)"
+    );
     s.check_conformance()?;
     bridge.stop().await?;
     Ok(())

@@ -290,7 +290,12 @@ impl RocketLogin {
         self.fetch_files(m, &mut changes).await;
         let t = self.room_type(rid).await;
         let ts = convert::ts_millis(m);
-        let receipts = self.queue(rid, &t, ts, changes).await;
+        let mut events = self.events(rid, &t, ts, changes).await;
+        convert::retime(m, &mut events);
+        let receipts: Vec<_> = events
+            .into_iter()
+            .map(|event| self.bridge.queue_remote_event(&self.login, event))
+            .collect();
         let me = self.me.upgrade();
         let rid = rid.to_owned();
         Box::pin(async move {

@@ -62,6 +62,26 @@ pub(crate) fn ts_millis(m: &Value) -> i64 {
     iso_time::millis(&m["ts"]).unwrap_or(0)
 }
 
+/// Gives each change to message `m` the time it was made: an edit its `editedAt`, a
+/// reaction the message's `_updatedAt`. The engine derives the Matrix transaction of an edit
+/// or reaction from it, so a later change that happens to look the same (the same text
+/// again, a reaction added back) is not taken for a retry of the earlier one, while the same
+/// change received twice (by two logins) still is.
+pub(crate) fn retime(m: &Value, events: &mut [aqueduct_core::event::RemoteEvent]) {
+    for e in events {
+        let at = match e.kind {
+            RemoteEventKind::Edit { .. } => iso_time::millis(&m["editedAt"]),
+            RemoteEventKind::ReactionAdd { .. } | RemoteEventKind::ReactionRemove { .. } => {
+                iso_time::millis(&m["_updatedAt"])
+            }
+            _ => None,
+        };
+        if let Some(at) = at {
+            e.timestamp_ms = at;
+        }
+    }
+}
+
 /// A reaction shortcode (`:tada:`) as Unicode where known, else kept as `:name:`.
 pub(crate) fn reaction_key(shortcode: &str) -> String {
     let name = shortcode.trim_matches(':');

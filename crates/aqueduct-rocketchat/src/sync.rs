@@ -120,7 +120,8 @@ impl RocketLogin {
             .expect("seen")
             .put(id, convert::seen_state(m));
         let t = self.room_type(rid).await;
-        let events = self.events(rid, &t, convert::ts_millis(m), changes).await;
+        let mut events = self.events(rid, &t, convert::ts_millis(m), changes).await;
+        convert::retime(m, &mut events);
         for event in events {
             if let Err(e) = self.bridge.queue_remote_event(&self.login, event).await {
                 tracing::warn!(rid, error = %e, "caught-up Rocket.Chat change not bridged");
