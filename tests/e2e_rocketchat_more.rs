@@ -283,6 +283,32 @@ async fn rocketchat_relayed_messages_carry_the_matrix_users_name_and_avatar() ->
         PNG,
         "Rocket.Chat can fetch it"
     );
+
+    // A relayed file carries the same name and avatar.
+    let file = carol
+        .upload(b"notes".to_vec(), "text/plain", "notes.txt")
+        .await?;
+    carol
+        .send(
+            &room,
+            "m.room.message",
+            json!({"msgtype": "m.file", "body": "notes.txt", "url": file,
+                   "info": {"mimetype": "text/plain", "size": 5}}),
+        )
+        .await?;
+    let msgs =
+        s.rc.wait_for(GENERAL, WAIT, |m| {
+            m.iter()
+                .any(|x| x.files.iter().any(|f| f.name == "notes.txt"))
+        })
+        .await?;
+    let relayed = msgs
+        .iter()
+        .find(|x| x.files.iter().any(|f| f.name == "notes.txt"))
+        .unwrap();
+    assert_eq!(relayed.files[0].data, b"notes");
+    assert_eq!(relayed.alias.as_deref(), Some("carol"));
+    assert_eq!(relayed.avatar.as_deref(), Some(avatar.as_str()));
     s.check_conformance()?;
     bridge.stop().await?;
     Ok(())

@@ -150,4 +150,16 @@ mod tests {
         assert_eq!(cps.take_unsaved().unwrap()["rooms"]["R1"]["ts"], 300);
         assert_eq!(cps.take_unsaved(), None);
     }
+
+    #[test]
+    fn synced_until_only_moves_forward_and_is_saved() {
+        let mut cps = Checkpoints::default();
+        assert_eq!(cps.synced_until(), None);
+        cps.synced(500);
+        cps.synced(400);
+        assert_eq!(cps.synced_until(), Some(500));
+        let state = cps.take_all();
+        assert_eq!(Checkpoints::from_state(&state).synced_until(), Some(500));
+        assert!(cps.touch().is_none(), "saved a moment ago");
+    }
 }

@@ -89,3 +89,33 @@ impl Seen {
         self.put(id, m);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_recent_messages_survive_a_restart_through_the_state() {
+        let mut seen = Seen::default();
+        for i in 0..5 {
+            seen.update(&format!("M{i}"), |m| {
+                m.author = "U".into();
+                m.text = text_digest(&format!("text {i}"));
+                m.reactions
+                    .entry(":tada:".into())
+                    .or_default()
+                    .insert("bob".into());
+            });
+        }
+        let kept = seen.recent(3);
+        assert_eq!(
+            kept.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+            ["M2", "M3", "M4"]
+        );
+        let again = Seen::from_state(&json!({ "seen": kept }));
+        assert_eq!(again.get("M4"), seen.get("M4"));
+        assert_eq!(again.get("M1"), None);
+        assert_ne!(text_digest("a"), text_digest("b"));
+    }
+}
