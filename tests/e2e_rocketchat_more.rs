@@ -228,6 +228,33 @@ async fn rocketchat_replies_and_quotes_cross_both_ways() -> anyhow::Result<()> {
         quote["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
         mine.as_str()
     );
+
+    // A quote of a message that is not in Matrix (from a room alice is not in) keeps the
+    // quoted text, as a quote.
+    s.rc.add_room("ELSEWHERE", "c", "elsewhere", &["RCBOB"]);
+    let far = s.rc.post("ELSEWHERE", "RCBOB", "said elsewhere", None);
+    s.rc.post(
+        GENERAL,
+        "RCBOB",
+        &format!("[ ]({}/channel/elsewhere?msg={far}) as I said", s.rc.url()),
+        None,
+    );
+    let quote = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("as I said"))
+        })
+        .await?;
+    let html = quote["content"]["formatted_body"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        html.contains("<blockquote>") && html.contains("said elsewhere"),
+        "{quote}"
+    );
+    assert!(quote["content"]["m.relates_to"].is_null(), "{quote}");
     s.check_conformance()?;
     bridge.stop().await?;
     Ok(())

@@ -235,8 +235,15 @@ impl RocketLogin {
             ))
         };
         // A quote's link is shown by clients as the quoted message, not as text; the quote
-        // itself becomes the reply relation.
+        // itself becomes the reply relation. A quoted message this login never saw (so it is
+        // likely not in Matrix) is shown as quote lines instead.
         let mut text = crate::quote::strip_quote_links(m["msg"].as_str().unwrap_or_default());
+        if let Some(quoted) = crate::quote::quoted_id(m)
+            && self.seen.lock().expect("seen").get(&quoted).is_none()
+            && let Some(lines) = crate::quote::quoted_text(m)
+        {
+            text = format!("{lines}\n{text}");
+        }
         if text.trim().is_empty()
             && let Some(caption) = crate::files::description(m)
         {

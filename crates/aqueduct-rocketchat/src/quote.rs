@@ -47,6 +47,27 @@ pub(crate) fn quoted_id(m: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The quoted message as Rocket.Chat markdown quote lines (`> *author*: text`), from the
+/// quote's attachment, for when the quoted message is not known to be in Matrix and a reply
+/// relation alone would lose it.
+pub(crate) fn quoted_text(m: &Value) -> Option<String> {
+    let a = m["attachments"]
+        .as_array()?
+        .iter()
+        .find(|a| a["message_link"].is_string())?;
+    let text = a["text"].as_str().filter(|t| !t.trim().is_empty())?;
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let mut out = match a["author_name"].as_str() {
+        Some(author) => format!("> *{author}*: {first}\n"),
+        None => format!("> {first}\n"),
+    };
+    for line in lines {
+        out.push_str(&format!("> {line}\n"));
+    }
+    Some(out)
+}
+
 /// The quote links of a text: (byte range of `[ ](link)`, link).
 fn quote_links(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
     let mut out = Vec::new();
@@ -105,5 +126,9 @@ mod tests {
             "a labelled link or a link without a message stays"
         );
         assert_eq!(quoted_id(&json!({"msg": "plain"})), None);
+        assert_eq!(
+            quoted_text(&json!({"attachments": [{"text": "one\ntwo", "author_name": "bob", "message_link": "https://x/c/g?msg=1"}]})).as_deref(),
+            Some("> *bob*: one\n> two\n")
+        );
     }
 }
