@@ -396,6 +396,25 @@ async fn rocketchat_room_name_topic_invites_and_kicks_from_matrix() -> anyhow::R
     })
     .await?;
 
+    // A direct message has a topic too (`dm.setTopic`).
+    s.rc.add_room("DMBOB", "d", "", &["RCALICE", "RCBOB"]);
+    s.rc.post("DMBOB", "RCBOB", "a direct word", None);
+    let dm = s
+        .alice
+        .wait_for_invite_except(Some(&s.env.bot), &[&room], WAIT)
+        .await?;
+    s.alice.join(&dm).await?;
+    s.alice
+        .wait_for_event(&dm, WAIT, |e| e["content"]["body"] == "a direct word")
+        .await?;
+    s.alice
+        .set_state(&dm, "m.room.topic", "", json!({ "topic": "just us" }))
+        .await?;
+    s.rc.wait_until(WAIT, || {
+        (s.rc.room_topic("DMBOB").as_deref() == Some("just us")).then_some(())
+    })
+    .await?;
+
     // The echoes of our own changes change nothing more in Matrix.
     s.rc.post(GENERAL, "RCBOB", "settled", None);
     s.alice
