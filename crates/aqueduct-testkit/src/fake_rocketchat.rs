@@ -9,6 +9,7 @@
 //! the vendor's OpenAPI files in `shared/specs/rocketchat/`.
 
 mod ddp;
+mod files;
 mod rest;
 mod spec;
 mod state;

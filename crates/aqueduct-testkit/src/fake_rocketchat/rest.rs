@@ -18,18 +18,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/{*endpoint}", any(handle))
         .route("/websocket", get(super::ddp::websocket))
         .route("/avatar/{username}", get(avatar))
-        .route("/file-upload/{id}/{name}", get(file_upload))
+        .route("/file-upload/{id}/{name}", get(super::files::file_upload))
         .with_state(shared)
 }
 
-type Answer = (StatusCode, Value);
+pub(crate) type Answer = (StatusCode, Value);
 
-fn ok(mut v: Value) -> Answer {
+pub(crate) fn ok(mut v: Value) -> Answer {
     v["success"] = json!(true);
     (StatusCode::OK, v)
 }
 
-fn fail(error: impl Into<String>) -> Answer {
+pub(crate) fn fail(error: impl Into<String>) -> Answer {
     (
         StatusCode::BAD_REQUEST,
         json!({ "success": false, "error": error.into() }),
@@ -55,7 +55,7 @@ async fn handle(
             t.strip_prefix("multipart/form-data; boundary=")
                 .map(|b| b.trim_matches('"').to_owned())
         })
-        .map(|boundary| multipart_parts(&body, &boundary));
+        .map(|boundary| super::files::multipart_parts(&body, &boundary));
     let body: Value = if parts.is_some() {
         Value::Null
     } else {
@@ -146,7 +146,7 @@ async fn handle(
             ("POST", "chat.sendMessage") => send_message(&mut st, &user, &body["message"]),
             ("POST", e) if e.starts_with("rooms.media/") => {
                 let rid = e.trim_start_matches("rooms.media/").to_owned();
-                media(&mut st, &user, &rid, &parts)
+                super::files::media(&mut st, &user, &rid, &parts)
             }
             ("POST", e) if e.starts_with("rooms.mediaConfirm/") => {
                 let mut path = e.trim_start_matches("rooms.mediaConfirm/").split('/');
@@ -154,7 +154,7 @@ async fn handle(
                     path.next().unwrap_or_default(),
                     path.next().unwrap_or_default(),
                 );
-                media_confirm(&mut st, &user, rid, file, &body)
+                super::files::media_confirm(&mut st, &user, rid, file, &body)
             }
             ("POST", "channels.rename" | "groups.rename") => {
                 room_change(&mut st, &user, &endpoint, &b("roomId"), "r", &b("name"))
@@ -294,7 +294,7 @@ fn login(st: &mut State, body: &Value) -> Answer {
     )
 }
 
-fn can_see(st: &State, user: &str, rid: &str) -> bool {
+pub(crate) fn can_see(st: &State, user: &str, rid: &str) -> bool {
     st.rooms
         .get(rid)
         .is_some_and(|r| r.members.iter().any(|m| m == user))
@@ -470,126 +470,6 @@ fn sync_messages(st: &State, user: &str, query: &HashMap<String, String>) -> Ans
     ok(json!({ "result": { "updated": updated, "deleted": deleted } }))
 }
 
-/// One part of a `multipart/form-data` body.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Part {
-    pub name: String,
-    pub filename: Option<String>,
-    pub content_type: Option<String>,
-    pub data: Vec<u8>,
-}
-
-/// Splits a `multipart/form-data` body into its parts (RFC 7578).
-fn multipart_parts(body: &[u8], boundary: &str) -> Vec<Part> {
-    let delimiter = format!("--{boundary}");
-    let d = delimiter.as_bytes();
-    let find = |from: usize| {
-        body[from..]
-            .windows(d.len())
-            .position(|w| w == d)
-            .map(|i| i + from)
-    };
-    let mut parts = Vec::new();
-    let Some(mut at) = find(0) else {
-        return parts;
-    };
-    loop {
-        let start = at + d.len();
-        if body[start..].starts_with(b"--") {
-            break;
-        }
-        let Some(next) = find(start) else { break };
-        // Each part: CRLF, headers, CRLF CRLF, data, CRLF before the next delimiter.
-        let raw = &body[start..next];
-        let raw = raw.strip_prefix(b"\r\n").unwrap_or(raw);
-        let raw = raw.strip_suffix(b"\r\n").unwrap_or(raw);
-        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..split]).to_string();
-            let mut part = Part {
-                data: raw[split + 4..].to_vec(),
-                ..Part::default()
-            };
-            for line in head.split("\r\n") {
-                let lower = line.to_ascii_lowercase();
-                if lower.starts_with("content-disposition:") {
-                    let param = |key: &str| {
-                        line.split(';')
-                            .map(str::trim)
-                            .find_map(|p| p.strip_prefix(&format!("{key}=")))
-                            .map(|v| v.trim_matches('"').to_owned())
-                    };
-                    part.name = param("name").unwrap_or_default();
-                    part.filename = param("filename");
-                } else if lower.starts_with("content-type:") {
-                    part.content_type = Some(line["content-type:".len()..].trim().to_owned());
-                }
-            }
-            parts.push(part);
-        }
-        at = next;
-    }
-    parts
-}
-
-/// `rooms.media/<rid>`: keeps the uploaded `file` until it is posted.
-fn media(st: &mut State, user: &str, rid: &str, parts: &[Part]) -> Answer {
-    if !can_see(st, user, rid) {
-        return fail("error-not-allowed");
-    }
-    let Some(part) = parts.iter().find(|p| p.name == "file") else {
-        return fail("[invalid-field]");
-    };
-    let name = part.filename.clone().unwrap_or_else(|| "file".into());
-    let file = super::FakeFile {
-        id: st.new_id(),
-        name: name.clone(),
-        mime: part
-            .content_type
-            .clone()
-            .unwrap_or_else(|| "application/octet-stream".into()),
-        data: part.data.clone(),
-    };
-    let id = file.id.clone();
-    st.uploads.insert(
-        id.clone(),
-        super::state::Upload {
-            rid: rid.into(),
-            user: user.into(),
-            file,
-        },
-    );
-    ok(json!({ "file": { "_id": id, "url": format!("/file-upload/{id}/{name}") } }))
-}
-
-/// `rooms.mediaConfirm/<rid>/<fileId>`: posts an uploaded file as a message, by the same user
-/// in the same room within its lifetime, else `invalid-file`.
-fn media_confirm(st: &mut State, user: &str, rid: &str, file: &str, body: &Value) -> Answer {
-    let upload = st.uploads.get(file).cloned();
-    let Some(upload) = upload.filter(|u| u.rid == rid && u.user == user) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            json!({ "success": false, "error": "[invalid-file]", "errorType": "invalid-file" }),
-        );
-    };
-    let impersonating = body.get("alias").is_some() || body.get("avatar").is_some();
-    if impersonating && !st.users[user].impersonate {
-        return fail("Not enough permission [error-action-not-allowed]");
-    }
-    st.uploads.remove(file);
-    let tmid = body["tmid"].as_str().map(str::to_owned);
-    let i = st.add_message_with(
-        None,
-        rid,
-        user,
-        body["msg"].as_str().unwrap_or_default(),
-        tmid,
-        body["alias"].as_str().map(str::to_owned),
-        body["avatar"].as_str().map(str::to_owned),
-        vec![upload.file],
-    );
-    ok(json!({ "message": st.message_json(&st.messages[i], Dates::Rest) }))
-}
-
 /// A room change made through REST (`rename`, `setTopic`, `invite`, `kick`): applied, then
 /// recorded as the system message Rocket.Chat writes for it (`r`, `room_changed_topic`, `au`,
 /// `ru`, the last two with the member's username as text), pushed like any message.
@@ -632,41 +512,6 @@ fn room_change(
         _ => ok(
             json!({ family: { "_id": room.id, "name": room.name, "t": room.t, "msgs": 0, "ts": iso(room.created), "_updatedAt": iso(now_ms()) } }),
         ),
-    }
-}
-
-/// `/file-upload/<id>/<name>`: the file, to users of its room who send their
-/// `X-User-Id`/`X-Auth-Token` (Rocket.Chat also takes the `rc_uid`/`rc_token` cookies, which the
-/// bridge does not use); 403 otherwise.
-async fn file_upload(
-    AxState(sh): AxState<Arc<Shared>>,
-    Path((id, _name)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let header = |k: &str| {
-        headers
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let mut st = sh.lock();
-    let user = match (header("x-user-id"), header("x-auth-token")) {
-        (Some(u), Some(t)) if st.tokens.get(&t) == Some(&u) => u,
-        _ => return StatusCode::FORBIDDEN.into_response(),
-    };
-    let found = st
-        .messages
-        .iter()
-        .filter(|m| !m.deleted && can_see(&st, &user, &m.rid))
-        .flat_map(|m| m.files.iter())
-        .find(|f| f.id == id)
-        .cloned();
-    match found {
-        Some(f) => {
-            st.downloads += 1;
-            ([("content-type", f.mime.clone())], f.data).into_response()
-        }
-        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
