@@ -7,8 +7,8 @@ use crate::rest::Rest;
 use crate::seen::Seen;
 use aqueduct_core::connector::{
     BridgeHandle, ChatInfo, ConnectorError, ConnectorResult, DeleteHandler, EditHandler,
-    NetworkApi, ReactionHandler, ReadReceiptHandler, RemoteAvatar, ThreadHandler, TypingHandler,
-    UserInfo,
+    NetworkApi, ReactionHandler, ReadReceiptHandler, RemoteAvatar, ReplyHandler, ThreadHandler,
+    TypingHandler, UserInfo,
 };
 use aqueduct_core::event::{
     MatrixMessage, MentionedUser, Mentions, MessageContent, RelayedSender, RemoteEvent,
@@ -38,6 +38,8 @@ pub struct RocketLogin {
     pub(crate) seen: Mutex<Seen>,
     /// Rooms the account is in: room id -> type (`c`, `p`, `d`).
     pub(crate) rooms: Mutex<HashMap<String, String>>,
+    /// Room id -> name (channels and groups), for permalinks.
+    pub(crate) room_names: Mutex<HashMap<String, String>>,
     /// Usernames -> user ids, learned from messages and `users.info`.
     pub(crate) user_ids: Mutex<HashMap<String, String>>,
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -45,9 +47,18 @@ pub struct RocketLogin {
     pub(crate) outgoing: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Value>>>,
     /// When the realtime connection was lost, until a new one has caught up.
     pub(crate) lost_at: Mutex<Option<i64>>,
+    /// Whether the realtime connection is up and has caught up: every change from now on
+    /// arrives live.
+    pub(crate) live: std::sync::atomic::AtomicBool,
     /// Itself, for spawning tasks that outlive a call.
     pub(crate) me: std::sync::Weak<RocketLogin>,
 }
+
+/// Messages whose last seen state is kept across restarts.
+const SEEN_KEPT: usize = 500;
+/// How far before the time of a save changes are taken as possibly still in flight (read
+/// from the socket but not yet handled), and fetched again after a restart.
+const SYNC_MARGIN_MS: i64 = 30_000;
 
 /// Largest avatar taken from Rocket.Chat.
 const MAX_AVATAR_BYTES: usize = 5 * 1024 * 1024;
@@ -75,6 +86,7 @@ impl RocketLogin {
         {
             Ok(info) => {
                 let t = info["room"]["t"].as_str().unwrap_or("c").to_owned();
+                self.learn_room_name(rid, &info["room"]);
                 self.rooms
                     .lock()
                     .expect("rooms")
@@ -85,6 +97,29 @@ impl RocketLogin {
                 tracing::warn!(rid, error = %e, "unknown Rocket.Chat room type; taking it as a channel");
                 "c".into()
             }
+        }
+    }
+
+    /// The name of room `rid` (`rooms.info` when not known yet).
+    pub(crate) async fn room_name(&self, rid: &str) -> Option<String> {
+        if let Some(n) = self.room_names.lock().expect("room names").get(rid) {
+            return Some(n.clone());
+        }
+        let info = self
+            .rest
+            .get("rooms.info", &[("roomId", rid.to_owned())])
+            .await
+            .ok()?;
+        self.learn_room_name(rid, &info["room"]);
+        info["room"]["name"].as_str().map(str::to_owned)
+    }
+
+    fn learn_room_name(&self, rid: &str, room: &Value) {
+        if let Some(name) = room["name"].as_str() {
+            self.room_names
+                .lock()
+                .expect("room names")
+                .insert(rid.to_owned(), name.to_owned());
         }
     }
 
@@ -168,7 +203,7 @@ impl RocketLogin {
     }
 
     /// A message's text as neutral content, with its mentions.
-    fn content(&self, m: &Value) -> MessageContent {
+    pub(crate) fn content(&self, m: &Value) -> MessageContent {
         let mentioned: HashMap<String, String> = m["mentions"]
             .as_array()
             .into_iter()
@@ -199,17 +234,23 @@ impl RocketLogin {
                 names.get(name).cloned().unwrap_or_else(|| name.to_owned()),
             ))
         };
-        let text = m["msg"].as_str().unwrap_or_default();
-        let converted = aqueduct_format::rocketchat::markdown_to_matrix(text, &lookup);
-        let mut body = converted.body;
-        // Files are not carried yet: say so rather than bridging an empty message.
-        for a in m["attachments"].as_array().into_iter().flatten() {
-            if let Some(title) = a["title"].as_str() {
-                body.push_str(&format!(
-                    "\n[{title} was not bridged: files from Rocket.Chat are not supported yet]"
-                ));
-            }
+        // A quote's link is shown by clients as the quoted message, not as text; the quote
+        // itself becomes the reply relation. A quoted message this login never saw (so it is
+        // likely not in Matrix) is shown as quote lines instead.
+        let mut text = crate::quote::strip_quote_links(m["msg"].as_str().unwrap_or_default());
+        if let Some(quoted) = crate::quote::quoted_id(m)
+            && self.seen.lock().expect("seen").get(&quoted).is_none()
+            && let Some(lines) = crate::quote::quoted_text(m)
+        {
+            text = format!("{lines}\n{text}");
         }
+        if text.trim().is_empty()
+            && let Some(caption) = crate::files::description(m)
+        {
+            text = caption.to_owned();
+        }
+        let converted = aqueduct_format::rocketchat::markdown_to_matrix(&text, &lookup);
+        let body = converted.body;
         MessageContent {
             kind: TextKind::Text,
             body: body.trim_start().to_owned(),
@@ -248,33 +289,44 @@ impl RocketLogin {
             self.learn_user(name, uid);
         }
         let before = self.seen.lock().expect("seen").get(id).cloned();
-        let changes = convert::changes(m, before.as_ref(), &|m| self.content(m));
+        let mut changes = convert::changes(m, before.as_ref(), &|m| self.content(m));
         self.seen
             .lock()
             .expect("seen")
             .put(id, convert::seen_state(m));
+        self.fetch_files(m, &mut changes).await;
         let t = self.room_type(rid).await;
-        let is_new = changes.iter().any(|c| {
-            matches!(
-                c.kind,
-                RemoteEventKind::Message { .. }
-                    | RemoteEventKind::Membership { .. }
-                    | RemoteEventKind::ChatInfoChange { .. }
-            )
-        });
         let ts = convert::ts_millis(m);
-        let receipts = self.queue(rid, &t, ts, changes).await;
+        let mut events = self.events(rid, &t, ts, changes).await;
+        convert::retime(m, &mut events);
+        let receipts: Vec<_> = events
+            .into_iter()
+            .map(|event| self.bridge.queue_remote_event(&self.login, event))
+            .collect();
         let me = self.me.upgrade();
         let rid = rid.to_owned();
         Box::pin(async move {
             for r in receipts {
                 r.await?;
             }
-            if is_new && let Some(me) = me {
+            // Only forward: an edit or reaction pushes an old message with its old time.
+            if let Some(me) = me {
                 me.advance_checkpoint(&rid, &t, ts).await;
+                me.note_change().await;
             }
             Ok(())
         })
+    }
+
+    /// Downloads the files of a new message into its change.
+    async fn fetch_files(&self, m: &Value, changes: &mut [Change]) {
+        for c in changes.iter_mut() {
+            if let RemoteEventKind::Message { content, .. } = &mut c.kind
+                && content.kind != TextKind::Notice
+            {
+                self.attach_files(m, content).await;
+            }
+        }
     }
 
     /// Handles a `deleteMessage` notification of room `rid`.
@@ -363,6 +415,20 @@ impl RocketLogin {
                 tracing::warn!(rid, "Rocket.Chat change by an unknown user not bridged");
                 continue;
             };
+            let mut kind = change.kind;
+            if let RemoteEventKind::Membership { user, .. } = &mut kind
+                && let Some(name) = user.as_str().strip_prefix(convert::BY_USERNAME)
+            {
+                let Some(member) = self.user_id_of(name).await else {
+                    tracing::warn!(
+                        rid,
+                        name,
+                        "membership of an unknown Rocket.Chat user not bridged"
+                    );
+                    continue;
+                };
+                *user = remote_user(&member);
+            }
             events.push(RemoteEvent {
                 chat: RemoteChatId::new(rid),
                 receiver: (t == "d").then(|| self.login.clone()),
@@ -372,7 +438,7 @@ impl RocketLogin {
                     display_name,
                 },
                 timestamp_ms: ts,
-                kind: change.kind,
+                kind,
             });
         }
         events
@@ -386,11 +452,12 @@ impl RocketLogin {
         if let (Some(name), Some(uid)) = (m["u"]["username"].as_str(), m["u"]["_id"].as_str()) {
             self.learn_user(name, uid);
         }
-        let changes = convert::changes(m, None, &|m| self.content(m));
+        let mut changes = convert::changes(m, None, &|m| self.content(m));
         self.seen
             .lock()
             .expect("seen")
             .put(id, convert::seen_state(m));
+        self.fetch_files(m, &mut changes).await;
         let t = self.room_type(rid).await;
         self.events(rid, &t, convert::ts_millis(m), changes).await
     }
@@ -418,12 +485,26 @@ impl RocketLogin {
         self.save(state).await;
     }
 
+    /// Saves the login's state: the checkpoints, the recent messages as last seen (so
+    /// changes made while the bridge is down are told apart after a restart) and, while
+    /// live, how far changes are known.
     async fn save(&self, state: Option<Value>) {
-        if let Some(state) = state
-            && let Err(e) = self.bridge.save_login_state(&self.login, state).await
-        {
+        let Some(mut state) = state else { return };
+        if self.live.load(std::sync::atomic::Ordering::SeqCst) {
+            let until = now_millis() - SYNC_MARGIN_MS;
+            self.checkpoints.lock().expect("checkpoints").synced(until);
+            state["synced_until"] = serde_json::json!(until);
+        }
+        state["seen"] = serde_json::json!(self.seen.lock().expect("seen").recent(SEEN_KEPT));
+        if let Err(e) = self.bridge.save_login_state(&self.login, state).await {
             tracing::warn!(error = %e, "cannot save the Rocket.Chat checkpoint");
         }
+    }
+
+    /// Saves the state soon after a change to an older message (rate limited).
+    pub(crate) async fn note_change(&self) {
+        let state = self.checkpoints.lock().expect("checkpoints").touch();
+        self.save(state).await;
     }
 }
 
@@ -453,8 +534,8 @@ impl NetworkApi for RocketLogin {
         if let Some(h) = self.task.lock().expect("task").take() {
             h.abort();
         }
-        let unsaved = self.checkpoints.lock().expect("checkpoints").take_unsaved();
-        self.save(unsaved).await;
+        let all = self.checkpoints.lock().expect("checkpoints").take_all();
+        self.save(Some(all)).await;
     }
 
     async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo> {
@@ -464,6 +545,7 @@ impl NetworkApi for RocketLogin {
             .await?;
         let room = &info["room"];
         let t = room["t"].as_str().unwrap_or("c").to_owned();
+        self.learn_room_name(chat.as_str(), room);
         self.rooms
             .lock()
             .expect("rooms")
@@ -566,6 +648,15 @@ impl NetworkApi for RocketLogin {
     fn as_threads(&self) -> Option<&dyn ThreadHandler> {
         Some(self)
     }
+    fn as_replies(&self) -> Option<&dyn ReplyHandler> {
+        Some(self)
+    }
+    fn as_chat_info_changes(&self) -> Option<&dyn aqueduct_core::connector::ChatInfoHandler> {
+        Some(self)
+    }
+    fn as_membership(&self) -> Option<&dyn aqueduct_core::connector::MembershipHandler> {
+        Some(self)
+    }
     fn as_backfill(&self) -> Option<&dyn aqueduct_core::connector::BackfillHandler> {
         Some(self)
     }
@@ -621,6 +712,8 @@ impl ReadReceiptHandler for RocketLogin {
 }
 
 impl ThreadHandler for RocketLogin {}
+
+impl ReplyHandler for RocketLogin {}
 
 #[async_trait]
 impl EditHandler for RocketLogin {

@@ -32,11 +32,25 @@ impl RocketLogin {
     /// connection was lost, if it was: they had no bridged message yet, but may have had one
     /// sent during the gap.
     pub(crate) async fn catch_up(&self, rooms: &[(String, String)]) {
-        let marks = self.checkpoints.lock().expect("checkpoints").marks();
+        let (marks, synced_until) = {
+            let cps = self.checkpoints.lock().expect("checkpoints");
+            (cps.marks(), cps.synced_until())
+        };
         let lost_at = *self.lost_at.lock().expect("lost_at");
         for (rid, mark) in &marks {
             if let Err(e) = self.catch_up_room(rid, mark).await {
                 tracing::warn!(rid, error = %e, "Rocket.Chat catch-up failed");
+            }
+            // Then the changes to older messages: the new ones are now known as seen, so
+            // only what really changed is bridged.
+            let since = match (synced_until, lost_at) {
+                (Some(s), Some(l)) => Some(s.min(l)),
+                (s, l) => s.or(l),
+            };
+            if let Some(since) = since
+                && let Err(e) = self.sync_room(rid, since).await
+            {
+                tracing::warn!(rid, error = %e, "Rocket.Chat catch-up of changes failed");
             }
         }
         let Some(lost_at) = lost_at else { return };
@@ -60,6 +74,7 @@ impl RocketLogin {
 
     /// Remembers when the realtime connection was lost (only the first loss of a gap counts).
     pub(crate) fn note_connection_lost(&self) {
+        self.live.store(false, std::sync::atomic::Ordering::SeqCst);
         let mut lost_at = self.lost_at.lock().expect("lost_at");
         if lost_at.is_none() {
             *lost_at = Some(

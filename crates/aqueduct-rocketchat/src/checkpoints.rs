@@ -23,6 +23,9 @@ pub(crate) struct RoomMark {
 #[derive(Debug, Default)]
 pub(crate) struct Checkpoints {
     rooms: BTreeMap<String, RoomMark>,
+    /// Every change (edit, reaction, delete) made before this time, in milliseconds, reached
+    /// the login; the catch-up asks `chat.syncMessages` for changes since then.
+    synced_until: Option<i64>,
     saved_at: Option<Instant>,
     unsaved: bool,
 }
@@ -32,6 +35,7 @@ impl Checkpoints {
     pub(crate) fn from_state(state: &Value) -> Self {
         Self {
             rooms: serde_json::from_value(state["rooms"].clone()).unwrap_or_default(),
+            synced_until: state["synced_until"].as_i64(),
             ..Self::default()
         }
     }
@@ -65,7 +69,35 @@ impl Checkpoints {
         }
         self.unsaved = false;
         self.saved_at = Some(Instant::now());
-        Some(json!({ "rooms": self.rooms }))
+        Some(json!({ "rooms": self.rooms, "synced_until": self.synced_until }))
+    }
+
+    /// Notes that something else kept with the checkpoints changed (the seen messages);
+    /// returns the state to save when the last save is a second old.
+    pub(crate) fn touch(&mut self) -> Option<Value> {
+        self.unsaved = true;
+        if self.saved_at.is_some_and(|t| t.elapsed() < SAVE_INTERVAL) {
+            return None;
+        }
+        self.take_unsaved()
+    }
+
+    /// The state to save now, changed or not (when the login stops).
+    pub(crate) fn take_all(&mut self) -> Value {
+        self.unsaved = true;
+        self.take_unsaved().unwrap_or_default()
+    }
+
+    /// Moves [`Checkpoints::synced_until`] forward to `ts`.
+    pub(crate) fn synced(&mut self, ts: i64) {
+        if self.synced_until.is_none_or(|s| s < ts) {
+            self.synced_until = Some(ts);
+        }
+    }
+
+    /// Since when changes may have been missed; `None` when the login never kept any.
+    pub(crate) fn synced_until(&self) -> Option<i64> {
+        self.synced_until
     }
 
     /// Gives `room` its first checkpoint, `ts`, unless it has one; returns the state to save
@@ -117,5 +149,17 @@ mod tests {
         cps.advance("R1", "c", 300);
         assert_eq!(cps.take_unsaved().unwrap()["rooms"]["R1"]["ts"], 300);
         assert_eq!(cps.take_unsaved(), None);
+    }
+
+    #[test]
+    fn synced_until_only_moves_forward_and_is_saved() {
+        let mut cps = Checkpoints::default();
+        assert_eq!(cps.synced_until(), None);
+        cps.synced(500);
+        cps.synced(400);
+        assert_eq!(cps.synced_until(), Some(500));
+        let state = cps.take_all();
+        assert_eq!(Checkpoints::from_state(&state).synced_until(), Some(500));
+        assert!(cps.touch().is_none(), "saved a moment ago");
     }
 }

@@ -5,6 +5,7 @@ use crate::api::RocketLogin;
 use crate::checkpoints::Checkpoints;
 use crate::config::RocketChatConfig;
 use crate::rest::Rest;
+use crate::seen::Seen;
 use aqueduct_core::connector::{
     BridgeHandle, Capabilities, ConnectorError, ConnectorResult, LoginFlow, LoginStep, NetworkApi,
     NetworkConnector, NewLogin,
@@ -160,11 +161,13 @@ impl NetworkConnector for RocketChatConnector {
             bridge,
             config: self.config.clone(),
             checkpoints: Mutex::new(Checkpoints::from_state(&login.state)),
-            seen: Mutex::default(),
+            seen: Mutex::new(Seen::from_state(&login.state)),
             rooms: Mutex::default(),
+            room_names: Mutex::default(),
             user_ids: Mutex::default(),
             task: Mutex::new(None),
             lost_at: Mutex::new(None),
+            live: Default::default(),
             outgoing: Mutex::new(None),
             me: me.clone(),
         });

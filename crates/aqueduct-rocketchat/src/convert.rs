@@ -31,7 +31,7 @@ pub(crate) struct Change {
 pub(crate) fn seen_state(m: &Value) -> SeenMessage {
     SeenMessage {
         author: m["u"]["_id"].as_str().unwrap_or_default().to_owned(),
-        text: m["msg"].as_str().unwrap_or_default().to_owned(),
+        text: crate::seen::text_digest(m["msg"].as_str().unwrap_or_default()),
         reactions: reactions(m),
         deleted: m["t"] == "rm",
     }
@@ -60,6 +60,26 @@ pub(crate) fn reactions(m: &Value) -> Reactions {
 /// The message's time in milliseconds.
 pub(crate) fn ts_millis(m: &Value) -> i64 {
     iso_time::millis(&m["ts"]).unwrap_or(0)
+}
+
+/// Gives each change to message `m` the time it was made: an edit its `editedAt`, a
+/// reaction the message's `_updatedAt`. The engine derives the Matrix transaction of an edit
+/// or reaction from it, so a later change that happens to look the same (the same text
+/// again, a reaction added back) is not taken for a retry of the earlier one, while the same
+/// change received twice (by two logins) still is.
+pub(crate) fn retime(m: &Value, events: &mut [aqueduct_core::event::RemoteEvent]) {
+    for e in events {
+        let at = match e.kind {
+            RemoteEventKind::Edit { .. } => iso_time::millis(&m["editedAt"]),
+            RemoteEventKind::ReactionAdd { .. } | RemoteEventKind::ReactionRemove { .. } => {
+                iso_time::millis(&m["_updatedAt"])
+            }
+            _ => None,
+        };
+        if let Some(at) = at {
+            e.timestamp_ms = at;
+        }
+    }
 }
 
 /// A reaction shortcode (`:tada:`) as Unicode where known, else kept as `:name:`.
@@ -128,7 +148,7 @@ pub(crate) fn changes(
                 kind: RemoteEventKind::Message {
                     id: target.clone(),
                     content: content(m),
-                    reply_to: None,
+                    reply_to: crate::quote::quoted_id(m).map(RemoteMessageId::new),
                     thread_root: m["tmid"].as_str().map(RemoteMessageId::new),
                 },
             });
@@ -173,18 +193,37 @@ fn reaction_changes(
     }
 }
 
+/// Marks a membership's user given by username (resolved to a user id by the caller).
+pub(crate) const BY_USERNAME: &str = "username:";
+
 /// System messages (`t` set) the bridge carries: joins, leaves, topic and name changes.
 /// Other system messages are not bridged.
 fn system_message(m: &Value) -> Option<RemoteEventKind> {
     let t = m["t"].as_str()?;
     let user = || aqueduct_core::ids::RemoteUserId::new(m["u"]["_id"].as_str().unwrap_or_default());
+    // `au`/`ru` (added, removed by someone) carry the member's username as their text; the
+    // author is whoever added or removed them.
+    let subject = || {
+        aqueduct_core::ids::RemoteUserId::new(format!(
+            "{BY_USERNAME}{}",
+            m["msg"].as_str().unwrap_or_default()
+        ))
+    };
     Some(match t {
-        "uj" | "ujt" | "au" => RemoteEventKind::Membership {
+        "uj" | "ujt" => RemoteEventKind::Membership {
             user: user(),
             change: MembershipChange::Join,
         },
-        "ul" | "ult" | "ru" => RemoteEventKind::Membership {
+        "au" => RemoteEventKind::Membership {
+            user: subject(),
+            change: MembershipChange::Join,
+        },
+        "ul" | "ult" => RemoteEventKind::Membership {
             user: user(),
+            change: MembershipChange::Leave,
+        },
+        "ru" => RemoteEventKind::Membership {
+            user: subject(),
             change: MembershipChange::Leave,
         },
         "room_changed_topic" => RemoteEventKind::ChatInfoChange {

@@ -205,6 +205,7 @@ async fn connect_once(login: &Arc<RocketLogin>) -> Result<(), ConnectorError> {
     // deliver, the engine and the seen-message memory skip.
     login.catch_up(&rooms).await;
     *login.lost_at.lock().expect("lost_at") = None;
+    login.live.store(true, std::sync::atomic::Ordering::SeqCst);
     for frame in std::mem::take(&mut held) {
         dispatch(login, &mut conn, frame).await?;
     }

@@ -13,10 +13,14 @@ mod config;
 mod connector;
 mod convert;
 mod ddp;
+mod files;
 mod iso_time;
+mod quote;
 mod rest;
+mod room_admin;
 mod seen;
 mod sending;
+mod sync;
 
 pub use api::RocketLogin;
 pub use config::RocketChatConfig;

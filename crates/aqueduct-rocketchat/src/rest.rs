@@ -61,14 +61,70 @@ impl Rest {
 
     /// `POST /api/v1/<endpoint>` with a JSON body.
     pub async fn post(&self, endpoint: &str, body: Value) -> Result<Value, ConnectorError> {
-        self.call(endpoint, &[], Some(body)).await
+        self.call(endpoint, &[], Some(Payload::Json(body))).await
+    }
+
+    /// `POST /api/v1/<endpoint>` with a `multipart/form-data` body whose one part, `file`,
+    /// carries `data` (as `rooms.media/<rid>` takes uploads).
+    pub async fn upload(
+        &self,
+        endpoint: &str,
+        name: &str,
+        mime: &str,
+        data: &[u8],
+    ) -> Result<Value, ConnectorError> {
+        let (boundary, body) = multipart_file(name, mime, data);
+        self.call(endpoint, &[], Some(Payload::Form { boundary, body }))
+            .await
+    }
+
+    /// Downloads a file the server serves (`/file-upload/...`, given as a path or a URL on
+    /// the server) with the account's headers, refusing more than `max` bytes. A URL on
+    /// another host is fetched without them: the token never leaves the server it is for.
+    pub async fn download(&self, link: &str, max: u64) -> Result<Vec<u8>, ConnectorError> {
+        let on_server = !link.contains("://") || link.starts_with(&format!("{}/", self.base));
+        let url = if link.contains("://") {
+            link.to_owned()
+        } else {
+            format!("{}/{}", self.base, link.trim_start_matches('/'))
+        };
+        let mut request = self.http.get(&url);
+        if on_server {
+            request = request
+                .header("X-User-Id", &*self.user_id)
+                .header("X-Auth-Token", &*self.token);
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| ConnectorError::Temporary(format!("file download: {e}")))?;
+        if !response.status().is_success() {
+            return Err(ConnectorError::Refused(format!(
+                "the server refused the download (HTTP {})",
+                response.status()
+            )));
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ConnectorError::Temporary(format!("file download: {e}")))?
+        {
+            if (out.len() + chunk.len()) as u64 > max {
+                return Err(ConnectorError::Refused(format!(
+                    "it is larger than the {max} bytes this bridge takes from Rocket.Chat"
+                )));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
     }
 
     async fn call(
         &self,
         endpoint: &str,
         query: &[(&str, String)],
-        body: Option<Value>,
+        body: Option<Payload>,
     ) -> Result<Value, ConnectorError> {
         loop {
             let wait = self
@@ -82,7 +138,15 @@ impl Rest {
             }
             let url = format!("{}/api/v1/{endpoint}", self.base);
             let request = match &body {
-                Some(b) => self.http.post(url).json(b),
+                Some(Payload::Json(b)) => self.http.post(url).json(b),
+                Some(Payload::Form { boundary, body }) => self
+                    .http
+                    .post(url)
+                    .header(
+                        "content-type",
+                        format!("multipart/form-data; boundary={boundary}"),
+                    )
+                    .body(body.clone()),
                 None => self.http.get(url).query(query),
             };
             let response = request
@@ -134,6 +198,44 @@ impl Rest {
             )));
         }
     }
+}
+
+/// A request body.
+enum Payload {
+    Json(Value),
+    Form { boundary: String, body: Vec<u8> },
+}
+
+/// A `multipart/form-data` body with one file part named `file`; returns the boundary too.
+fn multipart_file(name: &str, mime: &str, data: &[u8]) -> (String, Vec<u8>) {
+    use sha2::Digest;
+    // A boundary derived from the bytes cannot occur in them (a hash of the data is not a
+    // substring of it in any practical sense).
+    let boundary = format!(
+        "aqueduct-{}",
+        hex::encode(&sha2::Sha256::digest(data)[..16])
+    );
+    // Quotes and line breaks would end the header early.
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if matches!(c, '"' | '\r' | '\n') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let mut body = Vec::with_capacity(data.len() + 256);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{safe}\"\r\nContent-Type: {mime}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (boundary, body)
 }
 
 /// Whether an answer is Rocket.Chat's rate-limit error (REST `error-too-many-requests`, or

@@ -4,6 +4,8 @@
 //! are recorded here before they are made, so their echoes compare equal and are not bridged
 //! back.
 
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// Messages remembered; older ones are forgotten (an edit of one is then bridged as an edit
@@ -14,16 +16,24 @@ const CAPACITY: usize = 10_000;
 pub(crate) type Reactions = BTreeMap<String, BTreeSet<String>>;
 
 /// One message as last seen.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SeenMessage {
     /// The author's user id.
     pub author: String,
-    /// The text (`msg`).
+    /// A digest of the text (`msg`), see [`text_digest`]: enough to tell an edit, and small
+    /// enough to keep the recent messages in the login's state across a restart.
     pub text: String,
     /// The reactions.
+    #[serde(default)]
     pub reactions: Reactions,
     /// Whether it was deleted.
+    #[serde(default)]
     pub deleted: bool,
+}
+
+/// The digest of a message text that [`SeenMessage::text`] keeps.
+pub(crate) fn text_digest(text: &str) -> String {
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..12])
 }
 
 /// The remembered messages, by id.
@@ -34,6 +44,17 @@ pub(crate) struct Seen {
 }
 
 impl Seen {
+    /// The messages kept in a login's saved state (`seen`: `[[id, message], ...]`).
+    pub(crate) fn from_state(state: &serde_json::Value) -> Self {
+        let mut seen = Self::default();
+        let kept: Vec<(String, SeenMessage)> =
+            serde_json::from_value(state["seen"].clone()).unwrap_or_default();
+        for (id, m) in kept {
+            seen.put(&id, m);
+        }
+        seen
+    }
+
     /// The message `id` as last seen.
     pub(crate) fn get(&self, id: &str) -> Option<&SeenMessage> {
         self.messages.get(id)
@@ -51,10 +72,50 @@ impl Seen {
         }
     }
 
+    /// The `n` messages seen last, oldest first, to keep across a restart.
+    pub(crate) fn recent(&self, n: usize) -> Vec<(String, SeenMessage)> {
+        let skip = self.order.len().saturating_sub(n);
+        self.order
+            .iter()
+            .skip(skip)
+            .filter_map(|id| Some((id.clone(), self.messages.get(id)?.clone())))
+            .collect()
+    }
+
     /// Changes the remembered message `id` (creating it if unknown).
     pub(crate) fn update(&mut self, id: &str, f: impl FnOnce(&mut SeenMessage)) {
         let mut m = self.messages.get(id).cloned().unwrap_or_default();
         f(&mut m);
         self.put(id, m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_recent_messages_survive_a_restart_through_the_state() {
+        let mut seen = Seen::default();
+        for i in 0..5 {
+            seen.update(&format!("M{i}"), |m| {
+                m.author = "U".into();
+                m.text = text_digest(&format!("text {i}"));
+                m.reactions
+                    .entry(":tada:".into())
+                    .or_default()
+                    .insert("bob".into());
+            });
+        }
+        let kept = seen.recent(3);
+        assert_eq!(
+            kept.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+            ["M2", "M3", "M4"]
+        );
+        let again = Seen::from_state(&json!({ "seen": kept }));
+        assert_eq!(again.get("M4"), seen.get("M4"));
+        assert_eq!(again.get("M1"), None);
+        assert_ne!(text_digest("a"), text_digest("b"));
     }
 }

@@ -67,24 +67,34 @@ impl RocketLogin {
         portal: &Portal,
         message: &MatrixMessage,
     ) -> ConnectorResult<SentMessage> {
+        let mut text = if message.content.body.is_empty() {
+            String::new()
+        } else {
+            self.text_for(&message.content).await
+        };
+        if let Some(quoted) = &message.reply_to {
+            let link = self.permalink(portal.key.chat.as_str(), quoted).await;
+            text = format!("[ ]({link}) {text}").trim_end().to_owned();
+        }
         if !message.content.attachments.is_empty() {
-            return Err(ConnectorError::Unsupported(
-                "files to Rocket.Chat (this bridge does not carry them yet)".into(),
-            ));
+            return self.post_files(portal, message, &text).await;
         }
         let id = message_id_for(&message.event_id);
-        let text = self.text_for(&message.content).await;
         let mut body = json!({ "_id": id, "rid": portal.key.chat.as_str(), "msg": text });
         if let Some(root) = &message.thread_root {
             body["tmid"] = json!(root.as_str());
         }
         if let Some(r) = &message.relayed_for {
             body["alias"] = json!(r.display_name);
+            // The picture the bridge serves publicly (with `appservice.public_url`).
+            if let Some(avatar) = &r.avatar_url {
+                body["avatar"] = json!(avatar);
+            }
         }
         // Recorded before sending: the realtime echo may arrive before the answer.
         self.seen.lock().expect("seen").update(&id, |m| {
             m.author = self.rest.user_id().to_owned();
-            m.text = text.clone();
+            m.text = crate::seen::text_digest(&text);
         });
         let answer = match self
             .rest
@@ -110,6 +120,17 @@ impl RocketLogin {
         })
     }
 
+    /// The permalink of message `quoted` in room `rid`, which quotes it when put in a text.
+    async fn permalink(&self, rid: &str, quoted: &RemoteMessageId) -> String {
+        let t = self.room_type(rid).await;
+        let name = if t == "d" {
+            rid.to_owned()
+        } else {
+            self.room_name(rid).await.unwrap_or_else(|| rid.to_owned())
+        };
+        crate::quote::permalink(self.config.base(), &t, &name, quoted.as_str())
+    }
+
     /// The message with `id` (`chat.getMessage`), if it exists.
     async fn existing_message(&self, id: &str) -> Option<serde_json::Value> {
         self.rest
@@ -130,7 +151,9 @@ impl RocketLogin {
         self.seen
             .lock()
             .expect("seen")
-            .update(target.as_str(), |m| m.text = text.clone());
+            .update(target.as_str(), |m| {
+                m.text = crate::seen::text_digest(&text)
+            });
         let answer = self
             .rest
             .post(

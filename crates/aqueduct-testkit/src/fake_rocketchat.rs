@@ -9,6 +9,7 @@
 //! the vendor's OpenAPI files in `shared/specs/rocketchat/`.
 
 mod ddp;
+mod files;
 mod rest;
 mod spec;
 mod state;
@@ -17,7 +18,7 @@ pub use spec::{
     check_rocketchat_requests, check_rocketchat_responses, load_rocketchat_specs,
     rocketchat_spec_dir,
 };
-pub use state::{FakeMessage, RcRequest, RcResponse};
+pub use state::{FakeFile, FakeMessage, RcRequest, RcResponse};
 
 use serde_json::json;
 use state::{Push, Room, Shared, State, User};
@@ -55,6 +56,7 @@ impl FakeRocketChat {
             state: Mutex::new(State {
                 realtime_open: true,
                 rate_limit_ms: 300,
+                base_url: url.clone(),
                 ..State::default()
             }),
             notify: Notify::new(),
@@ -181,12 +183,64 @@ impl FakeRocketChat {
             tcount: 0,
             updated_at: ts,
             t: Some(t.into()),
+            files: Vec::new(),
+            avatar: None,
         });
         let i = st.messages.len() - 1;
         st.push_message(i);
         drop(st);
         self.shared.changed();
         id
+    }
+
+    /// `user` posts a file in `rid` with `text` as its caption (`rooms.media` then
+    /// `rooms.mediaConfirm`, as Rocket.Chat's clients do); returns the message id.
+    pub fn upload_file(
+        &self,
+        rid: &str,
+        user: &str,
+        name: &str,
+        mime: &str,
+        data: Vec<u8>,
+        text: &str,
+    ) -> String {
+        let mut st = self.shared.lock();
+        let file = FakeFile {
+            id: st.new_id(),
+            name: name.into(),
+            mime: mime.into(),
+            data,
+        };
+        let i = st.add_message_with(None, rid, user, text, None, None, None, vec![file]);
+        let id = st.messages[i].id.clone();
+        drop(st);
+        self.shared.changed();
+        id
+    }
+
+    /// File downloads the fake served (`/file-upload/...`).
+    pub fn downloads(&self) -> u32 {
+        self.shared.lock().downloads
+    }
+
+    /// The name of room `rid`.
+    pub fn room_name(&self, rid: &str) -> Option<String> {
+        self.shared.lock().rooms.get(rid).map(|r| r.name.clone())
+    }
+
+    /// The topic of room `rid`.
+    pub fn room_topic(&self, rid: &str) -> Option<String> {
+        self.shared.lock().rooms.get(rid).map(|r| r.topic.clone())
+    }
+
+    /// The members (user ids) of room `rid`.
+    pub fn members(&self, rid: &str) -> Vec<String> {
+        self.shared
+            .lock()
+            .rooms
+            .get(rid)
+            .map(|r| r.members.clone())
+            .unwrap_or_default()
     }
 
     /// `user` starts or stops typing in `rid`.

@@ -2,13 +2,14 @@
 //! users (`RCALICE` "alice", who is the Matrix user alice's own account, and `RCBOB` "bob")
 //! in one channel (`GENERAL`), and the Matrix user `alice`.
 
-use crate::bridge_env::{BridgeEnv, EnvOptions};
+use crate::bridge_env::{BridgeEnv, EnvOptions, RunningBridge};
 use crate::fake_rocketchat::{
     FakeRocketChat, check_rocketchat_requests, check_rocketchat_responses, load_rocketchat_specs,
 };
 use crate::matrix_client::MatrixClient;
 use aqueduct_core::ghost_ids::GhostNamer;
 use aqueduct_core::ids::{ConnectorId, RemoteUserId};
+use serde_json::Value;
 use std::time::Duration;
 
 /// How long a test waits for something to cross.
@@ -39,13 +40,23 @@ impl RocketChatEnv {
     /// Starts the fake and Synapse with the bridge configured for it; the bridge itself is
     /// not started.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(EnvOptions::default(), "").await
+    }
+
+    /// As [`RocketChatEnv::start`], with `options` for the bridge and `extra` lines of the
+    /// `rocketchat:` config section (YAML indented by four spaces, e.g.
+    /// `"    max_file_bytes: 100\n"`).
+    pub async fn start_with(options: EnvOptions, extra: &str) -> anyhow::Result<Self> {
         let rc = FakeRocketChat::start().await?;
         let alice_token = rc.add_user("RCALICE", "alice", "Alice Rocket");
         rc.add_user("RCBOB", "bob", "Bob Rocket");
         rc.add_room(GENERAL, "c", "general", &["RCALICE", "RCBOB"]);
         let env = BridgeEnv::new(EnvOptions {
-            extra_platforms: Some(format!("  rocketchat:\n    server_url: {}\n", rc.url())),
-            ..EnvOptions::default()
+            extra_platforms: Some(format!(
+                "  rocketchat:\n    server_url: {}\n{extra}",
+                rc.url()
+            )),
+            ..options
         })
         .await?;
         let alice = env.user("alice").await?;
@@ -71,6 +82,41 @@ impl RocketChatEnv {
         Ok(room)
     }
 
+    /// Starts the bridge, logs alice in and opens the portal of `GENERAL` with a first message
+    /// from bob ("opening"); returns the bridge and the room.
+    pub async fn open_general(&self) -> anyhow::Result<(RunningBridge, String)> {
+        let bridge = self.env.start_in_process().await?;
+        self.login_alice().await?;
+        self.rc.post(GENERAL, "RCBOB", "opening", None);
+        let room = self.env.accept_portal_invite(&self.alice).await?;
+        self.alice
+            .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "opening")
+            .await?;
+        Ok((bridge, room))
+    }
+
+    /// Waits until the bridge's portal queues are empty (`aqueduct_queue_depth` 0 on its
+    /// `/metrics`): everything queued so far has been handled.
+    pub async fn queues_drained(&self) -> anyhow::Result<()> {
+        let url = format!("http://127.0.0.1:{}/metrics", self.env.bridge_port);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let metrics = reqwest::get(&url).await?.text().await?;
+            if metrics
+                .lines()
+                .any(|l| l.trim() == "aqueduct_queue_depth 0")
+            {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "portal queues not drained within {WAIT:?}"
+            );
+            // A gauge has no change to wait on: poll it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Fails unless every REST request the connector made matches the parameters and request
     /// schemas of Rocket.Chat's OpenAPI files, and every answer of the fake matches the
     /// response schemas.
@@ -88,4 +134,18 @@ impl RocketChatEnv {
         );
         Ok(())
     }
+}
+
+/// Counts the events of `room` (as `client` sees them) that `pred` accepts.
+pub async fn count_events(
+    client: &MatrixClient,
+    room: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> anyhow::Result<usize> {
+    Ok(client
+        .messages(room)
+        .await?
+        .iter()
+        .filter(|e| pred(e))
+        .count())
 }

@@ -15,20 +15,21 @@ use std::sync::Arc;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/api/v1/{endpoint}", any(handle))
+        .route("/api/v1/{*endpoint}", any(handle))
         .route("/websocket", get(super::ddp::websocket))
         .route("/avatar/{username}", get(avatar))
+        .route("/file-upload/{id}/{name}", get(super::files::file_upload))
         .with_state(shared)
 }
 
-type Answer = (StatusCode, Value);
+pub(crate) type Answer = (StatusCode, Value);
 
-fn ok(mut v: Value) -> Answer {
+pub(crate) fn ok(mut v: Value) -> Answer {
     v["success"] = json!(true);
     (StatusCode::OK, v)
 }
 
-fn fail(error: impl Into<String>) -> Answer {
+pub(crate) fn fail(error: impl Into<String>) -> Answer {
     (
         StatusCode::BAD_REQUEST,
         json!({ "success": false, "error": error.into() }),
@@ -43,13 +44,24 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let header = |k: &str| {
         headers
             .get(k)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    let parts = header("content-type")
+        .and_then(|t| {
+            t.strip_prefix("multipart/form-data; boundary=")
+                .map(|b| b.trim_matches('"').to_owned())
+        })
+        .map(|boundary| super::files::multipart_parts(&body, &boundary));
+    let body: Value = if parts.is_some() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
+    let parts = parts.unwrap_or_default();
     let (uid, token) = (header("x-user-id"), header("x-auth-token"));
     let mut st = sh.lock();
     st.requests.push(RcRequest {
@@ -58,6 +70,7 @@ async fn handle(
         query: serde_json::to_value(&query).unwrap_or_default(),
         body: body.clone(),
         auth_headers: uid.is_some() && token.is_some(),
+        form: parts.iter().map(|p| p.name.clone()).collect(),
     });
     let mut reset = None;
     let (status, answer) = if let Some(left) = st.rate_limits.get_mut(&endpoint).filter(|n| **n > 0)
@@ -102,6 +115,7 @@ async fn handle(
             ("GET", "channels.history" | "groups.history" | "dm.history") => {
                 history(&st, &user, &endpoint, &query)
             }
+            ("GET", "chat.syncMessages") => sync_messages(&st, &user, &query),
             ("GET", "chat.getMessage") => match st.find(&q("msgId")) {
                 Some(i) if can_see(&st, &user, &st.messages[i].rid) => {
                     ok(json!({ "message": st.message_json(&st.messages[i], Dates::Rest) }))
@@ -130,6 +144,35 @@ async fn handle(
                 }
             }
             ("POST", "chat.sendMessage") => send_message(&mut st, &user, &body["message"]),
+            ("POST", e) if e.starts_with("rooms.media/") => {
+                let rid = e.trim_start_matches("rooms.media/").to_owned();
+                super::files::media(&mut st, &user, &rid, &parts)
+            }
+            ("POST", e) if e.starts_with("rooms.mediaConfirm/") => {
+                let mut path = e.trim_start_matches("rooms.mediaConfirm/").split('/');
+                let (rid, file) = (
+                    path.next().unwrap_or_default(),
+                    path.next().unwrap_or_default(),
+                );
+                super::files::media_confirm(&mut st, &user, rid, file, &body)
+            }
+            ("POST", "channels.rename" | "groups.rename") => {
+                room_change(&mut st, &user, &endpoint, &b("roomId"), "r", &b("name"))
+            }
+            ("POST", "channels.setTopic" | "groups.setTopic" | "dm.setTopic") => room_change(
+                &mut st,
+                &user,
+                &endpoint,
+                &b("roomId"),
+                "room_changed_topic",
+                &b("topic"),
+            ),
+            ("POST", "channels.invite" | "groups.invite") => {
+                room_change(&mut st, &user, &endpoint, &b("roomId"), "au", &b("userId"))
+            }
+            ("POST", "channels.kick" | "groups.kick") => {
+                room_change(&mut st, &user, &endpoint, &b("roomId"), "ru", &b("userId"))
+            }
             ("POST", "chat.update") => match st.find(&b("msgId")) {
                 Some(i) if st.messages[i].rid == b("roomId") && st.messages[i].user == user => {
                     let text = b("text");
@@ -251,7 +294,7 @@ fn login(st: &mut State, body: &Value) -> Answer {
     )
 }
 
-fn can_see(st: &State, user: &str, rid: &str) -> bool {
+pub(crate) fn can_see(st: &State, user: &str, rid: &str) -> bool {
     st.rooms
         .get(rid)
         .is_some_and(|r| r.members.iter().any(|m| m == user))
@@ -370,15 +413,106 @@ fn send_message(st: &mut State, user: &str, m: &Value) -> Answer {
     {
         return fail("error-invalid-message");
     }
-    let i = st.add_message(
+    let i = st.add_message_with(
         id,
         &rid,
         user,
         m["msg"].as_str().unwrap_or_default(),
         tmid,
         m["alias"].as_str().map(str::to_owned),
+        m["avatar"].as_str().map(str::to_owned),
+        Vec::new(),
     );
     ok(json!({ "message": st.message_json(&st.messages[i], Dates::Rest) }))
+}
+
+/// `chat.syncMessages` with `lastUpdate`: the room's messages changed after it
+/// (`result.updated`, newest first, paged by `offset`/`count`) and those deleted after it
+/// (`result.deleted`, `{_id, _deletedAt}`).
+fn sync_messages(st: &State, user: &str, query: &HashMap<String, String>) -> Answer {
+    let rid = query.get("roomId").cloned().unwrap_or_default();
+    if !can_see(st, user, &rid) {
+        return fail("error-room-not-found");
+    }
+    let Some(since) = query.get("lastUpdate").and_then(|s| parse_iso(s)) else {
+        return fail(
+            "The required \"lastUpdate\" query param is missing. [error-lastUpdate-param-not-provided]",
+        );
+    };
+    let count: usize = query
+        .get("count")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(20);
+    let offset: usize = query
+        .get("offset")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let mut changed: Vec<&super::FakeMessage> = st
+        .messages
+        .iter()
+        .filter(|m| m.rid == rid && m.updated_at > since)
+        .collect();
+    changed.sort_by_key(|m| std::cmp::Reverse(m.updated_at));
+    let updated: Vec<Value> = changed
+        .iter()
+        .filter(|m| !m.deleted)
+        .skip(offset)
+        .take(count)
+        .map(|m| st.message_json(m, Dates::Rest))
+        .collect();
+    let deleted: Vec<Value> = changed
+        .iter()
+        .filter(|m| m.deleted)
+        .skip(offset)
+        .take(count)
+        .map(|m| json!({ "_id": m.id, "_deletedAt": iso(m.updated_at) }))
+        .collect();
+    ok(json!({ "result": { "updated": updated, "deleted": deleted } }))
+}
+
+/// A room change made through REST (`rename`, `setTopic`, `invite`, `kick`): applied, then
+/// recorded as the system message Rocket.Chat writes for it (`r`, `room_changed_topic`, `au`,
+/// `ru`, the last two with the member's username as text), pushed like any message.
+fn room_change(
+    st: &mut State,
+    user: &str,
+    endpoint: &str,
+    rid: &str,
+    t: &str,
+    value: &str,
+) -> Answer {
+    let wanted = match endpoint.split('.').next() {
+        Some("groups") => "p",
+        Some("dm") => "d",
+        _ => "c",
+    };
+    if !can_see(st, user, rid) || st.rooms.get(rid).is_none_or(|r| r.t != wanted) {
+        return fail("error-room-not-found");
+    }
+    let text = match t {
+        "au" | "ru" => match st.users.get(value) {
+            Some(u) => u.username.clone(),
+            None => return fail("error-invalid-user"),
+        },
+        _ => value.to_owned(),
+    };
+    let room = st.rooms.get_mut(rid).expect("room checked");
+    match t {
+        "r" => room.name = value.into(),
+        "room_changed_topic" => room.topic = value.into(),
+        "au" if !room.members.iter().any(|m| m == value) => room.members.push(value.into()),
+        "ru" => room.members.retain(|m| m != value),
+        _ => {}
+    }
+    st.system_message(rid, user, t, &text);
+    let room = &st.rooms[rid];
+    let family = if wanted == "p" { "group" } else { "channel" };
+    match t {
+        "room_changed_topic" => ok(json!({ "topic": room.topic })),
+        _ => ok(
+            json!({ family: { "_id": room.id, "name": room.name, "t": room.t, "msgs": 0, "ts": iso(room.created), "_updatedAt": iso(now_ms()) } }),
+        ),
+    }
 }
 
 /// `/avatar/<username>`: the picture set with [`super::FakeRocketChat::set_avatar`], else

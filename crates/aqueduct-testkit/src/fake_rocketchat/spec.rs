@@ -50,14 +50,39 @@ pub fn load_rocketchat_specs() -> anyhow::Result<Vec<Value>> {
 }
 
 /// The operation for `endpoint` and verb, with the document it is in (for `$ref`s).
+/// Paths with parameters (`/api/v1/rooms.media/{rid}`) match any one segment for each.
 fn operation<'a>(specs: &'a [Value], endpoint: &str, verb: &str) -> Option<(&'a Value, &'a Value)> {
     let path = format!("/api/v1/{endpoint}");
-    specs.iter().find_map(|doc| {
+    let verb = verb.to_lowercase();
+    let exact = specs.iter().find_map(|doc| {
         doc["paths"]
             .get(&path)
-            .and_then(|p| p.get(verb.to_lowercase()))
+            .and_then(|p| p.get(&verb))
             .map(|op| (doc, op))
+    });
+    exact.or_else(|| {
+        specs.iter().find_map(|doc| {
+            doc["paths"]
+                .as_object()?
+                .iter()
+                .find(|(template, _)| template.contains('{') && path_matches(template, &path))
+                .and_then(|(_, p)| p.get(&verb))
+                .map(|op| (doc, op))
+        })
     })
+}
+
+/// Whether `path` fits `template`, where `{name}` stands for one non-empty segment.
+fn path_matches(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter().zip(&p).all(|(t, p)| {
+            if t.starts_with('{') && t.ends_with('}') {
+                !p.is_empty()
+            } else {
+                t == p
+            }
+        })
 }
 
 /// Follows a local `$ref` (`#/components/...`), repeatedly.
@@ -120,6 +145,31 @@ pub fn check_rocketchat_requests(requests: &[RcRequest], specs: &[Value]) -> Vec
             if !present {
                 problems.push(format!("{at}: required {} `{name}` missing", p["in"]));
             }
+        }
+        let form_schema = resolve(
+            doc,
+            &op["requestBody"]["content"]["multipart/form-data"]["schema"],
+        );
+        if !r.form.is_empty() {
+            if !form_schema.is_object() {
+                problems.push(format!("{at}: a form was sent but none is described"));
+            }
+            let declared = form_schema["properties"].as_object();
+            for name in &r.form {
+                if declared.is_some_and(|d| !d.contains_key(name)) {
+                    problems.push(format!("{at}: form part `{name}` is not declared"));
+                }
+            }
+            for name in form_schema["required"].as_array().into_iter().flatten() {
+                if name
+                    .as_str()
+                    .is_some_and(|n| !r.form.iter().any(|f| f == n))
+                {
+                    problems.push(format!("{at}: required form part {name} missing"));
+                }
+            }
+        } else if form_schema.is_object() {
+            problems.push(format!("{at}: the described form was not sent"));
         }
         let schema = resolve(
             doc,
@@ -308,6 +358,7 @@ mod tests {
             query,
             body,
             auth_headers: true,
+            form: Vec::new(),
         }
     }
 
@@ -332,6 +383,16 @@ mod tests {
                 "POST",
                 json!({}),
                 json!({"messageId": "M", "emoji": ":tada:", "shouldReact": true}),
+            ),
+            RcRequest {
+                form: vec!["file".into()],
+                ..request("rooms.media/GENERAL", "POST", json!({}), Value::Null)
+            },
+            request(
+                "rooms.mediaConfirm/GENERAL/F1",
+                "POST",
+                json!({}),
+                json!({"msg": "caption", "alias": "carol"}),
             ),
         ];
         assert_eq!(
@@ -365,6 +426,10 @@ mod tests {
                 json!({"room": "R"}),
             ),
             RcRequest {
+                form: vec!["upload".into()],
+                ..request("rooms.media/GENERAL", "POST", json!({}), Value::Null)
+            },
+            RcRequest {
                 auth_headers: false,
                 ..request("users.info", "GET", json!({"userId": "U"}), Value::Null)
             },
@@ -377,6 +442,8 @@ mod tests {
             ".shouldReact",
             "chat.postEphemeral",
             "X-User-Id",
+            "`upload`",
+            "\"file\"",
         ] {
             assert!(
                 problems.iter().any(|p| p.contains(expected)),

@@ -64,6 +64,32 @@ pub struct FakeMessage {
     pub updated_at: i64,
     /// System message type (`uj` joined, `ul` left, `room_changed_topic`, `r` renamed).
     pub t: Option<String>,
+    /// Files shown by the message (uploaded with `rooms.media`, posted with
+    /// `rooms.mediaConfirm`).
+    pub files: Vec<FakeFile>,
+    /// `avatar` given by an impersonating sender.
+    pub avatar: Option<String>,
+}
+
+/// An uploaded file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FakeFile {
+    /// File id (in `/file-upload/<id>/<name>`).
+    pub id: String,
+    /// File name.
+    pub name: String,
+    /// MIME type.
+    pub mime: String,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// A file uploaded with `rooms.media` and not yet posted.
+#[derive(Clone, Debug)]
+pub(crate) struct Upload {
+    pub rid: String,
+    pub user: String,
+    pub file: FakeFile,
 }
 
 /// One realtime push: a collection, the event name (room id, `<rid>/deleteMessage`,
@@ -88,6 +114,8 @@ pub struct RcRequest {
     pub body: Value,
     /// Whether both `X-User-Id` and `X-Auth-Token` were sent.
     pub auth_headers: bool,
+    /// Names of the `multipart/form-data` parts, for a form body (then `body` is `Null`).
+    pub form: Vec<String>,
 }
 
 /// One REST answer as given.
@@ -133,6 +161,12 @@ pub(crate) struct State {
     pub last_read: HashMap<(String, String), String>,
     pub last_ts: i64,
     pub ids: HashSet<String>,
+    /// Files uploaded and not yet posted, by file id.
+    pub uploads: HashMap<String, Upload>,
+    /// The server's own URL, which permalinks (quotes) point at.
+    pub base_url: String,
+    /// File downloads served.
+    pub downloads: u32,
 }
 
 pub(crate) struct Shared {
@@ -215,6 +249,11 @@ impl Dates {
     }
 }
 
+/// A file as messages list it (`file`, `files`).
+fn file_json(f: &FakeFile) -> Value {
+    json!({ "_id": f.id, "name": f.name, "type": f.mime, "size": f.data.len() })
+}
+
 const ID_CHARS: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
 
 impl State {
@@ -274,10 +313,61 @@ impl State {
         if let Some(t) = &m.t {
             v["t"] = json!(t);
         }
+        if let Some(a) = &m.avatar {
+            v["avatar"] = json!(a);
+        }
+        let mut attachments = self.quote_attachments(&m.text, dates);
+        if let Some(first) = m.files.first() {
+            v["file"] = file_json(first);
+            v["files"] = m.files.iter().map(file_json).collect();
+            for f in &m.files {
+                let link = format!("/file-upload/{}/{}", f.id, f.name);
+                let mut a = json!({ "title": f.name, "title_link": link, "title_link_download": true, "type": "file" });
+                for kind in ["image", "video", "audio"] {
+                    if f.mime.starts_with(&format!("{kind}/")) {
+                        a[format!("{kind}_url")] = json!(link);
+                        a[format!("{kind}_type")] = json!(f.mime);
+                        a[format!("{kind}_size")] = json!(f.data.len());
+                    }
+                }
+                attachments.push(a);
+            }
+        }
+        if !attachments.is_empty() {
+            v["attachments"] = Value::Array(attachments);
+        }
         if m.tcount > 0 {
             v["tcount"] = json!(m.tcount);
         }
         v
+    }
+
+    /// What Rocket.Chat makes of quote links (`[ ](<server>/channel/x?msg=ID)`) to its own
+    /// messages: an attachment showing the quoted message, with its `message_link`.
+    fn quote_attachments(&self, text: &str, dates: Dates) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("[ ](") {
+            let after = &rest[start + 4..];
+            let Some(end) = after.find(')') else { break };
+            let link = &after[..end];
+            rest = &after[end..];
+            if self.base_url.is_empty() || !link.starts_with(&self.base_url) {
+                continue;
+            }
+            let Some(id) = link.split_once("?msg=").map(|(_, id)| id) else {
+                continue;
+            };
+            if let Some(q) = self.messages.iter().find(|m| m.id == id && !m.deleted) {
+                let author = self.user_json(&q.user);
+                out.push(json!({
+                    "text": q.text, "message_link": link, "author_name": author["username"],
+                    "author_icon": format!("/avatar/{}", author["username"].as_str().unwrap_or_default()),
+                    "ts": dates.date(q.ts), "attachments": [],
+                }));
+            }
+        }
+        out
     }
 
     /// The users a text mentions, as Rocket.Chat lists them.
@@ -295,6 +385,16 @@ impl State {
             }
         }
         Value::Array(out)
+    }
+
+    /// Records a system message of type `t` by `user` in `rid` and pushes it.
+    pub fn system_message(&mut self, rid: &str, user: &str, t: &str, text: &str) -> String {
+        let i = self.add_message(None, rid, user, text, None, None);
+        self.messages[i].t = Some(t.into());
+        // Pushed again now that it is typed; subscribers see the typed one last.
+        self.pushes.pop();
+        self.push_message(i);
+        self.messages[i].id.clone()
     }
 
     /// Pushes the current state of message `i` to its room's subscribers.
@@ -317,6 +417,22 @@ impl State {
         text: &str,
         tmid: Option<String>,
         alias: Option<String>,
+    ) -> usize {
+        self.add_message_with(id, rid, user, text, tmid, alias, None, Vec::new())
+    }
+
+    /// Adds a message with an impersonated avatar and files, and pushes it; returns its index.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_message_with(
+        &mut self,
+        id: Option<String>,
+        rid: &str,
+        user: &str,
+        text: &str,
+        tmid: Option<String>,
+        alias: Option<String>,
+        avatar: Option<String>,
+        files: Vec<FakeFile>,
     ) -> usize {
         let id = match id {
             Some(id) => {
@@ -341,6 +457,8 @@ impl State {
             tcount: 0,
             updated_at: ts,
             t: None,
+            files,
+            avatar,
         });
         let i = self.messages.len() - 1;
         self.push_message(i);
@@ -370,7 +488,10 @@ impl State {
     }
 
     pub fn delete(&mut self, i: usize) {
+        let ts = self.next_ts();
         self.messages[i].deleted = true;
+        // When it went to the trash, which `chat.syncMessages` lists deletions by.
+        self.messages[i].updated_at = ts;
         let m = &self.messages[i];
         self.pushes.push(Push {
             collection: "stream-notify-room".into(),

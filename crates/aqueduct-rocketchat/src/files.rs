@@ -1,0 +1,294 @@
+//! Files both ways. Rocket.Chat -> Matrix: a message's uploads are its `attachments` with a
+//! `title_link` (`/file-upload/<id>/<name>`, with `image_*`/`video_*`/`audio_*` details and the
+//! `files` list for types and sizes), downloaded from the server with the account's
+//! `X-User-Id`/`X-Auth-Token` headers. Matrix -> Rocket.Chat: `rooms.media/<rid>` uploads the
+//! bytes and `rooms.mediaConfirm/<rid>/<fileId>` posts the message that shows them. Files over
+//! `max_file_bytes` are refused in both directions with a note naming the file and the limit.
+
+use crate::api::RocketLogin;
+use crate::convert::seen_state;
+use crate::iso_time;
+use aqueduct_core::connector::{ConnectorError, ConnectorResult};
+use aqueduct_core::event::{
+    Attachment, AttachmentKind, MatrixMessage, MessageContent, SentMessage,
+};
+use aqueduct_core::ids::RemoteMessageId;
+use aqueduct_core::records::Portal;
+use serde_json::{Value, json};
+
+/// One file a Rocket.Chat message carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RemoteFile {
+    /// File name.
+    pub name: String,
+    /// MIME type.
+    pub mime: String,
+    /// Where the original is served: a server path (`/file-upload/...`) or a full URL.
+    pub link: String,
+    /// Size in bytes, when the message says.
+    pub size: Option<u64>,
+    /// How to show it.
+    pub kind: AttachmentKind,
+    /// Pixel size of images, when the message says.
+    pub dimensions: Option<(u32, u32)>,
+}
+
+/// The uploads of message `m`: attachments with a `title_link` (quotes, which carry a
+/// `message_link`, are not files). An older message with only `file` gets its usual path.
+pub(crate) fn files(m: &Value) -> Vec<RemoteFile> {
+    let listed = |id: &str| {
+        m["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["_id"] == id)
+            .cloned()
+    };
+    let mut out = Vec::new();
+    for a in m["attachments"].as_array().into_iter().flatten() {
+        let Some(link) = a["title_link"].as_str() else {
+            continue;
+        };
+        if a.get("message_link").is_some() {
+            continue;
+        }
+        let id = link
+            .split('/')
+            .skip_while(|s| *s != "file-upload")
+            .nth(1)
+            .unwrap_or_default();
+        let entry = listed(id).unwrap_or(Value::Null);
+        let typed = ["image", "video", "audio"]
+            .into_iter()
+            .find(|k| a[format!("{k}_url")].is_string());
+        let mime = typed
+            .and_then(|k| a[format!("{k}_type")].as_str())
+            .or(entry["type"].as_str())
+            .or(a["format"].as_str().filter(|f| f.contains('/')))
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let size = typed
+            .and_then(|k| a[format!("{k}_size")].as_u64())
+            .or(a["size"].as_u64())
+            .or(entry["size"].as_u64());
+        let kind = match typed {
+            Some("image") => AttachmentKind::Image,
+            Some("video") => AttachmentKind::Video,
+            Some("audio") => AttachmentKind::Audio,
+            _ => kind_of(&mime),
+        };
+        let dims = &a["image_dimensions"];
+        out.push(RemoteFile {
+            name: a["title"]
+                .as_str()
+                .or(entry["name"].as_str())
+                .unwrap_or("file")
+                .to_owned(),
+            mime,
+            link: link.to_owned(),
+            size,
+            kind,
+            dimensions: dims["width"]
+                .as_u64()
+                .zip(dims["height"].as_u64())
+                .map(|(w, h)| (w as u32, h as u32)),
+        });
+    }
+    if out.is_empty()
+        && let (Some(id), Some(name)) = (m["file"]["_id"].as_str(), m["file"]["name"].as_str())
+    {
+        let mime = m["file"]["type"]
+            .as_str()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        out.push(RemoteFile {
+            name: name.to_owned(),
+            kind: kind_of(&mime),
+            mime,
+            link: format!("/file-upload/{id}/{name}"),
+            size: m["file"]["size"].as_u64(),
+            dimensions: None,
+        });
+    }
+    out
+}
+
+/// The caption Rocket.Chat versions before 6 kept in the file attachment's `description`
+/// (newer ones put it in `msg`).
+pub(crate) fn description(m: &Value) -> Option<&str> {
+    m["attachments"]
+        .as_array()?
+        .iter()
+        .filter(|a| a["title_link"].is_string())
+        .find_map(|a| a["description"].as_str().filter(|d| !d.is_empty()))
+}
+
+fn kind_of(mime: &str) -> AttachmentKind {
+    match mime.split('/').next() {
+        Some("image") => AttachmentKind::Image,
+        Some("video") => AttachmentKind::Video,
+        Some("audio") => AttachmentKind::Audio,
+        _ => AttachmentKind::File,
+    }
+}
+
+impl RocketLogin {
+    /// Downloads the files of message `m` into `content`. A file that is too large or cannot
+    /// be fetched is named in the text with the reason, never dropped silently.
+    pub(crate) async fn attach_files(&self, m: &Value, content: &mut MessageContent) {
+        let max = self.config.max_file_bytes;
+        for f in files(m) {
+            let fetched = match f.size {
+                Some(size) if size > max => Err(too_large(&f.name, max)),
+                _ => self.rest.download(&f.link, max).await,
+            };
+            match fetched {
+                Ok(data) => content.attachments.push(Attachment {
+                    kind: f.kind,
+                    name: f.name,
+                    mime: f.mime,
+                    data,
+                    width: f.dimensions.map(|d| d.0),
+                    height: f.dimensions.map(|d| d.1),
+                }),
+                Err(e) => {
+                    let note = format!("[{} was not bridged: {e}]", f.name);
+                    if let Some(html) = &mut content.html {
+                        html.push_str(&format!("<br>{}", escape(&note)));
+                    }
+                    if content.body.is_empty() {
+                        content.body = note;
+                    } else {
+                        content.body.push_str(&format!("\n{note}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a Matrix message's files: each is uploaded (`rooms.media`) and then posted
+    /// (`rooms.mediaConfirm`) with the text as its caption, under the relayed sender's name
+    /// when relaying. Returns the first file's message.
+    pub(crate) async fn post_files(
+        &self,
+        portal: &Portal,
+        message: &MatrixMessage,
+        text: &str,
+    ) -> ConnectorResult<SentMessage> {
+        let rid = portal.key.chat.as_str();
+        let max = self.config.max_file_bytes;
+        if let Some(big) = message
+            .content
+            .attachments
+            .iter()
+            .find(|a| a.data.len() as u64 > max)
+        {
+            return Err(too_large(&big.name, max));
+        }
+        let mut first: Option<SentMessage> = None;
+        for (i, att) in message.content.attachments.iter().enumerate() {
+            let uploaded = self
+                .rest
+                .upload(
+                    &format!("rooms.media/{rid}"),
+                    &att.name,
+                    &att.mime,
+                    &att.data,
+                )
+                .await?;
+            let Some(file_id) = uploaded["file"]["_id"].as_str() else {
+                return Err(ConnectorError::Temporary(
+                    "rooms.media answered without a file id".into(),
+                ));
+            };
+            let mut body = json!({});
+            // The caption goes with the first file only.
+            if i == 0 && !text.is_empty() {
+                body["msg"] = json!(text);
+            }
+            if let Some(root) = &message.thread_root {
+                body["tmid"] = json!(root.as_str());
+            }
+            if let Some(r) = &message.relayed_for {
+                body["alias"] = json!(r.display_name);
+                if let Some(avatar) = &r.avatar_url {
+                    body["avatar"] = json!(avatar);
+                }
+            }
+            let answer = self
+                .rest
+                .post(&format!("rooms.mediaConfirm/{rid}/{file_id}"), body)
+                .await?;
+            let m = &answer["message"];
+            let Some(id) = m["_id"].as_str() else {
+                return Err(ConnectorError::Temporary(
+                    "rooms.mediaConfirm answered without a message".into(),
+                ));
+            };
+            // Its realtime echo then compares equal and is not bridged back as an edit.
+            self.seen.lock().expect("seen").put(id, seen_state(m));
+            let ts = iso_time::millis(&m["ts"]);
+            if let Some(ts) = ts {
+                self.start_checkpoint(rid, ts).await;
+            }
+            first.get_or_insert(SentMessage {
+                id: RemoteMessageId::new(id),
+                timestamp_ms: ts,
+            });
+        }
+        first.ok_or_else(|| ConnectorError::Temporary("no file to send".into()))
+    }
+}
+
+fn too_large(name: &str, max: u64) -> ConnectorError {
+    ConnectorError::Refused(format!(
+        "{name} is larger than the {max} bytes this bridge carries to or from Rocket.Chat"
+    ))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_are_read_from_attachments_and_quotes_are_not_files() {
+        let m = json!({
+            "_id": "M", "msg": "",
+            "file": {"_id": "F1", "name": "cat.jpg", "type": "image/jpeg", "size": 10},
+            "files": [{"_id": "F1", "name": "cat.jpg", "type": "image/jpeg", "size": 10},
+                      {"_id": "T1", "name": "thumb-cat.jpg", "type": "image/jpeg", "size": 3}],
+            "attachments": [
+                {"title": "cat.jpg", "title_link": "/file-upload/F1/cat.jpg", "type": "file",
+                 "image_url": "/file-upload/T1/cat.jpg", "image_type": "image/jpeg",
+                 "image_size": 10, "image_dimensions": {"width": 4, "height": 3},
+                 "description": "a cat"},
+                {"text": "quoted", "message_link": "http://x/channel/general?msg=Q",
+                 "title_link": "http://x/channel/general?msg=Q"},
+                {"title": "notes.pdf", "title_link": "/file-upload/F2/notes.pdf", "type": "file"}
+            ]
+        });
+        let f = files(&m);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!(
+            f[0].link, "/file-upload/F1/cat.jpg",
+            "the original, not the thumbnail"
+        );
+        assert_eq!(
+            (f[0].kind, f[0].size, f[0].dimensions),
+            (AttachmentKind::Image, Some(10), Some((4, 3)))
+        );
+        assert_eq!(
+            (f[1].kind, f[1].mime.as_str()),
+            (AttachmentKind::File, "application/octet-stream")
+        );
+        assert_eq!(description(&m), Some("a cat"));
+        let old = json!({"file": {"_id": "F9", "name": "a.txt", "type": "text/plain"}});
+        assert_eq!(files(&old)[0].link, "/file-upload/F9/a.txt");
+    }
+}
