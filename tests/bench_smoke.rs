@@ -26,7 +26,7 @@ async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
     })
     .await?;
 
-    for scenario in ["baseline", "S1", "S2", "S3", "S4", "S5"] {
+    for scenario in ["baseline", "S1", "S2", "S3", "S4", "S5", "S6"] {
         assert!(
             report.measurements.iter().any(|m| m.scenario == scenario),
             "{scenario} did not run"

@@ -94,6 +94,69 @@ impl Appservice {
         Ok(())
     }
 
+    /// Sends a state event as the bot (the creator of the bridge's rooms).
+    pub async fn send_state(
+        &self,
+        room: &str,
+        event_type: &str,
+        content: &serde_json::Value,
+    ) -> anyhow::Result<()> {
+        self.client
+            .request(
+                Method::PUT,
+                &format!(
+                    "/_matrix/client/v3/rooms/{}/state/{}/?user_id={}",
+                    enc(room),
+                    enc(event_type),
+                    enc(&self.bot)
+                ),
+                Some(content),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `origin_server_ts` of the newest `n` encrypted events `sender` sent in `room`, oldest
+    /// first. Their bodies cannot be read, but a portal keeps its order, so the k-th of them
+    /// is the k-th message sent.
+    pub async fn encrypted_times(
+        &self,
+        room: &str,
+        sender: &str,
+        n: usize,
+    ) -> anyhow::Result<Vec<f64>> {
+        let mut found = Vec::new();
+        let mut from: Option<String> = None;
+        loop {
+            let mut path = format!(
+                "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=500&user_id={}",
+                enc(room),
+                enc(&self.bot)
+            );
+            if let Some(f) = &from {
+                path.push_str(&format!("&from={}", enc(f)));
+            }
+            let page = self.client.request(Method::GET, &path, None).await?;
+            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
+            for e in &chunk {
+                if e["type"] == "m.room.encrypted"
+                    && e["sender"] == sender
+                    && let Some(ts) = e["origin_server_ts"].as_f64()
+                    && found.len() < n
+                {
+                    found.push(ts);
+                }
+            }
+            match page["end"].as_str() {
+                Some(end) if !chunk.is_empty() && found.len() < n => from = Some(end.to_owned()),
+                _ => {
+                    found.reverse();
+                    return Ok(found);
+                }
+            }
+        }
+    }
+
     /// `origin_server_ts` of the room's text events whose body starts with `prefix`, by body,
     /// reading back from the newest until `expected` are found or the room's start is reached.
     pub async fn origin_times(

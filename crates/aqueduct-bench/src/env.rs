@@ -115,8 +115,10 @@ impl BenchEnv {
             user_namespace_exclusive: true,
             alias_namespace_regex: None,
         };
+        // Encryption is allowed (S6 needs an encrypted portal); the registration opts in to
+        // what it needs, as `generate-registration` writes it.
         let synapse = Synapse::builder()
-            .appservice(registration)
+            .appservice_yaml("aqueduct", registration.to_yaml_with(true, true))
             .config("database", database.synapse_config())
             .start()
             .await?;
@@ -127,10 +129,12 @@ impl BenchEnv {
              appservice:\n  address: http://127.0.0.1:{bridge_port}\n  listen: 127.0.0.1:{bridge_port}\n  as_token: {as_token}\n  hs_token: {hs_token}\n\
              database:\n  uri: \"{db}\"\n\
              bridge:\n  shutdown_grace_secs: 10\n  backfill_limit: 0\n  permissions:\n    \"*\": relay\n    localhost: user\n\
+             encryption:\n  allow: true\n  pickle_key: {pickle}\n\
              logging:\n  level: info\n\
              platforms:\n  testnet:\n    url: {net}\n",
             hs = proxy.url(),
             net = net.url(),
+            pickle = token(),
         );
         let config_path = dir.path().join("config.yaml");
         std::fs::write(&config_path, config)?;

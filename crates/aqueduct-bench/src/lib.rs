@@ -197,6 +197,8 @@ async fn measure_all(
     m.push(bench.new_users(sizes.new_users).await?);
     step("S5: edits, reactions, thread replies, files");
     m.extend(bench.mix(sizes.mix_each).await?);
+    step("S6: remote -> Matrix, an encrypted room");
+    m.push(bench.encrypted_to_matrix(sizes.burst).await?);
 
     let (after_rss_mib, peak_rss_mib) = process::memory_mib(pid)?;
     let messages_before_after = m

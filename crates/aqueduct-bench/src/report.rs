@@ -185,10 +185,10 @@ pub fn markdown(r: &Report) -> String {
         );
     }
     s.push('\n');
+    s.push_str(&encryption_cost(r));
     s.push_str(&targets(r, seq, conc));
     s.push_str(
         "\n## Not measured yet\n\n\
-         - S6 (an encrypted room): end-to-bridge encryption has not landed.\n\
          - Slack through the fake Slack: the scenarios use the test network connector, which \
          every connector's engine path shares; the fake Slack's own costs would blur the \
          bridge's.\n",
@@ -271,6 +271,38 @@ fn targets(r: &Report, seq: Option<&Measurement>, conc: Option<&Measurement>) ->
         "| a warm text message costs exactly 1 homeserver request (S1 burst) | {} | {} |",
         opt(warm, 2),
         verdict(warm.map(|w| (w - 1.0).abs() < 0.005))
+    );
+    s
+}
+
+/// What encryption adds per message: S6 (an encrypted room) against the S1 burst (the same
+/// traffic in a plain room) of the same run.
+fn encryption_cost(r: &Report) -> String {
+    let plain = find(r, "S1", "remote -> Matrix, one room, burst");
+    let encrypted = r.measurements.iter().find(|m| m.scenario == "S6");
+    let (Some(plain), Some(encrypted)) = (plain, encrypted) else {
+        return String::new();
+    };
+    let mut s = String::from("## The cost of encryption (S6 against the S1 burst)\n\n");
+    let cpu = match (encrypted.bridge_cpu_s_per_1000, plain.bridge_cpu_s_per_1000) {
+        (Some(e), Some(p)) => format!(
+            "{e:.3} vs {p:.3} CPU s per 1,000 messages: {:.0} µs more per message ({:.2}x)",
+            (e - p) * 1000.0,
+            e / p.max(f64::MIN_POSITIVE)
+        ),
+        _ => "not measured".into(),
+    };
+    let _ = writeln!(
+        s,
+        "- Bridge CPU: {cpu}\n- Throughput: {:.1} vs {:.1} msg/s ({:.0}%)\n- Latency p50 / p99: \
+         {:.1} / {:.1} ms vs {:.1} / {:.1} ms\n",
+        encrypted.achieved_msg_s,
+        plain.achieved_msg_s,
+        100.0 * encrypted.achieved_msg_s / plain.achieved_msg_s.max(f64::MIN_POSITIVE),
+        encrypted.latency.p50_ms,
+        encrypted.latency.p99_ms,
+        plain.latency.p50_ms,
+        plain.latency.p99_ms,
     );
     s
 }

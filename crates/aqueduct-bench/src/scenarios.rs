@@ -71,6 +71,8 @@ const ALICE: &str = "alice_r";
 const OUT_CHAT: &str = "out";
 /// The chat S4's new users post in.
 const CROWD_CHAT: &str = "crowd";
+/// The chat whose portal is encrypted (S6).
+const SECRET_CHAT: &str = "secret";
 
 /// A bridged chat and its Matrix room.
 #[derive(Clone)]
@@ -99,6 +101,8 @@ pub struct Bench {
     pub crowd: Portal,
     /// Baseline rooms with one ghost each: (room, ghost).
     pub baseline_rooms: Vec<(String, String)>,
+    /// The encrypted portal (S6).
+    pub secret: Portal,
 }
 
 fn net(b: &Bench) -> &TestNet {
@@ -121,6 +125,7 @@ impl Bench {
         let mut chats: Vec<String> = (0..rooms).map(|i| format!("c{i}")).collect();
         chats.push(OUT_CHAT.into());
         chats.push(CROWD_CHAT.into());
+        chats.push(SECRET_CHAT.into());
         let mut by_chat = HashMap::new();
         for chat in &chats {
             e.net.add_chat(chat, Some(chat), &[ALICE, BOB], false);
@@ -151,6 +156,7 @@ impl Bench {
             })
         };
         let crowd = portal(CROWD_CHAT)?;
+        let secret = portal(SECRET_CHAT)?;
         let out = portal(OUT_CHAT)?;
         let opened = (0..rooms)
             .map(|i| portal(&format!("c{i}")))
@@ -164,6 +170,7 @@ impl Bench {
             .await?;
 
         let appservice = Appservice::new(env.proxy.url(), &env.as_token, &e.bot);
+        encrypt_portal(&env, &appservice, &secret).await?;
         let mut baseline_rooms = Vec::new();
         for i in 0..rooms {
             let ghost = appservice.register(&format!("aqueduct_base_{i}")).await?;
@@ -178,6 +185,7 @@ impl Bench {
             portals: opened,
             out,
             crowd,
+            secret,
             baseline_rooms,
         })
     }
@@ -491,5 +499,78 @@ impl Bench {
             ));
         }
         Ok(out)
+    }
+}
+
+/// Turns encryption on in `portal`'s room (as the bot, its creator) and waits until the bridge
+/// encrypts what it sends there.
+async fn encrypt_portal(
+    env: &BenchEnv,
+    appservice: &Appservice,
+    portal: &Portal,
+) -> anyhow::Result<()> {
+    appservice
+        .send_state(
+            &portal.room,
+            "m.room.encryption",
+            &serde_json::json!({"algorithm": "m.megolm.v1.aes-sha2"}),
+        )
+        .await?;
+    // The bridge learns of the change from its next transaction: post until it encrypts.
+    for attempt in 0..60 {
+        env.env
+            .net
+            .post(&portal.chat, BOB, &format!("encrypted warm-up {attempt}"));
+        let sent = env
+            .proxy
+            .wait_until("an encrypted warm-up", Duration::from_secs(2), |p| {
+                p.sent("m.room.encrypted") >= 1
+            })
+            .await;
+        if sent.is_ok() {
+            return Ok(());
+        }
+    }
+    anyhow::bail!("the bridge never encrypted in {}", portal.room)
+}
+
+impl Bench {
+    /// S6: Bob posts `n` messages at once into the encrypted portal; measured until the
+    /// bridge has sent them all, encrypted, to Synapse. Compare with the S1 burst for the
+    /// cost of encryption.
+    pub async fn encrypted_to_matrix(&self, n: usize) -> anyhow::Result<Measurement> {
+        let tag = "S6-burst:";
+        let pid = Some(self.bridge_pid);
+        let sent_before = proxy(self).sent("m.room.encrypted");
+        let snap = Snapshot::take(pid, proxy(self))?;
+        let mut sends = Sends::default();
+        let mut bodies = Vec::with_capacity(n);
+        for i in 0..n {
+            let body = format!("{tag}{i}");
+            sends.mark(&body);
+            net(self).post(&self.secret.chat, BOB, &body);
+            bodies.push(body);
+        }
+        proxy(self)
+            .wait_until(&format!("{n} messages of {tag}"), ARRIVAL_TIMEOUT, |p| {
+                p.sent("m.room.encrypted") >= sent_before + n as u64
+            })
+            .await?;
+        let (cpu, routes) = snap.since(pid, proxy(self))?;
+        let ghost = format!("@aqueduct_testnet_{BOB}:localhost");
+        let times = self
+            .appservice
+            .encrypted_times(&self.secret.room, &ghost, n)
+            .await?;
+        let arrivals: HashMap<String, f64> = bodies.into_iter().zip(times).collect();
+        Ok(measurement(
+            "S6",
+            "remote -> Matrix, one encrypted room, burst".into(),
+            None,
+            n,
+            sends.against(&arrivals),
+            Some(cpu),
+            routes,
+        ))
     }
 }
