@@ -128,23 +128,42 @@ impl SlackLogin {
     }
 
     /// Converts and queues one Events API event (in arrival order: callers await this before
-    /// taking the next event). The returned future resolves once the event is in Matrix and
-    /// its channel's checkpoint has advanced, or with the reason it is not; both transports
-    /// (Socket Mode and HTTP) acknowledge through it. An event that is not bridged at all
-    /// resolves `Ok` at once.
+    /// taking the next event), given with its wrapper's `authorizations`. The returned future
+    /// resolves once the event is in Matrix and its channel's checkpoint has advanced, or with
+    /// the reason it is not; both transports (Socket Mode and HTTP) acknowledge through it. An
+    /// event that is not bridged at all resolves `Ok` at once.
     pub(crate) async fn deliver(
         &self,
         ev: &Value,
+        authorizations: &Value,
     ) -> futures_util::future::BoxFuture<'static, Result<(), aqueduct_core::Error>> {
         if let Some(reason) = self.lost_access(ev) {
             self.bridge
                 .report_state(&self.login, RemoteState::BadCredentials(reason));
             return Box::pin(async { Ok(()) });
         }
-        if ev["type"] == "tokens_revoked" {
-            self.revoke_puppets(ev);
+        match ev["type"].as_str() {
+            Some("tokens_revoked") => self.revoke_puppets(ev),
+            Some("emoji_changed") => self.emoji.changed(ev).await,
+            _ => {}
         }
-        let Some((login, event)) = self.to_remote(ev).await.and_then(|e| self.route(ev, e)) else {
+        let for_user = crate::routing::authorized_user(authorizations);
+        let routed = self
+            .to_remote(ev)
+            .await
+            .and_then(|e| self.route(ev, e, for_user));
+        // A conversation the bot is not in is the user's: the app cannot read its history,
+        // so it gets no checkpoint and nothing of it is remembered.
+        let me = if for_user.is_some() {
+            None
+        } else {
+            self.me.upgrade()
+        };
+        let Some((login, event)) = routed else {
+            // Not bridged (the echo of the bridge's own action): still what Slack holds now.
+            if let Some(me) = me {
+                me.observe(ev).await;
+            }
             return Box::pin(async { Ok(()) });
         };
         let channel = event.chat.to_string();
@@ -156,12 +175,23 @@ impl SlackLogin {
             ),
             _ => (None, None),
         };
+        // A new message is remembered as soon as it is queued, so that the changes to it
+        // that follow (each recorded once it is in Matrix, in a task of its own) find it.
+        let is_new = ts.is_some();
+        if let (true, Some(me)) = (is_new, &me) {
+            me.observe(ev).await;
+        }
         let receipt = self.bridge.queue_remote_event(&login, event);
-        let me = self.me.upgrade();
+        let raw = ev.clone();
         Box::pin(async move {
             receipt.await?;
-            if let (Some(ts), Some(me)) = (ts, me) {
-                me.advance_checkpoint(&channel, &ts, root.as_deref()).await;
+            if let Some(me) = me {
+                if let Some(ts) = ts {
+                    me.advance_checkpoint(&channel, &ts, root.as_deref()).await;
+                }
+                if !is_new {
+                    me.observe(&raw).await;
+                }
             }
             Ok(())
         })
@@ -175,7 +205,10 @@ impl SlackLogin {
         frame: &Value,
         acks: mpsc::UnboundedSender<String>,
     ) {
-        let delivered = self.deliver(&frame["payload"]["event"]).await;
+        let payload = &frame["payload"];
+        let delivered = self
+            .deliver(&payload["event"], &payload["authorizations"])
+            .await;
         tokio::spawn(async move {
             match delivered.await {
                 Ok(()) => {

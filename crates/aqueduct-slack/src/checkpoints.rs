@@ -1,7 +1,10 @@
 //! Per-channel checkpoints: the newest bridged message of each channel and the threads that
 //! were active lately, kept as the login's state so a catch-up after downtime knows where to
-//! start and which old threads may have new replies.
+//! start and which old threads may have new replies. The same state holds what was bridged of
+//! each channel's recent messages ([`RecentMessages`]), against which the catch-up finds the
+//! edits, deletes and reactions made meanwhile.
 
+use crate::recent::RecentMessages;
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -29,6 +32,8 @@ pub(crate) struct Checkpoints {
     newest: HashMap<String, String>,
     /// Channel -> roots of threads with bridged replies, most recent last.
     threads: HashMap<String, VecDeque<String>>,
+    /// What was bridged of each channel's recent messages.
+    recent: RecentMessages,
     /// When the state was last handed out for saving.
     saved_at: Option<Instant>,
     /// Whether something changed since then.
@@ -52,6 +57,7 @@ impl Checkpoints {
         Self {
             newest: serde_json::from_value(state["checkpoints"].clone()).unwrap_or_default(),
             threads: serde_json::from_value(state["threads"].clone()).unwrap_or_default(),
+            recent: serde_json::from_value(state["recent"].clone()).unwrap_or_default(),
             saved_at: None,
             unsaved: false,
         }
@@ -90,8 +96,29 @@ impl Checkpoints {
             self.newest.insert(channel.to_owned(), ts.to_owned());
             changed = true;
         }
+        self.changed(changed, urgent)
+    }
+
+    /// Changes the remembered recent messages with `f` (which says whether it changed
+    /// anything). Returns the state to save as [`Self::advance`] does, at once if `urgent`.
+    pub(crate) fn note(
+        &mut self,
+        urgent: bool,
+        f: impl FnOnce(&mut RecentMessages) -> bool,
+    ) -> Option<Value> {
+        let changed = f(&mut self.recent);
+        self.changed(changed, urgent)
+    }
+
+    /// What was bridged of each channel's recent messages.
+    pub(crate) fn recent(&self) -> &RecentMessages {
+        &self.recent
+    }
+
+    fn changed(&mut self, changed: bool, urgent: bool) -> Option<Value> {
         self.unsaved |= changed;
-        if !changed || (!urgent && self.saved_at.is_some_and(|t| t.elapsed() < SAVE_INTERVAL)) {
+        if !self.unsaved || (!urgent && self.saved_at.is_some_and(|t| t.elapsed() < SAVE_INTERVAL))
+        {
             return None;
         }
         self.take_unsaved()
@@ -121,7 +148,7 @@ impl Checkpoints {
 
     /// The state as saved.
     pub(crate) fn state(&self) -> Value {
-        json!({ "checkpoints": self.newest, "threads": self.threads })
+        json!({ "checkpoints": self.newest, "threads": self.threads, "recent": self.recent })
     }
 
     /// Where each known channel's catch-up starts.

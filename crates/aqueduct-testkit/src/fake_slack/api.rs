@@ -198,7 +198,9 @@ fn cursor_for(offset: usize) -> String {
 /// The conversation named by `channel` if the caller may read it.
 fn readable(st: &State, p: &Map<String, Value>, key: &str, c: &Caller) -> Result<String, String> {
     let id = p_str(p, key).ok_or("channel_not_found")?;
-    let id = st.resolve_channel(&id).ok_or("channel_not_found")?;
+    let id = st
+        .resolve_channel(&id, &c.user)
+        .ok_or("channel_not_found")?;
     let ch = &st.channels[&id];
     if ch.private && !ch.members.contains(&c.user) {
         return Err("channel_not_found".into());
@@ -268,7 +270,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
         "conversations.info" => {
             let id = readable(st, p, "channel", &c)?;
             let ch = &st.channels[&id];
-            let mut info = st.channel_json(ch);
+            let mut info = st.channel_json(ch, &c.user);
             if p_bool(p, "include_num_members") && ch.im_user.is_none() {
                 info["num_members"] = json!(ch.members.len());
             }
@@ -374,7 +376,9 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
         }
         "chat.postMessage" => {
             let id = p_str(p, "channel").ok_or("channel_not_found")?;
-            let id = st.resolve_channel(&id).ok_or("channel_not_found")?;
+            let id = st
+                .resolve_channel(&id, &c.user)
+                .ok_or("channel_not_found")?;
             let mut q = p.clone();
             q.insert("channel".into(), json!(id));
             let id = member(st, &q, "channel", &c)?;
@@ -503,7 +507,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                 return Err("method_not_supported_for_channel_type".into());
             }
             st.set_topic(&id, &c.user, &topic);
-            Ok(json!({ "channel": st.channel_json(&st.channels[&id]) }))
+            Ok(json!({ "channel": st.channel_json(&st.channels[&id], &c.user) }))
         }
         "conversations.rename" => {
             let id = member(st, p, "channel", &c)?;
@@ -520,7 +524,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                 return Err("method_not_supported_for_channel_type".into());
             }
             st.rename(&id, &c.user, &name);
-            Ok(json!({ "channel": st.channel_json(&st.channels[&id]) }))
+            Ok(json!({ "channel": st.channel_json(&st.channels[&id], &c.user) }))
         }
         "conversations.invite" => {
             let id = member(st, p, "channel", &c)?;
@@ -542,7 +546,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
             for user in users.split(',').filter(|u| !u.is_empty()) {
                 st.member_join(&id, user, Some(&c.user));
             }
-            Ok(json!({ "channel": st.channel_json(&st.channels[&id]) }))
+            Ok(json!({ "channel": st.channel_json(&st.channels[&id], &c.user) }))
         }
         "conversations.kick" => {
             let id = member(st, p, "channel", &c)?;

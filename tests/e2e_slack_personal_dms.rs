@@ -1,0 +1,137 @@
+//! A personal Slack login's own DMs and group DMs with other people, end to end (a real
+//! Synapse, the bridge, the fake Slack): conversations the bot is not in reach the app through
+//! the user's authorization (user event subscriptions), become that user's own rooms in
+//! Matrix, and their Matrix replies go out with the user's token.
+
+use aqueduct_testkit::fake_slack::TokenKind;
+use aqueduct_testkit::slack_env::{SlackEnv, WAIT, ghost};
+use serde_json::Value;
+
+/// Alice's own Slack account.
+const ALICE: &str = "UALICE";
+
+/// Logs in the workspace app and alice's own user token; returns her management room.
+async fn log_in_app_and_token(s: &SlackEnv) -> anyhow::Result<String> {
+    let mgmt = s.login_app().await?;
+    let token = format!("login slack token {}", s.slack.user_token(ALICE));
+    s.env
+        .command(&s.alice, &mgmt, &token, "Logged in to slack as alice")
+        .await?;
+    Ok(mgmt)
+}
+
+/// How many messages in `room` have `body`.
+async fn count_bodies(s: &SlackEnv, room: &str, body: &str) -> anyhow::Result<usize> {
+    Ok(s.alice
+        .messages(room)
+        .await?
+        .iter()
+        .filter(|e| e["type"] == "m.room.message" && e["content"]["body"] == body)
+        .count())
+}
+
+/// Whether Slack got `method` on `channel` with alice's own token.
+fn called_as_alice(s: &SlackEnv, method: &str, channel: &str) -> bool {
+    s.slack.requests().iter().any(|r| {
+        r.method == method
+            && r.params["channel"] == channel
+            && r.token_kind == TokenKind::User(ALICE.into())
+    })
+}
+
+/// The wrapper of the first event emitted in `channel`.
+fn first_wrapper_in(s: &SlackEnv, channel: &str) -> Value {
+    s.slack
+        .emitted_events()
+        .into_iter()
+        .find(|w| w["event"]["channel"] == channel)
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_personal_login_gets_its_dms_with_other_people_and_answers_as_the_user()
+-> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    s.slack.add_user(ALICE, "alice", "Alice Slack");
+    s.slack.add_user("UCAROL", "carol", "Carol Slack");
+    s.slack.add_user_im("D0ALICEBOB", ALICE, "UBOB");
+    s.slack.add_mpim("C0GROUP", &[ALICE, "UBOB", "UCAROL"]);
+    let bridge = s.env.start_in_process().await?;
+    log_in_app_and_token(&s).await?;
+
+    // Bob writes to alice directly, in a DM the bot is not part of: it reaches the app
+    // through alice's authorization and becomes her direct room with Bob's ghost.
+    s.slack.post("D0ALICEBOB", "UBOB", "psst alice", None);
+    let dm = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&dm, WAIT, |e| {
+            e["content"]["body"] == "psst alice" && e["sender"] == ghost("UBOB").as_str()
+        })
+        .await?;
+    let wrapper = first_wrapper_in(&s, "D0ALICEBOB");
+    assert_eq!(wrapper["authorizations"][0]["user_id"], ALICE);
+    assert_eq!(wrapper["authorizations"][0]["is_bot"], false);
+    assert!(s.alice.joined_members(&dm).await?.contains(&ghost("UBOB")));
+    assert_eq!(s.alice.state_event(&dm, "m.room.name", "").await?, None);
+    assert!(
+        called_as_alice(&s, "conversations.info", "D0ALICEBOB"),
+        "the bot cannot read alice's DM; her token must"
+    );
+
+    // Her Matrix answer goes out as her, with her token, into the same DM.
+    s.alice.send_text(&dm, "hi bob, from matrix").await?;
+    let msgs = s
+        .slack
+        .wait_for("D0ALICEBOB", WAIT, |m| {
+            m.iter().any(|x| x.text == "hi bob, from matrix")
+        })
+        .await?;
+    let sent = msgs
+        .iter()
+        .find(|x| x.text == "hi bob, from matrix")
+        .unwrap();
+    assert_eq!(sent.user, ALICE);
+    assert_eq!(sent.bot_id, None);
+    assert!(called_as_alice(&s, "chat.postMessage", "D0ALICEBOB"));
+
+    // A group DM of alice, Bob and Carol, without the bot: her room with both ghosts.
+    s.slack.post("C0GROUP", "UCAROL", "hello group", None);
+    let group = s
+        .alice
+        .wait_for_invite_except(Some(&s.env.bot), &[&dm], WAIT)
+        .await?;
+    s.alice.join(&group).await?;
+    s.alice
+        .wait_for_event(&group, WAIT, |e| e["content"]["body"] == "hello group")
+        .await?;
+    let members = s.alice.joined_members(&group).await?;
+    assert!(
+        members.contains(&ghost("UBOB")) && members.contains(&ghost("UCAROL")),
+        "{members:?}"
+    );
+    s.alice.send_text(&group, "hi both").await?;
+    s.slack
+        .wait_for("C0GROUP", WAIT, |m| {
+            m.iter().any(|x| x.text == "hi both" && x.user == ALICE)
+        })
+        .await?;
+    assert!(called_as_alice(&s, "chat.postMessage", "C0GROUP"));
+
+    // Bob's next DM also arrives; every message is there once, her own echoes included.
+    s.slack.post("D0ALICEBOB", "UBOB", "got it", None);
+    s.alice
+        .wait_for_event(&dm, WAIT, |e| e["content"]["body"] == "got it")
+        .await?;
+    for (room, body) in [
+        (&dm, "psst alice"),
+        (&dm, "hi bob, from matrix"),
+        (&dm, "got it"),
+        (&group, "hello group"),
+        (&group, "hi both"),
+    ] {
+        assert_eq!(count_bodies(&s, room, body).await?, 1, "{body}");
+    }
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}
