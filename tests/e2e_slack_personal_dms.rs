@@ -135,3 +135,64 @@ async fn a_personal_login_gets_its_dms_with_other_people_and_answers_as_the_user
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dm_between_two_logged_in_users_reaches_both_of_their_rooms() -> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    s.slack.add_user(ALICE, "alice", "Alice Slack");
+    s.slack.add_user("UCAROL", "carol", "Carol Slack");
+    s.slack.add_user_im("D0ALICECAROL", ALICE, "UCAROL");
+    let bridge = s.env.start_in_process().await?;
+    log_in_app_and_token(&s).await?;
+    let carol = s.env.user("carol").await?;
+    let carol_mgmt = s.env.management_room(&carol).await?;
+    let token = format!("login slack token {}", s.slack.user_token("UCAROL"));
+    s.env
+        .command(&carol, &carol_mgmt, &token, "Logged in to slack as carol")
+        .await?;
+
+    // Carol writes to alice from Slack. The event names one of them; the bridge asks Slack
+    // who else sees it, so both get it: alice from Carol's ghost, Carol in her own room.
+    s.slack
+        .post("D0ALICECAROL", "UCAROL", "hi alice, carol here", None);
+    let alices = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&alices, WAIT, |e| {
+            e["content"]["body"] == "hi alice, carol here"
+                && e["sender"] == ghost("UCAROL").as_str()
+        })
+        .await?;
+    let carols = s.env.accept_portal_invite(&carol).await?;
+    assert_ne!(alices, carols, "each has a room of her own");
+    carol
+        .wait_for_event(&carols, WAIT, |e| {
+            e["content"]["body"] == "hi alice, carol here"
+        })
+        .await?;
+    assert!(
+        s.slack
+            .requests()
+            .iter()
+            .any(|r| r.method == "apps.event.authorizations.list"
+                && r.token_kind == TokenKind::App)
+    );
+
+    // Alice answers from Matrix: it reaches Slack once, and Carol's room shows it.
+    s.alice.send_text(&alices, "hello carol").await?;
+    carol
+        .wait_for_event(&carols, WAIT, |e| {
+            e["content"]["body"] == "hello carol" && e["sender"] == ghost(ALICE).as_str()
+        })
+        .await?;
+    let sent = s
+        .slack
+        .messages("D0ALICECAROL")
+        .iter()
+        .filter(|m| m.text == "hello carol" && m.user == ALICE)
+        .count();
+    assert_eq!(sent, 1);
+    assert_eq!(count_bodies(&s, &alices, "hello carol").await?, 1);
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}

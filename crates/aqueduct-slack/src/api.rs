@@ -128,14 +128,14 @@ impl SlackLogin {
     }
 
     /// Converts and queues one Events API event (in arrival order: callers await this before
-    /// taking the next event), given with its wrapper's `authorizations`. The returned future
+    /// taking the next event), given with its `event_callback` wrapper. The returned future
     /// resolves once the event is in Matrix and its channel's checkpoint has advanced, or with
     /// the reason it is not; both transports (Socket Mode and HTTP) acknowledge through it. An
     /// event that is not bridged at all resolves `Ok` at once.
     pub(crate) async fn deliver(
         &self,
         ev: &Value,
-        authorizations: &Value,
+        wrapper: &Value,
     ) -> futures_util::future::BoxFuture<'static, Result<(), aqueduct_core::Error>> {
         if let Some(reason) = self.lost_access(ev) {
             self.bridge
@@ -147,19 +147,24 @@ impl SlackLogin {
             Some("emoji_changed") => self.emoji.changed(ev).await,
             _ => {}
         }
-        let for_user = crate::routing::authorized_user(authorizations);
-        let routed = self
-            .to_remote(ev)
-            .await
-            .and_then(|e| self.route(ev, e, for_user));
-        // A conversation the bot is not in is the user's: the app cannot read its history,
-        // so it gets no checkpoint and nothing of it is remembered.
-        let me = if for_user.is_some() {
-            None
-        } else {
+        let users = self.authorized_users(wrapper).await;
+        let converted = self.to_remote(ev).await;
+        // A conversation the bot is not in belongs to the users it came through: the app
+        // cannot read its history, so it gets no checkpoint and nothing of it is remembered.
+        let me = if users.is_empty() {
             self.me.upgrade()
+        } else {
+            None
         };
-        let Some((login, event)) = routed else {
+        let routed: Vec<(LoginId, RemoteEvent)> = match converted {
+            None => Vec::new(),
+            Some(event) if users.is_empty() => self.route(ev, event, None).into_iter().collect(),
+            Some(event) => users
+                .iter()
+                .filter_map(|(team, user)| self.route(ev, event.clone(), Some((team, user))))
+                .collect(),
+        };
+        let Some((_, event)) = routed.first() else {
             // Not bridged (the echo of the bridge's own action): still what Slack holds now.
             if let Some(me) = me {
                 me.observe(ev).await;
@@ -181,10 +186,15 @@ impl SlackLogin {
         if let (true, Some(me)) = (is_new, &me) {
             me.observe(ev).await;
         }
-        let receipt = self.bridge.queue_remote_event(&login, event);
+        let receipts: Vec<_> = routed
+            .into_iter()
+            .map(|(login, event)| self.bridge.queue_remote_event(&login, event))
+            .collect();
         let raw = ev.clone();
         Box::pin(async move {
-            receipt.await?;
+            for receipt in receipts {
+                receipt.await?;
+            }
             if let Some(me) = me {
                 if let Some(ts) = ts {
                     me.advance_checkpoint(&channel, &ts, root.as_deref()).await;
@@ -206,9 +216,7 @@ impl SlackLogin {
         acks: mpsc::UnboundedSender<String>,
     ) {
         let payload = &frame["payload"];
-        let delivered = self
-            .deliver(&payload["event"], &payload["authorizations"])
-            .await;
+        let delivered = self.deliver(&payload["event"], payload).await;
         tokio::spawn(async move {
             match delivered.await {
                 Ok(()) => {

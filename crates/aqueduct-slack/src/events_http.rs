@@ -161,11 +161,7 @@ async fn bridge(
         // The login was replaced or disconnected before its catch-up finished.
         return Outcome::Transient;
     }
-    match login
-        .deliver(&body["event"], &body["authorizations"])
-        .await
-        .await
-    {
+    match login.deliver(&body["event"], body).await.await {
         Ok(()) => Outcome::Settled,
         Err(e) if is_transient(&e) => {
             tracing::warn!(error = %e, "Slack event not bridged yet; Slack will retry");

@@ -57,6 +57,14 @@ impl Puppets {
             .cloned()
     }
 
+    /// Whether users of `team` other than `user` have a connected personal login.
+    pub fn others_in_team(&self, team: &str, user: &str) -> bool {
+        self.lock()
+            .logins
+            .keys()
+            .any(|(t, u)| t == team && u != user)
+    }
+
     /// Records the bot user of `team`'s app login.
     pub fn set_bot(&self, team: &str, bot_user: &str) {
         self.lock()

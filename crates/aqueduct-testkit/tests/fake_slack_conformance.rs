@@ -718,4 +718,30 @@ async fn dms_between_people_reach_the_app_only_through_an_authorizing_member() {
     )
     .await;
     assert_eq!(members["members"], json!(["U1", "U2"]));
+
+    // The wrapper names one authorization; the app-level token lists them all.
+    fake.user_token("U2");
+    let context = w["event_context"].as_str().unwrap();
+    let all = call_form(
+        &fake,
+        &fake.app_token(),
+        "apps.event.authorizations.list",
+        &[("event_context", context)],
+    )
+    .await;
+    let users: Vec<&str> = all["authorizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["user_id"].as_str())
+        .collect();
+    assert_eq!(users, ["U1", "U2"], "{all}");
+    let refused = call_form(
+        &fake,
+        &bot,
+        "apps.event.authorizations.list",
+        &[("event_context", context)],
+    )
+    .await;
+    assert_eq!(refused["error"], "not_allowed_token_type");
 }

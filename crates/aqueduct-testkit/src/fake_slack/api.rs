@@ -230,6 +230,9 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
         TokenKind::Missing => return Err("not_authed".into()),
         TokenKind::Invalid => return Err("invalid_auth".into()),
         TokenKind::Revoked => return Err("token_revoked".into()),
+        TokenKind::App if method == "apps.event.authorizations.list" => {
+            return event_authorizations(st, p);
+        }
         TokenKind::App if method == "apps.connections.open" => None,
         TokenKind::App => return Err("not_allowed_token_type".into()),
         TokenKind::Bot | TokenKind::User(_) if method == "apps.connections.open" => {
@@ -485,6 +488,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
             Ok(json!({}))
         }
         "emoji.list" => Ok(st.custom_emoji.list()),
+        "apps.event.authorizations.list" => Err("not_allowed_token_type".into()),
         "conversations.mark" => {
             if c.bot {
                 return Err("not_allowed_token_type".into());
@@ -646,6 +650,34 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
         }
         _ => Err("unknown_method".into()),
     }
+}
+
+/// `apps.event.authorizations.list` (app-level token): every installation an event is
+/// visible to, named by the `event_context` of its wrapper: the bot where it is a member, and
+/// each member who authorized the app with user scopes.
+fn event_authorizations(st: &State, p: &Map<String, Value>) -> ApiResult {
+    let context = p_str(p, "event_context").ok_or("invalid_arguments")?;
+    let decoded = context
+        .strip_prefix("4-")
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .ok_or("invalid_event_context")?;
+    let mut authorizations = Vec::new();
+    let entry = |user: &str, is_bot: bool| {
+        json!({"enterprise_id": null, "team_id": TEAM_ID, "user_id": user, "is_bot": is_bot,
+               "is_enterprise_install": false})
+    };
+    if let Some(ch) = decoded["cid"].as_str().and_then(|c| st.channels.get(c)) {
+        if st.bot_in(ch) {
+            authorizations.push(entry(BOT_USER_ID, true));
+        }
+        for m in ch.members.iter().filter(|m| st.authorized(m)) {
+            authorizations.push(entry(m, false));
+        }
+    } else {
+        authorizations.push(entry(BOT_USER_ID, true));
+    }
+    Ok(json!({"authorizations": authorizations, "response_metadata": {"next_cursor": ""}}))
 }
 
 fn page(
