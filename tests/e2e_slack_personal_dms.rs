@@ -94,6 +94,24 @@ async fn a_personal_login_gets_its_dms_with_other_people_and_answers_as_the_user
     assert_eq!(sent.bot_id, None);
     assert!(called_as_alice(&s, "chat.postMessage", "D0ALICEBOB"));
 
+    // A file Bob shares there is read with alice's token: the bot may not see it.
+    let png = vec![0x89, b'P', b'N', b'G', 1, 2, 3];
+    s.slack.upload_file(
+        "D0ALICEBOB",
+        "UBOB",
+        "private.png",
+        "image/png",
+        png.clone(),
+        "just for you",
+    );
+    let image = s
+        .alice
+        .wait_for_event(&dm, WAIT, |e| e["content"]["msgtype"] == "m.image")
+        .await?;
+    assert_eq!(image["content"]["body"], "private.png");
+    let url = image["content"]["url"].as_str().unwrap_or_default();
+    assert_eq!(s.alice.download(url).await?, png);
+
     // A group DM of alice, Bob and Carol, without the bot: her room with both ghosts.
     s.slack.post("C0GROUP", "UCAROL", "hello group", None);
     let group = s

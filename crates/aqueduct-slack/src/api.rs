@@ -86,8 +86,18 @@ impl SlackLogin {
         rooms
     }
 
-    /// Converts an event and downloads its files.
+    /// Converts an event and downloads its files with the bot token.
     pub(crate) async fn to_remote(&self, ev: &Value) -> Option<RemoteEvent> {
+        self.to_remote_reading(ev, &self.bot).await
+    }
+
+    /// Converts an event and downloads its files with `files`' token (a user's, for their
+    /// own conversations the bot cannot see).
+    pub(crate) async fn to_remote_reading(
+        &self,
+        ev: &Value,
+        files: &SlackWeb,
+    ) -> Option<RemoteEvent> {
         let bridge = self.bridge.clone();
         let matrix_id = move |u: &RemoteUserId| bridge.matrix_id_for(u);
         let channel_rooms = self.channel_rooms(ev).await;
@@ -95,7 +105,7 @@ impl SlackLogin {
         self.resolve_custom_emoji(&mut event).await;
         if let RemoteEventKind::Message { content, .. } = &mut event.kind {
             for (name, mime, url) in convert::files(ev) {
-                match self.bot.download(&url, self.config.max_file_bytes).await {
+                match files.download(&url, self.config.max_file_bytes).await {
                     Ok(data) => {
                         let kind = if mime.starts_with("image/") {
                             AttachmentKind::Image
@@ -148,7 +158,13 @@ impl SlackLogin {
             _ => {}
         }
         let users = self.authorized_users(wrapper).await;
-        let converted = self.to_remote(ev).await;
+        // Files of a user's own conversation are read with their token.
+        let reader = users
+            .iter()
+            .find_map(|(team, user)| self.puppets.web_of(team, user));
+        let converted = self
+            .to_remote_reading(ev, reader.as_ref().unwrap_or(&self.bot))
+            .await;
         // A conversation the bot is not in belongs to the users it came through: the app
         // cannot read its history, so it gets no checkpoint and nothing of it is remembered.
         let me = if users.is_empty() {

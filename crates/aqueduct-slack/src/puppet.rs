@@ -74,7 +74,8 @@ impl NetworkApi for SlackPuppet {
     async fn connect(&self) -> ConnectorResult<()> {
         match self.web.call("auth.test", &[]).await {
             Ok(_) => {
-                self.puppets.register(&self.team, &self.user, &self.login);
+                self.puppets
+                    .register(&self.team, &self.user, &self.login, &self.web);
                 self.bridge
                     .report_state(&self.login, RemoteState::Connected);
                 Ok(())
@@ -87,7 +88,8 @@ impl NetworkApi for SlackPuppet {
             Err(e) => {
                 // Sending still works once Slack is back: register now so the user's events
                 // are theirs meanwhile.
-                self.puppets.register(&self.team, &self.user, &self.login);
+                self.puppets
+                    .register(&self.team, &self.user, &self.login, &self.web);
                 self.bridge
                     .report_state(&self.login, RemoteState::TransientDisconnect(e.to_string()));
                 Ok(())

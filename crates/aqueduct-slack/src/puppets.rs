@@ -3,6 +3,7 @@
 //! this registry lets it hand a puppeted user's own events to their login (so they appear in
 //! Matrix as that Matrix user) and recognise the echoes of what their login sent.
 
+use crate::web::SlackWeb;
 use aqueduct_core::ids::LoginId;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -18,8 +19,9 @@ pub(crate) struct Puppets {
 
 #[derive(Default)]
 struct Registry {
-    /// (team, Slack user) -> their connected personal login.
-    logins: HashMap<(String, String), LoginId>,
+    /// (team, Slack user) -> their connected personal login, and the Web API with their token
+    /// (to read what only they can see, such as files in their own DMs).
+    logins: HashMap<(String, String), (LoginId, SlackWeb)>,
     /// Team -> the bot user of its app login, which personal logins leave out of member lists.
     bots: HashMap<String, String>,
     /// (channel, ts, text) of edits a personal login made, whose `message_changed` echo the
@@ -32,11 +34,12 @@ impl Puppets {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a connected personal login of `user` in `team`.
-    pub fn register(&self, team: &str, user: &str, login: &LoginId) {
-        self.lock()
-            .logins
-            .insert((team.to_owned(), user.to_owned()), login.clone());
+    /// Records a connected personal login of `user` in `team`, with its Web API client.
+    pub fn register(&self, team: &str, user: &str, login: &LoginId, web: &SlackWeb) {
+        self.lock().logins.insert(
+            (team.to_owned(), user.to_owned()),
+            (login.clone(), web.clone()),
+        );
     }
 
     /// Forgets the personal login of `user`, if it is still `login` (a newer login of the same
@@ -44,7 +47,7 @@ impl Puppets {
     pub fn unregister(&self, team: &str, user: &str, login: &LoginId) {
         let mut reg = self.lock();
         let key = (team.to_owned(), user.to_owned());
-        if reg.logins.get(&key) == Some(login) {
+        if reg.logins.get(&key).is_some_and(|(l, _)| l == login) {
             reg.logins.remove(&key);
         }
     }
@@ -54,7 +57,15 @@ impl Puppets {
         self.lock()
             .logins
             .get(&(team.to_owned(), user.to_owned()))
-            .cloned()
+            .map(|(l, _)| l.clone())
+    }
+
+    /// The Web API with the token of `user`'s connected personal login, if any.
+    pub fn web_of(&self, team: &str, user: &str) -> Option<SlackWeb> {
+        self.lock()
+            .logins
+            .get(&(team.to_owned(), user.to_owned()))
+            .map(|(_, w)| w.clone())
     }
 
     /// Whether users of `team` other than `user` have a connected personal login.
@@ -103,8 +114,9 @@ mod tests {
     fn a_newer_login_survives_the_older_one_unregistering() {
         let p = Puppets::default();
         let (old, new) = (LoginId::new("old"), LoginId::new("new"));
-        p.register("T1", "U1", &old);
-        p.register("T1", "U1", &new);
+        let web = SlackWeb::new(reqwest::Client::new(), "http://127.0.0.1:9", "xoxp-1");
+        p.register("T1", "U1", &old, &web);
+        p.register("T1", "U1", &new, &web);
         p.unregister("T1", "U1", &old);
         assert_eq!(p.login_of("T1", "U1"), Some(new.clone()));
         p.unregister("T1", "U1", &new);
