@@ -214,3 +214,56 @@ async fn a_dm_between_two_logged_in_users_reaches_both_of_their_rooms() -> anyho
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_personal_dm_catches_up_what_it_received_while_the_bridge_was_down() -> anyhow::Result<()>
+{
+    let s = SlackEnv::start().await?;
+    s.slack.add_user(ALICE, "alice", "Alice Slack");
+    s.slack.add_user_im("D0ALICEBOB", ALICE, "UBOB");
+    let bridge = s.env.start_in_process().await?;
+    log_in_app_and_token(&s).await?;
+    let before = s.slack.post("D0ALICEBOB", "UBOB", "before", None);
+    let dm = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&dm, WAIT, |e| e["content"]["body"] == "before")
+        .await?;
+    bridge.stop().await?;
+
+    // While the bridge is down Bob writes twice and edits his first message; Slack then
+    // gives up delivering the events.
+    s.slack.post("D0ALICEBOB", "UBOB", "while down 1", None);
+    s.slack.post("D0ALICEBOB", "UBOB", "while down 2", None);
+    s.slack.edit("D0ALICEBOB", &before, "before, edited");
+    s.slack.give_up_undelivered_events();
+
+    let bridge = s.env.start_in_process().await?;
+    s.alice
+        .wait_for_event(&dm, WAIT, |e| e["content"]["body"] == "while down 2")
+        .await?;
+    s.alice
+        .wait_for_event(&dm, WAIT, |e| {
+            e["content"]["m.new_content"]["body"] == "before, edited"
+        })
+        .await?;
+    for body in ["before", "while down 1", "while down 2"] {
+        assert_eq!(count_bodies(&s, &dm, body).await?, 1, "{body}");
+    }
+    let read_back: Vec<TokenKind> = s
+        .slack
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "conversations.history" && r.params["channel"] == "D0ALICEBOB")
+        .map(|r| r.token_kind)
+        .collect();
+    assert!(
+        !read_back.is_empty()
+            && read_back
+                .iter()
+                .all(|k| *k == TokenKind::User(ALICE.into())),
+        "read back with alice's token only: {read_back:?}"
+    );
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}

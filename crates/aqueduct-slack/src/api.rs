@@ -165,13 +165,13 @@ impl SlackLogin {
         let converted = self
             .to_remote_reading(ev, reader.as_ref().unwrap_or(&self.bot))
             .await;
-        // A conversation the bot is not in belongs to the users it came through: the app
-        // cannot read its history, so it gets no checkpoint and nothing of it is remembered.
-        let me = if users.is_empty() {
-            self.me.upgrade()
-        } else {
-            None
-        };
+        // A conversation the bot is not in belongs to the users it came through: its
+        // checkpoint names the one whose token reads it back.
+        let owner = users
+            .iter()
+            .find(|(team, user)| self.puppets.login_of(team, user).is_some())
+            .cloned();
+        let me = self.me.upgrade();
         let routed: Vec<(LoginId, RemoteEvent)> = match converted {
             None => Vec::new(),
             Some(event) if users.is_empty() => self.route(ev, event, None).into_iter().collect(),
@@ -213,6 +213,9 @@ impl SlackLogin {
             }
             if let Some(me) = me {
                 if let Some(ts) = ts {
+                    if let Some((team, user)) = &owner {
+                        me.set_owner(&channel, (team, user)).await;
+                    }
                     me.advance_checkpoint(&channel, &ts, root.as_deref()).await;
                 }
                 if !is_new {
@@ -266,6 +269,20 @@ impl SlackLogin {
         }
     }
 
+    /// Records that `channel` is the own conversation of Slack user `owner` (team, user).
+    pub(crate) async fn set_owner(&self, channel: &str, owner: (&str, &str)) {
+        let state = self
+            .checkpoints
+            .lock()
+            .expect("checkpoints")
+            .set_owner(channel, owner);
+        if let Some(state) = state
+            && let Err(e) = self.bridge.save_login_state(&self.login, state).await
+        {
+            tracing::warn!(error = %e, "cannot save the Slack checkpoint");
+        }
+    }
+
     /// Records that message `ts` of `channel` is in Matrix and saves the checkpoints now
     /// and then.
     pub(crate) async fn advance_checkpoint(
@@ -301,6 +318,7 @@ impl NetworkApi for SlackLogin {
     async fn connect(&self) -> ConnectorResult<()> {
         self.bot.call("auth.test", &[]).await?;
         self.puppets.set_bot(&self.team, &self.bot_user);
+        self.puppets.set_app(&self.team, self.me.clone());
         let me = self
             .me
             .upgrade()

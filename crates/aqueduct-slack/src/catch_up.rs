@@ -8,12 +8,21 @@
 
 use crate::api::SlackLogin;
 use crate::checkpoints::{ChannelMark, ts_order};
+use crate::web::SlackWeb;
 use aqueduct_core::connector::ConnectorResult;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Most pages of history fetched per channel and catch-up (200 messages each).
 const MAX_PAGES: usize = 50;
+
+/// Whose token reads a channel, and who what it finds is for.
+pub(crate) struct Target<'a> {
+    /// The bot's Web API, or the owner's for a user's own conversation.
+    pub reader: &'a SlackWeb,
+    /// The owner (team, user) of a user's own conversation.
+    pub for_user: Option<(&'a str, &'a str)>,
+}
 
 /// What Slack holds now of a channel, from its checkpoint's catch-up fetch.
 pub(crate) struct ChannelNow {
@@ -26,17 +35,56 @@ pub(crate) struct ChannelNow {
 }
 
 impl SlackLogin {
-    /// Bridges what each known channel received since its checkpoint.
+    /// Bridges what each known channel received since its checkpoint. A user's own
+    /// conversation is read with their token, once their personal login is connected (see
+    /// [`Self::catch_up_owned_by`]).
     pub(crate) async fn catch_up(&self) {
         let marks = self.checkpoints.lock().expect("checkpoints").marks();
         for mark in marks {
-            if let Err(e) = self.catch_up_channel(&mark).await {
-                tracing::warn!(channel = %mark.channel, error = %e, "Slack catch-up failed");
+            self.catch_up_mark(&mark).await;
+        }
+    }
+
+    /// Bridges what the own conversations of Slack user `user` of `team` received since
+    /// their checkpoints: run when their personal login connects, which may be after the
+    /// app's own catch-up.
+    pub(crate) async fn catch_up_owned_by(&self, team: &str, user: &str) {
+        let marks = self.checkpoints.lock().expect("checkpoints").marks();
+        for mark in marks {
+            if mark
+                .owner
+                .as_ref()
+                .is_some_and(|(t, u)| t == team && u == user)
+            {
+                self.catch_up_mark(&mark).await;
             }
         }
     }
 
-    async fn catch_up_channel(&self, mark: &ChannelMark) -> ConnectorResult<()> {
+    async fn catch_up_mark(&self, mark: &ChannelMark) {
+        let (reader, for_user) = match &mark.owner {
+            None => (self.bot.clone(), None),
+            Some((team, user)) => match self.puppets.web_of(team, user) {
+                Some(web) => (web, Some((team.as_str(), user.as_str()))),
+                None => {
+                    tracing::debug!(channel = %mark.channel, "owner not logged in; caught up later");
+                    return;
+                }
+            },
+        };
+        if let Err(e) = self.catch_up_channel(mark, &reader, for_user).await {
+            tracing::warn!(channel = %mark.channel, error = %e, "Slack catch-up failed");
+        }
+    }
+
+    /// Catches one channel up, reading it with `reader`'s token and routing what it finds
+    /// as delivered for `for_user` (see [`SlackLogin::route`]).
+    async fn catch_up_channel(
+        &self,
+        mark: &ChannelMark,
+        reader: &SlackWeb,
+        for_user: Option<(&str, &str)>,
+    ) -> ConnectorResult<()> {
         let newer = |ts: &str| ts_order(ts) > ts_order(&mark.newest);
         let (remembered_oldest, remembered_threads) = {
             let cps = self.checkpoints.lock().expect("checkpoints");
@@ -79,7 +127,7 @@ impl SlackLogin {
             if !cursor.is_empty() {
                 params.push(("cursor", cursor.clone()));
             }
-            let page = self.bot.call("conversations.history", &params).await?;
+            let page = reader.call("conversations.history", &params).await?;
             for m in page["messages"].as_array().into_iter().flatten() {
                 let Some(ts) = m["ts"].as_str() else { continue };
                 if m["latest_reply"].as_str().is_some_and(newer) {
@@ -106,7 +154,7 @@ impl SlackLogin {
                 ("inclusive", "true".into()),
                 ("limit", "200".into()),
             ];
-            let replies = match self.bot.call("conversations.replies", &params).await {
+            let replies = match reader.call("conversations.replies", &params).await {
                 Ok(r) => r,
                 // A deleted thread has nothing left to catch up on.
                 Err(e) => {
@@ -127,14 +175,21 @@ impl SlackLogin {
                 }
             }
         }
-        self.bridge_missed(&mark.channel, &now, newer).await;
-        self.bridge_changes(&mark.channel, &now).await;
+        let to = Target { reader, for_user };
+        self.bridge_missed(&mark.channel, &now, newer, &to).await;
+        self.bridge_changes(&mark.channel, &now, &to).await;
         Ok(())
     }
 
     /// Bridges the messages of `now` that are `newer` than the checkpoint, oldest first
     /// (keyed by exact timestamp order, so parents and replies interleave as sent).
-    async fn bridge_missed(&self, channel: &str, now: &ChannelNow, newer: impl Fn(&str) -> bool) {
+    async fn bridge_missed(
+        &self,
+        channel: &str,
+        now: &ChannelNow,
+        newer: impl Fn(&str) -> bool,
+        to: &Target<'_>,
+    ) {
         let missed: BTreeMap<(u64, u64), &Value> = now
             .messages
             .iter()
@@ -147,9 +202,9 @@ impl SlackLogin {
             m["type"] = json!("message");
             m["channel"] = json!(channel);
             if let Some((login, ev)) = self
-                .to_remote(&m)
+                .to_remote_reading(&m, to.reader)
                 .await
-                .and_then(|e| self.route(&m, e, None))
+                .and_then(|e| self.route(&m, e, to.for_user))
             {
                 receipts.push((m, Some(self.bridge.queue_remote_event(&login, ev))));
             } else {

@@ -34,6 +34,9 @@ pub(crate) struct Checkpoints {
     threads: HashMap<String, VecDeque<String>>,
     /// What was bridged of each channel's recent messages.
     recent: RecentMessages,
+    /// Channel -> the Slack user (team, user) whose own conversation it is, for channels the
+    /// bot cannot read.
+    owners: HashMap<String, (String, String)>,
     /// When the state was last handed out for saving.
     saved_at: Option<Instant>,
     /// Whether something changed since then.
@@ -49,6 +52,9 @@ pub(crate) struct ChannelMark {
     pub newest: String,
     /// Threads that were active lately.
     pub threads: Vec<String>,
+    /// For a user's own conversation (one the bot is not in): the Slack user (team, user)
+    /// whose token reads it and whose login receives it.
+    pub owner: Option<(String, String)>,
 }
 
 impl Checkpoints {
@@ -58,6 +64,7 @@ impl Checkpoints {
             newest: serde_json::from_value(state["checkpoints"].clone()).unwrap_or_default(),
             threads: serde_json::from_value(state["threads"].clone()).unwrap_or_default(),
             recent: serde_json::from_value(state["recent"].clone()).unwrap_or_default(),
+            owners: serde_json::from_value(state["owners"].clone()).unwrap_or_default(),
             saved_at: None,
             unsaved: false,
         }
@@ -148,7 +155,10 @@ impl Checkpoints {
 
     /// The state as saved.
     pub(crate) fn state(&self) -> Value {
-        json!({ "checkpoints": self.newest, "threads": self.threads, "recent": self.recent })
+        json!({
+            "checkpoints": self.newest, "threads": self.threads, "recent": self.recent,
+            "owners": self.owners,
+        })
     }
 
     /// Where each known channel's catch-up starts.
@@ -163,8 +173,20 @@ impl Checkpoints {
                     .get(channel)
                     .map(|t| t.iter().cloned().collect())
                     .unwrap_or_default(),
+                owner: self.owners.get(channel).cloned(),
             })
             .collect()
+    }
+
+    /// Records that `channel` is the own conversation of Slack user `owner` (team, user), read
+    /// with their token. Returns the state to save (at once) when it changed.
+    pub(crate) fn set_owner(&mut self, channel: &str, owner: (&str, &str)) -> Option<Value> {
+        let owner = (owner.0.to_owned(), owner.1.to_owned());
+        if self.owners.get(channel) == Some(&owner) {
+            return None;
+        }
+        self.owners.insert(channel.to_owned(), owner);
+        self.changed(true, true)
     }
 }
 
@@ -193,6 +215,7 @@ mod tests {
                 channel: "C1".into(),
                 newest: "1700000000.000200".into(),
                 threads: vec![],
+                owner: None,
             }]
         );
         assert_eq!(cps.marks()[0].newest, "1700000000.000200");

@@ -76,6 +76,12 @@ impl NetworkApi for SlackPuppet {
             Ok(_) => {
                 self.puppets
                     .register(&self.team, &self.user, &self.login, &self.web);
+                // What the user's own conversations received while the bridge was away; the
+                // app login reads it with this login's token.
+                if let Some(app) = self.puppets.app_of(&self.team) {
+                    let (team, user) = (self.team.clone(), self.user.clone());
+                    tokio::spawn(async move { app.catch_up_owned_by(&team, &user).await });
+                }
                 self.bridge
                     .report_state(&self.login, RemoteState::Connected);
                 Ok(())

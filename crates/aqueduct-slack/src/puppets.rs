@@ -3,10 +3,11 @@
 //! this registry lets it hand a puppeted user's own events to their login (so they appear in
 //! Matrix as that Matrix user) and recognise the echoes of what their login sent.
 
+use crate::api::SlackLogin;
 use crate::web::SlackWeb;
 use aqueduct_core::ids::LoginId;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 /// How many edit echoes are remembered at most; an echo that never came is forgotten.
 const MAX_EXPECTED_EDITS: usize = 1000;
@@ -24,6 +25,9 @@ struct Registry {
     logins: HashMap<(String, String), (LoginId, SlackWeb)>,
     /// Team -> the bot user of its app login, which personal logins leave out of member lists.
     bots: HashMap<String, String>,
+    /// Team -> its app login, which catches up a personal login's own conversations when
+    /// that login connects.
+    apps: HashMap<String, Weak<SlackLogin>>,
     /// (channel, ts, text) of edits a personal login made, whose `message_changed` echo the
     /// app login must not bridge back.
     expected_edits: HashSet<(String, String, String)>,
@@ -81,6 +85,16 @@ impl Puppets {
         self.lock()
             .bots
             .insert(team.to_owned(), bot_user.to_owned());
+    }
+
+    /// Records `team`'s connected app login.
+    pub fn set_app(&self, team: &str, app: Weak<SlackLogin>) {
+        self.lock().apps.insert(team.to_owned(), app);
+    }
+
+    /// `team`'s connected app login, if it is still alive.
+    pub fn app_of(&self, team: &str) -> Option<Arc<SlackLogin>> {
+        self.lock().apps.get(team)?.upgrade()
     }
 
     /// The bot user of `team`'s app login, if one is connected.

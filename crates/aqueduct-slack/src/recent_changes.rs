@@ -6,7 +6,7 @@
 //! so a second catch-up does not repeat it.
 
 use crate::api::SlackLogin;
-use crate::catch_up::ChannelNow;
+use crate::catch_up::{ChannelNow, Target};
 use crate::recent::{Change, RecentMessages};
 use serde_json::{Value, json};
 
@@ -113,7 +113,7 @@ impl SlackLogin {
 
     /// Bridges the edits, deletes and reactions that make the remembered messages of
     /// `channel` differ from `now`, each once, and remembers them.
-    pub(crate) async fn bridge_changes(&self, channel: &str, now: &ChannelNow) {
+    pub(crate) async fn bridge_changes(&self, channel: &str, now: &ChannelNow, to: &Target<'_>) {
         let changes = self
             .checkpoints
             .lock()
@@ -130,9 +130,9 @@ impl SlackLogin {
         for change in changes {
             let ev = event_for(channel, &change);
             let routed = self
-                .to_remote(&ev)
+                .to_remote_reading(&ev, to.reader)
                 .await
-                .and_then(|e| self.route(&ev, e, None));
+                .and_then(|e| self.route(&ev, e, to.for_user));
             let receipt = routed.map(|(login, e)| self.bridge.queue_remote_event(&login, e));
             receipts.push((change, receipt));
         }
