@@ -133,6 +133,24 @@ async fn custom_emoji_cross_as_images_and_back_as_their_names() -> anyhow::Resul
         })
         .await?;
 
+    // An emoji added to the workspace now (`emoji_changed`) is an image in the very next
+    // message, though the list was fetched less than a minute ago; a removed one is text.
+    s.slack.add_custom_emoji("nope", "image/gif", GIF);
+    s.slack.remove_custom_emoji("partyparrot");
+    s.slack
+        .post("C1", "UBOB", "now :nope: but not :partyparrot:", None);
+    let now = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"] == "now :nope: but not :partyparrot:"
+        })
+        .await?;
+    let html = now["content"]["formatted_body"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(html.contains(r#"alt=":nope:""#), "{html}");
+    assert!(html.ends_with(" but not :partyparrot:"), "{html}");
+
     s.check_conformance()?;
     bridge.stop().await?;
     Ok(())

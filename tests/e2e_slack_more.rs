@@ -1,5 +1,5 @@
 //! The Slack connector end to end, for backfilled threads, send pacing, direct and group
-//! messages with the bot, oversized files and ghost avatars.
+//! messages with the bot, private channels, oversized files and ghost avatars.
 
 use aqueduct_testkit::bridge_env::EnvOptions;
 use aqueduct_testkit::slack_env::{SlackEnv, WAIT, ghost};
@@ -244,6 +244,61 @@ async fn direct_and_group_messages_with_the_bot_become_rooms_and_cross_both_ways
         .wait_for("C0MPIM", WAIT, |m| {
             m.iter()
                 .any(|x| x.text.contains("hi both") && x.user == "UBOT")
+        })
+        .await?;
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_channel_bridges_both_ways() -> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    // A private channel from before 2021: a `G` id, `is_group`, events of channel type
+    // `group`.
+    s.slack
+        .add_channel("G0SECRET", "secret-plans", &["UBOT", "UBOB"], true);
+    let bridge = s.env.start_in_process().await?;
+    s.login_app().await?;
+
+    let plan = s.slack.post("G0SECRET", "UBOB", "the plan", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"] == "the plan" && e["sender"] == ghost("UBOB").as_str()
+        })
+        .await?;
+    let wrapper = s
+        .slack
+        .emitted_events()
+        .into_iter()
+        .find(|w| w["event"]["channel"] == "G0SECRET")
+        .unwrap_or_default();
+    assert_eq!(wrapper["event"]["channel_type"], "group");
+    let name = s.alice.state_event(&room, "m.room.name", "").await?;
+    assert_eq!(
+        name.as_ref().and_then(|n| n["name"].as_str()),
+        Some("secret-plans")
+    );
+    assert!(
+        s.alice
+            .joined_members(&room)
+            .await?
+            .contains(&ghost("UBOB"))
+    );
+
+    // An edit there crosses, and so does an answer from Matrix.
+    s.slack.edit("G0SECRET", &plan, "the new plan");
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["m.new_content"]["body"] == "the new plan"
+        })
+        .await?;
+    s.alice.send_text(&room, "count me in").await?;
+    s.slack
+        .wait_for("G0SECRET", WAIT, |m| {
+            m.iter()
+                .any(|x| x.text.contains("count me in") && x.user == "UBOT")
         })
         .await?;
     s.check_conformance()?;

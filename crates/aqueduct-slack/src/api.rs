@@ -86,8 +86,18 @@ impl SlackLogin {
         rooms
     }
 
-    /// Converts an event and downloads its files.
+    /// Converts an event and downloads its files with the bot token.
     pub(crate) async fn to_remote(&self, ev: &Value) -> Option<RemoteEvent> {
+        self.to_remote_reading(ev, &self.bot).await
+    }
+
+    /// Converts an event and downloads its files with `files`' token (a user's, for their
+    /// own conversations the bot cannot see).
+    pub(crate) async fn to_remote_reading(
+        &self,
+        ev: &Value,
+        files: &SlackWeb,
+    ) -> Option<RemoteEvent> {
         let bridge = self.bridge.clone();
         let matrix_id = move |u: &RemoteUserId| bridge.matrix_id_for(u);
         let channel_rooms = self.channel_rooms(ev).await;
@@ -95,7 +105,7 @@ impl SlackLogin {
         self.resolve_custom_emoji(&mut event).await;
         if let RemoteEventKind::Message { content, .. } = &mut event.kind {
             for (name, mime, url) in convert::files(ev) {
-                match self.bot.download(&url, self.config.max_file_bytes).await {
+                match files.download(&url, self.config.max_file_bytes).await {
                     Ok(data) => {
                         let kind = if mime.starts_with("image/") {
                             AttachmentKind::Image
@@ -128,23 +138,53 @@ impl SlackLogin {
     }
 
     /// Converts and queues one Events API event (in arrival order: callers await this before
-    /// taking the next event). The returned future resolves once the event is in Matrix and
-    /// its channel's checkpoint has advanced, or with the reason it is not; both transports
-    /// (Socket Mode and HTTP) acknowledge through it. An event that is not bridged at all
-    /// resolves `Ok` at once.
+    /// taking the next event), given with its `event_callback` wrapper. The returned future
+    /// resolves once the event is in Matrix and its channel's checkpoint has advanced, or with
+    /// the reason it is not; both transports (Socket Mode and HTTP) acknowledge through it. An
+    /// event that is not bridged at all resolves `Ok` at once.
     pub(crate) async fn deliver(
         &self,
         ev: &Value,
+        wrapper: &Value,
     ) -> futures_util::future::BoxFuture<'static, Result<(), aqueduct_core::Error>> {
         if let Some(reason) = self.lost_access(ev) {
             self.bridge
                 .report_state(&self.login, RemoteState::BadCredentials(reason));
             return Box::pin(async { Ok(()) });
         }
-        if ev["type"] == "tokens_revoked" {
-            self.revoke_puppets(ev);
+        match ev["type"].as_str() {
+            Some("tokens_revoked") => self.revoke_puppets(ev),
+            Some("emoji_changed") => self.emoji.changed(ev).await,
+            _ => {}
         }
-        let Some((login, event)) = self.to_remote(ev).await.and_then(|e| self.route(ev, e)) else {
+        let users = self.authorized_users(wrapper).await;
+        // Files of a user's own conversation are read with their token.
+        let reader = users
+            .iter()
+            .find_map(|(team, user)| self.puppets.web_of(team, user));
+        let converted = self
+            .to_remote_reading(ev, reader.as_ref().unwrap_or(&self.bot))
+            .await;
+        // A conversation the bot is not in belongs to the users it came through: its
+        // checkpoint names the one whose token reads it back.
+        let owner = users
+            .iter()
+            .find(|(team, user)| self.puppets.login_of(team, user).is_some())
+            .cloned();
+        let me = self.me.upgrade();
+        let routed: Vec<(LoginId, RemoteEvent)> = match converted {
+            None => Vec::new(),
+            Some(event) if users.is_empty() => self.route(ev, event, None).into_iter().collect(),
+            Some(event) => users
+                .iter()
+                .filter_map(|(team, user)| self.route(ev, event.clone(), Some((team, user))))
+                .collect(),
+        };
+        let Some((_, event)) = routed.first() else {
+            // Not bridged (the echo of the bridge's own action): still what Slack holds now.
+            if let Some(me) = me {
+                me.observe(ev).await;
+            }
             return Box::pin(async { Ok(()) });
         };
         let channel = event.chat.to_string();
@@ -156,12 +196,31 @@ impl SlackLogin {
             ),
             _ => (None, None),
         };
-        let receipt = self.bridge.queue_remote_event(&login, event);
-        let me = self.me.upgrade();
+        // A new message is remembered as soon as it is queued, so that the changes to it
+        // that follow (each recorded once it is in Matrix, in a task of its own) find it.
+        let is_new = ts.is_some();
+        if let (true, Some(me)) = (is_new, &me) {
+            me.observe(ev).await;
+        }
+        let receipts: Vec<_> = routed
+            .into_iter()
+            .map(|(login, event)| self.bridge.queue_remote_event(&login, event))
+            .collect();
+        let raw = ev.clone();
         Box::pin(async move {
-            receipt.await?;
-            if let (Some(ts), Some(me)) = (ts, me) {
-                me.advance_checkpoint(&channel, &ts, root.as_deref()).await;
+            for receipt in receipts {
+                receipt.await?;
+            }
+            if let Some(me) = me {
+                if let Some(ts) = ts {
+                    if let Some((team, user)) = &owner {
+                        me.set_owner(&channel, (team, user)).await;
+                    }
+                    me.advance_checkpoint(&channel, &ts, root.as_deref()).await;
+                }
+                if !is_new {
+                    me.observe(&raw).await;
+                }
             }
             Ok(())
         })
@@ -175,7 +234,8 @@ impl SlackLogin {
         frame: &Value,
         acks: mpsc::UnboundedSender<String>,
     ) {
-        let delivered = self.deliver(&frame["payload"]["event"]).await;
+        let payload = &frame["payload"];
+        let delivered = self.deliver(&payload["event"], payload).await;
         tokio::spawn(async move {
             match delivered.await {
                 Ok(()) => {
@@ -206,6 +266,20 @@ impl SlackLogin {
                 Some("the Slack app's bot token was revoked".into())
             }
             _ => None,
+        }
+    }
+
+    /// Records that `channel` is the own conversation of Slack user `owner` (team, user).
+    pub(crate) async fn set_owner(&self, channel: &str, owner: (&str, &str)) {
+        let state = self
+            .checkpoints
+            .lock()
+            .expect("checkpoints")
+            .set_owner(channel, owner);
+        if let Some(state) = state
+            && let Err(e) = self.bridge.save_login_state(&self.login, state).await
+        {
+            tracing::warn!(error = %e, "cannot save the Slack checkpoint");
         }
     }
 
@@ -244,6 +318,7 @@ impl NetworkApi for SlackLogin {
     async fn connect(&self) -> ConnectorResult<()> {
         self.bot.call("auth.test", &[]).await?;
         self.puppets.set_bot(&self.team, &self.bot_user);
+        self.puppets.set_app(&self.team, self.me.clone());
         let me = self
             .me
             .upgrade()

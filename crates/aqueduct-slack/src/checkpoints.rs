@@ -1,7 +1,10 @@
 //! Per-channel checkpoints: the newest bridged message of each channel and the threads that
 //! were active lately, kept as the login's state so a catch-up after downtime knows where to
-//! start and which old threads may have new replies.
+//! start and which old threads may have new replies. The same state holds what was bridged of
+//! each channel's recent messages ([`RecentMessages`]), against which the catch-up finds the
+//! edits, deletes and reactions made meanwhile.
 
+use crate::recent::RecentMessages;
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -29,6 +32,11 @@ pub(crate) struct Checkpoints {
     newest: HashMap<String, String>,
     /// Channel -> roots of threads with bridged replies, most recent last.
     threads: HashMap<String, VecDeque<String>>,
+    /// What was bridged of each channel's recent messages.
+    recent: RecentMessages,
+    /// Channel -> the Slack user (team, user) whose own conversation it is, for channels the
+    /// bot cannot read.
+    owners: HashMap<String, (String, String)>,
     /// When the state was last handed out for saving.
     saved_at: Option<Instant>,
     /// Whether something changed since then.
@@ -44,6 +52,9 @@ pub(crate) struct ChannelMark {
     pub newest: String,
     /// Threads that were active lately.
     pub threads: Vec<String>,
+    /// For a user's own conversation (one the bot is not in): the Slack user (team, user)
+    /// whose token reads it and whose login receives it.
+    pub owner: Option<(String, String)>,
 }
 
 impl Checkpoints {
@@ -52,6 +63,8 @@ impl Checkpoints {
         Self {
             newest: serde_json::from_value(state["checkpoints"].clone()).unwrap_or_default(),
             threads: serde_json::from_value(state["threads"].clone()).unwrap_or_default(),
+            recent: serde_json::from_value(state["recent"].clone()).unwrap_or_default(),
+            owners: serde_json::from_value(state["owners"].clone()).unwrap_or_default(),
             saved_at: None,
             unsaved: false,
         }
@@ -90,8 +103,29 @@ impl Checkpoints {
             self.newest.insert(channel.to_owned(), ts.to_owned());
             changed = true;
         }
+        self.changed(changed, urgent)
+    }
+
+    /// Changes the remembered recent messages with `f` (which says whether it changed
+    /// anything). Returns the state to save as [`Self::advance`] does, at once if `urgent`.
+    pub(crate) fn note(
+        &mut self,
+        urgent: bool,
+        f: impl FnOnce(&mut RecentMessages) -> bool,
+    ) -> Option<Value> {
+        let changed = f(&mut self.recent);
+        self.changed(changed, urgent)
+    }
+
+    /// What was bridged of each channel's recent messages.
+    pub(crate) fn recent(&self) -> &RecentMessages {
+        &self.recent
+    }
+
+    fn changed(&mut self, changed: bool, urgent: bool) -> Option<Value> {
         self.unsaved |= changed;
-        if !changed || (!urgent && self.saved_at.is_some_and(|t| t.elapsed() < SAVE_INTERVAL)) {
+        if !self.unsaved || (!urgent && self.saved_at.is_some_and(|t| t.elapsed() < SAVE_INTERVAL))
+        {
             return None;
         }
         self.take_unsaved()
@@ -121,7 +155,10 @@ impl Checkpoints {
 
     /// The state as saved.
     pub(crate) fn state(&self) -> Value {
-        json!({ "checkpoints": self.newest, "threads": self.threads })
+        json!({
+            "checkpoints": self.newest, "threads": self.threads, "recent": self.recent,
+            "owners": self.owners,
+        })
     }
 
     /// Where each known channel's catch-up starts.
@@ -136,8 +173,20 @@ impl Checkpoints {
                     .get(channel)
                     .map(|t| t.iter().cloned().collect())
                     .unwrap_or_default(),
+                owner: self.owners.get(channel).cloned(),
             })
             .collect()
+    }
+
+    /// Records that `channel` is the own conversation of Slack user `owner` (team, user), read
+    /// with their token. Returns the state to save (at once) when it changed.
+    pub(crate) fn set_owner(&mut self, channel: &str, owner: (&str, &str)) -> Option<Value> {
+        let owner = (owner.0.to_owned(), owner.1.to_owned());
+        if self.owners.get(channel) == Some(&owner) {
+            return None;
+        }
+        self.owners.insert(channel.to_owned(), owner);
+        self.changed(true, true)
     }
 }
 
@@ -166,6 +215,7 @@ mod tests {
                 channel: "C1".into(),
                 newest: "1700000000.000200".into(),
                 threads: vec![],
+                owner: None,
             }]
         );
         assert_eq!(cps.marks()[0].newest, "1700000000.000200");

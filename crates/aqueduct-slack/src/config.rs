@@ -36,8 +36,30 @@ pub struct OAuthConfig {
     pub client_secret: String,
     /// The bridge's externally reachable base URL (`https://bridge.example.com`); Slack
     /// redirects browsers to `<public_url>/_aqueduct/slack/oauth`, which must be listed among
-    /// the app's redirect URLs.
+    /// the app's redirect URLs. Unset: `appservice.public_url` (see
+    /// [`SlackConfig::with_default_public_url`]).
+    #[serde(default)]
     pub public_url: String,
+}
+
+impl SlackConfig {
+    /// Fills an unset `oauth.public_url` with the bridge's own public URL
+    /// (`appservice.public_url`); an error if OAuth is configured and neither is set, since
+    /// Slack would have nowhere to send the browser back to.
+    pub fn with_default_public_url(
+        mut self,
+        bridge_public_url: Option<&str>,
+    ) -> Result<Self, String> {
+        if let Some(oauth) = &mut self.oauth
+            && oauth.public_url.is_empty()
+        {
+            oauth.public_url = bridge_public_url
+                .filter(|u| !u.is_empty())
+                .ok_or("oauth.public_url is unset and so is appservice.public_url: set either, so Slack can send the browser back to the bridge")?
+                .to_owned();
+        }
+        Ok(self)
+    }
 }
 
 fn default_api_url() -> String {
@@ -57,5 +79,37 @@ impl Default for SlackConfig {
             oauth: None,
             send_pace: crate::pacing::SendPace::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> SlackConfig {
+        serde_json::from_str(yaml).expect("valid config")
+    }
+
+    #[test]
+    fn oauth_public_url_defaults_to_the_bridges() {
+        let unset = r#"{"oauth": {"client_id": "1", "client_secret": "s"}}"#;
+        let config = parse(unset)
+            .with_default_public_url(Some("https://bridge.example.com"))
+            .unwrap();
+        assert_eq!(
+            config.oauth.unwrap().public_url,
+            "https://bridge.example.com"
+        );
+        let own = r#"{"oauth": {"client_id": "1", "client_secret": "s", "public_url": "https://own.example.com"}}"#;
+        let config = parse(own)
+            .with_default_public_url(Some("https://bridge.example.com"))
+            .unwrap();
+        assert_eq!(config.oauth.unwrap().public_url, "https://own.example.com");
+        let err = parse(unset).with_default_public_url(None).unwrap_err();
+        assert!(err.contains("appservice.public_url"), "{err}");
+        assert!(
+            parse("{}").with_default_public_url(None).is_ok(),
+            "no OAuth, no URL needed"
+        );
     }
 }

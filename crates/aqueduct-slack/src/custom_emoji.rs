@@ -10,6 +10,7 @@ use aqueduct_core::event::{CustomEmoji, MessageContent, RemoteEvent, RemoteEvent
 use aqueduct_core::text::escape_html;
 use aqueduct_format::shortcodes::{replace_shortcodes_in_html, shortcode_names};
 use async_trait::async_trait;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,42 @@ pub(crate) enum Resolved {
 #[derive(Default)]
 pub(crate) struct EmojiCache {
     list: tokio::sync::Mutex<Option<(HashMap<String, String>, Instant)>>,
+}
+
+/// Applies an `emoji_changed` event (`add`, `remove`, `rename`) to a fetched list. `false`
+/// when the event says something this cannot apply, so the list must be fetched again.
+fn apply_change(list: &mut HashMap<String, String>, ev: &Value) -> bool {
+    match ev["subtype"].as_str() {
+        Some("add") => match (ev["name"].as_str(), ev["value"].as_str()) {
+            (Some(name), Some(value)) => {
+                list.insert(name.to_owned(), value.to_owned());
+                true
+            }
+            _ => false,
+        },
+        Some("remove") => match ev["names"].as_array() {
+            Some(names) => {
+                for name in names.iter().filter_map(Value::as_str) {
+                    list.remove(name);
+                }
+                true
+            }
+            None => false,
+        },
+        Some("rename") => match (
+            ev["old_name"].as_str(),
+            ev["new_name"].as_str(),
+            ev["value"].as_str(),
+        ) {
+            (Some(old), Some(new), Some(value)) => {
+                list.remove(old);
+                list.insert(new.to_owned(), value.to_owned());
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Follows `name` through aliases to an image URL or a standard emoji.
@@ -69,6 +106,18 @@ impl EmojiCache {
                 tracing::warn!(error = %e, "cannot list the workspace's custom emoji");
                 HashMap::new()
             }
+        }
+    }
+
+    /// Keeps the list in step with an `emoji_changed` event: an emoji added, removed or
+    /// renamed in the workspace shows as such at once, and a changed image is not served
+    /// from the old URL. An event it cannot apply drops the list, fetched again on next need.
+    pub(crate) async fn changed(&self, ev: &Value) {
+        let mut list = self.list.lock().await;
+        if let Some((names, _)) = &mut *list
+            && !apply_change(names, ev)
+        {
+            *list = None;
         }
     }
 
@@ -189,6 +238,35 @@ impl CustomEmojiHandler for crate::puppet::SlackPuppet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emoji_changed_events_update_the_list() {
+        use serde_json::json;
+        let mut list: HashMap<String, String> =
+            [("oldparrot".to_owned(), "https://e/parrot.gif".to_owned())].into();
+        let add = json!({"type": "emoji_changed", "subtype": "add", "name": "shipit",
+                         "value": "https://e/shipit.png", "event_ts": "1.0"});
+        assert!(apply_change(&mut list, &add));
+        assert_eq!(
+            resolve_in(&list, "shipit"),
+            Some(Resolved::Image("https://e/shipit.png".into()))
+        );
+        let rename = json!({"type": "emoji_changed", "subtype": "rename", "old_name": "oldparrot",
+                            "new_name": "party_parrot", "value": "https://e/parrot2.gif"});
+        assert!(apply_change(&mut list, &rename));
+        assert_eq!(resolve_in(&list, "oldparrot"), None);
+        assert_eq!(
+            resolve_in(&list, "party_parrot"),
+            Some(Resolved::Image("https://e/parrot2.gif".into()))
+        );
+        let remove = json!({"type": "emoji_changed", "subtype": "remove", "names": ["shipit"]});
+        assert!(apply_change(&mut list, &remove));
+        assert_eq!(resolve_in(&list, "shipit"), None);
+        assert!(!apply_change(
+            &mut list,
+            &json!({"type": "emoji_changed", "subtype": "other"})
+        ));
+    }
 
     #[test]
     fn aliases_resolve_to_images_or_standard_emoji() {

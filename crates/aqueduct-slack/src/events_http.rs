@@ -120,7 +120,9 @@ impl EventsEndpoint {
             return WebResponse::text(200, "");
         };
         let key = format!("{team}:{event_id}");
-        let covered = covered_by_catch_up(&body["event"]);
+        // The bot's catch-up cannot read a user's own conversations.
+        let covered = covered_by_catch_up(&body["event"])
+            && crate::routing::authorized_user(&body["authorizations"]).is_none();
         let outcome = match self.seen.claim(&key) {
             Claim::Seen(outcome) => {
                 tracing::debug!(
@@ -135,7 +137,7 @@ impl EventsEndpoint {
                 let outcome = report.subscribe();
                 let seen = self.seen.clone();
                 tokio::spawn(async move {
-                    let result = bridge(&login, ready, &body["event"]).await;
+                    let result = bridge(&login, ready, &body).await;
                     if result == Outcome::Transient {
                         seen.forget(&key);
                     }
@@ -148,17 +150,18 @@ impl EventsEndpoint {
     }
 }
 
-/// Waits for the login's catch-up, then bridges `event` and reports how it went.
+/// Waits for the login's catch-up, then bridges the event of wrapper `body` and reports how
+/// it went.
 async fn bridge(
     login: &Arc<SlackLogin>,
     mut ready: tokio::sync::watch::Receiver<bool>,
-    event: &Value,
+    body: &Value,
 ) -> Outcome {
     if ready.wait_for(|r| *r).await.is_err() {
         // The login was replaced or disconnected before its catch-up finished.
         return Outcome::Transient;
     }
-    match login.deliver(event).await.await {
+    match login.deliver(&body["event"], body).await.await {
         Ok(()) => Outcome::Settled,
         Err(e) if is_transient(&e) => {
             tracing::warn!(error = %e, "Slack event not bridged yet; Slack will retry");

@@ -22,6 +22,8 @@ mod oauth;
 mod pacing;
 mod puppet;
 mod puppets;
+mod recent;
+mod recent_changes;
 mod relay_identity;
 mod routing;
 mod seen_events;

@@ -74,7 +74,14 @@ impl NetworkApi for SlackPuppet {
     async fn connect(&self) -> ConnectorResult<()> {
         match self.web.call("auth.test", &[]).await {
             Ok(_) => {
-                self.puppets.register(&self.team, &self.user, &self.login);
+                self.puppets
+                    .register(&self.team, &self.user, &self.login, &self.web);
+                // What the user's own conversations received while the bridge was away; the
+                // app login reads it with this login's token.
+                if let Some(app) = self.puppets.app_of(&self.team) {
+                    let (team, user) = (self.team.clone(), self.user.clone());
+                    tokio::spawn(async move { app.catch_up_owned_by(&team, &user).await });
+                }
                 self.bridge
                     .report_state(&self.login, RemoteState::Connected);
                 Ok(())
@@ -87,7 +94,8 @@ impl NetworkApi for SlackPuppet {
             Err(e) => {
                 // Sending still works once Slack is back: register now so the user's events
                 // are theirs meanwhile.
-                self.puppets.register(&self.team, &self.user, &self.login);
+                self.puppets
+                    .register(&self.team, &self.user, &self.login, &self.web);
                 self.bridge
                     .report_state(&self.login, RemoteState::TransientDisconnect(e.to_string()));
                 Ok(())

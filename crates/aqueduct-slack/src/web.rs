@@ -48,6 +48,12 @@ impl SlackWeb {
         self
     }
 
+    /// Whether the client has a token at all (an app login receiving over HTTP may have no
+    /// app-level token).
+    pub(crate) fn has_token(&self) -> bool {
+        !self.token.is_empty()
+    }
+
     /// Waits until posting one more message into `channel` keeps to the pace.
     pub(crate) async fn wait_send_turn(&self, channel: &str) {
         self.pacer.wait_turn(channel).await;

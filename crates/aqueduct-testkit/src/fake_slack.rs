@@ -6,8 +6,10 @@
 //! ([`FakeSlack::deliver_events_over_http`]).
 //!
 //! Tests act as Slack users through in-process methods ([`FakeSlack::post`], ...); the bot's
-//! own writes are echoed back as events, as real Slack does. Only channels the bot is a member
-//! of (and its IMs) produce message and reaction events, as with real event subscriptions.
+//! own writes are echoed back as events, as real Slack does. Only conversations the bot is a
+//! member of (its IMs included) produce events for the bot, as with real event subscriptions;
+//! DMs and group DMs between people produce `message` events only for a member who authorized
+//! the app (user subscriptions `message.im`, `message.mpim`), with `authorizations` naming them.
 //!
 //! [`check_requests_against_spec`] and [`validate_event_wrapper`] check the traffic against
 //! the vendor's OpenAPI file and Events API wrapper schema in `shared/specs/slack/`.
@@ -269,7 +271,9 @@ impl FakeSlack {
         self.shared.changed();
     }
 
-    /// Issues a user token (`xoxp-`) for `user` (a new one on each call).
+    /// Issues a user token (`xoxp-`) for `user` (a new one on each call). From then on `user`
+    /// has authorized the app: the app receives the messages of their DMs and group DMs
+    /// that the bot is not in, with `authorizations` naming them.
     pub fn user_token(&self, user: &str) -> String {
         let t = format!("xoxp-1-{user}-{}", rand::random::<u64>());
         self.shared
@@ -312,6 +316,29 @@ impl FakeSlack {
                 im_user: Some(user.into()),
                 mpim: false,
                 members: vec![BOT_USER_ID.into(), user.into()],
+                topic: Topic::default(),
+                purpose: Topic::default(),
+                messages: Vec::new(),
+            },
+        );
+    }
+
+    /// Adds a direct-message conversation between two workspace users, `a` and `b`, which
+    /// the bot is not part of. The app hears of its messages only through a member who
+    /// authorized it with user scopes (see [`FakeSlack::user_token`]), and only that user's
+    /// token can read it.
+    pub fn add_user_im(&self, id: &str, a: &str, b: &str) {
+        let created = now_secs();
+        self.shared.lock().channels.insert(
+            id.to_string(),
+            Channel {
+                id: id.into(),
+                name: b.into(),
+                created,
+                private: true,
+                im_user: Some(b.into()),
+                mpim: false,
+                members: vec![a.into(), b.into()],
                 topic: Topic::default(),
                 purpose: Topic::default(),
                 messages: Vec::new(),

@@ -39,7 +39,7 @@ pub struct TestNetConnector {
 pub fn factory() -> aqueduct::ConnectorFactory {
     aqueduct::ConnectorFactory {
         id: "testnet",
-        build: |section| {
+        build: |section, _| {
             let config: TestNetConfig =
                 serde_norway::from_value(section).map_err(|e| e.to_string())?;
             Ok(Arc::new(TestNetConnector::new(config)) as Arc<dyn NetworkConnector>)

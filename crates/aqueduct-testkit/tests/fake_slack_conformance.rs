@@ -662,3 +662,86 @@ async fn spec_checker_flags_undeclared_and_mistyped_params() {
     );
     assert_eq!(problems.len(), 4, "{problems:?}");
 }
+
+/// DMs between people reach the app only through a member who authorized it (user event
+/// subscriptions), with `authorizations` naming that user; only that user's token reads them.
+#[tokio::test]
+async fn dms_between_people_reach_the_app_only_through_an_authorizing_member() {
+    let fake = setup().await;
+    fake.add_user("U3", "carol", "Carol C");
+    fake.add_user_im("D12", "U1", "U2");
+    fake.add_user_im("D23", "U2", "U3");
+    let alice = fake.user_token("U1");
+    fake.post("D23", "U2", "nobody here authorized the app", None);
+    let ts = fake.post("D12", "U2", "hi alice", None);
+    let ours: Vec<Value> = fake
+        .emitted_events()
+        .into_iter()
+        .filter(|w| {
+            w["event"]["channel"]
+                .as_str()
+                .is_some_and(|c| c.starts_with('D'))
+        })
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:#?}");
+    let w = &ours[0];
+    assert!(validate_event_wrapper(w).is_empty());
+    assert_eq!(w["event"]["channel"], "D12");
+    assert_eq!(w["event"]["channel_type"], "im");
+    assert_eq!(w["authorizations"][0]["user_id"], "U1");
+    assert_eq!(w["authorizations"][0]["is_bot"], false);
+
+    let bot = fake.bot_token();
+    let info = call_form(&fake, &bot, "conversations.info", &[("channel", "D12")]).await;
+    assert_eq!(info["error"], "channel_not_found");
+    let history = call_form(&fake, &bot, "conversations.history", &[("channel", "D12")]).await;
+    assert_eq!(history["ok"], false);
+    let info = call_form(&fake, &alice, "conversations.info", &[("channel", "D12")]).await;
+    assert_eq!(info["channel"]["is_im"], true);
+    assert_eq!(
+        info["channel"]["user"], "U2",
+        "the other party, as alice sees it"
+    );
+    let history = call_form(
+        &fake,
+        &alice,
+        "conversations.history",
+        &[("channel", "D12")],
+    )
+    .await;
+    assert_eq!(history["messages"][0]["ts"], ts);
+    let members = call_form(
+        &fake,
+        &alice,
+        "conversations.members",
+        &[("channel", "D12")],
+    )
+    .await;
+    assert_eq!(members["members"], json!(["U1", "U2"]));
+
+    // The wrapper names one authorization; the app-level token lists them all.
+    fake.user_token("U2");
+    let context = w["event_context"].as_str().unwrap();
+    let all = call_form(
+        &fake,
+        &fake.app_token(),
+        "apps.event.authorizations.list",
+        &[("event_context", context)],
+    )
+    .await;
+    let users: Vec<&str> = all["authorizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["user_id"].as_str())
+        .collect();
+    assert_eq!(users, ["U1", "U2"], "{all}");
+    let refused = call_form(
+        &fake,
+        &bot,
+        "apps.event.authorizations.list",
+        &[("event_context", context)],
+    )
+    .await;
+    assert_eq!(refused["error"], "not_allowed_token_type");
+}

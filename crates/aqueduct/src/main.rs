@@ -84,7 +84,8 @@ async fn main() -> anyhow::Result<()> {
         Command::CheckConfig => {
             let config = Config::load(&cli.config)?;
             let factories = aqueduct::connectors::compiled_in();
-            aqueduct::connectors::build_enabled(&factories, &config.platforms)
+            let settings = aqueduct::connectors::BridgeSettings::from_config(&config);
+            aqueduct::connectors::build_enabled(&factories, &config.platforms, &settings)
                 .map_err(anyhow::Error::msg)?;
             println!(
                 "{} is valid: homeserver {} ({}), database {}, {} platform(s) enabled.",

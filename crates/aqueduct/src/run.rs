@@ -31,7 +31,9 @@ pub async fn run(
         ghost_prefix: config.appservice.ghost_prefix.clone(),
         double_puppet: config.double_puppet_secrets(),
     });
-    let connectors = build_enabled(factories, &config.platforms).map_err(anyhow::Error::msg)?;
+    let settings = crate::connectors::BridgeSettings::from_config(&config);
+    let connectors =
+        build_enabled(factories, &config.platforms, &settings).map_err(anyhow::Error::msg)?;
     let web: crate::server::WebHandlers = Arc::new(
         connectors
             .iter()

@@ -198,7 +198,9 @@ fn cursor_for(offset: usize) -> String {
 /// The conversation named by `channel` if the caller may read it.
 fn readable(st: &State, p: &Map<String, Value>, key: &str, c: &Caller) -> Result<String, String> {
     let id = p_str(p, key).ok_or("channel_not_found")?;
-    let id = st.resolve_channel(&id).ok_or("channel_not_found")?;
+    let id = st
+        .resolve_channel(&id, &c.user)
+        .ok_or("channel_not_found")?;
     let ch = &st.channels[&id];
     if ch.private && !ch.members.contains(&c.user) {
         return Err("channel_not_found".into());
@@ -228,6 +230,9 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
         TokenKind::Missing => return Err("not_authed".into()),
         TokenKind::Invalid => return Err("invalid_auth".into()),
         TokenKind::Revoked => return Err("token_revoked".into()),
+        TokenKind::App if method == "apps.event.authorizations.list" => {
+            return event_authorizations(st, p);
+        }
         TokenKind::App if method == "apps.connections.open" => None,
         TokenKind::App => return Err("not_allowed_token_type".into()),
         TokenKind::Bot | TokenKind::User(_) if method == "apps.connections.open" => {
@@ -268,7 +273,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
         "conversations.info" => {
             let id = readable(st, p, "channel", &c)?;
             let ch = &st.channels[&id];
-            let mut info = st.channel_json(ch);
+            let mut info = st.channel_json(ch, &c.user);
             if p_bool(p, "include_num_members") && ch.im_user.is_none() {
                 info["num_members"] = json!(ch.members.len());
             }
@@ -374,7 +379,9 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
         }
         "chat.postMessage" => {
             let id = p_str(p, "channel").ok_or("channel_not_found")?;
-            let id = st.resolve_channel(&id).ok_or("channel_not_found")?;
+            let id = st
+                .resolve_channel(&id, &c.user)
+                .ok_or("channel_not_found")?;
             let mut q = p.clone();
             q.insert("channel".into(), json!(id));
             let id = member(st, &q, "channel", &c)?;
@@ -481,6 +488,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
             Ok(json!({}))
         }
         "emoji.list" => Ok(st.custom_emoji.list()),
+        "apps.event.authorizations.list" => Err("not_allowed_token_type".into()),
         "conversations.mark" => {
             if c.bot {
                 return Err("not_allowed_token_type".into());
@@ -503,7 +511,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                 return Err("method_not_supported_for_channel_type".into());
             }
             st.set_topic(&id, &c.user, &topic);
-            Ok(json!({ "channel": st.channel_json(&st.channels[&id]) }))
+            Ok(json!({ "channel": st.channel_json(&st.channels[&id], &c.user) }))
         }
         "conversations.rename" => {
             let id = member(st, p, "channel", &c)?;
@@ -520,7 +528,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                 return Err("method_not_supported_for_channel_type".into());
             }
             st.rename(&id, &c.user, &name);
-            Ok(json!({ "channel": st.channel_json(&st.channels[&id]) }))
+            Ok(json!({ "channel": st.channel_json(&st.channels[&id], &c.user) }))
         }
         "conversations.invite" => {
             let id = member(st, p, "channel", &c)?;
@@ -542,7 +550,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
             for user in users.split(',').filter(|u| !u.is_empty()) {
                 st.member_join(&id, user, Some(&c.user));
             }
-            Ok(json!({ "channel": st.channel_json(&st.channels[&id]) }))
+            Ok(json!({ "channel": st.channel_json(&st.channels[&id], &c.user) }))
         }
         "conversations.kick" => {
             let id = member(st, p, "channel", &c)?;
@@ -642,6 +650,34 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
         }
         _ => Err("unknown_method".into()),
     }
+}
+
+/// `apps.event.authorizations.list` (app-level token): every installation an event is
+/// visible to, named by the `event_context` of its wrapper: the bot where it is a member, and
+/// each member who authorized the app with user scopes.
+fn event_authorizations(st: &State, p: &Map<String, Value>) -> ApiResult {
+    let context = p_str(p, "event_context").ok_or("invalid_arguments")?;
+    let decoded = context
+        .strip_prefix("4-")
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .ok_or("invalid_event_context")?;
+    let mut authorizations = Vec::new();
+    let entry = |user: &str, is_bot: bool| {
+        json!({"enterprise_id": null, "team_id": TEAM_ID, "user_id": user, "is_bot": is_bot,
+               "is_enterprise_install": false})
+    };
+    if let Some(ch) = decoded["cid"].as_str().and_then(|c| st.channels.get(c)) {
+        if st.bot_in(ch) {
+            authorizations.push(entry(BOT_USER_ID, true));
+        }
+        for m in ch.members.iter().filter(|m| st.authorized(m)) {
+            authorizations.push(entry(m, false));
+        }
+    } else {
+        authorizations.push(entry(BOT_USER_ID, true));
+    }
+    Ok(json!({"authorizations": authorizations, "response_metadata": {"next_cursor": ""}}))
 }
 
 fn page(

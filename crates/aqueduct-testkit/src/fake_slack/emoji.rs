@@ -1,5 +1,6 @@
 //! The workspace's custom emoji: `emoji.list` (name -> image URL, or `alias:<name>`) and the
-//! images at their URLs, as Slack serves them from its emoji CDN (no token needed).
+//! images at their URLs, as Slack serves them from its emoji CDN (no token needed). Changes
+//! emit `emoji_changed` events, as Slack does for apps with the `emoji:read` scope.
 
 use super::{FakeSlack, Shared, TEAM_ID};
 use axum::extract::{Path, State as AxState};
@@ -58,15 +59,28 @@ impl FakeSlack {
             .images
             .insert(path, (mime.to_owned(), data.to_vec()));
         st.custom_emoji.names.insert(name.to_owned(), url.clone());
+        st.emit(json!({"type": "emoji_changed", "subtype": "add", "name": name, "value": url}));
+        drop(st);
+        self.shared.changed();
         url
+    }
+
+    /// Removes custom emoji `name` (`emoji_changed`, subtype `remove`).
+    pub fn remove_custom_emoji(&self, name: &str) {
+        let mut st = self.shared.lock();
+        st.custom_emoji.names.remove(name);
+        st.emit(json!({"type": "emoji_changed", "subtype": "remove", "names": [name]}));
+        drop(st);
+        self.shared.changed();
     }
 
     /// Adds custom emoji `name` as an alias of emoji `target` (custom or standard).
     pub fn add_emoji_alias(&self, name: &str, target: &str) {
-        self.shared
-            .lock()
-            .custom_emoji
-            .names
-            .insert(name.to_owned(), format!("alias:{target}"));
+        let mut st = self.shared.lock();
+        let value = format!("alias:{target}");
+        st.custom_emoji.names.insert(name.to_owned(), value.clone());
+        st.emit(json!({"type": "emoji_changed", "subtype": "add", "name": name, "value": value}));
+        drop(st);
+        self.shared.changed();
     }
 }

@@ -86,10 +86,12 @@ pub(crate) async fn download(
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     let st = sh.lock();
-    let authed = bearer(&headers)
-        .and_then(|t| st.tokens.get(&t).cloned())
-        .is_some_and(|k| matches!(k, TokenKind::Bot | TokenKind::User(_)));
-    if !authed {
+    let caller = match bearer(&headers).and_then(|t| st.tokens.get(&t).cloned()) {
+        Some(TokenKind::Bot) => Some(super::BOT_USER_ID.to_owned()),
+        Some(TokenKind::User(u)) => Some(u),
+        _ => None,
+    };
+    let Some(caller) = caller else {
         // Like Slack: without a valid bearer token, a 200 HTML sign-in page, not the file.
         let mut r = (
             StatusCode::OK,
@@ -101,8 +103,16 @@ pub(crate) async fn download(
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         return r;
-    }
-    let Some(f) = st.files.get(&file_id) else {
+    };
+    // A file is visible to its uploader and to members of the conversations it is shared in
+    // (a file in a DM between people is not the bot's to read).
+    let visible = st.files.get(&file_id).is_some_and(|f| {
+        f.user == caller
+            || st.channels.values().any(|c| {
+                c.members.contains(&caller) && c.messages.iter().any(|m| m.files.contains(&file_id))
+            })
+    });
+    let Some(f) = st.files.get(&file_id).filter(|_| visible) else {
         return (StatusCode::NOT_FOUND, "file not found").into_response();
     };
     let Some(bytes) = f.bytes.clone() else {

@@ -242,17 +242,48 @@ impl State {
     }
 
     pub fn bot_in(&self, ch: &Channel) -> bool {
-        ch.im_user.is_some() || ch.members.iter().any(|m| m == BOT_USER_ID)
+        ch.members.iter().any(|m| m == BOT_USER_ID)
     }
 
-    /// Resolves a channel parameter: a conversation id, or a user id with an IM.
-    pub fn resolve_channel(&self, id: &str) -> Option<String> {
+    /// Whether `user` authorized the app with user scopes: holds a user token not revoked.
+    pub fn authorized(&self, user: &str) -> bool {
+        self.tokens
+            .values()
+            .any(|k| matches!(k, TokenKind::User(u) if u == user))
+    }
+
+    /// Who the app receives an event of `ch` through, if anyone. The bot, in conversations
+    /// it is a member of; else, for `message` events (user subscriptions `message.im` and
+    /// `message.mpim`) of a DM or group DM, a member who authorized the app, preferring one
+    /// who is not `author`. Slack names one such authorization per event.
+    pub fn audience(&self, ch: &Channel, author: &str, message_event: bool) -> Option<String> {
+        if self.bot_in(ch) {
+            return Some(BOT_USER_ID.to_owned());
+        }
+        if !message_event || !(ch.im_user.is_some() || ch.mpim) {
+            return None;
+        }
+        let authorized: Vec<&String> = ch.members.iter().filter(|m| self.authorized(m)).collect();
+        authorized
+            .iter()
+            .find(|m| **m != author)
+            .or(authorized.first())
+            .map(|m| (*m).clone())
+    }
+
+    /// Resolves a channel parameter: a conversation id, or a user id with whom `caller` has
+    /// an IM.
+    pub fn resolve_channel(&self, id: &str, caller: &str) -> Option<String> {
         if self.channels.contains_key(id) {
             return Some(id.to_string());
         }
         self.channels
             .values()
-            .find(|c| c.im_user.as_deref() == Some(id))
+            .find(|c| {
+                c.im_user.is_some()
+                    && c.members.iter().any(|m| m == id)
+                    && c.members.iter().any(|m| m == caller)
+            })
             .map(|c| c.id.clone())
     }
 
@@ -394,8 +425,15 @@ impl State {
         Value::Object(o)
     }
 
-    /// Wraps an event in an `event_callback` wrapper and queues it for Socket Mode delivery.
-    pub fn emit(&mut self, mut event: Value) {
+    /// Wraps an event in an `event_callback` wrapper authorized for the bot and queues it
+    /// for delivery.
+    pub fn emit(&mut self, event: Value) {
+        self.emit_to(event, BOT_USER_ID);
+    }
+
+    /// Wraps an event in an `event_callback` wrapper whose `authorizations` name `audience`
+    /// (the bot, or a user who authorized the app) and queues it for delivery.
+    pub fn emit_to(&mut self, mut event: Value, audience: &str) {
         if event.get("event_ts").is_none() {
             let ts = self.next_ts();
             event["event_ts"] = json!(ts);
@@ -415,12 +453,12 @@ impl State {
             "type": "event_callback",
             "event_id": event_id,
             "event_time": ts_secs(&event_ts),
-            "authorizations": [{"enterprise_id": null, "team_id": TEAM_ID, "user_id": BOT_USER_ID,
-                                "is_bot": true, "is_enterprise_install": false}],
+            "authorizations": [{"enterprise_id": null, "team_id": TEAM_ID, "user_id": audience,
+                                "is_bot": audience == BOT_USER_ID, "is_enterprise_install": false}],
             "is_ext_shared_channel": false,
             "event_context": event_context,
             // Deprecated by Slack but required by the vendor's wrapper schema.
-            "authed_users": [BOT_USER_ID],
+            "authed_users": [audience],
         });
         self.emitted.push(wrapper.clone());
         self.pending.push_back(Pending {
@@ -452,11 +490,12 @@ impl State {
         let Some(ch) = self.channels.get_mut(ch_id) else {
             return ts;
         };
+        let author = m.user.clone();
         ch.messages.push(m);
         let ch = &self.channels[ch_id];
-        if self.bot_in(ch) {
+        if let Some(to) = self.audience(ch, &author, true) {
             let ev = self.msg_json(ch, ch.messages.last().expect("just pushed"), false);
-            self.emit(ev);
+            self.emit_to(ev, &to);
         }
         ts
     }
@@ -470,7 +509,7 @@ impl State {
         m.edited = Some((by.to_string(), new_ts.clone()));
         let ch = &self.channels[ch_id];
         let cur = self.msg_json(ch, ch.find(ts)?, true);
-        if self.bot_in(ch) {
+        if let Some(to) = self.audience(ch, by, true) {
             let mut prev_json = self.msg_json(ch, &prev, true);
             if let Some(o) = prev_json.as_object_mut() {
                 o.remove("reactions");
@@ -485,7 +524,7 @@ impl State {
                 "channel": ch_id, "ts": new_ts, "event_ts": new_ts,
                 "channel_type": ch.channel_type(),
             });
-            self.emit(ev);
+            self.emit_to(ev, &to);
         }
         Some(cur)
     }
@@ -501,7 +540,7 @@ impl State {
         m.deleted = true;
         let prev = m.clone();
         let ch = &self.channels[ch_id];
-        if self.bot_in(ch) {
+        if let Some(to) = self.audience(ch, &prev.user, true) {
             let mut prev_json = self.msg_json(ch, &prev, true);
             if let Some(o) = prev_json.as_object_mut() {
                 o.remove("reactions");
@@ -515,7 +554,7 @@ impl State {
             if let Some(t) = &prev.thread_ts {
                 ev["thread_ts"] = json!(t);
             }
-            self.emit(ev);
+            self.emit_to(ev, &to);
         }
         true
     }
@@ -685,8 +724,10 @@ impl State {
         );
     }
 
-    pub fn channel_json(&self, ch: &Channel) -> Value {
-        if let Some(u) = &ch.im_user {
+    /// A conversation as `caller` sees it (an IM names the other party as `user`).
+    pub fn channel_json(&self, ch: &Channel, caller: &str) -> Value {
+        if let Some(im_user) = &ch.im_user {
+            let u = ch.members.iter().find(|m| *m != caller).unwrap_or(im_user);
             return json!({
                 "id": ch.id, "created": ch.created, "is_archived": false, "is_im": true,
                 "is_org_shared": false, "context_team_id": TEAM_ID, "updated": ch.created * 1000,
