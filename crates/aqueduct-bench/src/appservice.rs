@@ -126,35 +126,19 @@ impl Appservice {
         n: usize,
     ) -> anyhow::Result<Vec<f64>> {
         let mut found = Vec::new();
-        let mut from: Option<String> = None;
-        loop {
-            let mut path = format!(
-                "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=500&user_id={}",
-                enc(room),
-                enc(&self.bot)
-            );
-            if let Some(f) = &from {
-                path.push_str(&format!("&from={}", enc(f)));
+        self.read_back(room, |e| {
+            if e["type"] == "m.room.encrypted"
+                && e["sender"] == sender
+                && let Some(ts) = e["origin_server_ts"].as_f64()
+                && found.len() < n
+            {
+                found.push(ts);
             }
-            let page = self.client.request(Method::GET, &path, None).await?;
-            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
-            for e in &chunk {
-                if e["type"] == "m.room.encrypted"
-                    && e["sender"] == sender
-                    && let Some(ts) = e["origin_server_ts"].as_f64()
-                    && found.len() < n
-                {
-                    found.push(ts);
-                }
-            }
-            match page["end"].as_str() {
-                Some(end) if !chunk.is_empty() && found.len() < n => from = Some(end.to_owned()),
-                _ => {
-                    found.reverse();
-                    return Ok(found);
-                }
-            }
-        }
+            found.len() < n
+        })
+        .await?;
+        found.reverse();
+        Ok(found)
     }
 
     /// `origin_server_ts` of the room's text events whose body starts with `prefix`, by body,
@@ -166,6 +150,27 @@ impl Appservice {
         expected: usize,
     ) -> anyhow::Result<HashMap<String, f64>> {
         let mut found = HashMap::new();
+        self.read_back(room, |e| {
+            if let (Some(body), Some(ts)) = (
+                e["content"]["body"].as_str(),
+                e["origin_server_ts"].as_f64(),
+            ) && body.starts_with(prefix)
+            {
+                found.insert(body.to_owned(), ts);
+            }
+            found.len() < expected
+        })
+        .await?;
+        Ok(found)
+    }
+
+    /// Reads the room's events newest first, a page at a time, handing each to `wants_more`
+    /// until it says it has enough (after finishing the page) or the room's start is reached.
+    async fn read_back(
+        &self,
+        room: &str,
+        mut wants_more: impl FnMut(&serde_json::Value) -> bool,
+    ) -> anyhow::Result<()> {
         let mut from: Option<String> = None;
         loop {
             let mut path = format!(
@@ -178,20 +183,13 @@ impl Appservice {
             }
             let page = self.client.request(Method::GET, &path, None).await?;
             let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
+            let mut more = true;
             for e in &chunk {
-                if let (Some(body), Some(ts)) = (
-                    e["content"]["body"].as_str(),
-                    e["origin_server_ts"].as_f64(),
-                ) && body.starts_with(prefix)
-                {
-                    found.insert(body.to_owned(), ts);
-                }
+                more = wants_more(e);
             }
             match page["end"].as_str() {
-                Some(end) if !chunk.is_empty() && found.len() < expected => {
-                    from = Some(end.to_owned())
-                }
-                _ => return Ok(found),
+                Some(end) if !chunk.is_empty() && more => from = Some(end.to_owned()),
+                _ => return Ok(()),
             }
         }
     }
