@@ -393,3 +393,73 @@ async fn required_encryption_refuses_plaintext_and_a_missing_key_is_named_not_lo
     bridge.stop().await?;
     env.synapse.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_and_keys_never_reach_the_log_or_the_metrics() -> anyhow::Result<()> {
+    let env = BridgeEnv::new(encrypted_env("  default: true\n")).await?;
+    // The most talkative level an operator would turn on.
+    let config = std::fs::read_to_string(&env.config_path)?;
+    std::fs::write(
+        &env.config_path,
+        config.replace("logging:\n  level: info", "logging:\n  level: debug"),
+    )?;
+    let pickle_key = config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("pickle_key: "))
+        .expect("the test config has a pickle key")
+        .to_owned();
+    let token = env.net.add_user("alice_r", "Alice Remote");
+    env.net.add_user("bob", "Bob Remote");
+    env.net
+        .add_chat("general", Some("General"), &["alice_r", "bob"], false);
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_aqueduct-testnet-bridge"));
+    let mut bridge = env.spawn_process(&bin).await?;
+    let alice = env
+        .synapse
+        .register_user_with_password("alice", ALICE_PW, false)
+        .await?;
+    let nio = NioClient::spawn("alice-phone").await?;
+    nio.login(&env.synapse.base_url(), alice.user_id(), ALICE_PW)
+        .await?;
+    env.login(&alice, &token).await?;
+
+    env.net.post("general", "bob", "inbound-plaintext-7391");
+    let room = nio.wait_invite(WAIT).await?;
+    nio.join(&room).await?;
+    nio.wait_message(
+        &room,
+        &MessageFilter::any()
+            .sender(BOB)
+            .body_contains("inbound-plaintext-7391"),
+        WAIT,
+    )
+    .await?;
+    nio.send_text(&room, "outbound-plaintext-4826").await?;
+    env.net
+        .wait_for("general", WAIT, |m| {
+            find(m, "outbound-plaintext-4826").is_some()
+        })
+        .await?;
+
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", env.bridge_port))
+        .await?
+        .text()
+        .await?;
+    nio.close().await?;
+    bridge.start_kill()?;
+    bridge.wait().await?;
+    let log = env.bridge_log();
+    assert!(
+        log.contains("bridge bot device ready"),
+        "the log is the bridge's: {log}"
+    );
+    for secret in [
+        "inbound-plaintext-7391",
+        "outbound-plaintext-4826",
+        pickle_key.as_str(),
+    ] {
+        assert!(!log.contains(secret), "{secret} is in the bridge's log");
+        assert!(!metrics.contains(secret), "{secret} is in the metrics");
+    }
+    env.synapse.stop().await
+}
