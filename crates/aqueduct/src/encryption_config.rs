@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// End-to-bridge encryption. Off unless `allow` is set.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EncryptionConfig {
     /// Bridge encrypted rooms (decrypt what Matrix users send, encrypt what ghosts send).
@@ -39,6 +39,20 @@ pub struct EncryptionConfig {
 
 fn default_key_wait() -> u64 {
     60
+}
+
+impl Default for EncryptionConfig {
+    fn default() -> Self {
+        Self {
+            allow: false,
+            default: false,
+            require: false,
+            pickle_key: None,
+            store_path: None,
+            appservice_to_device: false,
+            key_wait_secs: default_key_wait(),
+        }
+    }
 }
 
 impl std::fmt::Debug for EncryptionConfig {

@@ -83,5 +83,19 @@ mod tests {
         assert_eq!(v["rate_limited"].as_bool(), Some(false));
         assert_eq!(v["sender_localpart"].as_str(), Some("aqueduct"));
         assert_ne!(random_token(), random_token());
+        assert!(v.get("org.matrix.msc3202").is_none());
+    }
+
+    #[test]
+    fn encryption_opts_the_registration_in_to_device_data_and_device_management() {
+        let config = Config::parse(
+            "homeserver: {url: 'http://127.0.0.1:8008', server_name: example.org}\nappservice: {address: 'http://127.0.0.1:29330', listen: '127.0.0.1:29330', as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\nencryption: {allow: true, pickle_key: 'sixteen characters or more'}\n",
+            "t",
+        )
+        .unwrap();
+        let v: serde_norway::Value = serde_norway::from_str(&registration_yaml(&config)).unwrap();
+        assert_eq!(v["org.matrix.msc3202"].as_bool(), Some(true));
+        assert_eq!(v["io.element.msc4190"].as_bool(), Some(true));
+        assert_eq!(v["receive_ephemeral"].as_bool(), Some(true));
     }
 }
