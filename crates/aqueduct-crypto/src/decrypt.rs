@@ -14,9 +14,10 @@ use std::io::Read;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How often a waiting event retries even without a wake-up (keys can arrive through a path
-/// that does not signal, such as a restart of the sync).
-const RETRY_EVERY: Duration = Duration::from_secs(2);
+/// How often a waiting event retries even without a wake-up. Every path that brings keys
+/// wakes waiters, so this is only a safety net; rarely, because each failed attempt makes
+/// matrix-sdk-crypto log a warning.
+const RETRY_EVERY: Duration = Duration::from_secs(10);
 
 #[async_trait]
 impl EventDecryptor for BridgeCrypto {
