@@ -14,6 +14,11 @@ impl BridgeCrypto {
     /// Takes in one transaction. Never fails: problems are logged.
     pub async fn observe_transaction(&self, transaction: &push_events::v1::Request) {
         for raw in &transaction.events {
+            // Most events are messages: read only their type before parsing the whole event.
+            let kind = raw.get_field::<String>("type").ok().flatten();
+            if !matches!(kind.as_deref(), Some("m.room.member" | "m.room.encryption")) {
+                continue;
+            }
             if let Ok(event) = serde_json::from_str::<Value>(raw.json().get()) {
                 self.rooms.observe(&self.client, &event);
             }
