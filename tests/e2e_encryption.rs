@@ -2,6 +2,7 @@
 //! portals, and an independent client (matrix-nio) reading and writing in them.
 
 use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
+use aqueduct_testkit::matrix_client::MatrixClient;
 use aqueduct_testkit::nio_client::{MessageFilter, NioClient};
 use aqueduct_testkit::testnet_server::{NetAttachment, NetMessage};
 use serde_json::Value;
@@ -18,13 +19,37 @@ fn encrypted_env(extra: &str) -> EnvOptions {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_portals_are_encrypted_and_ghosts_write_only_ciphertext() -> anyhow::Result<()> {
-    let env = BridgeEnv::new(encrypted_env("  default: true\n")).await?;
+/// The remote chat every test bridges: Bob talks to Alice's remote account. Returns the
+/// remote account's login token.
+fn add_general_chat(env: &BridgeEnv) -> String {
     let token = env.net.add_user("alice_r", "Alice Remote");
     env.net.add_user("bob", "Bob Remote");
     env.net
         .add_chat("general", Some("General"), &["alice_r", "bob"], false);
+    token
+}
+
+/// Alice, logged in to the remote network through the bot, with an encryption-capable device
+/// (nio) of her own.
+async fn alice_with_a_device(
+    env: &BridgeEnv,
+    token: &str,
+) -> anyhow::Result<(MatrixClient, NioClient)> {
+    let alice = env
+        .synapse
+        .register_user_with_password("alice", ALICE_PW, false)
+        .await?;
+    let nio = NioClient::spawn("alice-phone").await?;
+    nio.login(&env.synapse.base_url(), alice.user_id(), ALICE_PW)
+        .await?;
+    env.login(&alice, token).await?;
+    Ok((alice, nio))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_portals_are_encrypted_and_ghosts_write_only_ciphertext() -> anyhow::Result<()> {
+    let env = BridgeEnv::new(encrypted_env("  default: true\n")).await?;
+    let token = add_general_chat(&env);
     let bridge = env.start_in_process().await?;
     let alice = env.user("alice").await?;
     env.login(&alice, &token).await?;
@@ -101,19 +126,9 @@ fn find<'a>(msgs: &'a [NetMessage], text: &str) -> Option<&'a NetMessage> {
 /// rotated room key and a second device. `extra` is the `encryption:` section's tail.
 async fn encrypted_conversation(extra: &str) -> anyhow::Result<()> {
     let env = BridgeEnv::new(encrypted_env(extra)).await?;
-    let token = env.net.add_user("alice_r", "Alice Remote");
-    env.net.add_user("bob", "Bob Remote");
-    env.net
-        .add_chat("general", Some("General"), &["alice_r", "bob"], false);
+    let token = add_general_chat(&env);
     let mut bridge = env.start_in_process().await?;
-    let alice = env
-        .synapse
-        .register_user_with_password("alice", ALICE_PW, false)
-        .await?;
-    let nio = NioClient::spawn("alice-phone").await?;
-    nio.login(&env.synapse.base_url(), alice.user_id(), ALICE_PW)
-        .await?;
-    env.login(&alice, &token).await?;
+    let (alice, nio) = alice_with_a_device(&env, &token).await?;
 
     // Remote -> Matrix: the portal is created encrypted; the ghost's message reaches the
     // user's device encrypted, and the device decrypts it, with the ghost as sender.
@@ -296,20 +311,10 @@ async fn an_encrypted_conversation_with_device_data_from_appservice_transactions
 async fn required_encryption_refuses_plaintext_and_a_missing_key_is_named_not_lost_silently()
 -> anyhow::Result<()> {
     let env = BridgeEnv::new(encrypted_env("  require: true\n  key_wait_secs: 1\n")).await?;
-    let token = env.net.add_user("alice_r", "Alice Remote");
-    env.net.add_user("bob", "Bob Remote");
-    env.net
-        .add_chat("general", Some("General"), &["alice_r", "bob"], false);
+    let token = add_general_chat(&env);
     let bridge = env.start_in_process().await?;
-    let alice = env
-        .synapse
-        .register_user_with_password("alice", ALICE_PW, false)
-        .await?;
     // The bot's notices in an encrypted portal are encrypted too: read them with a device.
-    let nio = NioClient::spawn("alice-phone").await?;
-    nio.login(&env.synapse.base_url(), alice.user_id(), ALICE_PW)
-        .await?;
-    env.login(&alice, &token).await?;
+    let (alice, nio) = alice_with_a_device(&env, &token).await?;
     env.net.post("general", "bob", "hello");
     let room = env.accept_portal_invite(&alice).await?;
     nio.join(&room).await?;
@@ -408,20 +413,10 @@ async fn plaintext_and_keys_never_reach_the_log_or_the_metrics() -> anyhow::Resu
         .find_map(|l| l.trim().strip_prefix("pickle_key: "))
         .expect("the test config has a pickle key")
         .to_owned();
-    let token = env.net.add_user("alice_r", "Alice Remote");
-    env.net.add_user("bob", "Bob Remote");
-    env.net
-        .add_chat("general", Some("General"), &["alice_r", "bob"], false);
+    let token = add_general_chat(&env);
     let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_aqueduct-testnet-bridge"));
     let mut bridge = env.spawn_process(&bin).await?;
-    let alice = env
-        .synapse
-        .register_user_with_password("alice", ALICE_PW, false)
-        .await?;
-    let nio = NioClient::spawn("alice-phone").await?;
-    nio.login(&env.synapse.base_url(), alice.user_id(), ALICE_PW)
-        .await?;
-    env.login(&alice, &token).await?;
+    let (alice, nio) = alice_with_a_device(&env, &token).await?;
 
     env.net.post("general", "bob", "inbound-plaintext-7391");
     let room = nio.wait_invite(WAIT).await?;
