@@ -10,6 +10,8 @@
 //!
 //! Only `std` and `anyhow`: this crate has to build fast and before anything else.
 
+mod venvs;
+
 use anyhow::{Context, Result, bail};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +19,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
+use venvs::{ensure_nio_venv, ensure_synapse_venv};
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -29,15 +32,6 @@ commands:
                         (--quick: every scenario with tiny counts, a smoke run)";
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
-/// Marker the testkit writes into a venv it installed; written here too so it skips its check.
-const SYNAPSE_INSTALLED_MARKER: &str = ".aqueduct-synapse-installed";
-/// The same for the nio test client's venv; it holds the pip spec it was installed from.
-const NIO_INSTALLED_MARKER: &str = ".aqueduct-nio-installed";
-/// The pinned `matrix-nio[e2e]` the testkit's nio client runs on (one line).
-const NIO_PIP_SPEC_FILE: &str = "crates/aqueduct-testkit/clients/nio-pip-spec.txt";
-/// Succeeds only if nio imports with working end-to-end encryption (vodozemac, no libolm).
-const NIO_IMPORT_CHECK: &str =
-    "import nio, vodozemac\nfrom nio.crypto import ENCRYPTION_ENABLED\nassert ENCRYPTION_ENABLED";
 
 fn main() -> ExitCode {
     match dispatch() {
@@ -206,117 +200,6 @@ fn ensure_postgres(url: &str) -> Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
     bail!("PostgreSQL on {host}:{port} did not become ready within 30 s")
-}
-
-/// `$AQUEDUCT_SYNAPSE_VENV`, else `$HOME/.cache/aqueduct/synapse-venv` (the testkit's choice).
-fn synapse_venv_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("AQUEDUCT_SYNAPSE_VENV").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .context("HOME is not set")?;
-    Ok(PathBuf::from(home).join(".cache/aqueduct/synapse-venv"))
-}
-
-/// Makes sure a virtualenv with an importable Synapse exists and returns its directory.
-fn ensure_synapse_venv() -> Result<PathBuf> {
-    let dir = synapse_venv_dir()?;
-    let python = dir.join("bin/python");
-    let imports = || succeeds(Command::new(&python).args(["-c", "import synapse.app.homeserver"]));
-    if imports() {
-        println!("Synapse is installed in {}", dir.display());
-        return Ok(dir);
-    }
-    if dir.exists() {
-        println!(
-            "{} exists but Synapse does not import; reinstalling",
-            dir.display()
-        );
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let base_python = std::env::var("AQUEDUCT_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let spec =
-        std::env::var("AQUEDUCT_SYNAPSE_PIP_SPEC").unwrap_or_else(|_| "matrix-synapse".to_owned());
-    println!("installing {spec} into {} (one-off)", dir.display());
-    run(Command::new(&base_python).args(["-m", "venv"]).arg(&dir))?;
-    run(Command::new(&python).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        &spec,
-    ]))?;
-    if !imports() {
-        bail!(
-            "Synapse was installed into {} but does not import",
-            dir.display()
-        );
-    }
-    write(&dir.join(SYNAPSE_INSTALLED_MARKER), &format!("{spec}\n"))?;
-    Ok(dir)
-}
-
-/// `$AQUEDUCT_NIO_VENV`, else `$HOME/.cache/aqueduct/nio-venv` (the testkit's choice).
-fn nio_venv_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("AQUEDUCT_NIO_VENV").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .context("HOME is not set")?;
-    Ok(PathBuf::from(home).join(".cache/aqueduct/nio-venv"))
-}
-
-/// Makes sure a virtualenv with the pinned matrix-nio (e2e extra) exists and returns its
-/// directory; a venv installed from another pin is replaced.
-fn ensure_nio_venv() -> Result<PathBuf> {
-    let dir = nio_venv_dir()?;
-    let spec_file = repo_root().join(NIO_PIP_SPEC_FILE);
-    let spec = std::fs::read_to_string(&spec_file)
-        .with_context(|| format!("reading {}", spec_file.display()))?
-        .trim()
-        .to_owned();
-    let python = dir.join("bin/python");
-    let marker = dir.join(NIO_INSTALLED_MARKER);
-    let current = std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == spec);
-    let imports = || succeeds(Command::new(&python).args(["-c", NIO_IMPORT_CHECK]));
-    if current && imports() {
-        println!("{spec} is installed in {}", dir.display());
-        return Ok(dir);
-    }
-    if dir.exists() {
-        println!("{} is not a working {spec}; reinstalling", dir.display());
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let base_python = std::env::var("AQUEDUCT_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    println!("installing {spec} into {} (one-off)", dir.display());
-    run(Command::new(&base_python).args(["-m", "venv"]).arg(&dir))?;
-    run(Command::new(&python).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        &spec,
-    ]))?;
-    if !imports() {
-        bail!(
-            "{spec} was installed into {} but nio's encryption does not import",
-            dir.display()
-        );
-    }
-    write(&marker, &format!("{spec}\n"))?;
-    Ok(dir)
 }
 
 // ---------------------------------------------------------------------------------------------
