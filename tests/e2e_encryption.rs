@@ -416,7 +416,7 @@ async fn plaintext_and_keys_never_reach_the_log_or_the_metrics() -> anyhow::Resu
     let token = add_general_chat(&env);
     let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_aqueduct-testnet-bridge"));
     let mut bridge = env.spawn_process(&bin).await?;
-    let (alice, nio) = alice_with_a_device(&env, &token).await?;
+    let (_alice, nio) = alice_with_a_device(&env, &token).await?;
 
     env.net.post("general", "bob", "inbound-plaintext-7391");
     let room = nio.wait_invite(WAIT).await?;
