@@ -148,6 +148,25 @@ impl HomeserverClient {
         self.send_with(request, user_id, credential, None).await
     }
 
+    /// Sends a ruma request as the appservice itself (the registration's sender user, no
+    /// `user_id`), for requests about the registration rather than a user, such as the ping.
+    pub(crate) async fn send_as_appservice<R>(
+        &self,
+        request: R,
+    ) -> MatrixResult<R::IncomingResponse>
+    where
+        R: OutgoingRequest + Clone,
+        for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
+        for<'a> R::PathBuilder: PathBuilder<Input<'a> = Cow<'a, SupportedVersions>>,
+    {
+        let credential = Credential {
+            token: self.config.as_token.clone(),
+            assert_user: false,
+        };
+        let sender = self.bot.clone();
+        self.send_with(request, &sender, credential, None).await
+    }
+
     /// Sends a ruma request as one of `user_id`'s devices: with the as_token and the
     /// `device_id` query parameter (MSC3202/MSC4190 device masquerading), or with the device's
     /// own access token when it was made by an appservice login.
@@ -208,7 +227,9 @@ impl HomeserverClient {
                     device_id,
                 )
                 .await?;
-            if status == 401 && !credential.assert_user && !relogged {
+            let is_login_token =
+                !credential.assert_user && credential.token != self.config.as_token;
+            if status == 401 && is_login_token && !relogged {
                 // The login token was logged out elsewhere: log in again, once.
                 self.forget_login(user_id).await;
                 credential = self.credential(user_id).await?;

@@ -12,8 +12,8 @@ use ruma::api::client::appservice::request_ping;
 pub async fn ping_homeserver(client: &HomeserverClient) -> Result<std::time::Duration> {
     let mut req = request_ping::v1::Request::new(client.config.appservice_id.clone());
     req.transaction_id = Some(ruma::TransactionId::new());
-    let bot = client.bot.clone();
-    match client.send(req, &bot).await {
+    // As the appservice, not the bot: the bot may not be registered yet.
+    match client.send_as_appservice(req).await {
         Ok(r) => Ok(r.duration),
         Err(MatrixError::Transport(e)) => Err(Error::Unreachable(format!(
             "cannot reach the homeserver at {}: {e}. Check homeserver.url in the config.",

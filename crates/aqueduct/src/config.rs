@@ -64,6 +64,13 @@ pub struct AppserviceConfig {
     /// The bot's localpart.
     #[serde(default = "default_bot")]
     pub bot_localpart: String,
+    /// The registration's `sender_localpart`: the appservice's own user, which never appears
+    /// in rooms. Default `<bot_localpart>-appservice`. It is not the bot because Synapse
+    /// refuses `/sync` to that user, and the bot's encryption device syncs. An old
+    /// registration whose sender is the bot still works: encryption then reads device data
+    /// from the appservice transactions.
+    #[serde(default)]
+    pub sender_localpart: Option<String>,
     /// The bot's display name.
     #[serde(default = "default_bot_name")]
     pub bot_display_name: String,
@@ -75,6 +82,15 @@ pub struct AppserviceConfig {
     /// `<public_url>/_aqueduct/media/`. Unset: relayed messages carry no avatar.
     #[serde(default)]
     pub public_url: Option<String>,
+}
+
+impl AppserviceConfig {
+    /// The registration's `sender_localpart` (see the field).
+    pub fn sender_localpart(&self) -> String {
+        self.sender_localpart
+            .clone()
+            .unwrap_or_else(|| format!("{}-appservice", self.bot_localpart))
+    }
 }
 
 fn default_id() -> String {
@@ -292,6 +308,18 @@ impl Config {
                     .into(),
             );
         }
+        if self
+            .appservice
+            .sender_localpart()
+            .starts_with(&self.appservice.ghost_prefix)
+        {
+            // The sender would sit in the ghost namespace and be taken for a remote user.
+            return bad(format!(
+                "appservice.sender_localpart {:?} must not start with appservice.ghost_prefix {:?}",
+                self.appservice.sender_localpart(),
+                self.appservice.ghost_prefix
+            ));
+        }
         for (server, secret) in &self.double_puppet.secrets {
             if secret.is_empty() || secret == "as_token:" {
                 return bad(format!("double_puppet.secrets.{server} is empty"));
@@ -338,6 +366,17 @@ mod tests {
         assert_eq!(c.database.uri, "sqlite://aqueduct.db");
         assert_eq!(c.appservice.ghost_prefix, "aqueduct_");
         assert_eq!(c.bridge.command_prefix, "!aq");
+    }
+
+    #[test]
+    fn a_sender_in_the_ghost_namespace_is_refused() {
+        let e = Config::parse(
+            "homeserver: {url: 'http://127.0.0.1:8008', server_name: example.org}\nappservice: {address: 'http://127.0.0.1:29330', listen: '127.0.0.1:29330', as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb, sender_localpart: aqueduct_as}\n",
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("sender_localpart"), "{e}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub fn registration_yaml(config: &Config) -> String {
          url: {url}\n\
          as_token: {as_token}\n\
          hs_token: {hs_token}\n\
-         sender_localpart: {bot_localpart}\n\
+         sender_localpart: {sender}\n\
          rate_limited: false\n\
          receive_ephemeral: true\n\
          namespaces:\n\
@@ -37,7 +37,7 @@ pub fn registration_yaml(config: &Config) -> String {
         url = config.appservice.address,
         as_token = config.appservice.as_token,
         hs_token = config.appservice.hs_token,
-        bot_localpart = config.appservice.bot_localpart,
+        sender = config.appservice.sender_localpart(),
         ghosts = namer.namespace_regex().replace('\\', "\\\\"),
         encryption = if config.encryption.allow {
             // Device data in transactions (MSC2409/MSC3202) and appservice device
@@ -81,7 +81,12 @@ mod tests {
             Some("@aqueduct_.*:example\\.org")
         );
         assert_eq!(v["rate_limited"].as_bool(), Some(false));
-        assert_eq!(v["sender_localpart"].as_str(), Some("aqueduct"));
+        // The bot is in the namespace, not the sender, so its encryption device can /sync.
+        assert_eq!(v["sender_localpart"].as_str(), Some("aqueduct-appservice"));
+        assert_eq!(
+            v["namespaces"]["users"][1]["regex"].as_str(),
+            Some("@aqueduct:example\\.org")
+        );
         assert_ne!(random_token(), random_token());
         assert!(v.get("org.matrix.msc3202").is_none());
     }

@@ -104,6 +104,14 @@ pub async fn run(
     });
 
     wait_for_homeserver(&client).await?;
+    // The bot is a namespace user, not the registration's sender, so the homeserver does not
+    // create it by itself (an old registration whose sender is the bot answers "in use").
+    if let Err(e) = client
+        .ensure_registered(&config.appservice.bot_localpart)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot register the bridge bot's user");
+    }
     if let Some(crypto) = &crypto {
         crypto
             .connect()
