@@ -46,9 +46,10 @@ impl BridgeCrypto {
                     since = Some(r.next_batch);
                 }
                 Err(e) if since.is_none() && refuses_appservice_sync(&e) => {
-                    // Synapse refuses `/sync` to the appservice's own user outright. The
-                    // transactions carry the same data (MSC2409/MSC3202), so use them.
-                    tracing::warn!(error = %e, "the homeserver does not let the bridge bot sync; reading to-device data from appservice transactions instead (needs MSC2409/MSC3202 on the homeserver)");
+                    // Synapse refuses `/sync` to a registration's sender user outright: an
+                    // older registration names the bot as sender. The transactions carry the
+                    // same data (MSC2409/MSC3202), so use them.
+                    tracing::warn!(error = %e, "the homeserver does not let the bridge bot sync (is it the registration's sender_localpart? `aqueduct generate-registration` writes a separate sender); reading to-device data from appservice transactions instead (needs MSC2409/MSC3202 on the homeserver)");
                     self.transaction_fed.store(true, Ordering::SeqCst);
                     return;
                 }
