@@ -123,9 +123,9 @@ fn find<'a>(msgs: &'a [NetMessage], text: &str) -> Option<&'a NetMessage> {
 
 /// The whole encrypted conversation: an independent client (nio) in an encrypted portal reads
 /// what remote users write and writes back, images both ways, across a bridge restart, a
-/// rotated room key and a second device. `extra` is the `encryption:` section's tail.
-async fn encrypted_conversation(extra: &str) -> anyhow::Result<()> {
-    let env = BridgeEnv::new(encrypted_env(extra)).await?;
+/// rotated room key and a second device, in the environment `options` describe.
+async fn encrypted_conversation(options: EnvOptions) -> anyhow::Result<()> {
+    let env = BridgeEnv::new(options).await?;
     let token = add_general_chat(&env);
     let mut bridge = env.start_in_process().await?;
     let (alice, nio) = alice_with_a_device(&env, &token).await?;
@@ -289,6 +289,10 @@ async fn encrypted_conversation(extra: &str) -> anyhow::Result<()> {
         "every event decrypts: {seen:?}"
     );
 
+    if let Some(older) = &env.older_homeserver {
+        // Both starts asked for the device and were refused: the device came from a login.
+        assert!(older.refused_device_creations() >= 2);
+    }
     laptop.close().await?;
     nio.close().await?;
     bridge.stop().await?;
@@ -298,13 +302,41 @@ async fn encrypted_conversation(extra: &str) -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_encrypted_conversation_crosses_both_ways_through_an_independent_client()
 -> anyhow::Result<()> {
-    encrypted_conversation("  default: true\n").await
+    // Synapse puts no device data in transactions here: keys reach the bridge only through
+    // its device's /sync, the default.
+    encrypted_conversation(encrypted_env("  default: true\n")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_encrypted_conversation_with_device_data_from_appservice_transactions()
 -> anyhow::Result<()> {
-    encrypted_conversation("  default: true\n  appservice_to_device: true\n").await
+    encrypted_conversation(EnvOptions {
+        device_data_in_transactions: true,
+        ..encrypted_env("  default: true\n  appservice_to_device: true\n")
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_conversation_with_a_registration_whose_sender_is_the_bot()
+-> anyhow::Result<()> {
+    // Synapse refuses the bot /sync; the bridge must notice and read the transactions.
+    encrypted_conversation(EnvOptions {
+        bot_is_registration_sender: true,
+        device_data_in_transactions: true,
+        ..encrypted_env("  default: true\n")
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_conversation_on_a_homeserver_without_appservice_device_management()
+-> anyhow::Result<()> {
+    encrypted_conversation(EnvOptions {
+        older_homeserver: true,
+        ..encrypted_env("  default: true\n")
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -147,6 +147,7 @@ impl BenchEnv {
                 bridge_port,
                 hs_token,
                 bot: "@aqueduct:localhost".into(),
+                older_homeserver: None,
             },
             proxy,
             as_token,

@@ -2,6 +2,7 @@
 //! network, a config file, and the bridge itself, in-process or as a separate process.
 
 use crate::matrix_client::MatrixClient;
+use crate::older_homeserver::OlderHomeserver;
 use crate::synapse::{AppserviceRegistration, Synapse, free_port};
 use crate::testnet_server::TestNet;
 use anyhow::Context;
@@ -28,6 +29,16 @@ pub struct EnvOptions {
     /// by two spaces, without `allow` and `pickle_key`, which are set). The registration then
     /// opts in to MSC3202 and MSC4190 as `generate-registration` writes it.
     pub encryption: Option<String>,
+    /// With `encryption`: Synapse also pushes to-device messages and device lists in
+    /// appservice transactions (MSC2409/MSC3202). Without it only the bot device's `/sync`
+    /// can deliver them, which proves that path.
+    pub device_data_in_transactions: bool,
+    /// With `encryption`: the bridge reaches Synapse through [`OlderHomeserver`], which lacks
+    /// appservice device management (MSC4190), and the registration does not opt in to it.
+    pub older_homeserver: bool,
+    /// The registration of earlier releases: the bot is the `sender_localpart` (so Synapse
+    /// refuses it `/sync`) and outside the user namespace.
+    pub bot_is_registration_sender: bool,
 }
 
 /// The environment.
@@ -46,6 +57,8 @@ pub struct BridgeEnv {
     pub hs_token: String,
     /// The bot's user id.
     pub bot: String,
+    /// The proxy the bridge reaches Synapse through, with [`EnvOptions::older_homeserver`].
+    pub older_homeserver: Option<OlderHomeserver>,
 }
 
 fn token() -> String {
@@ -69,16 +82,29 @@ impl BridgeEnv {
             url: Some(format!("http://127.0.0.1:{bridge_port}")),
             as_token: as_token.clone(),
             hs_token: hs_token.clone(),
-            sender_localpart: "aqueduct".into(),
-            user_namespace_regex: "@aqueduct_.*:localhost".into(),
+            // As `generate-registration` writes it: the bot is a namespace user, not the
+            // sender (Synapse lets only non-sender users /sync).
+            sender_localpart: match options.bot_is_registration_sender {
+                true => "aqueduct".into(),
+                false => "aqueduct-appservice".into(),
+            },
+            user_namespace_regex: match options.bot_is_registration_sender {
+                true => "@aqueduct_.*:localhost".into(),
+                false => "@aqueduct(_.*)?:localhost".into(),
+            },
             user_namespace_exclusive: true,
             alias_namespace_regex: None,
         };
         let mut builder = match &options.encryption {
-            Some(_) => Synapse::builder()
-                .appservice_yaml("aqueduct", registration.to_yaml_with(true, true)),
+            Some(_) => Synapse::builder().appservice_yaml(
+                "aqueduct",
+                registration.to_yaml_with(true, !options.older_homeserver),
+            ),
             None => Synapse::builder().appservice(registration),
         };
+        if options.encryption.is_some() && !options.device_data_in_transactions {
+            builder = builder.config("experimental_features", serde_json::json!({}));
+        }
         let dp_token = token();
         if options.double_puppet {
             builder = builder.appservice(AppserviceRegistration {
@@ -105,6 +131,10 @@ impl BridgeEnv {
             );
         }
         let synapse = builder.start().await?;
+        let older_homeserver = match options.older_homeserver {
+            true => Some(OlderHomeserver::start(&synapse.base_url()).await?),
+            false => None,
+        };
         let db = options
             .database_uri
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("aqueduct.db").display()));
@@ -136,7 +166,9 @@ impl BridgeEnv {
              logging:\n  level: info\n\
              platforms:\n  testnet:\n    url: {net}\n{extra}",
             extra = options.extra_platforms.clone().unwrap_or_default(),
-            hs = synapse.base_url(),
+            hs = older_homeserver
+                .as_ref()
+                .map_or_else(|| synapse.base_url(), |p| p.url().to_owned()),
             net = net.url(),
         );
         let config_path = dir.path().join("config.yaml");
@@ -149,6 +181,7 @@ impl BridgeEnv {
             bridge_port,
             hs_token,
             bot: "@aqueduct:localhost".into(),
+            older_homeserver,
         })
     }
 

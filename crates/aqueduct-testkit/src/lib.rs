@@ -3,6 +3,7 @@ pub mod fake_rocketchat;
 pub mod fake_slack;
 pub mod matrix_client;
 pub mod nio_client;
+pub mod older_homeserver;
 pub mod rocketchat_env;
 pub mod slack_env;
 pub mod spec_dir;
