@@ -6,6 +6,7 @@ use crate::checkpoints::Checkpoints;
 use crate::config::RocketChatConfig;
 use crate::rest::Rest;
 use crate::seen::Seen;
+use crate::uploads::Uploads;
 use aqueduct_core::connector::{
     BridgeHandle, Capabilities, ConnectorError, ConnectorResult, LoginFlow, LoginStep, NetworkApi,
     NetworkConnector, NewLogin,
@@ -162,6 +163,10 @@ impl NetworkConnector for RocketChatConnector {
             config: self.config.clone(),
             checkpoints: Mutex::new(Checkpoints::from_state(&login.state)),
             seen: Mutex::new(Seen::from_state(&login.state)),
+            uploads: Mutex::new(Uploads::from_state(
+                &login.state,
+                crate::iso_time::now_millis(),
+            )),
             rooms: Mutex::default(),
             room_names: Mutex::default(),
             user_ids: Mutex::default(),

@@ -8,6 +8,8 @@
 use crate::api::RocketLogin;
 use crate::convert::seen_state;
 use crate::iso_time;
+use crate::sending::message_id_for;
+use crate::uploads::{PendingUpload, file_ids, upload_key};
 use aqueduct_core::connector::{ConnectorError, ConnectorResult};
 use aqueduct_core::event::{
     Attachment, AttachmentKind, MatrixMessage, MessageContent, SentMessage,
@@ -168,7 +170,8 @@ impl RocketLogin {
 
     /// Sends a Matrix message's files: each is uploaded (`rooms.media`) and then posted
     /// (`rooms.mediaConfirm`) with the text as its caption, under the relayed sender's name
-    /// when relaying. Returns the first file's message.
+    /// when relaying. Returns the first file's message. A retry of the same Matrix event
+    /// (after a crash, say) posts nothing twice: see [`crate::uploads`].
     pub(crate) async fn post_files(
         &self,
         portal: &Portal,
@@ -185,22 +188,9 @@ impl RocketLogin {
         {
             return Err(too_large(&big.name, max));
         }
+        let message_id = message_id_for(&message.event_id);
         let mut first: Option<SentMessage> = None;
         for (i, att) in message.content.attachments.iter().enumerate() {
-            let uploaded = self
-                .rest
-                .upload(
-                    &format!("rooms.media/{rid}"),
-                    &att.name,
-                    &att.mime,
-                    &att.data,
-                )
-                .await?;
-            let Some(file_id) = uploaded["file"]["_id"].as_str() else {
-                return Err(ConnectorError::Temporary(
-                    "rooms.media answered without a file id".into(),
-                ));
-            };
             let mut body = json!({});
             // The caption goes with the first file only.
             if i == 0 && !text.is_empty() {
@@ -215,18 +205,16 @@ impl RocketLogin {
                     body["avatar"] = json!(avatar);
                 }
             }
-            let answer = self
-                .rest
-                .post(&format!("rooms.mediaConfirm/{rid}/{file_id}"), body)
-                .await?;
-            let m = &answer["message"];
+            let key = upload_key(&message_id, i);
+            let m = self.post_file(rid, &key, att, &body).await?;
             let Some(id) = m["_id"].as_str() else {
                 return Err(ConnectorError::Temporary(
                     "rooms.mediaConfirm answered without a message".into(),
                 ));
             };
             // Its realtime echo then compares equal and is not bridged back as an edit.
-            self.seen.lock().expect("seen").put(id, seen_state(m));
+            self.seen.lock().expect("seen").put(id, seen_state(&m));
+            self.uploads.lock().expect("uploads").remove(&key);
             let ts = iso_time::millis(&m["ts"]);
             if let Some(ts) = ts {
                 self.start_checkpoint(rid, ts).await;
@@ -236,7 +224,95 @@ impl RocketLogin {
                 timestamp_ms: ts,
             });
         }
+        self.note_change().await;
         first.ok_or_else(|| ConnectorError::Temporary("no file to send".into()))
+    }
+
+    /// Posts one file and returns its message. When an earlier attempt uploaded it (`key`
+    /// is on record), the message that attempt may have posted is looked up first, and the
+    /// recorded upload confirmed if there is none; only an upload that expired is sent again.
+    async fn post_file(
+        &self,
+        rid: &str,
+        key: &str,
+        att: &Attachment,
+        body: &Value,
+    ) -> ConnectorResult<Value> {
+        let earlier = self.uploads.lock().expect("uploads").get(key);
+        if let Some(earlier) = earlier {
+            if let Some(m) = self.message_with_file(&earlier).await? {
+                tracing::info!(
+                    rid,
+                    file = earlier.file_id,
+                    "file was posted before; not posting it again"
+                );
+                return Ok(m);
+            }
+            match self.confirm(rid, &earlier.file_id, body).await {
+                Err(ConnectorError::Refused(e)) => {
+                    tracing::info!(rid, error = e, "recorded upload is gone; uploading again");
+                }
+                answer => return answer,
+            }
+        }
+        let uploaded = self
+            .rest
+            .upload(
+                &format!("rooms.media/{rid}"),
+                &att.name,
+                &att.mime,
+                &att.data,
+            )
+            .await?;
+        let Some(file_id) = uploaded["file"]["_id"].as_str() else {
+            return Err(ConnectorError::Temporary(
+                "rooms.media answered without a file id".into(),
+            ));
+        };
+        // On record before the message can exist.
+        self.uploads.lock().expect("uploads").put(
+            key,
+            PendingUpload {
+                rid: rid.to_owned(),
+                file_id: file_id.to_owned(),
+                at: iso_time::now_millis(),
+            },
+        );
+        self.save_now().await?;
+        self.confirm(rid, file_id, body).await
+    }
+
+    /// `rooms.mediaConfirm`: posts uploaded file `file_id`; returns the message.
+    async fn confirm(&self, rid: &str, file_id: &str, body: &Value) -> ConnectorResult<Value> {
+        let answer = self
+            .rest
+            .post(&format!("rooms.mediaConfirm/{rid}/{file_id}"), body.clone())
+            .await?;
+        Ok(answer["message"].clone())
+    }
+
+    /// The message of room `earlier.rid` that carries the recorded upload, if it was posted:
+    /// looked up in the room's history from a minute before the upload (clocks differ).
+    async fn message_with_file(&self, earlier: &PendingUpload) -> ConnectorResult<Option<Value>> {
+        let t = self.room_type(&earlier.rid).await;
+        let answer = self
+            .rest
+            .get(
+                crate::catch_up::history_endpoint(&t),
+                &[
+                    ("roomId", earlier.rid.clone()),
+                    ("oldest", iso_time::format_iso(earlier.at - 60_000)),
+                    ("inclusive", "true".into()),
+                    ("count", "100".into()),
+                ],
+            )
+            .await?;
+        Ok(answer["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| file_ids(m).any(|id| id == earlier.file_id))
+            .cloned())
     }
 }
 

@@ -21,6 +21,7 @@ mod room_admin;
 mod seen;
 mod sending;
 mod sync;
+mod uploads;
 
 pub use api::RocketLogin;
 pub use config::RocketChatConfig;

@@ -218,6 +218,13 @@ impl FakeRocketChat {
         id
     }
 
+    /// Carries out the next call of `endpoint` (a prefix: `rooms.mediaConfirm` for every
+    /// room and file) but never answers it, as when the client crashes before the answer
+    /// reaches it.
+    pub fn leave_unanswered(&self, endpoint: &str) {
+        self.shared.lock().unanswered.push(endpoint.into());
+    }
+
     /// File downloads the fake served (`/file-upload/...`).
     pub fn downloads(&self) -> u32 {
         self.shared.lock().downloads

@@ -167,6 +167,8 @@ pub(crate) struct State {
     pub base_url: String,
     /// File downloads served.
     pub downloads: u32,
+    /// Endpoints (by prefix) whose next call is carried out but never answered.
+    pub unanswered: Vec<String>,
 }
 
 pub(crate) struct Shared {

@@ -1,0 +1,83 @@
+//! The Rocket.Chat connector end to end, files under stress: a file send cut off by a crash
+//! after Rocket.Chat posted it, through a real Synapse and the fake Rocket.Chat. Every request and
+//! answer is checked against Rocket.Chat's OpenAPI files.
+
+use aqueduct_testkit::rocketchat_env::{GENERAL, RocketChatEnv, WAIT, count_events};
+use serde_json::json;
+
+/// A small PNG header's worth of bytes; the content does not matter to the bridge.
+const IMAGE: &[u8] = b"\x89PNG\r\n\x1a\nnot really an image";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_a_file_send_retried_after_a_crash_posts_the_file_once() -> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_aqueduct-testnet-bridge"));
+    let mut bridge = s.env.spawn_process(&bin).await?;
+    s.login_alice().await?;
+    s.rc.post(GENERAL, "RCBOB", "opening", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "opening")
+        .await?;
+
+    // Rocket.Chat posts the file, but its answer never reaches the bridge, which then dies.
+    s.rc.leave_unanswered("rooms.mediaConfirm");
+    let mxc = s
+        .alice
+        .upload(IMAGE.to_vec(), "image/png", "crash.png")
+        .await?;
+    let event = s
+        .alice
+        .send(
+            &room,
+            "m.room.message",
+            json!({"msgtype": "m.image", "body": "crash.png", "url": mxc,
+                   "info": {"mimetype": "image/png", "size": IMAGE.len()}}),
+        )
+        .await?;
+    let posted = |m: &[aqueduct_testkit::fake_rocketchat::FakeMessage]| {
+        m.iter()
+            .filter(|x| x.files.iter().any(|f| f.name == "crash.png"))
+            .count()
+    };
+    s.rc.wait_for(GENERAL, WAIT, |m| posted(m) == 1).await?;
+    bridge.start_kill()?;
+    bridge.wait().await?;
+
+    // After the restart the event is handled again: the file is found, not posted again.
+    let mut bridge = s.env.spawn_process(&bin).await?;
+    s.alice.send_text(&room, "after the crash").await?;
+    let msgs =
+        s.rc.wait_for(GENERAL, WAIT, |m| {
+            m.iter().any(|x| x.text == "after the crash")
+        })
+        .await?;
+    assert_eq!(
+        posted(&msgs),
+        1,
+        "the file is on Rocket.Chat once: {msgs:#?}"
+    );
+    let file_message = msgs
+        .iter()
+        .find(|x| x.files.iter().any(|f| f.name == "crash.png"))
+        .unwrap()
+        .id
+        .clone();
+
+    // The retry learned which message it is: a reaction to it reaches alice's event, and
+    // the file did not come back to Matrix as a message of its own.
+    s.rc.react(&file_message, "RCBOB", ":tada:", true);
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.reaction" && e["content"]["m.relates_to"]["event_id"] == event.as_str()
+        })
+        .await?;
+    assert_eq!(
+        count_events(&s.alice, &room, |e| e["content"]["body"] == "crash.png").await?,
+        1
+    );
+    s.check_conformance()?;
+    bridge.start_kill()?;
+    let _ = bridge.wait().await;
+    Ok(())
+}
