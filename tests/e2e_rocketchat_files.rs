@@ -1,9 +1,11 @@
 //! The Rocket.Chat connector end to end, files under stress: a file send cut off by a crash
-//! after Rocket.Chat posted it, through a real Synapse and the fake Rocket.Chat. Every request and
+//! after Rocket.Chat posted it, and a slow download while the server checks the realtime
+//! connection is alive, through a real Synapse and the fake Rocket.Chat. Every request and
 //! answer is checked against Rocket.Chat's OpenAPI files.
 
-use aqueduct_testkit::rocketchat_env::{GENERAL, RocketChatEnv, WAIT, count_events};
+use aqueduct_testkit::rocketchat_env::{GENERAL, RocketChatEnv, WAIT, count_events, ghost};
 use serde_json::json;
+use std::time::Duration;
 
 /// A small PNG header's worth of bytes; the content does not matter to the bridge.
 const IMAGE: &[u8] = b"\x89PNG\r\n\x1a\nnot really an image";
@@ -79,5 +81,51 @@ async fn rocketchat_a_file_send_retried_after_a_crash_posts_the_file_once() -> a
     s.check_conformance()?;
     bridge.start_kill()?;
     let _ = bridge.wait().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_a_slow_download_does_not_stall_the_realtime_connection() -> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    let (bridge, room) = s.open_general().await?;
+    let bob = ghost("RCBOB");
+    let logins = s.rc.realtime_logins();
+
+    // The server pings after a second of silence and gives up a second later; the download
+    // takes four.
+    s.rc.keepalive(Duration::from_secs(1));
+    s.rc.slow_downloads(Duration::from_secs(4));
+    s.rc.upload_file(
+        GENERAL,
+        "RCBOB",
+        "slow.png",
+        "image/png",
+        IMAGE.to_vec(),
+        "",
+    );
+    s.rc.post(GENERAL, "RCBOB", "after 1", None);
+    s.rc.post(GENERAL, "RCBOB", "after 2", None);
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "after 2")
+        .await?;
+
+    let bodies: Vec<String> = s
+        .alice
+        .messages(&room)
+        .await?
+        .iter()
+        .filter(|e| e["sender"] == bob.as_str() && e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        bodies,
+        ["opening", "slow.png", "after 1", "after 2"],
+        "each once, in order"
+    );
+    assert_eq!(s.rc.keepalive_drops(), 0, "every ping was answered in time");
+    assert_eq!(s.rc.realtime_logins(), logins, "no reconnect");
+    assert!(s.rc.pongs() >= 2, "the keepalive did ping meanwhile");
+    s.check_conformance()?;
+    bridge.stop().await?;
     Ok(())
 }

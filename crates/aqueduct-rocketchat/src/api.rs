@@ -45,6 +45,8 @@ pub struct RocketLogin {
     /// Usernames -> user ids, learned from messages and `users.info`.
     pub(crate) user_ids: Mutex<HashMap<String, String>>,
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Live changes for the worker that handles them off the realtime loop.
+    pub(crate) inbound: Mutex<Option<crate::inbound::InboundSender>>,
     /// Method calls for the current realtime connection; `None` while there is none.
     pub(crate) outgoing: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Value>>>,
     /// When the realtime connection was lost, until a new one has caught up.

@@ -171,6 +171,7 @@ impl NetworkConnector for RocketChatConnector {
             room_names: Mutex::default(),
             user_ids: Mutex::default(),
             task: Mutex::new(None),
+            inbound: Mutex::new(None),
             lost_at: Mutex::new(None),
             live: Default::default(),
             outgoing: Mutex::new(None),

@@ -14,6 +14,7 @@ mod connector;
 mod convert;
 mod ddp;
 mod files;
+mod inbound;
 mod iso_time;
 mod quote;
 mod rest;

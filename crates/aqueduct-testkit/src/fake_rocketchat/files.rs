@@ -150,6 +150,10 @@ pub(crate) async fn file_upload(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    let delay = sh.lock().download_delay_ms;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let mut st = sh.lock();
     let user = match (header("x-user-id"), header("x-auth-token")) {
         (Some(u), Some(t)) if st.tokens.get(&t) == Some(&u) => u,
