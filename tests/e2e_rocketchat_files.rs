@@ -1,7 +1,9 @@
 //! The Rocket.Chat connector end to end, files under stress: a file send cut off by a crash
-//! after Rocket.Chat posted it, and a slow download while the server checks the realtime
-//! connection is alive, through a real Synapse and the fake Rocket.Chat. Every request and
-//! answer is checked against Rocket.Chat's OpenAPI files.
+//! after Rocket.Chat posted it, a slow download while the server checks the realtime
+//! connection is alive, and a server before 6.8 (`rooms.upload` instead of `rooms.media`),
+//! through a real Synapse and the fake Rocket.Chat. Every request and answer is checked
+//! against Rocket.Chat's OpenAPI files (for the old server: all but the two upload
+//! endpoints, which those files describe only as 6.8 and later serve them).
 
 use aqueduct_testkit::rocketchat_env::{GENERAL, RocketChatEnv, WAIT, count_events, ghost};
 use serde_json::json;
@@ -126,6 +128,71 @@ async fn rocketchat_a_slow_download_does_not_stall_the_realtime_connection() -> 
     assert_eq!(s.rc.realtime_logins(), logins, "no reconnect");
     assert!(s.rc.pongs() >= 2, "the keepalive did ping meanwhile");
     s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_files_go_through_rooms_upload_on_servers_before_6_8() -> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    s.rc.before_6_8();
+    let (bridge, room) = s.open_general().await?;
+
+    let send_file = |name: &'static str, caption: Option<&'static str>| {
+        let alice = &s.alice;
+        let room = room.clone();
+        async move {
+            let mxc = alice.upload(IMAGE.to_vec(), "image/png", name).await?;
+            let mut content = json!({"msgtype": "m.image", "body": name, "url": mxc,
+                                     "info": {"mimetype": "image/png", "size": IMAGE.len()}});
+            if let Some(caption) = caption {
+                content["body"] = json!(caption);
+                content["filename"] = json!(name);
+            }
+            alice.send(&room, "m.room.message", content).await
+        }
+    };
+    send_file("old.png", Some("from an old server")).await?;
+    send_file("older.png", None).await?;
+    let msgs =
+        s.rc.wait_for(GENERAL, WAIT, |m| {
+            m.iter()
+                .any(|x| x.files.iter().any(|f| f.name == "older.png"))
+        })
+        .await?;
+    let with_file = |name: &str| {
+        msgs.iter()
+            .filter(|x| x.files.iter().any(|f| f.name == name))
+            .collect::<Vec<_>>()
+    };
+    let old = with_file("old.png");
+    assert_eq!(old.len(), 1, "{msgs:#?}");
+    assert_eq!(
+        (old[0].user.as_str(), old[0].text.as_str()),
+        ("RCALICE", "from an old server")
+    );
+    assert_eq!(old[0].files[0].data, IMAGE);
+    assert_eq!(old[0].files[0].mime, "image/png");
+    assert_eq!(with_file("older.png").len(), 1);
+
+    // The choice is remembered: rooms.media was tried once, not for every file.
+    let media_tries =
+        s.rc.requests()
+            .iter()
+            .filter(|r| r.endpoint.starts_with("rooms.media/"))
+            .count();
+    assert_eq!(media_tries, 1);
+    // Neither file came back to Matrix as a message of its own.
+    for name in ["from an old server", "older.png"] {
+        assert_eq!(
+            count_events(&s.alice, &room, |e| e["content"]["body"] == name).await?,
+            1,
+            "{name}"
+        );
+    }
+    // The OpenAPI files describe 6.8 and later, which serve rooms.media and no longer list
+    // rooms.upload: those two are checked by the fake alone.
+    s.check_conformance_except(&["rooms.media/", "rooms.upload/"])?;
     bridge.stop().await?;
     Ok(())
 }

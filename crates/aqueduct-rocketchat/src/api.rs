@@ -38,6 +38,9 @@ pub struct RocketLogin {
     pub(crate) seen: Mutex<Seen>,
     /// Files uploaded for Matrix messages whose Rocket.Chat message may not be known yet.
     pub(crate) uploads: Mutex<crate::uploads::Uploads>,
+    /// Whether the server answered 404 to `rooms.media` (before 6.8): files then go
+    /// through `rooms.upload`.
+    pub(crate) without_media: std::sync::atomic::AtomicBool,
     /// Rooms the account is in: room id -> type (`c`, `p`, `d`).
     pub(crate) rooms: Mutex<HashMap<String, String>>,
     /// Room id -> name (channels and groups), for permalinks.

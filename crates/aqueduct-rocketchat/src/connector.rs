@@ -172,6 +172,7 @@ impl NetworkConnector for RocketChatConnector {
             user_ids: Mutex::default(),
             task: Mutex::new(None),
             inbound: Mutex::new(None),
+            without_media: Default::default(),
             lost_at: Mutex::new(None),
             live: Default::default(),
             outgoing: Mutex::new(None),

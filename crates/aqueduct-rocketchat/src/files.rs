@@ -2,7 +2,8 @@
 //! `title_link` (`/file-upload/<id>/<name>`, with `image_*`/`video_*`/`audio_*` details and the
 //! `files` list for types and sizes), downloaded from the server with the account's
 //! `X-User-Id`/`X-Auth-Token` headers. Matrix -> Rocket.Chat: `rooms.media/<rid>` uploads the
-//! bytes and `rooms.mediaConfirm/<rid>/<fileId>` posts the message that shows them. Files over
+//! bytes and `rooms.mediaConfirm/<rid>/<fileId>` posts the message that shows them; servers
+//! before 6.8, which answer 404 to `rooms.media`, get `rooms.upload/<rid>` instead. Files over
 //! `max_file_bytes` are refused in both directions with a note naming the file and the limit.
 
 use crate::api::RocketLogin;
@@ -17,6 +18,7 @@ use aqueduct_core::event::{
 use aqueduct_core::ids::RemoteMessageId;
 use aqueduct_core::records::Portal;
 use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
 
 /// One file a Rocket.Chat message carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,15 +257,26 @@ impl RocketLogin {
                 answer => return answer,
             }
         }
+        if self.without_media.load(Ordering::Relaxed) {
+            return self.upload_old_style(rid, att, body).await;
+        }
         let uploaded = self
             .rest
-            .upload(
+            .upload_if_served(
                 &format!("rooms.media/{rid}"),
                 &att.name,
                 &att.mime,
                 &att.data,
+                &[],
             )
             .await?;
+        let Some(uploaded) = uploaded else {
+            tracing::info!(
+                "this Rocket.Chat server has no rooms.media (it is older than 6.8); sending files with rooms.upload"
+            );
+            self.without_media.store(true, Ordering::Relaxed);
+            return self.upload_old_style(rid, att, body).await;
+        };
         let Some(file_id) = uploaded["file"]["_id"].as_str() else {
             return Err(ConnectorError::Temporary(
                 "rooms.media answered without a file id".into(),
@@ -280,6 +293,47 @@ impl RocketLogin {
         );
         self.save_now().await?;
         self.confirm(rid, file_id, body).await
+    }
+
+    /// `rooms.upload/<rid>`, for servers before 6.8: uploads and posts the file in one call
+    /// (multipart: `file`, `msg`, `tmid`); returns the message. The endpoint takes no name
+    /// to show for a relayed sender, so their name leads the caption instead.
+    async fn upload_old_style(
+        &self,
+        rid: &str,
+        att: &Attachment,
+        body: &Value,
+    ) -> ConnectorResult<Value> {
+        let caption = body["msg"].as_str().unwrap_or_default();
+        let caption = match body["alias"].as_str() {
+            Some(name) if caption.is_empty() => format!("*{name}*"),
+            Some(name) => format!("*{name}*: {caption}"),
+            None => caption.to_owned(),
+        };
+        let mut fields = Vec::new();
+        if !caption.is_empty() {
+            fields.push(("msg", caption));
+        }
+        if let Some(tmid) = body["tmid"].as_str() {
+            fields.push(("tmid", tmid.to_owned()));
+        }
+        let answer = self
+            .rest
+            .upload_if_served(
+                &format!("rooms.upload/{rid}"),
+                &att.name,
+                &att.mime,
+                &att.data,
+                &fields,
+            )
+            .await?
+            .ok_or_else(|| {
+                ConnectorError::Refused(
+                    "this Rocket.Chat server takes files neither with rooms.media nor with rooms.upload"
+                        .into(),
+                )
+            })?;
+        Ok(answer["message"].clone())
     }
 
     /// `rooms.mediaConfirm`: posts uploaded file `file_id`; returns the message.

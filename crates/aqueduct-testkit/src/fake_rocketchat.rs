@@ -237,6 +237,12 @@ impl FakeRocketChat {
         self.shared.lock().keepalive_ms = Some(interval.as_millis() as u64);
     }
 
+    /// Plays a server before 6.8: `rooms.media` and `rooms.mediaConfirm` do not exist (404),
+    /// files are sent with `rooms.upload`.
+    pub fn before_6_8(&self) {
+        self.shared.lock().before_6_8 = true;
+    }
+
     /// Connections dropped because the client did not answer a ping in time.
     pub fn keepalive_drops(&self) -> u32 {
         self.shared.lock().keepalive_drops

@@ -162,6 +162,20 @@ fn carry_out(
                 }
             }
             ("POST", "chat.sendMessage") => send_message(&mut st, &user, &body["message"]),
+            ("POST", e)
+                if st.before_6_8
+                    && (e.starts_with("rooms.media/") || e.starts_with("rooms.mediaConfirm/")) =>
+            {
+                // Unknown routes, as Rocket.Chat's REST router answers them.
+                (
+                    StatusCode::NOT_FOUND,
+                    json!({ "status": "error", "message": "API endpoint does not exist" }),
+                )
+            }
+            ("POST", e) if e.starts_with("rooms.upload/") => {
+                let rid = e.trim_start_matches("rooms.upload/").to_owned();
+                super::files::upload(&mut st, &user, &rid, &parts)
+            }
             ("POST", e) if e.starts_with("rooms.media/") => {
                 let rid = e.trim_start_matches("rooms.media/").to_owned();
                 super::files::media(&mut st, &user, &rid, &parts)

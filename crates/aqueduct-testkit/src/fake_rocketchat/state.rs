@@ -176,6 +176,8 @@ pub(crate) struct State {
     pub keepalive_ms: Option<u64>,
     /// Connections dropped for not answering a ping in time.
     pub keepalive_drops: u32,
+    /// Whether the fake plays a server before 6.8: no `rooms.media` or `rooms.mediaConfirm`.
+    pub before_6_8: bool,
 }
 
 pub(crate) struct Shared {
