@@ -279,9 +279,13 @@ async fn dispatch(
                     .is_none();
                 if new {
                     conn.sub_room(rid).await?;
-                    // What was said between the join and the subscription.
-                    let since = crate::iso_time::millis(&sub["ts"]).unwrap_or(0);
-                    login.catch_up_room_since(rid, t, since).await;
+                    // What was said between the join and the subscription, fetched by the
+                    // worker (it may download files), ahead of the room's live messages.
+                    login.hand_over(Inbound::CatchUp {
+                        rid: rid.to_owned(),
+                        t: t.to_owned(),
+                        since: crate::iso_time::millis(&sub["ts"]).unwrap_or(0),
+                    });
                 }
             }
         }

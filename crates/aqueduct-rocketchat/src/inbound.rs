@@ -1,8 +1,9 @@
-//! Live messages and deletions, handled off the realtime loop. Handling a message can take
-//! long (its files are downloaded before it is queued), and the loop must keep answering the
-//! server's pings meanwhile, or the server drops the connection. So the loop only hands each
-//! change over, and one worker per login handles them in arrival order: a message after a
-//! file still reaches the engine's per-portal queue after the file.
+//! Live messages, deletions and the catch-up of newly joined rooms, handled off the realtime
+//! loop. Handling a message can take long (its files are downloaded before it is queued), and
+//! the loop must keep answering the server's pings meanwhile, or the server drops the
+//! connection. So the loop only hands each change over, and one worker per login handles
+//! them in arrival order: a message after a file still reaches the engine's per-portal queue
+//! after the file.
 
 use crate::api::RocketLogin;
 use serde_json::Value;
@@ -15,6 +16,9 @@ pub(crate) enum Inbound {
     Message(Value),
     /// A deleted message (`<rid>/deleteMessage`).
     Delete { rid: String, id: String },
+    /// A room joined while connected, whose messages since `since` (milliseconds) are
+    /// fetched from its history.
+    CatchUp { rid: String, t: String, since: i64 },
 }
 
 /// The worker's end, kept by the login.
@@ -55,6 +59,7 @@ async fn work(login: Weak<RocketLogin>, mut changes: UnboundedReceiver<Inbound>)
                 });
             }
             Inbound::Delete { rid, id } => login.handle_delete(&rid, &id).await,
+            Inbound::CatchUp { rid, t, since } => login.catch_up_room_since(&rid, &t, since).await,
         }
     }
 }
