@@ -10,7 +10,7 @@ use crate::api::RocketLogin;
 use crate::convert::seen_state;
 use crate::iso_time;
 use crate::sending::message_id_for;
-use crate::uploads::{PendingUpload, file_ids, upload_key};
+use crate::uploads::{CLOCK_SLACK_MS, PendingUpload, upload_key};
 use aqueduct_core::connector::{ConnectorError, ConnectorResult};
 use aqueduct_core::event::{
     Attachment, AttachmentKind, MatrixMessage, MessageContent, SentMessage,
@@ -245,20 +245,22 @@ impl RocketLogin {
             if let Some(m) = self.message_with_file(&earlier).await? {
                 tracing::info!(
                     rid,
-                    file = earlier.file_id,
+                    file = att.name,
                     "file was posted before; not posting it again"
                 );
                 return Ok(m);
             }
-            match self.confirm(rid, &earlier.file_id, body).await {
-                Err(ConnectorError::Refused(e)) => {
-                    tracing::info!(rid, error = e, "recorded upload is gone; uploading again");
+            if !earlier.file_id.is_empty() {
+                match self.confirm(rid, &earlier.file_id, body).await {
+                    Err(ConnectorError::Refused(e)) => {
+                        tracing::info!(rid, error = e, "recorded upload is gone; uploading again");
+                    }
+                    answer => return answer,
                 }
-                answer => return answer,
             }
         }
         if self.without_media.load(Ordering::Relaxed) {
-            return self.upload_old_style(rid, att, body).await;
+            return self.upload_old_style(rid, key, att, body).await;
         }
         let uploaded = self
             .rest
@@ -275,24 +277,37 @@ impl RocketLogin {
                 "this Rocket.Chat server has no rooms.media (it is older than 6.8); sending files with rooms.upload"
             );
             self.without_media.store(true, Ordering::Relaxed);
-            return self.upload_old_style(rid, att, body).await;
+            return self.upload_old_style(rid, key, att, body).await;
         };
         let Some(file_id) = uploaded["file"]["_id"].as_str() else {
             return Err(ConnectorError::Temporary(
                 "rooms.media answered without a file id".into(),
             ));
         };
-        // On record before the message can exist.
+        self.record_upload(rid, key, file_id, att).await?;
+        self.confirm(rid, file_id, body).await
+    }
+
+    /// Puts an upload on record, saved, before its message can exist.
+    async fn record_upload(
+        &self,
+        rid: &str,
+        key: &str,
+        file_id: &str,
+        att: &Attachment,
+    ) -> ConnectorResult<()> {
         self.uploads.lock().expect("uploads").put(
             key,
             PendingUpload {
                 rid: rid.to_owned(),
                 file_id: file_id.to_owned(),
                 at: iso_time::now_millis(),
+                author: self.user_id().to_owned(),
+                name: att.name.clone(),
+                size: att.data.len() as u64,
             },
         );
-        self.save_now().await?;
-        self.confirm(rid, file_id, body).await
+        self.save_now().await
     }
 
     /// `rooms.upload/<rid>`, for servers before 6.8: uploads and posts the file in one call
@@ -301,9 +316,11 @@ impl RocketLogin {
     async fn upload_old_style(
         &self,
         rid: &str,
+        key: &str,
         att: &Attachment,
         body: &Value,
     ) -> ConnectorResult<Value> {
+        self.record_upload(rid, key, "", att).await?;
         let caption = body["msg"].as_str().unwrap_or_default();
         let caption = match body["alias"].as_str() {
             Some(name) if caption.is_empty() => format!("*{name}*"),
@@ -355,7 +372,7 @@ impl RocketLogin {
                 crate::catch_up::history_endpoint(&t),
                 &[
                     ("roomId", earlier.rid.clone()),
-                    ("oldest", iso_time::format_iso(earlier.at - 60_000)),
+                    ("oldest", iso_time::format_iso(earlier.at - CLOCK_SLACK_MS)),
                     ("inclusive", "true".into()),
                     ("count", "100".into()),
                 ],
@@ -365,7 +382,7 @@ impl RocketLogin {
             .as_array()
             .into_iter()
             .flatten()
-            .find(|m| file_ids(m).any(|id| id == earlier.file_id))
+            .find(|m| earlier.posted(m))
             .cloned())
     }
 }
