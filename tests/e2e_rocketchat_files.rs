@@ -214,6 +214,42 @@ async fn rocketchat_files_go_through_rooms_upload_on_servers_before_6_8() -> any
             "{name}"
         );
     }
+
+    // A relayed file: rooms.upload takes no alias, so the Matrix user's name leads the
+    // caption.
+    s.rc.allow_impersonation("RCALICE");
+    s.env
+        .command(&s.alice, &room, "!aq set-relay", "relayed through")
+        .await?;
+    let carol = s.env.user("carol").await?;
+    s.alice.invite(&room, carol.user_id()).await?;
+    carol.join(&room).await?;
+    let mxc = carol
+        .upload(IMAGE.to_vec(), "image/png", "carol.png")
+        .await?;
+    carol
+        .send(
+            &room,
+            "m.room.message",
+            json!({"msgtype": "m.image", "body": "carol.png", "url": mxc,
+                   "info": {"mimetype": "image/png", "size": IMAGE.len()}}),
+        )
+        .await?;
+    let msgs =
+        s.rc.wait_for(GENERAL, WAIT, |m| {
+            m.iter()
+                .any(|x| x.files.iter().any(|f| f.name == "carol.png"))
+        })
+        .await?;
+    let relayed = msgs
+        .iter()
+        .find(|x| x.files.iter().any(|f| f.name == "carol.png"))
+        .unwrap();
+    assert_eq!(
+        (relayed.user.as_str(), relayed.text.as_str()),
+        ("RCALICE", "*carol*")
+    );
+
     // The OpenAPI files describe 6.8 and later, which serve rooms.media and no longer list
     // rooms.upload: those two are checked by the fake alone.
     s.check_conformance_except(&["rooms.media/", "rooms.upload/"])?;
