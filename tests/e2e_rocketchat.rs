@@ -515,3 +515,54 @@ async fn rocketchat_avatars_typing_topic_name_joins_and_leaves() -> anyhow::Resu
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_emoji_shortcodes_in_text_become_emoji_in_matrix() -> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    let (bridge, room) = s.open_general().await?;
+
+    // Rocket.Chat -> Matrix: standard shortcodes become emoji, in the body and the HTML, but
+    // not in code or URLs; a custom emoji stays as its name.
+    let id = s.rc.post(
+        GENERAL,
+        "RCBOB",
+        "launch :rocket: *now* :thumbsup_tone2: `:rocket:` :party_parrot: https://x.org/:rocket:",
+        None,
+    );
+    let launch = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("launch"))
+        })
+        .await?;
+    assert_eq!(
+        launch["content"]["body"],
+        "launch 🚀 *now* 👍🏼 `:rocket:` :party_parrot: https://x.org/:rocket:"
+    );
+    assert_eq!(
+        launch["content"]["formatted_body"],
+        "launch 🚀 <strong>now</strong> 👍🏼 <code>:rocket:</code> :party_parrot: https://x.org/:rocket:"
+    );
+
+    // Edits are converted the same way.
+    s.rc.edit(&id, "launched :tada:");
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["m.new_content"]["body"] == "launched 🎉"
+        })
+        .await?;
+
+    // Matrix -> Rocket.Chat: Unicode emoji go as they are, as Rocket.Chat's mobile clients
+    // send them (Rocket.Chat renders Unicode emoji like shortcodes).
+    s.alice.send_text(&room, "well done 🎉").await?;
+    s.rc.wait_for(GENERAL, WAIT, |m| {
+        m.iter()
+            .any(|x| x.user == "RCALICE" && x.text == "well done 🎉")
+    })
+    .await?;
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}

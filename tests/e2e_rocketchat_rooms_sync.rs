@@ -275,3 +275,134 @@ async fn rocketchat_edits_deletes_and_reactions_while_the_bridge_is_down_cross_o
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_bridge_command_opens_a_portal_where_messages_cross_both_ways()
+-> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    // A quiet room alice is in: nothing would open its portal but the command.
+    s.rc.add_room("DEV", "p", "dev-team", &["RCALICE", "RCBOB"]);
+    let bridge = s.env.start_in_process().await?;
+    let mgmt = s.login_alice().await?;
+    s.env
+        .command(
+            &s.alice,
+            &mgmt,
+            "bridge rocketchat NOSUCHROOM",
+            "not-allowed",
+        )
+        .await?;
+    let answer = s
+        .env
+        .command(&s.alice, &mgmt, "bridge rocketchat DEV", "Bridged dev-team")
+        .await?;
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    assert!(
+        answer["content"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains(&room)),
+        "{answer}"
+    );
+    assert!(
+        s.alice
+            .joined_members(&room)
+            .await?
+            .contains(&ghost("RCBOB")),
+        "the room's members are in the portal"
+    );
+
+    s.rc.post("DEV", "RCBOB", "hello dev", None);
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["sender"] == ghost("RCBOB").as_str() && e["content"]["body"] == "hello dev"
+        })
+        .await?;
+    s.alice.send_text(&room, "hi from matrix").await?;
+    s.rc.wait_for("DEV", WAIT, |m| {
+        m.iter()
+            .any(|x| x.user == "RCALICE" && x.text == "hi from matrix")
+    })
+    .await?;
+    assert_eq!(
+        count_events(&s.alice, &room, |e| e["content"]["body"] == "hello dev").await?,
+        1
+    );
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_link_makes_an_existing_room_the_portal_of_a_rocketchat_room()
+-> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    s.rc.add_room("DEV", "c", "dev-team", &["RCALICE", "RCBOB"]);
+    let bridge = s.env.start_in_process().await?;
+    // Linking takes a bridge admin; this one's Rocket.Chat account is alice's.
+    let admin = s.env.user("admin").await?;
+    let mgmt = s.env.management_room(&admin).await?;
+    s.env
+        .command(
+            &admin,
+            &mgmt,
+            &format!("login rocketchat token RCALICE {}", s.alice_token),
+            "Logged in",
+        )
+        .await?;
+
+    // A room the admin already uses, with the bot invited and given the power to run it.
+    let room = admin
+        .create_room(json!({
+            "name": "Our dev room",
+            "preset": "private_chat",
+            "invite": [s.env.bot],
+            "power_level_content_override": { "users": { s.env.bot.as_str(): 50 } },
+        }))
+        .await?;
+    admin
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.room.member"
+                && e["state_key"] == s.env.bot.as_str()
+                && e["content"]["membership"] == "join"
+        })
+        .await?;
+    s.env
+        .command(
+            &admin,
+            &room,
+            "!aq link rocketchat DEV",
+            "Linked this room to dev-team (rocketchat DEV)",
+        )
+        .await?;
+    assert!(
+        admin.joined_members(&room).await?.contains(&ghost("RCBOB")),
+        "the room's members joined"
+    );
+
+    s.rc.post("DEV", "RCBOB", "hello linked room", None);
+    admin
+        .wait_for_event(&room, WAIT, |e| {
+            e["sender"] == ghost("RCBOB").as_str() && e["content"]["body"] == "hello linked room"
+        })
+        .await?;
+    admin.send_text(&room, "hi from the old room").await?;
+    s.rc.wait_for("DEV", WAIT, |m| {
+        m.iter()
+            .any(|x| x.user == "RCALICE" && x.text == "hi from the old room")
+    })
+    .await?;
+    // No second room was made for the chat.
+    s.rc.post("DEV", "RCBOB", "still here", None);
+    admin
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "still here")
+        .await?;
+    assert_eq!(
+        count_events(&admin, &room, |e| e["content"]["body"]
+            == "hello linked room")
+        .await?,
+        1
+    );
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}

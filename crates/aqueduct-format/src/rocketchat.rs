@@ -3,8 +3,9 @@
 //! Rocket.Chat messages carry their text (`msg`) as written, in its own markdown: `*bold*`,
 //! `_italic_`, `~strike~`, `` `code` ``, ```` ``` ```` code blocks, `[label](url)` links,
 //! lines starting with `>` as quotes, `@username` mentions and `@all`/`@here` for the whole
-//! room. Nothing is entity-escaped.
+//! room, `:name:` emoji shortcodes. Nothing is entity-escaped.
 
+pub mod emoji;
 mod from_matrix;
 mod to_matrix;
 

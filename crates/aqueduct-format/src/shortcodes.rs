@@ -3,7 +3,7 @@
 
 /// Whether `name` can be a shortcode's name: lowercase letters, digits and `_ - + '`, the
 /// characters Slack (and most networks) allow in emoji names.
-fn is_name(name: &str) -> bool {
+pub fn is_name(name: &str) -> bool {
     !name.is_empty()
         && name.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'+' | b'\'')

@@ -36,6 +36,11 @@ pub struct RocketLogin {
     pub(crate) checkpoints: Mutex<Checkpoints>,
     /// Recent messages as last seen, to tell edits and reactions apart and drop echoes.
     pub(crate) seen: Mutex<Seen>,
+    /// Files uploaded for Matrix messages whose Rocket.Chat message may not be known yet.
+    pub(crate) uploads: Mutex<crate::uploads::Uploads>,
+    /// Whether the server answered 404 to `rooms.media` (before 6.8): files then go
+    /// through `rooms.upload`.
+    pub(crate) without_media: std::sync::atomic::AtomicBool,
     /// Rooms the account is in: room id -> type (`c`, `p`, `d`).
     pub(crate) rooms: Mutex<HashMap<String, String>>,
     /// Room id -> name (channels and groups), for permalinks.
@@ -43,6 +48,8 @@ pub struct RocketLogin {
     /// Usernames -> user ids, learned from messages and `users.info`.
     pub(crate) user_ids: Mutex<HashMap<String, String>>,
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Live changes for the worker that handles them off the realtime loop.
+    pub(crate) inbound: Mutex<Option<crate::inbound::InboundSender>>,
     /// Method calls for the current realtime connection; `None` while there is none.
     pub(crate) outgoing: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Value>>>,
     /// When the realtime connection was lost, until a new one has caught up.
@@ -288,6 +295,9 @@ impl RocketLogin {
         if let (Some(name), Some(uid)) = (m["u"]["username"].as_str(), m["u"]["_id"].as_str()) {
             self.learn_user(name, uid);
         }
+        if self.is_own_pending_upload(m) {
+            return Box::pin(async { Ok(()) });
+        }
         let before = self.seen.lock().expect("seen").get(id).cloned();
         let mut changes = convert::changes(m, before.as_ref(), &|m| self.content(m));
         self.seen
@@ -316,6 +326,22 @@ impl RocketLogin {
             }
             Ok(())
         })
+    }
+
+    /// Whether `m` is the message of a file the bridge uploaded and has not heard back about
+    /// (its echo, or found by a catch-up after a crash): it came from Matrix, so it is only
+    /// remembered as seen, and the retry of its Matrix event will find it.
+    fn is_own_pending_upload(&self, m: &Value) -> bool {
+        if !self.uploads.lock().expect("uploads").carries_pending(m) {
+            return false;
+        }
+        if let Some(id) = m["_id"].as_str() {
+            self.seen
+                .lock()
+                .expect("seen")
+                .put(id, convert::seen_state(m));
+        }
+        true
     }
 
     /// Downloads the files of a new message into its change.
@@ -452,6 +478,9 @@ impl RocketLogin {
         if let (Some(name), Some(uid)) = (m["u"]["username"].as_str(), m["u"]["_id"].as_str()) {
             self.learn_user(name, uid);
         }
+        if self.is_own_pending_upload(m) {
+            return Vec::new();
+        }
         let mut changes = convert::changes(m, None, &|m| self.content(m));
         self.seen
             .lock()
@@ -489,16 +518,30 @@ impl RocketLogin {
     /// changes made while the bridge is down are told apart after a restart) and, while
     /// live, how far changes are known.
     async fn save(&self, state: Option<Value>) {
-        let Some(mut state) = state else { return };
+        let Some(state) = state else { return };
+        if let Err(e) = self.write_state(state).await {
+            tracing::warn!(error = %e, "cannot save the Rocket.Chat checkpoint");
+        }
+    }
+
+    /// Saves the whole state now, or says why it could not (an upload must be on record
+    /// before it is confirmed).
+    pub(crate) async fn save_now(&self) -> ConnectorResult<()> {
+        let state = self.checkpoints.lock().expect("checkpoints").take_all();
+        self.write_state(state)
+            .await
+            .map_err(|e| ConnectorError::Temporary(format!("cannot save the login's state: {e}")))
+    }
+
+    async fn write_state(&self, mut state: Value) -> Result<(), aqueduct_core::Error> {
         if self.live.load(std::sync::atomic::Ordering::SeqCst) {
             let until = now_millis() - SYNC_MARGIN_MS;
             self.checkpoints.lock().expect("checkpoints").synced(until);
             state["synced_until"] = serde_json::json!(until);
         }
         state["seen"] = serde_json::json!(self.seen.lock().expect("seen").recent(SEEN_KEPT));
-        if let Err(e) = self.bridge.save_login_state(&self.login, state).await {
-            tracing::warn!(error = %e, "cannot save the Rocket.Chat checkpoint");
-        }
+        state["uploads"] = self.uploads.lock().expect("uploads").to_state();
+        self.bridge.save_login_state(&self.login, state).await
     }
 
     /// Saves the state soon after a change to an older message (rate limited).
@@ -508,12 +551,7 @@ impl RocketLogin {
     }
 }
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use crate::iso_time::now_millis;
 
 #[async_trait]
 impl NetworkApi for RocketLogin {

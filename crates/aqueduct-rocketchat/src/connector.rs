@@ -6,6 +6,7 @@ use crate::checkpoints::Checkpoints;
 use crate::config::RocketChatConfig;
 use crate::rest::Rest;
 use crate::seen::Seen;
+use crate::uploads::Uploads;
 use aqueduct_core::connector::{
     BridgeHandle, Capabilities, ConnectorError, ConnectorResult, LoginFlow, LoginStep, NetworkApi,
     NetworkConnector, NewLogin,
@@ -162,10 +163,16 @@ impl NetworkConnector for RocketChatConnector {
             config: self.config.clone(),
             checkpoints: Mutex::new(Checkpoints::from_state(&login.state)),
             seen: Mutex::new(Seen::from_state(&login.state)),
+            uploads: Mutex::new(Uploads::from_state(
+                &login.state,
+                crate::iso_time::now_millis(),
+            )),
             rooms: Mutex::default(),
             room_names: Mutex::default(),
             user_ids: Mutex::default(),
             task: Mutex::new(None),
+            inbound: Mutex::new(None),
+            without_media: Default::default(),
             lost_at: Mutex::new(None),
             live: Default::default(),
             outgoing: Mutex::new(None),

@@ -85,7 +85,7 @@ pub(crate) fn retime(m: &Value, events: &mut [aqueduct_core::event::RemoteEvent]
 /// A reaction shortcode (`:tada:`) as Unicode where known, else kept as `:name:`.
 pub(crate) fn reaction_key(shortcode: &str) -> String {
     let name = shortcode.trim_matches(':');
-    aqueduct_format::emoji::from_shortcode(name).unwrap_or_else(|| format!(":{name}:"))
+    aqueduct_format::rocketchat::emoji::unicode_for(name).unwrap_or_else(|| format!(":{name}:"))
 }
 
 /// Finds what changed in `m` since `before` (`None`: never seen). `content` converts a text

@@ -6,6 +6,7 @@
 //! room's checkpoint (on every connection: after a reconnect or a restart).
 
 use crate::api::RocketLogin;
+use crate::inbound::Inbound;
 use aqueduct_core::connector::{ConnectorError, RemoteState};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -241,23 +242,21 @@ async fn dispatch(
     let event = fields["eventName"].as_str().unwrap_or_default();
     let args = &fields["args"];
     match frame["collection"].as_str() {
+        // Handed over, not handled here: a file download must not hold up the pings.
         Some("stream-room-messages") => {
             for m in args.as_array().into_iter().flatten() {
-                let receipt = login.handle_message(m).await;
-                tokio::spawn(async move {
-                    match receipt.await {
-                        Ok(()) | Err(aqueduct_core::Error::ShuttingDown) => {}
-                        // Not in Matrix: the checkpoint stays, so the next catch-up tries again.
-                        Err(e) => tracing::warn!(error = %e, "Rocket.Chat message not bridged"),
-                    }
-                });
+                login.hand_over(Inbound::Message(m.clone()));
             }
         }
         Some("stream-notify-room") => {
             if let Some(rid) = event.strip_suffix("/deleteMessage")
                 && let Some(id) = args[0]["_id"].as_str()
             {
-                login.handle_delete(rid, id).await;
+                // Behind the messages before it, which it may delete.
+                login.hand_over(Inbound::Delete {
+                    rid: rid.to_owned(),
+                    id: id.to_owned(),
+                });
             } else if let Some(rid) = event.strip_suffix("/user-activity")
                 && let Some(username) = args[0].as_str()
             {
@@ -280,9 +279,13 @@ async fn dispatch(
                     .is_none();
                 if new {
                     conn.sub_room(rid).await?;
-                    // What was said between the join and the subscription.
-                    let since = crate::iso_time::millis(&sub["ts"]).unwrap_or(0);
-                    login.catch_up_room_since(rid, t, since).await;
+                    // What was said between the join and the subscription, fetched by the
+                    // worker (it may download files), ahead of the room's live messages.
+                    login.hand_over(Inbound::CatchUp {
+                        rid: rid.to_owned(),
+                        t: t.to_owned(),
+                        since: crate::iso_time::millis(&sub["ts"]).unwrap_or(0),
+                    });
                 }
             }
         }

@@ -2,12 +2,15 @@
 //! `title_link` (`/file-upload/<id>/<name>`, with `image_*`/`video_*`/`audio_*` details and the
 //! `files` list for types and sizes), downloaded from the server with the account's
 //! `X-User-Id`/`X-Auth-Token` headers. Matrix -> Rocket.Chat: `rooms.media/<rid>` uploads the
-//! bytes and `rooms.mediaConfirm/<rid>/<fileId>` posts the message that shows them. Files over
+//! bytes and `rooms.mediaConfirm/<rid>/<fileId>` posts the message that shows them; servers
+//! before 6.8, which answer 404 to `rooms.media`, get `rooms.upload/<rid>` instead. Files over
 //! `max_file_bytes` are refused in both directions with a note naming the file and the limit.
 
 use crate::api::RocketLogin;
 use crate::convert::seen_state;
 use crate::iso_time;
+use crate::sending::message_id_for;
+use crate::uploads::{CLOCK_SLACK_MS, PendingUpload, upload_key};
 use aqueduct_core::connector::{ConnectorError, ConnectorResult};
 use aqueduct_core::event::{
     Attachment, AttachmentKind, MatrixMessage, MessageContent, SentMessage,
@@ -15,6 +18,7 @@ use aqueduct_core::event::{
 use aqueduct_core::ids::RemoteMessageId;
 use aqueduct_core::records::Portal;
 use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
 
 /// One file a Rocket.Chat message carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,7 +172,8 @@ impl RocketLogin {
 
     /// Sends a Matrix message's files: each is uploaded (`rooms.media`) and then posted
     /// (`rooms.mediaConfirm`) with the text as its caption, under the relayed sender's name
-    /// when relaying. Returns the first file's message.
+    /// when relaying. Returns the first file's message. A retry of the same Matrix event
+    /// (after a crash, say) posts nothing twice: see [`crate::uploads`].
     pub(crate) async fn post_files(
         &self,
         portal: &Portal,
@@ -185,22 +190,9 @@ impl RocketLogin {
         {
             return Err(too_large(&big.name, max));
         }
+        let message_id = message_id_for(&message.event_id);
         let mut first: Option<SentMessage> = None;
         for (i, att) in message.content.attachments.iter().enumerate() {
-            let uploaded = self
-                .rest
-                .upload(
-                    &format!("rooms.media/{rid}"),
-                    &att.name,
-                    &att.mime,
-                    &att.data,
-                )
-                .await?;
-            let Some(file_id) = uploaded["file"]["_id"].as_str() else {
-                return Err(ConnectorError::Temporary(
-                    "rooms.media answered without a file id".into(),
-                ));
-            };
             let mut body = json!({});
             // The caption goes with the first file only.
             if i == 0 && !text.is_empty() {
@@ -215,18 +207,16 @@ impl RocketLogin {
                     body["avatar"] = json!(avatar);
                 }
             }
-            let answer = self
-                .rest
-                .post(&format!("rooms.mediaConfirm/{rid}/{file_id}"), body)
-                .await?;
-            let m = &answer["message"];
+            let key = upload_key(&message_id, i);
+            let m = self.post_file(rid, &key, att, &body).await?;
             let Some(id) = m["_id"].as_str() else {
                 return Err(ConnectorError::Temporary(
                     "rooms.mediaConfirm answered without a message".into(),
                 ));
             };
             // Its realtime echo then compares equal and is not bridged back as an edit.
-            self.seen.lock().expect("seen").put(id, seen_state(m));
+            self.seen.lock().expect("seen").put(id, seen_state(&m));
+            self.uploads.lock().expect("uploads").remove(&key);
             let ts = iso_time::millis(&m["ts"]);
             if let Some(ts) = ts {
                 self.start_checkpoint(rid, ts).await;
@@ -236,7 +226,164 @@ impl RocketLogin {
                 timestamp_ms: ts,
             });
         }
+        self.note_change().await;
         first.ok_or_else(|| ConnectorError::Temporary("no file to send".into()))
+    }
+
+    /// Posts one file and returns its message. When an earlier attempt uploaded it (`key`
+    /// is on record), the message that attempt may have posted is looked up first, and the
+    /// recorded upload confirmed if there is none; only an upload that expired is sent again.
+    async fn post_file(
+        &self,
+        rid: &str,
+        key: &str,
+        att: &Attachment,
+        body: &Value,
+    ) -> ConnectorResult<Value> {
+        let earlier = self.uploads.lock().expect("uploads").get(key);
+        if let Some(earlier) = earlier {
+            if let Some(m) = self.message_with_file(&earlier).await? {
+                tracing::info!(
+                    rid,
+                    file = att.name,
+                    "file was posted before; not posting it again"
+                );
+                return Ok(m);
+            }
+            if !earlier.file_id.is_empty() {
+                match self.confirm(rid, &earlier.file_id, body).await {
+                    Err(ConnectorError::Refused(e)) => {
+                        tracing::info!(rid, error = e, "recorded upload is gone; uploading again");
+                    }
+                    answer => return answer,
+                }
+            }
+        }
+        if self.without_media.load(Ordering::Relaxed) {
+            return self.upload_old_style(rid, key, att, body).await;
+        }
+        let uploaded = self
+            .rest
+            .upload_if_served(
+                &format!("rooms.media/{rid}"),
+                &att.name,
+                &att.mime,
+                &att.data,
+                &[],
+            )
+            .await?;
+        let Some(uploaded) = uploaded else {
+            tracing::info!(
+                "this Rocket.Chat server has no rooms.media (it is older than 6.8); sending files with rooms.upload"
+            );
+            self.without_media.store(true, Ordering::Relaxed);
+            return self.upload_old_style(rid, key, att, body).await;
+        };
+        let Some(file_id) = uploaded["file"]["_id"].as_str() else {
+            return Err(ConnectorError::Temporary(
+                "rooms.media answered without a file id".into(),
+            ));
+        };
+        self.record_upload(rid, key, file_id, att).await?;
+        self.confirm(rid, file_id, body).await
+    }
+
+    /// Puts an upload on record, saved, before its message can exist.
+    async fn record_upload(
+        &self,
+        rid: &str,
+        key: &str,
+        file_id: &str,
+        att: &Attachment,
+    ) -> ConnectorResult<()> {
+        self.uploads.lock().expect("uploads").put(
+            key,
+            PendingUpload {
+                rid: rid.to_owned(),
+                file_id: file_id.to_owned(),
+                at: iso_time::now_millis(),
+                author: self.user_id().to_owned(),
+                name: att.name.clone(),
+                size: att.data.len() as u64,
+            },
+        );
+        self.save_now().await
+    }
+
+    /// `rooms.upload/<rid>`, for servers before 6.8: uploads and posts the file in one call
+    /// (multipart: `file`, `msg`, `tmid`); returns the message. The endpoint takes no name
+    /// to show for a relayed sender, so their name leads the caption instead.
+    async fn upload_old_style(
+        &self,
+        rid: &str,
+        key: &str,
+        att: &Attachment,
+        body: &Value,
+    ) -> ConnectorResult<Value> {
+        self.record_upload(rid, key, "", att).await?;
+        let caption = body["msg"].as_str().unwrap_or_default();
+        let caption = match body["alias"].as_str() {
+            Some(name) if caption.is_empty() => format!("*{name}*"),
+            Some(name) => format!("*{name}*: {caption}"),
+            None => caption.to_owned(),
+        };
+        let mut fields = Vec::new();
+        if !caption.is_empty() {
+            fields.push(("msg", caption));
+        }
+        if let Some(tmid) = body["tmid"].as_str() {
+            fields.push(("tmid", tmid.to_owned()));
+        }
+        let answer = self
+            .rest
+            .upload_if_served(
+                &format!("rooms.upload/{rid}"),
+                &att.name,
+                &att.mime,
+                &att.data,
+                &fields,
+            )
+            .await?
+            .ok_or_else(|| {
+                ConnectorError::Refused(
+                    "this Rocket.Chat server takes files neither with rooms.media nor with rooms.upload"
+                        .into(),
+                )
+            })?;
+        Ok(answer["message"].clone())
+    }
+
+    /// `rooms.mediaConfirm`: posts uploaded file `file_id`; returns the message.
+    async fn confirm(&self, rid: &str, file_id: &str, body: &Value) -> ConnectorResult<Value> {
+        let answer = self
+            .rest
+            .post(&format!("rooms.mediaConfirm/{rid}/{file_id}"), body.clone())
+            .await?;
+        Ok(answer["message"].clone())
+    }
+
+    /// The message of room `earlier.rid` that carries the recorded upload, if it was posted:
+    /// looked up in the room's history from a minute before the upload (clocks differ).
+    async fn message_with_file(&self, earlier: &PendingUpload) -> ConnectorResult<Option<Value>> {
+        let t = self.room_type(&earlier.rid).await;
+        let answer = self
+            .rest
+            .get(
+                crate::catch_up::history_endpoint(&t),
+                &[
+                    ("roomId", earlier.rid.clone()),
+                    ("oldest", iso_time::format_iso(earlier.at - CLOCK_SLACK_MS)),
+                    ("inclusive", "true".into()),
+                    ("count", "100".into()),
+                ],
+            )
+            .await?;
+        Ok(answer["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| earlier.posted(m))
+            .cloned())
     }
 }
 

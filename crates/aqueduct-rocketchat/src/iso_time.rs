@@ -4,6 +4,14 @@
 
 use serde_json::Value;
 
+/// Now, in milliseconds since the epoch.
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Milliseconds since the epoch from either form of a Rocket.Chat date.
 pub(crate) fn millis(v: &Value) -> Option<i64> {
     if let Some(ms) = v["$date"].as_i64() {

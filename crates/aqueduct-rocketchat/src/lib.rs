@@ -14,6 +14,7 @@ mod connector;
 mod convert;
 mod ddp;
 mod files;
+mod inbound;
 mod iso_time;
 mod quote;
 mod rest;
@@ -21,6 +22,7 @@ mod room_admin;
 mod seen;
 mod sending;
 mod sync;
+mod uploads;
 
 pub use api::RocketLogin;
 pub use config::RocketChatConfig;

@@ -73,7 +73,7 @@ impl Rest {
         mime: &str,
         data: &[u8],
     ) -> Result<Value, ConnectorError> {
-        let (boundary, body) = multipart_file(name, mime, data);
+        let (boundary, body) = multipart_file(name, mime, data, &[]);
         self.call(endpoint, &[], Some(Payload::Form { boundary, body }))
             .await
     }
@@ -126,6 +126,35 @@ impl Rest {
         query: &[(&str, String)],
         body: Option<Payload>,
     ) -> Result<Value, ConnectorError> {
+        self.call_if_served(endpoint, query, body)
+            .await?
+            .ok_or_else(|| {
+                ConnectorError::Refused(format!("this Rocket.Chat server has no {endpoint}"))
+            })
+    }
+
+    /// As [`Rest::upload`], with `fields` as text parts beside the file; `None` when the
+    /// server has no such endpoint (HTTP 404), as older servers lack newer endpoints.
+    pub(crate) async fn upload_if_served(
+        &self,
+        endpoint: &str,
+        name: &str,
+        mime: &str,
+        data: &[u8],
+        fields: &[(&str, String)],
+    ) -> Result<Option<Value>, ConnectorError> {
+        let (boundary, body) = multipart_file(name, mime, data, fields);
+        self.call_if_served(endpoint, &[], Some(Payload::Form { boundary, body }))
+            .await
+    }
+
+    /// One call, waiting out rate limits; `None` when the endpoint does not exist (404).
+    async fn call_if_served(
+        &self,
+        endpoint: &str,
+        query: &[(&str, String)],
+        body: Option<Payload>,
+    ) -> Result<Option<Value>, ConnectorError> {
         loop {
             let wait = self
                 .limited_until
@@ -187,7 +216,10 @@ impl Rest {
                 )));
             }
             if status.is_success() && answer["success"] != false {
-                return Ok(answer);
+                return Ok(Some(answer));
+            }
+            if status.as_u16() == 404 {
+                return Ok(None);
             }
             let error = answer["error"]
                 .as_str()
@@ -206,8 +238,14 @@ enum Payload {
     Form { boundary: String, body: Vec<u8> },
 }
 
-/// A `multipart/form-data` body with one file part named `file`; returns the boundary too.
-fn multipart_file(name: &str, mime: &str, data: &[u8]) -> (String, Vec<u8>) {
+/// A `multipart/form-data` body with one file part named `file` and a text part for each of
+/// `fields`; returns the boundary too.
+fn multipart_file(
+    name: &str,
+    mime: &str,
+    data: &[u8],
+    fields: &[(&str, String)],
+) -> (String, Vec<u8>) {
     use sha2::Digest;
     // A boundary derived from the bytes cannot occur in them (a hash of the data is not a
     // substring of it in any practical sense).
@@ -227,6 +265,14 @@ fn multipart_file(name: &str, mime: &str, data: &[u8]) -> (String, Vec<u8>) {
         })
         .collect();
     let mut body = Vec::with_capacity(data.len() + 256);
+    for (field, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
     body.extend_from_slice(
         format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{safe}\"\r\nContent-Type: {mime}\r\n\r\n"

@@ -30,7 +30,7 @@ fn reaction_shortcode(key: &str) -> ConnectorResult<String> {
     if key.starts_with(':') && key.ends_with(':') && key.len() > 2 {
         return Ok(key.to_owned());
     }
-    aqueduct_format::emoji::to_shortcode(key)
+    aqueduct_format::rocketchat::emoji::name_for(key)
         .map(|name| format!(":{name}:"))
         .ok_or_else(|| {
             ConnectorError::Unsupported(format!("the reaction {key} (no Rocket.Chat emoji for it)"))
@@ -241,6 +241,7 @@ mod tests {
     #[test]
     fn reactions_become_shortcodes() {
         assert_eq!(reaction_shortcode("🎉").unwrap(), ":tada:");
+        assert_eq!(reaction_shortcode("👍🏻").unwrap(), ":+1_tone1:");
         assert_eq!(
             reaction_shortcode(":party_parrot:").unwrap(),
             ":party_parrot:"

@@ -218,6 +218,36 @@ impl FakeRocketChat {
         id
     }
 
+    /// Carries out the next call of `endpoint` (a prefix: `rooms.mediaConfirm` for every
+    /// room and file) but never answers it, as when the client crashes before the answer
+    /// reaches it.
+    pub fn leave_unanswered(&self, endpoint: &str) {
+        self.shared.lock().unanswered.push(endpoint.into());
+    }
+
+    /// Makes every file download take `delay` before its bytes come.
+    pub fn slow_downloads(&self, delay: Duration) {
+        self.shared.lock().download_delay_ms = delay.as_millis() as u64;
+    }
+
+    /// Turns on the server's keepalive as Meteor runs it: a ping after `interval` of
+    /// silence from the client, and the connection dropped when no answer comes within
+    /// `interval` again.
+    pub fn keepalive(&self, interval: Duration) {
+        self.shared.lock().keepalive_ms = Some(interval.as_millis() as u64);
+    }
+
+    /// Plays a server before 6.8: `rooms.media` and `rooms.mediaConfirm` do not exist (404),
+    /// files are sent with `rooms.upload`.
+    pub fn before_6_8(&self) {
+        self.shared.lock().before_6_8 = true;
+    }
+
+    /// Connections dropped because the client did not answer a ping in time.
+    pub fn keepalive_drops(&self) -> u32 {
+        self.shared.lock().keepalive_drops
+    }
+
     /// File downloads the fake served (`/file-upload/...`).
     pub fn downloads(&self) -> u32 {
         self.shared.lock().downloads

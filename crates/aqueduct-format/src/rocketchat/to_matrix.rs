@@ -154,6 +154,31 @@ fn inline(line: &str, user: UserLookup<'_>, st: &mut State) -> (String, String) 
                 continue;
             }
         }
+        // A bare URL is kept whole: neither markup, mentions nor shortcodes inside it.
+        if c.is_ascii_alphabetic()
+            && !prev.is_some_and(is_word)
+            && let Some(end) = bare_url_end(&chars, i)
+        {
+            let url: String = chars[i..end].iter().collect();
+            body.push_str(&url);
+            html.push_str(&escape_html(&url));
+            i = end;
+            continue;
+        }
+        // :shortcode: of a standard emoji -> the emoji; custom and unknown ones stay text.
+        if c == ':'
+            && let Some(close) = find(&chars, i + 1, ':')
+        {
+            let name: String = chars[i + 1..close].iter().collect();
+            if crate::shortcodes::is_name(&name)
+                && let Some(emoji) = super::emoji::unicode_for(&name)
+            {
+                body.push_str(&emoji);
+                html.push_str(&emoji);
+                i = close + 1;
+                continue;
+            }
+        }
         // @username, @all, @here
         if c == '@' && !prev.is_some_and(|p| is_word(p) || p == '.') {
             let end = (i + 1..chars.len())
@@ -187,6 +212,24 @@ fn inline(line: &str, user: UserLookup<'_>, st: &mut State) -> (String, String) 
         i += 1;
     }
     (body, html)
+}
+
+/// Where the bare URL starting at `i` ends (at whitespace), if one starts there.
+fn bare_url_end(chars: &[char], i: usize) -> Option<usize> {
+    let starts = |prefix: &str| {
+        prefix
+            .chars()
+            .enumerate()
+            .all(|(k, p)| chars.get(i + k) == Some(&p))
+    };
+    if !(starts("http://") || starts("https://") || starts("mailto:")) {
+        return None;
+    }
+    Some(
+        (i..chars.len())
+            .find(|&j| chars[j].is_whitespace())
+            .unwrap_or(chars.len()),
+    )
 }
 
 fn find(chars: &[char], from: usize, c: char) -> Option<usize> {
@@ -228,6 +271,29 @@ mod tests {
         let t = markdown_to_matrix("a snake_case_name and 2*3*4 <3", &lookup);
         assert_eq!(t.html, None);
         assert_eq!(t.body, "a snake_case_name and 2*3*4 <3");
+    }
+
+    #[test]
+    fn shortcodes_become_emoji_outside_code_and_urls() {
+        let t = markdown_to_matrix(
+            "hi :smile: :party_parrot: 10:30: `:smile:` https://x.org/:smile:/a_b_ :thumbsup_tone2:",
+            &lookup,
+        );
+        assert_eq!(
+            t.body,
+            "hi 😄 :party_parrot: 10:30: `:smile:` https://x.org/:smile:/a_b_ 👍🏼"
+        );
+        assert_eq!(
+            t.html.as_deref(),
+            Some("hi 😄 :party_parrot: 10:30: <code>:smile:</code> https://x.org/:smile:/a_b_ 👍🏼")
+        );
+        let block = markdown_to_matrix("```\n:smile:\n``` :tada: *:tada:*", &lookup);
+        assert_eq!(
+            block.html.as_deref(),
+            Some("<pre><code>:smile:\n</code></pre> 🎉 <strong>🎉</strong>")
+        );
+        let plain = markdown_to_matrix(":tada: done", &lookup);
+        assert_eq!((plain.body.as_str(), plain.html), ("🎉 done", None));
     }
 
     #[test]

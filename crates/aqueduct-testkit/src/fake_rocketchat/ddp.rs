@@ -34,6 +34,10 @@ async fn run(sh: Arc<Shared>, mut ws: WebSocket) {
     let mut subs: HashSet<(String, String)> = HashSet::new();
     // Pushes before the connection are not replayed, as with Rocket.Chat.
     let mut cursor = sh.lock().pushes.len();
+    // Keepalive (when turned on): when the client was last heard, and when a ping went out
+    // that is still unanswered.
+    let mut last_heard = tokio::time::Instant::now();
+    let mut ping_sent: Option<tokio::time::Instant> = None;
     loop {
         let notified = sh.notify.notified();
         tokio::pin!(notified);
@@ -56,9 +60,31 @@ async fn run(sh: Arc<Shared>, mut ws: WebSocket) {
                 return;
             }
         }
+        let keepalive = sh.lock().keepalive_ms.map(std::time::Duration::from_millis);
+        let deadline = keepalive.map(|k| ping_sent.unwrap_or(last_heard) + k);
+        let keepalive_due = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = &mut notified => {}
+            _ = keepalive_due => {
+                if ping_sent.is_some() {
+                    sh.lock().keepalive_drops += 1;
+                    sh.changed();
+                    let _ = ws.send(Message::Close(None)).await;
+                    return;
+                }
+                ping_sent = Some(tokio::time::Instant::now());
+                if ws.send(text(json!({ "msg": "ping" }))).await.is_err() {
+                    return;
+                }
+            }
             frame = ws.recv() => {
+                last_heard = tokio::time::Instant::now();
+                ping_sent = None;
                 let frame = match frame {
                     Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(&t).unwrap_or_default(),
                     Some(Ok(_)) => continue,

@@ -136,6 +136,51 @@ pub(crate) fn media_confirm(
     ok(json!({ "message": st.message_json(&st.messages[i], Dates::Rest) }))
 }
 
+/// `rooms.upload/<rid>` (deprecated since 6.8, the only way before it): uploads `file` and
+/// posts it at once, with the text parts `msg`, `description` and `tmid`.
+pub(crate) fn upload(st: &mut State, user: &str, rid: &str, parts: &[Part]) -> Answer {
+    if !can_see(st, user, rid) {
+        return fail("error-not-allowed");
+    }
+    let Some(part) = parts.iter().find(|p| p.name == "file") else {
+        return fail("[invalid-field]");
+    };
+    let field = |name: &str| {
+        parts
+            .iter()
+            .find(|p| p.name == name && p.filename.is_none())
+            .map(|p| String::from_utf8_lossy(&p.data).into_owned())
+    };
+    if let Some(unknown) = parts.iter().find(|p| {
+        !["file", "msg", "description", "tmid", "customFields"].contains(&p.name.as_str())
+    }) {
+        return fail(format!(
+            "the fake takes no field {} in rooms.upload",
+            unknown.name
+        ));
+    }
+    let file = super::FakeFile {
+        id: st.new_id(),
+        name: part.filename.clone().unwrap_or_else(|| "file".into()),
+        mime: part
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into()),
+        data: part.data.clone(),
+    };
+    let i = st.add_message_with(
+        None,
+        rid,
+        user,
+        &field("msg").unwrap_or_default(),
+        field("tmid"),
+        None,
+        None,
+        vec![file],
+    );
+    ok(json!({ "message": st.message_json(&st.messages[i], Dates::Rest) }))
+}
+
 /// `/file-upload/<id>/<name>`: the file, to users of its room who send their
 /// `X-User-Id`/`X-Auth-Token` (Rocket.Chat also takes the `rc_uid`/`rc_token` cookies, which the
 /// bridge does not use); 403 otherwise.
@@ -150,6 +195,10 @@ pub(crate) async fn file_upload(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    let delay = sh.lock().download_delay_ms;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let mut st = sh.lock();
     let user = match (header("x-user-id"), header("x-auth-token")) {
         (Some(u), Some(t)) if st.tokens.get(&t) == Some(&u) => u,

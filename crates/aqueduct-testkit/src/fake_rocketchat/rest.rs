@@ -44,6 +44,24 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let (response, unanswered) = carry_out(&sh, endpoint, method, query, headers, body);
+    if unanswered {
+        // Done, but the answer never leaves: as when the client crashes or its connection
+        // breaks before the answer reaches it.
+        return std::future::pending::<Response>().await;
+    }
+    response
+}
+
+/// Carries out one request; returns the answer and whether to withhold it.
+fn carry_out(
+    sh: &Arc<Shared>,
+    endpoint: String,
+    method: Method,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (Response, bool) {
     let header = |k: &str| {
         headers
             .get(k)
@@ -93,7 +111,7 @@ async fn handle(
                     StatusCode::UNAUTHORIZED,
                     json!({ "status": "error", "message": "You must be logged in to do this." }),
                 );
-                return respond(&mut st, &sh, &endpoint, &method, a, None);
+                return (respond(&mut st, sh, &endpoint, &method, a, None), false);
             }
         };
         let q = |k: &str| query.get(k).cloned().unwrap_or_default();
@@ -144,6 +162,20 @@ async fn handle(
                 }
             }
             ("POST", "chat.sendMessage") => send_message(&mut st, &user, &body["message"]),
+            ("POST", e)
+                if st.before_6_8
+                    && (e.starts_with("rooms.media/") || e.starts_with("rooms.mediaConfirm/")) =>
+            {
+                // Unknown routes, as Rocket.Chat's REST router answers them.
+                (
+                    StatusCode::NOT_FOUND,
+                    json!({ "status": "error", "message": "API endpoint does not exist" }),
+                )
+            }
+            ("POST", e) if e.starts_with("rooms.upload/") => {
+                let rid = e.trim_start_matches("rooms.upload/").to_owned();
+                super::files::upload(&mut st, &user, &rid, &parts)
+            }
             ("POST", e) if e.starts_with("rooms.media/") => {
                 let rid = e.trim_start_matches("rooms.media/").to_owned();
                 super::files::media(&mut st, &user, &rid, &parts)
@@ -234,7 +266,15 @@ async fn handle(
             ),
         }
     };
-    respond(&mut st, &sh, &endpoint, &method, (status, answer), reset)
+    let unanswered = st
+        .unanswered
+        .iter()
+        .position(|p| endpoint.starts_with(p.as_str()));
+    if let Some(i) = unanswered {
+        st.unanswered.remove(i);
+    }
+    let response = respond(&mut st, sh, &endpoint, &method, (status, answer), reset);
+    (response, unanswered.is_some())
 }
 
 fn respond(

@@ -167,6 +167,17 @@ pub(crate) struct State {
     pub base_url: String,
     /// File downloads served.
     pub downloads: u32,
+    /// Endpoints (by prefix) whose next call is carried out but never answered.
+    pub unanswered: Vec<String>,
+    /// How long each file download takes before its bytes come, milliseconds.
+    pub download_delay_ms: u64,
+    /// The server's keepalive: ping after this much client silence, and drop the
+    /// connection when the pong does not come within as long again (milliseconds).
+    pub keepalive_ms: Option<u64>,
+    /// Connections dropped for not answering a ping in time.
+    pub keepalive_drops: u32,
+    /// Whether the fake plays a server before 6.8: no `rooms.media` or `rooms.mediaConfirm`.
+    pub before_6_8: bool,
 }
 
 pub(crate) struct Shared {
