@@ -23,6 +23,7 @@ async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
         sizes,
         quick: true,
         command: "bench smoke test".into(),
+        only: Vec::new(),
     })
     .await?;
 

@@ -32,6 +32,16 @@ pub struct Options {
     pub quick: bool,
     /// The command line that produced the report, quoted in it.
     pub command: String,
+    /// Parts to run (`engine`, `baseline`, `s1`..`s6`, `startup`); empty runs them all. A
+    /// reduced run is for before/after comparisons while profiling, not for the published page.
+    pub only: Vec<String>,
+}
+
+impl Options {
+    /// Whether the part `name` runs.
+    pub fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o.eq_ignore_ascii_case(name))
+    }
 }
 
 /// The bridge's memory.
@@ -93,17 +103,36 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         load_start: load_average(),
         load_end: 0.0,
     };
-    eprintln!("bench: the engine alone");
-    let engine = vec![
-        engine::measure(options.sizes.engine_messages, 1).await?,
-        engine::measure(options.sizes.engine_messages, 100).await?,
-    ];
+    let mut engine = Vec::new();
+    if options.wants("engine") {
+        eprintln!("bench: the engine alone");
+        engine.push(engine::measure(options.sizes.engine_messages, 1).await?);
+        engine.push(engine::measure(options.sizes.engine_messages, 100).await?);
+    }
+    let bridge_parts = ["baseline", "s1", "s2", "s3", "s4", "s5", "s6", "startup"];
+    if !bridge_parts.iter().any(|p| options.wants(p)) {
+        return Ok(Report {
+            command: options.command.clone(),
+            quick: options.quick,
+            sizes: options.sizes.clone(),
+            machine: Machine {
+                load_end: load_average(),
+                ..machine_start
+            },
+            measurements: Vec::new(),
+            memory: Memory::default(),
+            startup: startup::Startup::default(),
+            engine,
+        });
+    }
     eprintln!("bench: starting Synapse (PostgreSQL) and the bridge");
     let env = env::BenchEnv::new(&options.postgres).await?;
     let mut child = env.spawn_bridge(&options.bridge_bin).await?;
     let pid = child
         .id()
         .ok_or_else(|| anyhow::anyhow!("the bridge exited at once"))?;
+    // For attaching a profiler to the bridge during a run.
+    eprintln!("bench: the bridge runs as pid {pid}");
     let result = measure_all(env, pid, &options, machine_start, engine).await;
     let _ = child.start_kill();
     let _ = child.wait().await;
@@ -136,69 +165,83 @@ async fn measure_all(
     let mut m: Vec<Measurement> = Vec::new();
     let step = |name: &str| eprintln!("bench: {name}");
 
-    step("baseline: sequential, concurrent, open loop");
-    m.push(bench.baseline_sequential(sizes.burst).await?);
-    m.push(bench.baseline_concurrent(sizes.burst).await?);
-    for &r in &sizes.rates {
-        m.push(bench.baseline_open_loop(r, count(r, sizes)).await?);
+    if options.wants("baseline") {
+        step("baseline: sequential, concurrent, open loop");
+        m.push(bench.baseline_sequential(sizes.burst).await?);
+        m.push(bench.baseline_concurrent(sizes.burst).await?);
+        for &r in &sizes.rates {
+            m.push(bench.baseline_open_loop(r, count(r, sizes)).await?);
+        }
     }
 
     let bob = vec!["bob".to_owned()];
     let one = &bench.portals[..1];
-    step("S1: remote -> Matrix, one room");
-    m.push(
-        bench
-            .remote_to_matrix(
-                "S1",
-                "remote -> Matrix, one room, burst".into(),
-                one,
-                &bob,
-                None,
-                sizes.burst,
-            )
-            .await?,
-    );
-    for &r in &sizes.rates {
+    if options.wants("s1") {
+        step("S1: remote -> Matrix, one room");
         m.push(
             bench
                 .remote_to_matrix(
                     "S1",
-                    format!("remote -> Matrix, one room, open loop at {r} msg/s"),
+                    "remote -> Matrix, one room, burst".into(),
                     one,
                     &bob,
-                    Some(r),
-                    count(r, sizes),
+                    None,
+                    sizes.burst,
+                )
+                .await?,
+        );
+        for &r in &sizes.rates {
+            m.push(
+                bench
+                    .remote_to_matrix(
+                        "S1",
+                        format!("remote -> Matrix, one room, open loop at {r} msg/s"),
+                        one,
+                        &bob,
+                        Some(r),
+                        count(r, sizes),
+                    )
+                    .await?,
+            );
+        }
+    }
+    if options.wants("s2") {
+        step("S2: remote -> Matrix, across rooms");
+        let rooms = bench.portals.len();
+        m.push(
+            bench
+                .remote_to_matrix(
+                    "S2",
+                    format!("remote -> Matrix, {rooms} rooms, burst"),
+                    &bench.portals,
+                    &bob,
+                    None,
+                    sizes.burst,
                 )
                 .await?,
         );
     }
-    step("S2: remote -> Matrix, across rooms");
-    let rooms = bench.portals.len();
-    m.push(
-        bench
-            .remote_to_matrix(
-                "S2",
-                format!("remote -> Matrix, {rooms} rooms, burst"),
-                &bench.portals,
-                &bob,
-                None,
-                sizes.burst,
-            )
-            .await?,
-    );
-    step("S3: Matrix -> remote");
-    m.push(bench.matrix_to_remote(None, sizes.burst).await?);
-    m.push(
-        bench
-            .matrix_to_remote(Some(20.0), count(20.0, sizes))
-            .await?,
-    );
-    step("S4: first messages of new remote users");
-    m.push(bench.new_users(sizes.new_users).await?);
-    step("S5: edits, reactions, thread replies, files");
-    m.extend(bench.mix(sizes.mix_each).await?);
-    step("S6: remote -> Matrix, an encrypted room");
-    m.push(bench.encrypted_to_matrix(sizes.burst).await?);
+    if options.wants("s3") {
+        step("S3: Matrix -> remote");
+        m.push(bench.matrix_to_remote(None, sizes.burst).await?);
+        m.push(
+            bench
+                .matrix_to_remote(Some(20.0), count(20.0, sizes))
+                .await?,
+        );
+    }
+    if options.wants("s4") {
+        step("S4: first messages of new remote users");
+        m.push(bench.new_users(sizes.new_users).await?);
+    }
+    if options.wants("s5") {
+        step("S5: edits, reactions, thread replies, files");
+        m.extend(bench.mix(sizes.mix_each).await?);
+    }
+    if options.wants("s6") {
+        step("S6: remote -> Matrix, an encrypted room");
+        m.push(bench.encrypted_to_matrix(sizes.burst).await?);
+    }
 
     let (after_rss_mib, peak_rss_mib) = process::memory_mib(pid)?;
     let messages_before_after = m
@@ -206,9 +249,13 @@ async fn measure_all(
         .filter(|x| x.scenario != "baseline")
         .map(|x| x.messages)
         .sum();
-    step(&format!("start-up with {} portals", sizes.portals));
-    let (startup, restarted) =
-        startup::measure(&bench.env, pid, &options.bridge_bin, sizes.portals).await?;
+    let (startup, restarted) = if options.wants("startup") {
+        step(&format!("start-up with {} portals", sizes.portals));
+        let (s, c) = startup::measure(&bench.env, pid, &options.bridge_bin, sizes.portals).await?;
+        (s, Some(c))
+    } else {
+        (startup::Startup::default(), None)
+    };
     machine.load_end = load_average();
     let report = Report {
         command: options.command.clone(),
@@ -225,7 +272,7 @@ async fn measure_all(
         startup,
         engine,
     };
-    Ok((report, bench.env, Some(restarted)))
+    Ok((report, bench.env, restarted))
 }
 
 /// Messages for an open-loop run at `rate`: `rate_secs` seconds' worth, at least 5.

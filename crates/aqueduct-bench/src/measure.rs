@@ -28,6 +28,31 @@ pub struct Measurement {
     pub homeserver_requests_per_msg: Option<f64>,
     /// Those requests by route.
     pub requests: RouteCounts,
+    /// For sends in one room one after another: the sender's own time between Synapse's answer
+    /// to send N and the arrival of send N+1 at the proxy (what an ordered queue loses against
+    /// the homeserver's limit), and Synapse's time per send as the proxy saw it.
+    pub sequential: Option<SequentialGaps>,
+}
+
+/// Where the time of sequential sends goes, seen from the proxy.
+#[derive(Clone, Debug, Serialize)]
+pub struct SequentialGaps {
+    /// Answer to send N -> send N+1 received.
+    pub gap: Latency,
+    /// Send received -> Synapse's answer.
+    pub homeserver: Latency,
+}
+
+impl SequentialGaps {
+    /// From (received, answered) times sorted by receipt.
+    pub fn of(times: &[(f64, f64)]) -> Self {
+        let gap = times.windows(2).map(|w| w[1].0 - w[0].1).collect();
+        let homeserver = times.iter().map(|(a, b)| b - a).collect();
+        Self {
+            gap: Latency::of(gap),
+            homeserver: Latency::of(homeserver),
+        }
+    }
 }
 
 /// Sends of one run: when each body left, to match with its arrival.
@@ -132,5 +157,6 @@ pub fn measurement(
         bridge_cpu_s_per_1000: cpu_s.map(|c| per(c) * 1000.0),
         homeserver_requests_per_msg: Some(per(total as f64)),
         requests,
+        sequential: None,
     }
 }

@@ -18,6 +18,9 @@ struct Counters {
     routes: RouteCounts,
     /// Successful `send` of an event, by event type: what completion waits on.
     sent: BTreeMap<String, u64>,
+    /// Every successful `send`: when the proxy received it and when Synapse's answer came back
+    /// (ms since the epoch), in answer order.
+    send_times: Vec<(f64, f64)>,
 }
 
 /// A running proxy. Cheap to clone.
@@ -76,6 +79,19 @@ impl CountingProxy {
     pub fn sent(&self, event_type: &str) -> u64 {
         let c = self.counters.lock().expect("counters");
         c.sent.get(event_type).copied().unwrap_or(0)
+    }
+
+    /// How many successful sends have been timed so far (a mark for [`Self::send_times_since`]).
+    pub fn sends_timed(&self) -> usize {
+        self.counters.lock().expect("counters").send_times.len()
+    }
+
+    /// (received, answered) times of the successful sends after `mark`, sorted by receipt.
+    pub fn send_times_since(&self, mark: usize) -> Vec<(f64, f64)> {
+        let c = self.counters.lock().expect("counters");
+        let mut times = c.send_times.get(mark..).unwrap_or_default().to_vec();
+        times.sort_by(|a, b| a.0.total_cmp(&b.0));
+        times
     }
 
     /// Successful sends of any event type so far.
@@ -167,6 +183,7 @@ async fn forward(fwd: &Forward, req: Request) -> anyhow::Result<Response> {
         .path_and_query()
         .map_or(path.clone(), |p| p.as_str().to_owned());
     let route = route_of(parts.method.as_str(), &path);
+    let received = crate::stats::now_ms();
     let body = axum::body::to_bytes(body, usize::MAX).await?;
     let mut out = fwd
         .http
@@ -192,6 +209,7 @@ async fn forward(fwd: &Forward, req: Request) -> anyhow::Result<Response> {
             && let Some(t) = event_type_sent(&path)
         {
             *c.sent.entry(t.to_owned()).or_default() += 1;
+            c.send_times.push((received, crate::stats::now_ms()));
         }
     }
     fwd.changed.notify_waiters();

@@ -134,6 +134,36 @@ pub fn markdown(r: &Report) -> String {
          are timed from the first remote action to the last request, without per-event latency.\n"
     );
 
+    let gapped: Vec<_> = r
+        .measurements
+        .iter()
+        .filter_map(|m| Some((m, m.sequential.as_ref()?)))
+        .collect();
+    if !gapped.is_empty() {
+        let _ = writeln!(
+            s,
+            "## Sequential sends in one room\n\n\
+             Seen from the proxy: the gap is the sender's own time from Synapse's answer to one \
+             send to the arrival of the next; Synapse's time is from receipt to answer.\n\n\
+             | scenario | what | gap mean ms | gap p50 ms | gap p99 ms | Synapse mean ms | \
+             Synapse p50 ms |\n|---|---|---|---|---|---|---|"
+        );
+        for (m, g) in gapped {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                m.scenario,
+                m.description,
+                g.gap.mean_ms,
+                g.gap.p50_ms,
+                g.gap.p99_ms,
+                g.homeserver.mean_ms,
+                g.homeserver.p50_ms,
+            );
+        }
+        let _ = writeln!(s);
+    }
+
     let _ = writeln!(s, "## Homeserver requests by route\n");
     for m in r.measurements.iter().filter(|m| m.scenario != "baseline") {
         let _ = writeln!(

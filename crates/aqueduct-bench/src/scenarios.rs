@@ -3,7 +3,7 @@
 
 use crate::appservice::Appservice;
 use crate::env::BenchEnv;
-use crate::measure::{Measurement, Pacer, Sends, Snapshot, measurement};
+use crate::measure::{Measurement, Pacer, Sends, SequentialGaps, Snapshot, measurement};
 use crate::proxy::CountingProxy;
 use aqueduct_testkit::matrix_client::MatrixClient;
 use aqueduct_testkit::testnet_server::{NetAttachment, TestNet};
@@ -196,6 +196,7 @@ impl Bench {
         let (room, ghost) = &self.baseline_rooms[0];
         let tag = "base-seq:";
         let snap = Snapshot::take(None, proxy(self))?;
+        let mark = proxy(self).sends_timed();
         let mut sends = Sends::default();
         for i in 0..n {
             let body = format!("{tag}{i}");
@@ -205,8 +206,9 @@ impl Bench {
                 .await?;
         }
         let (_, routes) = snap.since(None, proxy(self))?;
+        let gaps = SequentialGaps::of(&proxy(self).send_times_since(mark));
         let arrivals = self.appservice.origin_times(room, tag, n).await?;
-        Ok(measurement(
+        let mut m = measurement(
             "baseline",
             "appservice token, one room, sequential (ordered ceiling)".into(),
             None,
@@ -214,7 +216,9 @@ impl Bench {
             sends.against(&arrivals),
             None,
             routes,
-        ))
+        );
+        m.sequential = Some(gaps);
+        Ok(m)
     }
 
     /// Baseline over rooms: one sequential sender per room, all rooms at once.
@@ -311,6 +315,7 @@ impl Bench {
         let pid = Some(self.bridge_pid);
         let sent_before = proxy(self).sent("m.room.message");
         let snap = Snapshot::take(pid, proxy(self))?;
+        let mark = proxy(self).sends_timed();
         let pacer = Pacer::new(rate);
         let mut sends = Sends::default();
         for i in 0..n {
@@ -326,6 +331,9 @@ impl Bench {
             })
             .await?;
         let (cpu, routes) = snap.since(pid, proxy(self))?;
+        // One room, all at once: the bridge's queue sends one after another.
+        let gaps = (portals.len() == 1 && rate.is_none())
+            .then(|| SequentialGaps::of(&proxy(self).send_times_since(mark)));
         let mut arrivals = HashMap::new();
         for p in portals {
             let expected = n.div_ceil(portals.len());
@@ -335,7 +343,7 @@ impl Bench {
                     .await?,
             );
         }
-        Ok(measurement(
+        let mut m = measurement(
             scenario,
             description,
             rate,
@@ -343,7 +351,9 @@ impl Bench {
             sends.against(&arrivals),
             Some(cpu),
             routes,
-        ))
+        );
+        m.sequential = gaps;
+        Ok(m)
     }
 
     /// S3, Matrix -> remote: the Matrix user sends `n` messages at `rate` (or all at once)

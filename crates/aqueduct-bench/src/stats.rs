@@ -13,6 +13,8 @@ pub struct Latency {
     pub p99_ms: f64,
     /// Largest.
     pub max_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
 }
 
 impl Latency {
@@ -31,6 +33,7 @@ impl Latency {
             p50_ms: rank(0.50),
             p99_ms: rank(0.99),
             max_ms: samples[samples.len() - 1],
+            mean_ms: samples.iter().sum::<f64>() / samples.len() as f64,
         }
     }
 }

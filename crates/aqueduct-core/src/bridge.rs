@@ -205,7 +205,8 @@ impl Bridge {
     }
 
     /// Records an appservice transaction durably, then schedules its events. Returns once the
-    /// events are safe; a repeated `txn_id` is accepted and ignored.
+    /// events are safe; a repeated `txn_id` is accepted and ignored. Echoes of the bridge's
+    /// own events are dropped first: the engine would ignore them anyway.
     pub async fn receive_transaction(
         &self,
         txn_id: &str,
@@ -215,6 +216,17 @@ impl Bridge {
             return Err(Error::ShuttingDown);
         }
         let n = events.len();
+        let bot = self.inner.matrix.bot_user_id();
+        let events: Vec<_> = events
+            .into_iter()
+            .filter(|(_, json)| !crate::own_echo::is_own_echo(json, bot, &self.inner.namer))
+            .collect();
+        if events.is_empty() {
+            // Only echoes: nothing to keep, so nothing to record either. A retry of this
+            // transaction carries the same echoes and is dropped the same way.
+            self.inner.metrics.transaction(n);
+            return Ok(());
+        }
         if self
             .inner
             .store

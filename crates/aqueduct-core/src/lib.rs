@@ -18,6 +18,7 @@ mod matrix_content;
 mod matrix_decrypt;
 mod matrix_to_remote;
 pub mod metrics;
+mod own_echo;
 pub mod permissions;
 mod portal_link;
 mod portal_room;

@@ -24,6 +24,13 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, Notify, watch};
 
+/// One-time-key counts by algorithm and the unused fallback key types, as a homeserver reports
+/// them for the bot device.
+pub(crate) type KeyCounts = (
+    BTreeMap<OneTimeKeyAlgorithm, UInt>,
+    Option<Vec<OneTimeKeyAlgorithm>>,
+);
+
 /// End-to-bridge encryption for one bridge. Cheap to share behind an `Arc`.
 pub struct BridgeCrypto {
     pub(crate) machine: OlmMachine,
@@ -39,6 +46,11 @@ pub struct BridgeCrypto {
     /// Device data comes from appservice transactions (configured, or because the
     /// homeserver refuses the bot's `/sync`).
     pub(crate) transaction_fed: AtomicBool,
+    /// The one-time-key counts and unused fallback key types last taken in without error.
+    /// The homeserver repeats them in every transaction; taking in the same figures again
+    /// changes nothing, yet costs a copy of the account (re-deriving every one-time key) and a
+    /// crypto store commit, per transaction.
+    pub(crate) last_key_counts: std::sync::Mutex<Option<KeyCounts>>,
     stop: watch::Sender<bool>,
     _lock: StoreLock,
 }
@@ -86,6 +98,7 @@ impl BridgeCrypto {
             keys_arrived: Notify::new(),
             outgoing_lock: Mutex::new(()),
             transaction_fed: AtomicBool::new(options.appservice_to_device),
+            last_key_counts: std::sync::Mutex::new(None),
             stop: watch::channel(false).0,
             _lock: lock,
         }))
@@ -140,7 +153,8 @@ impl BridgeCrypto {
     }
 
     /// Feeds one batch of device data to the machine, wakes events waiting for keys that came,
-    /// and sends what the machine wants sent in answer (new one-time keys, ...).
+    /// and sends what the machine wants sent in answer (new one-time keys, ...). Whether all of
+    /// it went without error.
     pub(crate) async fn receive_changes(
         &self,
         to_device: Vec<Raw<AnyToDeviceEvent>>,
@@ -148,7 +162,7 @@ impl BridgeCrypto {
         one_time_keys: &BTreeMap<OneTimeKeyAlgorithm, UInt>,
         fallback_keys: Option<&[OneTimeKeyAlgorithm]>,
         next_batch: Option<String>,
-    ) {
+    ) -> bool {
         let changes = EncryptionSyncChanges {
             to_device_events: to_device,
             changed_devices: device_lists,
@@ -156,6 +170,7 @@ impl BridgeCrypto {
             unused_fallback_keys: fallback_keys,
             next_batch_token: next_batch,
         };
+        let mut ok = true;
         match self
             .machine
             .receive_sync_changes(changes, &decryption_settings())
@@ -166,11 +181,16 @@ impl BridgeCrypto {
                     self.keys_arrived.notify_waiters();
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot take in device data"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take in device data");
+                ok = false;
+            }
         }
         if let Err(e) = self.send_outgoing().await {
             tracing::warn!(error = %e, "cannot send the crypto machine's requests");
+            ok = false;
         }
+        ok
     }
 
     /// Cross-signs the bot device once, so clients that exclude unverified devices still share

@@ -63,10 +63,20 @@ impl BridgeCrypto {
             .device_one_time_keys_count
             .get(&self.bot)
             .is_some_and(|d| d.contains_key(&self.device_id));
-        if to_device.is_empty() && lists.is_empty() && !has_counts && fallback.is_none() {
+        // Counts the machine already took in are news only when they change (a key claimed,
+        // keys uploaded). A failed intake or upload is not remembered, so the next transaction
+        // tries again as before.
+        let reported =
+            (has_counts || fallback.is_some()).then(|| (counts.clone(), fallback.clone()));
+        let new_counts =
+            reported.is_some() && *self.last_key_counts.lock().expect("key counts") != reported;
+        if to_device.is_empty() && lists.is_empty() && !new_counts {
             return;
         }
-        self.receive_changes(to_device, &lists, &counts, fallback.as_deref(), None)
+        let ok = self
+            .receive_changes(to_device, &lists, &counts, fallback.as_deref(), None)
             .await;
+        let mut last = self.last_key_counts.lock().expect("key counts");
+        *last = if ok { reported.or(last.take()) } else { None };
     }
 }
