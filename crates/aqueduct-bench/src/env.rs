@@ -110,8 +110,10 @@ impl BenchEnv {
             url: Some(format!("http://127.0.0.1:{bridge_port}")),
             as_token: as_token.clone(),
             hs_token: hs_token.clone(),
-            sender_localpart: "aqueduct".into(),
-            user_namespace_regex: "@aqueduct_.*:localhost".into(),
+            // As `generate-registration` writes it: the bot is a namespace user, so its
+            // encryption device syncs (S6).
+            sender_localpart: "aqueduct-appservice".into(),
+            user_namespace_regex: "@aqueduct(_.*)?:localhost".into(),
             user_namespace_exclusive: true,
             alias_namespace_regex: None,
         };
