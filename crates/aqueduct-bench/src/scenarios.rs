@@ -61,6 +61,8 @@ impl Sizes {
     }
 }
 
+/// How many Matrix sends the S3 user keeps in flight at once.
+const MATRIX_SENDS_IN_FLIGHT: usize = 64;
 /// Longest a run may take to arrive before the bench gives up.
 const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(300);
 /// The remote user whose messages the warm scenarios send.
@@ -369,14 +371,19 @@ impl Bench {
         let pacer = Pacer::new(rate);
         let mut sends = Sends::default();
         let mut tasks = Vec::new();
+        // A burst of a thousand at once would open a thousand connections to Synapse, whose
+        // listen backlog then drops some (connect timeouts); a client keeps a few in flight.
+        let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(MATRIX_SENDS_IN_FLIGHT));
         for i in 0..n {
             pacer.slot(i).await;
             let body = format!("{tag}{i}");
             sends.mark(&body);
             let (user, room) = (self.user.clone(), self.out.room.clone());
-            tasks.push(tokio::spawn(
-                async move { user.send_text(&room, &body).await },
-            ));
+            let in_flight = in_flight.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = in_flight.acquire_owned().await?;
+                user.send_text(&room, &body).await
+            }));
         }
         for t in tasks {
             t.await??;
