@@ -136,6 +136,21 @@ impl SynapseBuilder {
     /// Installs Synapse if needed, writes the config and starts the server;
     /// returns once it answers `/_matrix/client/versions`.
     pub async fn start(self) -> anyhow::Result<Synapse> {
+        // The port is free when picked but may be taken by another test's server before
+        // Synapse binds it; then it exits and a new port is tried.
+        let mut attempt = 1;
+        loop {
+            match self.clone().start_once().await {
+                Err(e) if attempt < 3 && e.downcast_ref::<PortTaken>().is_some() => {
+                    tracing::warn!(error = %e, "Synapse's port was taken; trying another");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(self) -> anyhow::Result<Synapse> {
         let venv = ensure_synapse_installed().await?;
         let started = Instant::now();
         let mut dir = tempfile::Builder::new()
@@ -157,13 +172,10 @@ impl SynapseBuilder {
         // Signing key, in Synapse's own format: `ed25519 <version> <unpadded base64 seed>`.
         let seed: [u8; 32] = rand::random();
         let key_path = root.join("signing.key");
+        let key_version = format!("a_{}", random_string(8));
         write(
             &key_path,
-            format!(
-                "ed25519 a_{} {}\n",
-                random_string(4),
-                base64_unpadded(&seed)
-            ),
+            format!("ed25519 {key_version} {}\n", base64_unpadded(&seed)),
         )?;
 
         let log_path = root.join("homeserver.log");
@@ -208,7 +220,9 @@ impl SynapseBuilder {
                 "type": "http",
                 "tls": false,
                 "x_forwarded": false,
-                "resources": [{ "names": ["client"], "compress": false }],
+                // `keys` serves this server's signing key, which tells it apart from
+                // another test's Synapse on the same port.
+                "resources": [{ "names": ["client", "keys"], "compress": false }],
             }],
             "database": {
                 "name": "sqlite3",
@@ -285,7 +299,9 @@ impl SynapseBuilder {
             shared_secret,
             http,
         };
-        synapse.wait_ready().await?;
+        synapse
+            .wait_ready(&format!("ed25519:{key_version}"))
+            .await?;
         tracing::debug!(port, elapsed = ?started.elapsed(), "Synapse is up");
         Ok(synapse)
     }
@@ -432,14 +448,19 @@ impl Synapse {
         Ok(())
     }
 
-    async fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let url = format!("{}/_matrix/client/versions", self.base_url());
+    /// Waits until this Synapse, the one whose signing key is `key_id`, answers.
+    async fn wait_ready(&mut self, key_id: &str) -> anyhow::Result<()> {
+        let url = format!("{}/_matrix/key/v2/server", self.base_url());
+        let mut stranger_seen = false;
         let deadline = Instant::now() + START_DEADLINE;
         let mut last_err = String::from("no attempt yet");
         loop {
             if let Some(child) = self.child.as_mut()
                 && let Some(status) = child.try_wait()?
             {
+                if stranger_seen || self.log_tail(60).contains("Address already in use") {
+                    return Err(PortTaken(self.port).into());
+                }
                 bail!(
                     "Synapse exited before becoming ready ({status}); {}\n{}",
                     last_err,
@@ -453,7 +474,14 @@ impl Synapse {
                 .send()
                 .await
             {
-                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) if r.status().is_success() => {
+                    let body: Value = r.json().await.unwrap_or_default();
+                    if body["verify_keys"].get(key_id).is_some() {
+                        return Ok(());
+                    }
+                    stranger_seen = true;
+                    last_err = "another server answers on this port".into();
+                }
                 Ok(r) => last_err = format!("last response: HTTP {}", r.status()),
                 Err(e) => last_err = format!("last error: {e}"),
             }
@@ -484,6 +512,11 @@ impl Drop for Synapse {
         }
     }
 }
+
+/// Synapse could not bind its port: another process took it after it was picked.
+#[derive(Debug, thiserror::Error)]
+#[error("port {0} was taken before Synapse could bind it")]
+struct PortTaken(u16);
 
 /// A port on 127.0.0.1 that was free a moment ago (bind port 0, read it, release it).
 pub fn free_port() -> u16 {
