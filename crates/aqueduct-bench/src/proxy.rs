@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -176,36 +176,16 @@ async fn handle(State(fwd): State<Forward>, req: Request) -> Response {
 }
 
 async fn forward(fwd: &Forward, req: Request) -> anyhow::Result<Response> {
-    let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_owned();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or(path.clone(), |p| p.as_str().to_owned());
-    let route = route_of(parts.method.as_str(), &path);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let route = route_of(method.as_str(), &path);
     let received = crate::stats::now_ms();
-    let body = axum::body::to_bytes(body, usize::MAX).await?;
-    let mut out = fwd
-        .http
-        .request(
-            parts.method.clone(),
-            format!("{}{path_and_query}", fwd.target),
-        )
-        .body(body);
-    for (name, value) in &parts.headers {
-        if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {
-            out = out.header(name, value);
-        }
-    }
-    let resp = out.send().await?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.bytes().await?;
+    let resp = aqueduct_testkit::http_forward::forward(&fwd.http, &fwd.target, req).await?;
     {
         let mut c = fwd.counters.lock().expect("counters");
         *c.routes.entry(route).or_default() += 1;
-        if status.is_success()
-            && parts.method == axum::http::Method::PUT
+        if resp.status().is_success()
+            && method == axum::http::Method::PUT
             && let Some(t) = event_type_sent(&path)
         {
             *c.sent.entry(t.to_owned()).or_default() += 1;
@@ -213,44 +193,5 @@ async fn forward(fwd: &Forward, req: Request) -> anyhow::Result<Response> {
         }
     }
     fwd.changed.notify_waiters();
-    let mut builder = Response::builder().status(status);
-    for (name, value) in &headers {
-        // The body is re-framed here; hop-by-hop framing headers must not be copied.
-        let hop = [
-            axum::http::header::TRANSFER_ENCODING,
-            axum::http::header::CONTENT_LENGTH,
-            axum::http::header::CONNECTION,
-        ];
-        if !hop.contains(name) && name != HeaderName::from_static("keep-alive") {
-            builder = builder.header(name, value);
-        }
-    }
-    Ok(builder.body(Body::from(bytes))?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_hide_ids_and_keep_event_types() {
-        assert_eq!(
-            route_of(
-                "PUT",
-                "/_matrix/client/v3/rooms/!abc:localhost/send/m.room.message/t1"
-            ),
-            "PUT /_matrix/client/v3/rooms/{id}/send/m.room.message/{txn}"
-        );
-        assert_eq!(
-            route_of(
-                "PUT",
-                "/_matrix/client/v3/profile/%40aqueduct_x%3Alocalhost/displayname"
-            ),
-            "PUT /_matrix/client/v3/profile/{id}/displayname"
-        );
-        assert_eq!(
-            event_type_sent("/_matrix/client/v3/rooms/!a/send/m.reaction/t"),
-            Some("m.reaction")
-        );
-    }
+    Ok(resp)
 }

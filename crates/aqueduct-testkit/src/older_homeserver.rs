@@ -65,7 +65,7 @@ async fn handle(State(fwd): State<Forward>, req: Request) -> Response {
             r#"{"errcode":"M_NOT_FOUND","error":"Unknown device"}"#,
         );
     }
-    match forward(&fwd, req).await {
+    match crate::http_forward::forward(&fwd.http, &fwd.target, req).await {
         Ok(r) => r,
         Err(e) => json(
             StatusCode::BAD_GATEWAY,
@@ -81,34 +81,4 @@ fn json(status: StatusCode, body: &str) -> Response {
         .header("content-type", "application/json")
         .body(Body::from(body.to_owned()))
         .expect("valid response")
-}
-
-async fn forward(fwd: &Forward, req: Request) -> anyhow::Result<Response> {
-    let (parts, body) = req.into_parts();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
-    let body = axum::body::to_bytes(body, usize::MAX).await?;
-    let mut out = fwd
-        .http
-        .request(parts.method, format!("{}{path_and_query}", fwd.target))
-        .body(body);
-    for (name, value) in &parts.headers {
-        if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {
-            out = out.header(name, value);
-        }
-    }
-    let resp = out.send().await?;
-    let mut builder = Response::builder().status(resp.status());
-    for (name, value) in resp.headers() {
-        // The body is re-framed here; framing headers must not be copied.
-        if name != axum::http::header::TRANSFER_ENCODING
-            && name != axum::http::header::CONTENT_LENGTH
-            && name != axum::http::header::CONNECTION
-        {
-            builder = builder.header(name, value);
-        }
-    }
-    Ok(builder.body(Body::from(resp.bytes().await?))?)
 }
