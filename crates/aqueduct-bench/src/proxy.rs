@@ -195,3 +195,30 @@ async fn forward(fwd: &Forward, req: Request) -> anyhow::Result<Response> {
     fwd.changed.notify_waiters();
     Ok(resp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_hide_ids_and_keep_event_types() {
+        assert_eq!(
+            route_of(
+                "PUT",
+                "/_matrix/client/v3/rooms/!abc:localhost/send/m.room.message/t1"
+            ),
+            "PUT /_matrix/client/v3/rooms/{id}/send/m.room.message/{txn}"
+        );
+        assert_eq!(
+            route_of(
+                "PUT",
+                "/_matrix/client/v3/profile/%40aqueduct_x%3Alocalhost/displayname"
+            ),
+            "PUT /_matrix/client/v3/profile/{id}/displayname"
+        );
+        assert_eq!(
+            event_type_sent("/_matrix/client/v3/rooms/!a/send/m.reaction/t"),
+            Some("m.reaction")
+        );
+    }
+}
