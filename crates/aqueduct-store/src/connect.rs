@@ -45,8 +45,20 @@ enum Target {
     Postgres { url: String, target: String },
 }
 
+/// An opened database: the pool reads go through, and the one writes go through.
+pub(crate) struct Opened {
+    pub readers: AnyPool,
+    /// On SQLite, one connection: SQLite lets one writer at a time hold the file, and a
+    /// second one waiting for the lock sleeps in SQLite's busy handler (1, 2, 5, 10 ms and
+    /// up) instead of being woken when the lock is free. Queued on one connection, writes
+    /// wait in the pool's FIFO and start the moment the previous one commits. On PostgreSQL
+    /// it is the same pool as `readers`.
+    pub writer: AnyPool,
+    pub backend: Backend,
+}
+
 /// Opens the database `uri` names and brings its schema up to date.
-pub(crate) async fn open(uri: &str) -> Result<(AnyPool, Backend)> {
+pub(crate) async fn open(uri: &str) -> Result<Opened> {
     // Registers the SQLite and PostgreSQL drivers with `Any`; idempotent.
     sqlx::any::install_default_drivers();
     let target = parse(uri)?;
@@ -94,11 +106,26 @@ pub(crate) async fn open(uri: &str) -> Result<(AnyPool, Backend)> {
         // Any other connection would see another, empty database: migrate through the pool.
         migrator.run(&pool).await.map_err(migrate_error)?;
     }
+    let writer = if backend == Backend::Sqlite && !in_memory {
+        pool_options(backend, in_memory)
+            .max_connections(1)
+            .connect(url)
+            .await
+            .map_err(open_error)?
+    } else {
+        // PostgreSQL has row locks and takes concurrent writers; an in-memory SQLite
+        // database is a single connection already.
+        pool.clone()
+    };
     match &target {
         Target::Sqlite { path, .. } => tracing::info!(%path, "opened SQLite database"),
         Target::Postgres { target, .. } => tracing::info!(%target, "connected to PostgreSQL"),
     }
-    Ok((pool, backend))
+    Ok(Opened {
+        readers: pool,
+        writer,
+        backend,
+    })
 }
 
 fn pool_options(backend: Backend, in_memory: bool) -> AnyPoolOptions {
@@ -112,6 +139,10 @@ fn pool_options(backend: Backend, in_memory: bool) -> AnyPoolOptions {
                     Ok(())
                 })
             });
+            // A SQLite connection is a file handle in this process: it cannot go stale the way
+            // a network connection can, so the ping sqlx sends before every checkout (a round
+            // trip through the connection's worker thread) buys nothing.
+            let options = options.test_before_acquire(false);
             if in_memory {
                 // Every connection to `:memory:` is a database of its own: keep one, forever.
                 options
@@ -289,18 +320,22 @@ mod tests {
         assert!(err.contains("root:***@localhost"), "{err}");
     }
 
-    /// Every pooled connection, not only the first, carries the durability settings.
+    /// Every pooled connection, not only the first, carries the durability settings, and
+    /// the writer is one connection of its own.
     #[tokio::test]
     async fn sqlite_connections_are_durable_and_wal() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.db");
-        let (pool, backend) = open(path.to_str().unwrap()).await.unwrap();
-        assert_eq!(backend, Backend::Sqlite);
+        let opened = open(path.to_str().unwrap()).await.unwrap();
+        assert_eq!(opened.backend, Backend::Sqlite);
+        let (pool, writer) = (opened.readers, opened.writer);
         // Hold several connections at once so the pool has to open more than one.
         let mut conns = Vec::new();
         for _ in 0..SQLITE_MAX_CONNECTIONS {
             conns.push(pool.acquire().await.unwrap());
         }
+        assert_eq!(writer.options().get_max_connections(), 1);
+        conns.push(writer.acquire().await.unwrap());
         for conn in &mut conns {
             let pragma = |name: &'static str| sqlx::query_scalar::<_, i64>(name);
             assert_eq!(
@@ -331,6 +366,7 @@ mod tests {
             assert_eq!(mode, "wal");
         }
         drop(conns);
+        writer.close().await;
         pool.close().await;
     }
 }

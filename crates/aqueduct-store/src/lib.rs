@@ -19,6 +19,7 @@ mod management_room;
 mod membership;
 mod message;
 mod portal;
+mod portal_cache;
 mod reaction;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -58,13 +59,17 @@ impl fmt::Display for Backend {
 /// The engine's store on an SQL database. Cheap to clone; clones share one connection pool.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
+    /// Reads go here.
     pool: AnyPool,
+    /// Writes go here: on SQLite a single connection (see `connect::Opened::writer`).
+    writer: AnyPool,
     backend: Backend,
     /// Serializes `enqueue_transaction`. On PostgreSQL an inbox `seq` is drawn at insert time
     /// but becomes visible at commit, so two concurrent enqueues could commit out of order and
     /// a reader whose cursor already passed the later seq would skip the earlier one. One
     /// enqueue at a time makes seq order the commit order. (SQLite serializes writers anyway.)
     enqueue_lock: Arc<tokio::sync::Mutex<()>>,
+    portals: Arc<portal_cache::PortalCache>,
 }
 
 impl SqlStore {
@@ -75,11 +80,13 @@ impl SqlStore {
     /// PostgreSQL (libpq-style query parameters such as `options=-csearch_path%3Dmyschema`
     /// are honoured).
     pub async fn connect(uri: &str) -> Result<SqlStore> {
-        let (pool, backend) = connect::open(uri).await?;
+        let opened = connect::open(uri).await?;
         Ok(SqlStore {
-            pool,
-            backend,
+            pool: opened.readers,
+            writer: opened.writer,
+            backend: opened.backend,
             enqueue_lock: Arc::default(),
+            portals: Arc::default(),
         })
     }
 
@@ -91,6 +98,7 @@ impl SqlStore {
     /// Closes every connection, waiting for calls in flight. On SQLite this also checkpoints
     /// the write-ahead log into the main file. Calls made afterwards fail.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }
@@ -105,7 +113,7 @@ impl Store for SqlStore {
         events: &[(Option<String>, String)],
     ) -> StoreResult<bool> {
         let _one_at_a_time = self.enqueue_lock.lock().await;
-        Ok(inbox::enqueue_transaction(&self.pool, txn_id, events).await?)
+        Ok(inbox::enqueue_transaction(&self.writer, txn_id, events).await?)
     }
 
     async fn pending_inbox(&self, after: i64, limit: i64) -> StoreResult<Vec<InboxEvent>> {
@@ -113,23 +121,48 @@ impl Store for SqlStore {
     }
 
     async fn ack_inbox(&self, seq: i64) -> StoreResult<()> {
-        Ok(inbox::ack(&self.pool, seq).await?)
+        Ok(inbox::ack(&self.writer, seq).await?)
     }
 
     async fn portal_by_key(&self, key: &PortalKey) -> StoreResult<Option<Portal>> {
-        Ok(portal::by_key(&self.pool, key).await?)
+        let read_at = match self.portals.by_key(key) {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(generation) => generation,
+        };
+        let found = portal::by_key(&self.pool, key).await?;
+        if let Some(p) = &found {
+            self.portals.remember(p, read_at);
+        }
+        Ok(found)
     }
 
     async fn portal_by_room(&self, room_id: &str) -> StoreResult<Option<Portal>> {
-        Ok(portal::by_room(&self.pool, room_id).await?)
+        let read_at = match self.portals.by_room(room_id) {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(generation) => generation,
+        };
+        let found = portal::by_room(&self.pool, room_id).await?;
+        if let Some(p) = &found {
+            self.portals.remember(p, read_at);
+        }
+        Ok(found)
     }
 
     async fn upsert_portal(&self, portal: &Portal) -> StoreResult<()> {
-        Ok(portal::upsert(&self.pool, portal).await?)
+        let written = portal::upsert(&self.writer, portal).await;
+        // Even a failed write may have landed (an error after the commit): never keep the
+        // old row.
+        match &written {
+            Ok(()) => self.portals.written(portal),
+            Err(_) => self.portals.deleted(&portal.key),
+        }
+        Ok(written?)
     }
 
     async fn delete_portal(&self, key: &PortalKey) -> StoreResult<()> {
-        Ok(portal::delete(&self.pool, key).await?)
+        let deleted = portal::delete(&self.writer, key).await;
+        self.portals.deleted(key);
+        Ok(deleted?)
     }
 
     async fn list_portals(&self) -> StoreResult<Vec<Portal>> {
@@ -145,7 +178,7 @@ impl Store for SqlStore {
     }
 
     async fn upsert_ghost(&self, ghost: &Ghost) -> StoreResult<()> {
-        Ok(ghost::upsert(&self.pool, ghost).await?)
+        Ok(ghost::upsert(&self.writer, ghost).await?)
     }
 
     async fn login(&self, connector: &ConnectorId, id: &LoginId) -> StoreResult<Option<Login>> {
@@ -161,7 +194,7 @@ impl Store for SqlStore {
     }
 
     async fn upsert_login(&self, login: &Login) -> StoreResult<()> {
-        Ok(login::upsert(&self.pool, login).await?)
+        Ok(login::upsert(&self.writer, login).await?)
     }
 
     async fn set_login_state(
@@ -170,15 +203,22 @@ impl Store for SqlStore {
         id: &LoginId,
         state: &serde_json::Value,
     ) -> StoreResult<()> {
-        Ok(login::set_state(&self.pool, connector, id, state).await?)
+        Ok(login::set_state(&self.writer, connector, id, state).await?)
     }
 
     async fn delete_login(&self, connector: &ConnectorId, id: &LoginId) -> StoreResult<()> {
-        Ok(login::delete(&self.pool, connector, id).await?)
+        let deleted = login::delete(&self.writer, connector, id).await;
+        // It cleared the relay of the portals that used this login.
+        self.portals.forget_all();
+        Ok(deleted?)
     }
 
     async fn insert_message(&self, message: &MessageRecord) -> StoreResult<()> {
-        Ok(message::insert(&self.pool, message).await?)
+        Ok(message::insert(&self.writer, message).await?)
+    }
+
+    async fn insert_messages(&self, messages: &[MessageRecord]) -> StoreResult<()> {
+        Ok(message::insert_many(&self.writer, messages).await?)
     }
 
     async fn message_parts(
@@ -198,7 +238,7 @@ impl Store for SqlStore {
         portal: &PortalKey,
         remote_id: &RemoteMessageId,
     ) -> StoreResult<()> {
-        Ok(message::delete(&self.pool, portal, remote_id).await?)
+        Ok(message::delete(&self.writer, portal, remote_id).await?)
     }
 
     async fn last_message(&self, portal: &PortalKey) -> StoreResult<Option<MessageRecord>> {
@@ -206,7 +246,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_reaction(&self, reaction: &ReactionRecord) -> StoreResult<()> {
-        Ok(reaction::insert(&self.pool, reaction).await?)
+        Ok(reaction::insert(&self.writer, reaction).await?)
     }
 
     async fn reaction(
@@ -224,11 +264,11 @@ impl Store for SqlStore {
     }
 
     async fn delete_reaction(&self, event_id: &str) -> StoreResult<()> {
-        Ok(reaction::delete_by_event(&self.pool, event_id).await?)
+        Ok(reaction::delete_by_event(&self.writer, event_id).await?)
     }
 
     async fn insert_custom_emoji(&self, emoji: &CustomEmojiRecord) -> StoreResult<()> {
-        Ok(custom_emoji::insert(&self.pool, emoji).await?)
+        Ok(custom_emoji::insert(&self.writer, emoji).await?)
     }
 
     async fn custom_emoji_by_source(&self, source: &str) -> StoreResult<Option<CustomEmojiRecord>> {
@@ -244,7 +284,7 @@ impl Store for SqlStore {
     }
 
     async fn set_management_room(&self, matrix_user: &str, room_id: &str) -> StoreResult<()> {
-        Ok(management_room::set(&self.pool, matrix_user, room_id).await?)
+        Ok(management_room::set(&self.writer, matrix_user, room_id).await?)
     }
 
     async fn is_member(&self, room_id: &str, user_id: &str) -> StoreResult<bool> {
@@ -252,10 +292,10 @@ impl Store for SqlStore {
     }
 
     async fn set_member(&self, room_id: &str, user_id: &str, member: bool) -> StoreResult<()> {
-        Ok(membership::set(&self.pool, room_id, user_id, member).await?)
+        Ok(membership::set(&self.writer, room_id, user_id, member).await?)
     }
 
     async fn forget_room_members(&self, room_id: &str) -> StoreResult<()> {
-        Ok(membership::forget_room(&self.pool, room_id).await?)
+        Ok(membership::forget_room(&self.writer, room_id).await?)
     }
 }
