@@ -73,6 +73,9 @@ pub trait Store: Send + Sync + 'static {
     /// Records a Matrix event for a remote message part. A second record for the same
     /// (portal, remote id, part) is ignored.
     async fn insert_message(&self, message: &MessageRecord) -> StoreResult<()>;
+    /// Records several parts at once, each as [`Store::insert_message`] would, atomically: on
+    /// `Ok` all are recorded, on `Err` none is. One commit for all of them.
+    async fn insert_messages(&self, messages: &[MessageRecord]) -> StoreResult<()>;
     /// All parts of one remote message, first part first.
     async fn message_parts(
         &self,

@@ -25,9 +25,10 @@ fn from_row(row: &AnyRow) -> Result<MessageRecord, sqlx::Error> {
     })
 }
 
-/// A second record for the same (portal, remote id, part) is dropped, keeping the first: a
-/// remote message redelivered after a restart must not remap to a new event.
-pub(crate) async fn insert(pool: &AnyPool, m: &MessageRecord) -> Result<()> {
+/// The insert of one record. A second record for the same (portal, remote id, part) is
+/// dropped, keeping the first: a remote message redelivered after a restart must not remap to
+/// a new event.
+fn insert_query(m: &MessageRecord) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(
         "INSERT INTO message (connector, chat, receiver, remote_id, part, event_id, room_id,
                               sender_mxid, remote_sender, thread_root, timestamp_ms)
@@ -45,10 +46,24 @@ pub(crate) async fn insert(pool: &AnyPool, m: &MessageRecord) -> Result<()> {
     .bind(m.remote_sender.as_str())
     .bind(m.thread_root.as_ref().map(RemoteMessageId::as_str))
     .bind(m.timestamp_ms)
-    .execute(pool)
-    .await
-    .map_err(query("insert_message"))?;
+}
+
+pub(crate) async fn insert(pool: &AnyPool, m: &MessageRecord) -> Result<()> {
+    insert_query(m)
+        .execute(pool)
+        .await
+        .map_err(query("insert_message"))?;
     Ok(())
+}
+
+/// Several records in one transaction: one commit (one fsync on SQLite) for all of them.
+pub(crate) async fn insert_many(pool: &AnyPool, records: &[MessageRecord]) -> Result<()> {
+    const OP: &str = "insert_messages";
+    let mut tx = pool.begin().await.map_err(query(OP))?;
+    for m in records {
+        insert_query(m).execute(&mut *tx).await.map_err(query(OP))?;
+    }
+    tx.commit().await.map_err(query(OP))
 }
 
 pub(crate) async fn parts(

@@ -26,6 +26,36 @@ pub async fn message_insert_is_idempotent(store: &SqlStore) {
     assert_eq!(store.message_by_event("$two").await.unwrap(), None);
 }
 
+/// A batch is recorded as its records would be one by one: in order, a duplicate of an
+/// earlier record (in the store or in the batch) dropped and the first kept.
+pub async fn message_insert_many_as_one_by_one(store: &SqlStore) {
+    let key = shared("C1");
+    let earlier = message(&key, "M0", "", "$zero", 5);
+    store.insert_message(&earlier).await.unwrap();
+    let batch = [
+        message(&key, "M1", "", "$one", 10),
+        message(&key, "M1", "2", "$one-b", 10),
+        message(&key, "M0", "", "$zero-again", 11),
+        message(&key, "M2", "", "$two", 12),
+        message(&key, "M2", "", "$two-again", 13),
+    ];
+    store.insert_messages(&batch).await.unwrap();
+    store.insert_messages(&[]).await.unwrap();
+    assert_eq!(
+        store.message_parts(&key, &"M1".into()).await.unwrap(),
+        vec![batch[0].clone(), batch[1].clone()]
+    );
+    assert_eq!(
+        store.message_parts(&key, &"M0".into()).await.unwrap(),
+        vec![earlier]
+    );
+    assert_eq!(
+        store.message_parts(&key, &"M2".into()).await.unwrap(),
+        vec![batch[3].clone()]
+    );
+    assert_eq!(store.message_by_event("$two-again").await.unwrap(), None);
+}
+
 /// Parts come back in the order they were recorded (not sorted by name), and only those of
 /// this message in this portal.
 pub async fn message_parts_in_insertion_order(store: &SqlStore) {

@@ -60,6 +60,7 @@ macro_rules! store_conformance_tests {
             login_logins_of_user_across_connectors,
             login_delete_clears_relay,
             message_insert_is_idempotent,
+            message_insert_many_as_one_by_one,
             message_parts_in_insertion_order,
             message_by_event,
             message_delete,
