@@ -9,6 +9,7 @@ use crate::matrix::MatrixApi;
 use crate::metrics::Metrics;
 use crate::permissions::Permissions;
 use crate::queue::{QueueKey, Queues};
+use crate::record_writer::RecordWriter;
 use crate::records::{Ghost, Login};
 use crate::store::Store;
 use crate::{Error, Result};
@@ -123,6 +124,9 @@ pub(crate) struct Inner {
     pub(crate) profiles: Mutex<HashMap<(String, String), MemberProfile>>,
     /// End-to-bridge decryption, when encryption is on.
     pub(crate) decryptor: std::sync::OnceLock<Arc<dyn crate::crypto::EventDecryptor>>,
+    /// Records of messages bridged into Matrix, committed behind the portal queues; started
+    /// on first use (it needs the runtime).
+    record_writer: std::sync::OnceLock<RecordWriter>,
 }
 
 /// The bridge engine. Cheap to clone.
@@ -169,6 +173,7 @@ impl Bridge {
                 typing: Mutex::new(HashMap::new()),
                 profiles: Mutex::new(HashMap::new()),
                 decryptor: std::sync::OnceLock::new(),
+                record_writer: std::sync::OnceLock::new(),
             }
         });
         Self { inner }
@@ -261,10 +266,11 @@ impl Bridge {
         for l in &logins {
             l.api.disconnect().await;
         }
-        if tokio::time::timeout(grace, self.inner.queues.drained())
-            .await
-            .is_err()
-        {
+        let drained = async {
+            self.inner.queues.drained().await;
+            self.inner.records().caught_up().await;
+        };
+        if tokio::time::timeout(grace, drained).await.is_err() {
             tracing::warn!(
                 "shutdown grace period ended with work still queued; it will be redone after restart"
             );
@@ -280,6 +286,12 @@ impl Bridge {
 impl Inner {
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// The writer of message records (see [`RecordWriter`]).
+    pub(crate) fn records(&self) -> &RecordWriter {
+        self.record_writer
+            .get_or_init(|| RecordWriter::start(self.store.clone()))
     }
 
     /// Loads a login through its connector, registers it and connects it.
@@ -464,6 +476,12 @@ impl Inner {
     }
 
     async fn run_job(self: Arc<Self>, job: Job) {
+        // Anything but a new message may read the records of messages before it.
+        let only_new_message =
+            matches!(&job, Job::Remote { event, .. } if !event.kind.reads_records());
+        if !only_new_message {
+            self.records().caught_up().await;
+        }
         match job {
             Job::Remote {
                 connector,
@@ -471,6 +489,7 @@ impl Inner {
                 event,
                 done,
             } => {
+                let from = self.records().mark();
                 let result = if self.is_shutting_down() {
                     Err(Error::ShuttingDown)
                 } else {
@@ -479,7 +498,17 @@ impl Inner {
                 if let Err(e) = &result {
                     tracing::warn!(connector = %connector, login = %login, error = %e, "remote event not bridged");
                 }
-                let _ = done.send(result);
+                let upto = self.records().mark();
+                if result.is_err() || upto == from {
+                    let _ = done.send(result);
+                    return;
+                }
+                // The queue moves on; the connector hears "done" once the records are in.
+                let inner = self.clone();
+                tokio::spawn(async move {
+                    let committed = inner.records().committed(from, upto).await;
+                    let _ = done.send(committed.map_err(Error::Unknown));
+                });
             }
             Job::EnsurePortal { key, login, done } => {
                 let result = if self.is_shutting_down() {

@@ -89,6 +89,8 @@ impl Inner {
         let Some(portal) = self.store.portal_by_room(room).await? else {
             return Ok(());
         };
+        // A receipt may be for a message whose record is still being committed.
+        self.records().caught_up().await;
         for (event_id, user) in read {
             let Some(login) = self.login_of_user(&portal.key.connector, &user) else {
                 continue;

@@ -224,6 +224,29 @@ pub enum RemoteEventKind {
     },
 }
 
+impl RemoteEventKind {
+    /// Whether bridging it looks up the Matrix events of earlier messages (a reply, a thread,
+    /// an edit, a reaction, a receipt); a plain new message, typing, a name or membership
+    /// change do not.
+    pub(crate) fn reads_records(&self) -> bool {
+        match self {
+            RemoteEventKind::Message {
+                reply_to,
+                thread_root,
+                ..
+            } => reply_to.is_some() || thread_root.is_some(),
+            RemoteEventKind::Typing { .. }
+            | RemoteEventKind::ChatInfoChange { .. }
+            | RemoteEventKind::Membership { .. } => false,
+            RemoteEventKind::Edit { .. }
+            | RemoteEventKind::Delete { .. }
+            | RemoteEventKind::ReactionAdd { .. }
+            | RemoteEventKind::ReactionRemove { .. }
+            | RemoteEventKind::ReadReceipt { .. } => true,
+        }
+    }
+}
+
 /// A change of membership.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MembershipChange {

@@ -27,6 +27,7 @@ mod portal_unbridge;
 mod power_levels;
 pub mod public_media;
 pub mod queue;
+mod record_writer;
 pub mod records;
 mod remote_to_matrix;
 pub mod store;

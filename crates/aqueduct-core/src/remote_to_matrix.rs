@@ -76,8 +76,10 @@ impl Inner {
                 reply_to,
                 thread_root,
             } => {
-                if !self.store.message_parts(&key, &id).await?.is_empty() {
-                    return Ok(()); // redelivered after a crash: already bridged
+                if self.records().is_in_flight(&key, &id)
+                    || !self.store.message_parts(&key, &id).await?.is_empty()
+                {
+                    return Ok(()); // redelivered (after a crash, a reconnect): already bridged
                 }
                 let mut content = content;
                 self.upload_custom_emoji(&login, &mut content).await;
@@ -369,19 +371,17 @@ impl Inner {
                     )
                 })
                 .await?;
-            self.store
-                .insert_message(&MessageRecord {
-                    portal: key.clone(),
-                    remote_id: id.clone(),
-                    part: part_id,
-                    event_id: event,
-                    room_id: room.to_owned(),
-                    sender_mxid: author.mxid.clone(),
-                    remote_sender: remote_sender.clone(),
-                    thread_root: thread_root.clone(),
-                    timestamp_ms: ts,
-                })
-                .await?;
+            self.records().write(MessageRecord {
+                portal: key.clone(),
+                remote_id: id.clone(),
+                part: part_id,
+                event_id: event,
+                room_id: room.to_owned(),
+                sender_mxid: author.mxid.clone(),
+                remote_sender: remote_sender.clone(),
+                thread_root: thread_root.clone(),
+                timestamp_ms: ts,
+            });
         }
         Ok(())
     }

@@ -1,0 +1,167 @@
+//! Records of messages bridged into Matrix, written behind the portal queues.
+//!
+//! Once Synapse has accepted a message, the portal's next message need not wait for the
+//! record's commit: it is a different message. So a record goes to one writer task, which
+//! commits whatever has gathered in one transaction (one fsync for a burst of messages over
+//! many portals), and the portal queue moves on at once.
+//!
+//! What keeps this as safe as writing inline:
+//! - A connector is told an event is done (and may checkpoint past it) only once its records
+//!   are committed: [`RecordWriter::committed`].
+//! - A job that reads records (an edit, a reply, a reaction, anything from Matrix) first
+//!   waits for every record issued before it: [`RecordWriter::caught_up`]. A new message's
+//!   own duplicate check also sees records still in flight: [`RecordWriter::is_in_flight`].
+//! - A crash before the commit leaves the event unacknowledged: it is delivered again, and its
+//!   resend reuses the same transaction id, as after a crash between send and record before.
+
+use crate::ids::{PortalKey, RemoteMessageId};
+use crate::records::MessageRecord;
+use crate::store::Store;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch};
+
+/// Most records committed in one transaction.
+const MAX_BATCH: usize = 256;
+/// Failures remembered for waiters that have not looked yet; older ones are dropped.
+const MAX_REMEMBERED_FAILURES: usize = 1024;
+
+/// A position in the order records were issued in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Mark(u64);
+
+/// Writes message records in issue order, in batches.
+pub(crate) struct RecordWriter {
+    tx: mpsc::UnboundedSender<(u64, MessageRecord)>,
+    state: Arc<Mutex<State>>,
+    /// Every record with a number up to this one has been written (or has failed).
+    done: watch::Receiver<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    issued: u64,
+    /// (portal, remote id) -> records not yet committed.
+    in_flight: HashMap<(PortalKey, RemoteMessageId), usize>,
+    /// Number of a record whose write failed -> why.
+    failed: BTreeMap<u64, String>,
+}
+
+impl RecordWriter {
+    /// A writer committing to `store`; its task runs until the writer is dropped.
+    pub(crate) fn start(store: Arc<dyn Store>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (done_tx, done) = watch::channel(0);
+        let state = Arc::new(Mutex::new(State::default()));
+        tokio::spawn(write_loop(store, rx, done_tx, state.clone()));
+        Self { tx, state, done }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("record writer poisoned")
+    }
+
+    /// Queues `record` for the next commit.
+    pub(crate) fn write(&self, record: MessageRecord) {
+        let mut state = self.state();
+        state.issued += 1;
+        let n = state.issued;
+        *state
+            .in_flight
+            .entry((record.portal.clone(), record.remote_id.clone()))
+            .or_default() += 1;
+        // The receiver lives as long as the writer's task, which outlives every sender.
+        let _ = self.tx.send((n, record));
+    }
+
+    /// The position after every record issued so far.
+    pub(crate) fn mark(&self) -> Mark {
+        Mark(self.state().issued)
+    }
+
+    /// Whether a record of this remote message is issued and not yet committed.
+    pub(crate) fn is_in_flight(&self, portal: &PortalKey, remote_id: &RemoteMessageId) -> bool {
+        self.state()
+            .in_flight
+            .contains_key(&(portal.clone(), remote_id.clone()))
+    }
+
+    /// Resolves once every record issued before `upto` is written. `Err` if any record issued
+    /// after `from` and up to `upto` failed; the caller's work is then not acknowledged, so it
+    /// is done again (idempotently) later.
+    pub(crate) async fn committed(&self, from: Mark, upto: Mark) -> Result<(), String> {
+        let mut done = self.done.clone();
+        // The sender lives in the writer's task, which only ends with the writer.
+        let _ = done.wait_for(|d| *d >= upto.0).await;
+        let state = self.state();
+        match state.failed.range(from.0 + 1..=upto.0).next() {
+            Some((_, why)) => Err(why.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Resolves once every record issued so far is written (failed ones included).
+    pub(crate) async fn caught_up(&self) {
+        let upto = self.mark();
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d >= upto.0).await;
+    }
+}
+
+async fn write_loop(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<(u64, MessageRecord)>,
+    done: watch::Sender<u64>,
+    state: Arc<Mutex<State>>,
+) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let last = batch.last().map_or(0, |(n, _)| *n);
+        let records: Vec<MessageRecord> = batch.iter().map(|(_, r)| r.clone()).collect();
+        let result = insert_with_retries(store.as_ref(), &records).await;
+        {
+            let mut state = state.lock().expect("record writer poisoned");
+            for (n, r) in &batch {
+                let key = (r.portal.clone(), r.remote_id.clone());
+                if let Some(count) = state.in_flight.get_mut(&key) {
+                    *count -= 1;
+                    if *count == 0 {
+                        state.in_flight.remove(&key);
+                    }
+                }
+                if let Err(e) = &result {
+                    state.failed.insert(*n, e.to_string());
+                }
+            }
+            while state.failed.len() > MAX_REMEMBERED_FAILURES {
+                state.failed.pop_first();
+            }
+        }
+        if let Err(e) = &result {
+            tracing::error!(error = %e, records = batch.len(), "could not record bridged messages; their events will be redelivered");
+        }
+        batch.clear();
+        done.send_replace(last);
+    }
+}
+
+/// A failed commit is tried twice more before the records are given up on: a busy or briefly
+/// full disk should not cost a redelivery.
+async fn insert_with_retries(
+    store: &dyn Store,
+    records: &[MessageRecord],
+) -> crate::store::StoreResult<()> {
+    let mut delay = std::time::Duration::from_millis(50);
+    let mut attempt = 1;
+    loop {
+        match store.insert_messages(records).await {
+            Err(e) if attempt < 3 => {
+                tracing::warn!(error = %e, attempt, "recording bridged messages failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 4;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
