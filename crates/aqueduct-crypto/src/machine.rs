@@ -11,7 +11,7 @@ use aqueduct_matrix::{DeviceAuth, HomeserverClient};
 use matrix_sdk_crypto::store::CryptoStore;
 use matrix_sdk_crypto::types::requests::AnyIncomingResponse;
 use matrix_sdk_crypto::{DecryptionSettings, EncryptionSyncChanges, OlmMachine, TrustRequirement};
-use matrix_sdk_sqlite::SqliteCryptoStore;
+use matrix_sdk_sqlite::{SqliteCryptoStore, SqliteStoreConfig};
 use ruma::api::client::sync::sync_events::DeviceLists;
 use ruma::api::{OutgoingRequest, auth_scheme::AuthScheme, auth_scheme::SendAccessToken};
 use ruma::api::{SupportedVersions, path_builder::PathBuilder};
@@ -65,7 +65,12 @@ impl BridgeCrypto {
     ) -> Result<Arc<Self>, CryptoError> {
         use aqueduct_core::matrix::MatrixApi;
         let lock = StoreLock::acquire(&options.store_dir)?;
-        let store = SqliteCryptoStore::open(&options.store_dir, options.pickle_key.as_deref())
+        // One bot device's keys are a small working set: the SDK's low-memory settings (a
+        // connection per core, 500 KB of page cache each, instead of four per core with 2 MB)
+        // keep several megabytes of resident memory for the bridge's own work.
+        let config = SqliteStoreConfig::with_low_memory_config(&options.store_dir)
+            .passphrase(options.pickle_key.as_deref());
+        let store = SqliteCryptoStore::open_with_config(&config)
             .await
             .map_err(|e| CryptoError::Store(format!("cannot open the crypto store: {e}")))?;
         restrict_files(&options.store_dir)?;
