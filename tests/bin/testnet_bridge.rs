@@ -9,7 +9,7 @@ fn main() -> anyhow::Result<()> {
     };
     let config = aqueduct::Config::load(&path)?;
     aqueduct::run::init_logging(&config.logging);
-    tokio::runtime::Runtime::new()?.block_on(aqueduct::run::run(
+    aqueduct::process::runtime()?.block_on(aqueduct::run::run(
         config,
         &aqueduct_testkit::bridge_env::all_factories(),
         aqueduct::run::termination_signal(),

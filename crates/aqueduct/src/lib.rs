@@ -4,6 +4,7 @@
 pub mod config;
 pub mod connectors;
 pub mod encryption_config;
+pub mod process;
 mod public_media_route;
 pub mod registration;
 pub mod run;
