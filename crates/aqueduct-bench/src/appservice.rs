@@ -41,14 +41,15 @@ impl Appservice {
         Ok(format!("@{localpart}:localhost"))
     }
 
-    /// Creates a public room as the bot and has `members` join it.
-    pub async fn room_with(&self, members: &[String]) -> anyhow::Result<String> {
+    /// Creates a public room as the bot, has `members` (appservice users) join it and invites
+    /// `guests` (real users, who join themselves).
+    pub async fn room_with(&self, members: &[String], guests: &[&str]) -> anyhow::Result<String> {
         let created = self
             .client
             .request(
                 Method::POST,
                 &format!("/_matrix/client/v3/createRoom?user_id={}", enc(&self.bot)),
-                Some(&json!({ "preset": "public_chat" })),
+                Some(&json!({ "preset": "public_chat", "invite": guests })),
             )
             .await?;
         let room = created["room_id"]

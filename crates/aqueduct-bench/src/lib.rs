@@ -53,6 +53,11 @@ pub struct Memory {
     pub after_rss_mib: f64,
     /// VmHWM (peak RSS) after every scenario, MiB.
     pub peak_rss_mib: f64,
+    /// Of `idle_rss_mib` and `after_rss_mib`: the process's own memory (`RssAnon`) and mapped
+    /// file pages (`RssFile`, mostly the executable's code), MiB.
+    pub idle_anon_file_mib: (f64, f64),
+    /// As `idle_anon_file_mib`, after every scenario.
+    pub after_anon_file_mib: (f64, f64),
     /// Messages and events the bridge carried before `after_rss_mib` was read.
     pub messages_before_after: usize,
 }
@@ -162,6 +167,7 @@ async fn measure_all(
     eprintln!("bench: setting up portals and baseline rooms");
     let bench = Bench::set_up(env, pid, sizes.rooms).await?;
     let (idle_rss_mib, _) = process::memory_mib(pid)?;
+    let idle_anon_file_mib = process::resident_split_mib(pid)?;
     let mut m: Vec<Measurement> = Vec::new();
     let step = |name: &str| eprintln!("bench: {name}");
 
@@ -244,6 +250,7 @@ async fn measure_all(
     }
 
     let (after_rss_mib, peak_rss_mib) = process::memory_mib(pid)?;
+    let after_anon_file_mib = process::resident_split_mib(pid)?;
     let messages_before_after = m
         .iter()
         .filter(|x| x.scenario != "baseline")
@@ -267,6 +274,8 @@ async fn measure_all(
             idle_rss_mib,
             after_rss_mib,
             peak_rss_mib,
+            idle_anon_file_mib,
+            after_anon_file_mib,
             messages_before_after,
         },
         startup,

@@ -33,10 +33,11 @@ fn clock_ticks_per_second() -> f64 {
     })
 }
 
-/// Resident memory now (`VmRSS`) and at its peak (`VmHWM`), in MiB.
-pub fn memory_mib(pid: u32) -> anyhow::Result<(f64, f64)> {
+/// Fields of `/proc/<pid>/status` given in kB, in MiB.
+fn status_mib<const N: usize>(pid: u32, names: [&str; N]) -> anyhow::Result<[f64; N]> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| -> anyhow::Result<f64> {
+    let mut out = [0.0; N];
+    for (slot, name) in out.iter_mut().zip(names) {
         let line = status
             .lines()
             .find(|l| l.starts_with(name))
@@ -46,9 +47,22 @@ pub fn memory_mib(pid: u32) -> anyhow::Result<(f64, f64)> {
             .nth(1)
             .ok_or_else(|| anyhow::anyhow!("bad {name} line"))?
             .parse()?;
-        Ok(kib / 1024.0)
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
+        *slot = kib / 1024.0;
+    }
+    Ok(out)
+}
+
+/// Resident memory now (`VmRSS`) and at its peak (`VmHWM`), in MiB.
+pub fn memory_mib(pid: u32) -> anyhow::Result<(f64, f64)> {
+    let [rss, peak] = status_mib(pid, ["VmRSS:", "VmHWM:"])?;
+    Ok((rss, peak))
+}
+
+/// What resident memory is made of, in MiB: the process's own (`RssAnon`: heap, stacks) and
+/// pages of files it maps (`RssFile`: mostly the executable's code, shared and clean).
+pub fn resident_split_mib(pid: u32) -> anyhow::Result<(f64, f64)> {
+    let [anon, file] = status_mib(pid, ["RssAnon:", "RssFile:"])?;
+    Ok((anon, file))
 }
 
 #[cfg(test)]
@@ -59,5 +73,7 @@ mod tests {
         assert!(super::cpu_seconds(pid).unwrap() >= 0.0);
         let (rss, peak) = super::memory_mib(pid).unwrap();
         assert!(rss > 0.0 && peak >= rss);
+        let (anon, file) = super::resident_split_mib(pid).unwrap();
+        assert!(anon > 0.0 && file > 0.0 && anon + file <= rss + 1.0);
     }
 }
