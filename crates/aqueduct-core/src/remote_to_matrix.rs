@@ -51,6 +51,11 @@ impl Inner {
             chat: event.chat.clone(),
             receiver: event.receiver.clone(),
         };
+        if event.kind.reads_records() {
+            // Backfill bridges a chat's history within one job: a reply may answer a message
+            // whose record this very job just handed to the writer.
+            self.records().caught_up().await;
+        }
         let trigger = match &event.kind {
             RemoteEventKind::Message { id, .. } => Some(id.clone()),
             _ => None,
