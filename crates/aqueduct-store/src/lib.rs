@@ -95,6 +95,23 @@ impl SqlStore {
         self.backend
     }
 
+    /// The cached portal, else what `read` finds in the database (kept for next time).
+    async fn cached_portal(
+        &self,
+        cached: std::result::Result<Portal, portal_cache::Generation>,
+        read: impl std::future::Future<Output = Result<Option<Portal>>>,
+    ) -> StoreResult<Option<Portal>> {
+        let read_at = match cached {
+            Ok(portal) => return Ok(Some(portal)),
+            Err(generation) => generation,
+        };
+        let found = read.await?;
+        if let Some(p) = &found {
+            self.portals.remember(p, read_at);
+        }
+        Ok(found)
+    }
+
     /// Closes every connection, waiting for calls in flight. On SQLite this also checkpoints
     /// the write-ahead log into the main file. Calls made afterwards fail.
     pub async fn close(&self) {
@@ -125,27 +142,16 @@ impl Store for SqlStore {
     }
 
     async fn portal_by_key(&self, key: &PortalKey) -> StoreResult<Option<Portal>> {
-        let read_at = match self.portals.by_key(key) {
-            Ok(cached) => return Ok(Some(cached)),
-            Err(generation) => generation,
-        };
-        let found = portal::by_key(&self.pool, key).await?;
-        if let Some(p) = &found {
-            self.portals.remember(p, read_at);
-        }
-        Ok(found)
+        self.cached_portal(self.portals.by_key(key), portal::by_key(&self.pool, key))
+            .await
     }
 
     async fn portal_by_room(&self, room_id: &str) -> StoreResult<Option<Portal>> {
-        let read_at = match self.portals.by_room(room_id) {
-            Ok(cached) => return Ok(Some(cached)),
-            Err(generation) => generation,
-        };
-        let found = portal::by_room(&self.pool, room_id).await?;
-        if let Some(p) = &found {
-            self.portals.remember(p, read_at);
-        }
-        Ok(found)
+        self.cached_portal(
+            self.portals.by_room(room_id),
+            portal::by_room(&self.pool, room_id),
+        )
+        .await
     }
 
     async fn upsert_portal(&self, portal: &Portal) -> StoreResult<()> {
