@@ -476,10 +476,10 @@ impl Inner {
     }
 
     async fn run_job(self: Arc<Self>, job: Job) {
-        // Anything but a new message may read the records of messages before it.
-        let only_new_message =
-            matches!(&job, Job::Remote { event, .. } if !event.kind.reads_records());
-        if !only_new_message {
+        // Matrix events, portal creation and links may read the records of messages before
+        // them; a remote event waits for them itself, only if it reads any
+        // (`bridge_remote_event`).
+        if !matches!(&job, Job::Remote { .. }) {
             self.records().caught_up().await;
         }
         match job {

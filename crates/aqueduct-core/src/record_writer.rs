@@ -27,12 +27,13 @@ const MAX_BATCH: usize = 256;
 const MAX_REMEMBERED_FAILURES: usize = 1024;
 
 /// A position in the order records were issued in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Mark(u64);
 
 /// Writes message records in issue order, in batches.
 pub(crate) struct RecordWriter {
-    tx: mpsc::UnboundedSender<(u64, MessageRecord)>,
+    /// Records in issue order: the n-th record sent is record number n.
+    tx: mpsc::UnboundedSender<MessageRecord>,
     state: Arc<Mutex<State>>,
     /// Every record with a number up to this one has been written (or has failed).
     done: watch::Receiver<u64>,
@@ -65,13 +66,13 @@ impl RecordWriter {
     pub(crate) fn write(&self, record: MessageRecord) {
         let mut state = self.state();
         state.issued += 1;
-        let n = state.issued;
         *state
             .in_flight
             .entry((record.portal.clone(), record.remote_id.clone()))
             .or_default() += 1;
-        // The receiver lives as long as the writer's task, which outlives every sender.
-        let _ = self.tx.send((n, record));
+        // Sent under the lock, so channel order is issue order. The receiver lives as long as
+        // the writer's task, which outlives every sender.
+        let _ = self.tx.send(record);
     }
 
     /// The position after every record issued so far.
@@ -110,18 +111,19 @@ impl RecordWriter {
 
 async fn write_loop(
     store: Arc<dyn Store>,
-    mut rx: mpsc::UnboundedReceiver<(u64, MessageRecord)>,
+    mut rx: mpsc::UnboundedReceiver<MessageRecord>,
     done: watch::Sender<u64>,
     state: Arc<Mutex<State>>,
 ) {
     let mut batch = Vec::new();
+    let mut written = 0u64;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let last = batch.last().map_or(0, |(n, _)| *n);
-        let records: Vec<MessageRecord> = batch.iter().map(|(_, r)| r.clone()).collect();
-        let result = insert_with_retries(store.as_ref(), &records).await;
+        let first = written + 1;
+        written += batch.len() as u64;
+        let result = insert_with_retries(store.as_ref(), &batch).await;
         {
             let mut state = state.lock().expect("record writer poisoned");
-            for (n, r) in &batch {
+            for (n, r) in (first..).zip(&batch) {
                 let key = (r.portal.clone(), r.remote_id.clone());
                 if let Some(count) = state.in_flight.get_mut(&key) {
                     *count -= 1;
@@ -130,7 +132,7 @@ async fn write_loop(
                     }
                 }
                 if let Err(e) = &result {
-                    state.failed.insert(*n, e.to_string());
+                    state.failed.insert(n, e.to_string());
                 }
             }
             while state.failed.len() > MAX_REMEMBERED_FAILURES {
@@ -141,7 +143,7 @@ async fn write_loop(
             tracing::error!(error = %e, records = batch.len(), "could not record bridged messages; their events will be redelivered");
         }
         batch.clear();
-        done.send_replace(last);
+        done.send_replace(written);
     }
 }
 
