@@ -15,14 +15,17 @@
 //! the vendor's OpenAPI file and Events API wrapper schema in `shared/specs/slack/`.
 
 mod api;
+mod clock_ids;
 mod emoji;
 mod events_http;
 mod files_http;
 mod oauth;
+mod render;
 mod socket;
 mod spec;
 mod state;
 
+pub(crate) use clock_ids::*;
 pub(crate) use state::*;
 
 pub use events_http::{DeliveryAttempt, EventsHttp, EventsHttpOptions, HttpAnswer};
