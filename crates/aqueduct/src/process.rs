@@ -10,11 +10,10 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// glibc gives each thread that allocates its own arena, up to eight per core, and each
-/// arena keeps the memory freed into it. The bridge's threads (the runtime's, the database
-/// connections' and the blocking pool's) each ended up holding a few hundred kilobytes that
-/// no other thread could reuse. Two arenas are plenty for a service that mostly waits on
-/// the network.
+/// glibc gives threads that allocate concurrently arenas of their own, up to eight per core,
+/// and each arena keeps the memory freed into it for itself. The bridge has many threads
+/// (the runtime's, one per database connection, the blocking pool's) and mostly waits on the
+/// network, so two arenas lose little to lock contention and keep freed memory reusable.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; it is called before the runtime
