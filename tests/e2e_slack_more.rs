@@ -408,3 +408,72 @@ async fn a_slack_users_ghost_shows_their_slack_avatar() -> anyhow::Result<()> {
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_queued_behind_a_slow_one_are_acknowledged_in_time_and_bridged_once()
+-> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    let bridge = s.env.start_in_process().await?;
+    s.login_app().await?;
+    let opening = s.slack.post("C1", "UBOB", "opening", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "opening")
+        .await?;
+
+    // Carol is new to the bridge: her ghost needs her profile, which Slack rate-limits for
+    // 5 s. Everything after her message waits in the portal's queue past Slack's 3 s.
+    s.slack.add_user("UCAROL", "carol", "Carol Slack");
+    s.slack.rate_limit("users.info", 1, 5);
+    s.slack.post("C1", "UCAROL", "carol first", None);
+    for i in 0..5 {
+        s.slack.post("C1", "UBOB", &format!("queued {i}"), None);
+    }
+    s.slack.edit("C1", &opening, "opening edited");
+    s.slack.react("C1", &opening, "UBOB", "tada", true);
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.reaction" && e["content"]["m.relates_to"]["key"] == "🎉"
+        })
+        .await?;
+
+    // Top-level messages are left to the checkpoint catch-up if the bridge stops, so Slack
+    // got their acknowledgements in time and had no reason to deliver them again.
+    let redelivered = s.slack.redelivered_after_timeout();
+    let messages_again: Vec<&Value> = redelivered
+        .iter()
+        .filter(|e| e["type"] == "message" && e["subtype"].is_null())
+        .collect();
+    assert!(
+        messages_again.is_empty(),
+        "Slack delivered these messages again: {messages_again:#?}"
+    );
+    // The edit and the reaction may have been delivered again (only their receipt
+    // acknowledges them); each crossed once all the same.
+    let events = s.alice.messages(&room).await?;
+    let count = |pred: &dyn Fn(&Value) -> bool| events.iter().filter(|e| pred(e)).count();
+    assert_eq!(
+        count(&|e| e["content"]["m.relates_to"]["rel_type"] == "m.replace"),
+        1
+    );
+    assert_eq!(count(&|e| e["type"] == "m.reaction"), 1);
+    let mut bodies: Vec<String> = bodies_of(&s, &room, &ghost("UBOB"))
+        .await?
+        .into_iter()
+        .map(|(b, _, _)| b)
+        .filter(|b| b.starts_with("queued"))
+        .collect();
+    assert_eq!(
+        bodies,
+        (0..5).map(|i| format!("queued {i}")).collect::<Vec<_>>()
+    );
+    bodies = bodies_of(&s, &room, &ghost("UCAROL"))
+        .await?
+        .into_iter()
+        .map(|(b, _, _)| b)
+        .collect();
+    assert_eq!(bodies, ["carol first"]);
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}

@@ -44,6 +44,9 @@ pub struct SlackLogin {
     pub(crate) http_events: Option<Arc<crate::app_logins::AppLogins>>,
     /// The workspace's custom emoji.
     pub(crate) emoji: crate::custom_emoji::EmojiCache,
+    /// Socket Mode deliveries by event id, so that Slack's second delivery of an event still
+    /// being bridged is not queued again (see [`crate::acks`]).
+    pub(crate) socket_deliveries: Arc<crate::seen_events::SeenEvents>,
 }
 
 impl SlackLogin {
@@ -226,8 +229,9 @@ impl SlackLogin {
         })
     }
 
-    /// Queues the envelope's event (see [`Self::deliver`]) and acknowledges it once the
-    /// event is in Matrix.
+    /// Queues the envelope's event (see [`Self::deliver`]) unless an earlier delivery of it
+    /// is already bridged or in flight, and acknowledges it by the rules of [`crate::acks`]:
+    /// once it is in Matrix, or within Slack's 3 s when the catch-up would find it.
     pub(crate) async fn handle_envelope(
         &self,
         envelope_id: String,
@@ -235,18 +239,48 @@ impl SlackLogin {
         acks: mpsc::UnboundedSender<String>,
     ) {
         let payload = &frame["payload"];
-        let delivered = self.deliver(&payload["event"], payload).await;
+        let event = &payload["event"];
+        // The bot's catch-up cannot read a user's own conversations.
+        let covered = crate::acks::covered_by_catch_up(event)
+            && crate::routing::authorized_user(&payload["authorizations"]).is_none();
+        let outcome = match payload["event_id"].as_str() {
+            Some(event_id) => {
+                let key = format!("{}:{event_id}", self.team);
+                match crate::acks::claim(&self.socket_deliveries, &key) {
+                    Ok(outcome) => {
+                        tracing::debug!(
+                            event_id,
+                            retry = frame["retry_attempt"].as_u64(),
+                            "Slack delivered an event again; not bridging it twice"
+                        );
+                        outcome
+                    }
+                    Err(report) => {
+                        let outcome = report.subscribe();
+                        let receipt = self.deliver(event, payload).await;
+                        crate::acks::settle_in_background(
+                            self.socket_deliveries.clone(),
+                            key,
+                            report,
+                            Box::pin(async move { crate::acks::outcome_of(receipt.await) }),
+                        );
+                        outcome
+                    }
+                }
+            }
+            // Not an Events API wrapper with an id: nothing to recognise a second delivery by.
+            None => {
+                let (report, outcome) = tokio::sync::watch::channel(None);
+                let receipt = self.deliver(event, payload).await;
+                tokio::spawn(async move {
+                    let _ = report.send(Some(crate::acks::outcome_of(receipt.await)));
+                });
+                outcome
+            }
+        };
         tokio::spawn(async move {
-            match delivered.await {
-                Ok(()) => {
-                    let _ = acks.send(envelope_id);
-                }
-                // Not acknowledged: Slack delivers it again, or the catch-up finds it.
-                Err(aqueduct_core::Error::ShuttingDown) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "Slack event not bridged");
-                    let _ = acks.send(envelope_id);
-                }
+            if crate::acks::answer(outcome, covered).await == crate::acks::Answer::Acknowledge {
+                let _ = acks.send(envelope_id);
             }
         });
     }

@@ -178,6 +178,9 @@ impl NetworkConnector for SlackConnector {
             me: me.clone(),
             http_events,
             emoji: Default::default(),
+            socket_deliveries: Arc::new(crate::seen_events::SeenEvents::new(
+                crate::seen_events::REMEMBERED_EVENTS,
+            )),
         });
         Ok(api)
     }

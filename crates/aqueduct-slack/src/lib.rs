@@ -4,6 +4,7 @@
 //! reach Slack as themselves. Speaks only Slack's documented protocol; the API base URL is
 //! configurable so tests can point it at a fake.
 
+mod acks;
 mod api;
 mod app_logins;
 mod backfill;

@@ -1,5 +1,6 @@
-//! Socket Mode: open a connection with the app-level token, acknowledge each envelope only
-//! once its event is in Matrix, reconnect on `disconnect` or loss, and catch up from the
+//! Socket Mode: open a connection with the app-level token, acknowledge each envelope by the
+//! rules of [`crate::acks`] (once its event is in Matrix, or within Slack's 3 s when the
+//! catch-up would find it), reconnect on `disconnect` or loss, and catch up from the
 //! per-channel checkpoints through `conversations.history` on every connection (after a
 //! reconnect or a restart).
 

@@ -176,6 +176,7 @@ impl FakeSlack {
                 requests: Vec::new(),
                 rate_limits: HashMap::new(),
                 emitted: Vec::new(),
+                redelivered: Vec::new(),
                 pending: VecDeque::new(),
                 connections: 0,
                 current_conn: 0,
@@ -630,6 +631,12 @@ impl FakeSlack {
     /// Every `event_callback` wrapper emitted so far (each once, redeliveries excluded).
     pub fn emitted_events(&self) -> Vec<Value> {
         self.shared.lock().emitted.clone()
+    }
+
+    /// The event of every Socket Mode envelope delivered again because it was not
+    /// acknowledged within the ack timeout (Slack's 3 s by default), once per redelivery.
+    pub fn redelivered_after_timeout(&self) -> Vec<Value> {
+        self.shared.lock().redelivered.clone()
     }
 
     /// Envelopes not yet acknowledged (delivered or still queued).

@@ -65,6 +65,7 @@ async fn run(sh: Arc<Shared>, mut ws: WebSocket) {
             if control.is_none() && st.current_conn == conn_id {
                 let now = Instant::now();
                 let timeout = st.ack_timeout;
+                let mut timed_out = Vec::new();
                 for p in st.pending.iter_mut() {
                     let deliver = match p.sent {
                         None => true,
@@ -76,6 +77,7 @@ async fn run(sh: Arc<Shared>, mut ws: WebSocket) {
                         Some((_, at)) if now.duration_since(at) >= timeout => {
                             p.retry_attempt += 1;
                             p.retry_reason = "timeout";
+                            timed_out.push(p.payload["event"].clone());
                             true
                         }
                         Some(_) => false,
@@ -96,6 +98,7 @@ async fn run(sh: Arc<Shared>, mut ws: WebSocket) {
                         next_deadline = Some(next_deadline.map_or(d, |n| n.min(d)));
                     }
                 }
+                st.redelivered.extend(timed_out);
             }
         }
         for env in out {

@@ -118,6 +118,9 @@ pub(crate) struct State {
     pub requests: Vec<RecordedRequest>,
     pub rate_limits: HashMap<String, (u32, u64)>,
     pub emitted: Vec<Value>,
+    /// The event of every Socket Mode envelope delivered again because its acknowledgement
+    /// did not come in time, once per redelivery.
+    pub redelivered: Vec<Value>,
     pub pending: VecDeque<Pending>,
     pub connections: usize,
     pub current_conn: u64,
