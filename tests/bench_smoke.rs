@@ -27,7 +27,19 @@ async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
     })
     .await?;
 
-    for scenario in ["baseline", "S1", "S2", "S3", "S4", "S5", "S6"] {
+    for scenario in [
+        "baseline",
+        "S1",
+        "S2",
+        "S3",
+        "S4",
+        "S5",
+        "S6",
+        "S1 Slack",
+        "S3 Slack",
+        "S1 Rocket.Chat",
+        "S3 Rocket.Chat",
+    ] {
         assert!(
             report.measurements.iter().any(|m| m.scenario == scenario),
             "{scenario} did not run"

@@ -1,8 +1,10 @@
 //! The benchmark's world: a Synapse on its own PostgreSQL database, a counting proxy in front
-//! of it, the test network, and the test bridge as a separate process (so its CPU and memory
+//! of it, the test network, the fake Slack and Rocket.Chat, and the test bridge as a separate
+//! process (so its CPU and memory
 //! are its own). Built on the test kit's [`BridgeEnv`] so its helpers (login, portal invites)
 //! are the ones the end-to-end tests use.
 
+use crate::platforms::Fakes;
 use crate::proxy::CountingProxy;
 use aqueduct_testkit::bridge_env::BridgeEnv;
 use aqueduct_testkit::synapse::{AppserviceRegistration, Synapse, free_port};
@@ -85,6 +87,8 @@ pub struct BenchEnv {
     pub as_token: String,
     /// Synapse's database.
     pub database: ScratchDatabase,
+    /// The fake Slack and Rocket.Chat the shipped connectors talk to.
+    pub fakes: Fakes,
 }
 
 fn token() -> String {
@@ -102,6 +106,7 @@ impl BenchEnv {
         aqueduct_testkit::synapse::ensure_python_package("psycopg2", "psycopg2-binary").await?;
         let database = ScratchDatabase::create(postgres_admin_url).await?;
         let net = TestNet::start().await?;
+        let fakes = Fakes::start().await?;
         let dir = tempfile::tempdir()?;
         let bridge_port = free_port();
         let (as_token, hs_token) = (token(), token());
@@ -133,10 +138,11 @@ impl BenchEnv {
              bridge:\n  shutdown_grace_secs: 10\n  backfill_limit: 0\n  permissions:\n    \"*\": relay\n    localhost: user\n\
              encryption:\n  allow: true\n  pickle_key: {pickle}\n\
              logging:\n  level: info\n\
-             platforms:\n  testnet:\n    url: {net}\n",
+             platforms:\n  testnet:\n    url: {net}\n{platforms}",
             hs = proxy.url(),
             net = net.url(),
             pickle = token(),
+            platforms = fakes.config_yaml(),
         );
         let config_path = dir.path().join("config.yaml");
         std::fs::write(&config_path, config)?;
@@ -154,6 +160,7 @@ impl BenchEnv {
             proxy,
             as_token,
             database,
+            fakes,
         })
     }
 

@@ -7,6 +7,7 @@ pub mod appservice;
 pub mod engine;
 pub mod env;
 pub mod measure;
+pub mod platforms;
 pub mod process;
 pub mod proxy;
 pub mod report;
@@ -32,7 +33,8 @@ pub struct Options {
     pub quick: bool,
     /// The command line that produced the report, quoted in it.
     pub command: String,
-    /// Parts to run (`engine`, `baseline`, `s1`..`s6`, `startup`); empty runs them all. A
+    /// Parts to run (`engine`, `baseline`, `s1`..`s6`, `slack`, `rocketchat`, `startup`); empty
+    /// runs them all. A
     /// reduced run is for before/after comparisons while profiling, not for the published page.
     pub only: Vec<String>,
 }
@@ -114,7 +116,18 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         engine.push(engine::measure(options.sizes.engine_messages, 1).await?);
         engine.push(engine::measure(options.sizes.engine_messages, 100).await?);
     }
-    let bridge_parts = ["baseline", "s1", "s2", "s3", "s4", "s5", "s6", "startup"];
+    let bridge_parts = [
+        "baseline",
+        "s1",
+        "s2",
+        "s3",
+        "s4",
+        "s5",
+        "s6",
+        "slack",
+        "rocketchat",
+        "startup",
+    ];
     if !bridge_parts.iter().any(|p| options.wants(p)) {
         return Ok(Report {
             command: options.command.clone(),
@@ -229,10 +242,14 @@ async fn measure_all(
     }
     if options.wants("s3") {
         step("S3: Matrix -> remote");
-        m.push(bench.matrix_to_remote(None, sizes.burst).await?);
         m.push(
             bench
-                .matrix_to_remote(Some(20.0), count(20.0, sizes))
+                .matrix_to_remote("S3", &bench.out, None, sizes.burst)
+                .await?,
+        );
+        m.push(
+            bench
+                .matrix_to_remote("S3", &bench.out, Some(20.0), count(20.0, sizes))
                 .await?,
         );
     }
@@ -247,6 +264,37 @@ async fn measure_all(
     if options.wants("s6") {
         step("S6: remote -> Matrix, an encrypted room");
         m.push(bench.encrypted_to_matrix(sizes.burst).await?);
+    }
+
+    for (part, portal, bob) in [
+        ("slack", &bench.slack, platforms::SLACK_BOB),
+        ("rocketchat", &bench.rocketchat, platforms::ROCKETCHAT_BOB),
+    ] {
+        if !options.wants(part) {
+            continue;
+        }
+        let name = scenarios::side_name(portal.side);
+        step(&format!(
+            "{name}: both ways through the connector and its fake"
+        ));
+        let s1 = format!("S1 {name}");
+        m.push(
+            bench
+                .remote_to_matrix(
+                    &s1,
+                    format!("{name} -> Matrix, one room, burst"),
+                    std::slice::from_ref(portal),
+                    &[bob.to_owned()],
+                    None,
+                    sizes.burst,
+                )
+                .await?,
+        );
+        m.push(
+            bench
+                .matrix_to_remote(&format!("S3 {name}"), portal, None, sizes.burst)
+                .await?,
+        );
     }
 
     let (after_rss_mib, peak_rss_mib) = process::memory_mib(pid)?;

@@ -4,6 +4,7 @@
 use crate::appservice::Appservice;
 use crate::env::BenchEnv;
 use crate::measure::{Measurement, Pacer, Sends, SequentialGaps, Snapshot, measurement};
+use crate::platforms::Side;
 use crate::proxy::CountingProxy;
 use aqueduct_testkit::matrix_client::MatrixClient;
 use aqueduct_testkit::testnet_server::{NetAttachment, TestNet};
@@ -83,6 +84,8 @@ pub struct Portal {
     pub chat: String,
     /// Matrix room id.
     pub room: String,
+    /// The platform of the chat.
+    pub side: Side,
 }
 
 /// Everything the scenarios share once set up.
@@ -105,6 +108,10 @@ pub struct Bench {
     pub baseline_rooms: Vec<(String, String)>,
     /// The encrypted portal (S6).
     pub secret: Portal,
+    /// The portal of the fake Slack's channel.
+    pub slack: Portal,
+    /// The portal of the fake Rocket.Chat's room.
+    pub rocketchat: Portal,
 }
 
 fn net(b: &Bench) -> &TestNet {
@@ -155,6 +162,7 @@ impl Bench {
             Ok(Portal {
                 chat: chat.to_owned(),
                 room,
+                side: Side::TestNet,
             })
         };
         let crowd = portal(CROWD_CHAT)?;
@@ -168,6 +176,18 @@ impl Bench {
         env.proxy
             .wait_until("the warm-up messages", ARRIVAL_TIMEOUT, |p| {
                 p.sent("m.room.message") >= warm
+            })
+            .await?;
+
+        let mut known: Vec<&str> = opened.iter().map(|p| p.room.as_str()).collect();
+        known.extend([crowd.room.as_str(), secret.room.as_str(), out.room.as_str()]);
+        let (slack, rocketchat) = env
+            .fakes
+            .open_portals(e, &user, &known, ARRIVAL_TIMEOUT)
+            .await?;
+        env.proxy
+            .wait_until("the platforms' warm-up messages", ARRIVAL_TIMEOUT, |p| {
+                p.sent("m.room.message") >= warm + 2
             })
             .await?;
 
@@ -196,6 +216,8 @@ impl Bench {
             crowd,
             secret,
             baseline_rooms,
+            slack,
+            rocketchat,
         })
     }
 
@@ -317,10 +339,7 @@ impl Bench {
         rate: Option<f64>,
         n: usize,
     ) -> anyhow::Result<Measurement> {
-        let tag = format!(
-            "{scenario}-{}:",
-            rate.map_or("burst".into(), |r| r.to_string())
-        );
+        let tag = tag_of(scenario, rate);
         let pid = Some(self.bridge_pid);
         let sent_before = proxy(self).sent("m.room.message");
         let snap = Snapshot::take(pid, proxy(self))?;
@@ -332,7 +351,7 @@ impl Bench {
             let portal = &portals[i % portals.len()];
             let body = format!("{tag}{i}");
             sends.mark(&body);
-            net(self).post(&portal.chat, &senders[i % senders.len()], &body);
+            self.post(portal, &senders[i % senders.len()], &body);
         }
         proxy(self)
             .wait_until(&format!("{n} messages of {tag}"), ARRIVAL_TIMEOUT, |p| {
@@ -366,13 +385,16 @@ impl Bench {
     }
 
     /// S3, Matrix -> remote: the Matrix user sends `n` messages at `rate` (or all at once)
-    /// into the portal; measured until the fake platform has received them all.
+    /// into `portal`; measured until its platform has received them all. `scenario` names
+    /// the run (`S3`, or `S3` with the platform's name).
     pub async fn matrix_to_remote(
         &self,
+        scenario: &str,
+        portal: &Portal,
         rate: Option<f64>,
         n: usize,
     ) -> anyhow::Result<Measurement> {
-        let tag = format!("S3-{}:", rate.map_or("burst".into(), |r| r.to_string()));
+        let tag = tag_of(scenario, rate);
         let pid = Some(self.bridge_pid);
         let snap = Snapshot::take(pid, proxy(self))?;
         let pacer = Pacer::new(rate);
@@ -385,7 +407,7 @@ impl Bench {
             pacer.slot(i).await;
             let body = format!("{tag}{i}");
             sends.mark(&body);
-            let (user, room) = (self.user.clone(), self.out.room.clone());
+            let (user, room) = (self.user.clone(), portal.room.clone());
             let in_flight = in_flight.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = in_flight.acquire_owned().await?;
@@ -395,21 +417,13 @@ impl Bench {
         for t in tasks {
             t.await??;
         }
-        let msgs = net(self)
-            .wait_for(&self.out.chat, ARRIVAL_TIMEOUT, |m| {
-                m.iter().filter(|m| m.text.starts_with(&tag)).count() >= n
-            })
-            .await?;
+        let arrivals = self.received(portal, &tag, n).await?;
         let (cpu, routes) = snap.since(pid, proxy(self))?;
-        let arrivals: HashMap<String, f64> = msgs
-            .iter()
-            .filter(|m| m.text.starts_with(&tag))
-            .map(|m| (m.text.clone(), m.ts as f64))
-            .collect();
         Ok(measurement(
-            "S3",
+            scenario,
             format!(
-                "Matrix -> remote, one room, {}",
+                "Matrix -> {}, one room, {}",
+                side_name(portal.side),
                 rate.map_or("burst".to_owned(), |r| format!("open loop at {r} msg/s"))
             ),
             rate,
@@ -418,6 +432,68 @@ impl Bench {
             Some(cpu),
             routes,
         ))
+    }
+
+    /// A remote user posts `body` in the chat of `portal` on its platform.
+    fn post(&self, portal: &Portal, sender: &str, body: &str) {
+        let fakes = &self.env.fakes;
+        match portal.side {
+            Side::TestNet => {
+                net(self).post(&portal.chat, sender, body);
+            }
+            Side::Slack => {
+                fakes.slack.post(&portal.chat, sender, body, None);
+            }
+            Side::RocketChat => {
+                fakes.rocketchat.post(&portal.chat, sender, body, None);
+            }
+        }
+    }
+
+    /// Waits until the chat of `portal` holds `n` messages starting with `tag`; returns each
+    /// one's text and its platform's receive time (ms since the epoch).
+    async fn received(
+        &self,
+        portal: &Portal,
+        tag: &str,
+        n: usize,
+    ) -> anyhow::Result<HashMap<String, f64>> {
+        let tagged = |text: &str| text.starts_with(tag);
+        let enough =
+            |texts: &mut dyn Iterator<Item = &str>| texts.filter(|t| tagged(t)).count() >= n;
+        let fakes = &self.env.fakes;
+        Ok(match portal.side {
+            Side::TestNet => net(self)
+                .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
+                    enough(&mut m.iter().map(|m| m.text.as_str()))
+                })
+                .await?
+                .into_iter()
+                .filter(|m| tagged(&m.text))
+                .map(|m| (m.text, m.ts as f64))
+                .collect(),
+            Side::Slack => fakes
+                .slack
+                .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
+                    enough(&mut m.iter().map(|m| m.text.as_str()))
+                })
+                .await?
+                .into_iter()
+                .filter(|m| tagged(&m.text))
+                // A Slack ts is seconds, with microseconds after the point.
+                .map(|m| (m.text, m.ts.parse::<f64>().unwrap_or(0.0) * 1000.0))
+                .collect(),
+            Side::RocketChat => fakes
+                .rocketchat
+                .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
+                    enough(&mut m.iter().map(|m| m.text.as_str()))
+                })
+                .await?
+                .into_iter()
+                .filter(|m| tagged(&m.text))
+                .map(|m| (m.text, m.ts as f64))
+                .collect(),
+        })
     }
 
     /// S4: `n` remote users new to the bridge post their first message each, at once.
@@ -523,6 +599,25 @@ impl Bench {
             ));
         }
         Ok(out)
+    }
+}
+
+/// The prefix of a run's message bodies: the scenario's letters and digits only (no markup
+/// any platform could read into it) and the rate.
+fn tag_of(scenario: &str, rate: Option<f64>) -> String {
+    let id: String = scenario
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("{id}-{}:", rate.map_or("burst".into(), |r| r.to_string()))
+}
+
+/// The platform's name, as the report says it.
+pub fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::TestNet => "remote",
+        Side::Slack => "Slack",
+        Side::RocketChat => "Rocket.Chat",
     }
 }
 
