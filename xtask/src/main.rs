@@ -77,6 +77,21 @@ fn repo_root() -> PathBuf {
 fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(repo_root());
+    // `cargo run` gave this process the package variables of xtask itself. Build scripts
+    // that watch one of them (ring's watches CARGO_MANIFEST_DIR) would see a change against
+    // a build made by a plain `cargo build`, and rebuild half the tree in a shared target.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name.as_ref(),
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            cmd.env_remove(name.as_ref());
+        }
+    }
     cmd
 }
 
