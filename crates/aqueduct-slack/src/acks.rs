@@ -25,7 +25,7 @@
 //! bridged before is queued again; the engine's message mapping recognises an already bridged
 //! message and skips it.
 
-use crate::seen_events::{Claim, Outcome, OutcomeWatch, SeenEvents};
+use crate::seen_events::{Outcome, OutcomeWatch, SeenEvents};
 use aqueduct_core::connector::ConnectorError;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
@@ -77,18 +77,6 @@ pub(crate) fn settle_in_background(
     });
 }
 
-/// Claims `key` in `seen`: `Ok` with the outcome to wait for when it was delivered before (or
-/// is in flight), `Err` with the sender to report through when this is its first delivery.
-pub(crate) fn claim(
-    seen: &SeenEvents,
-    key: &str,
-) -> Result<OutcomeWatch, tokio::sync::watch::Sender<Option<Outcome>>> {
-    match seen.claim(key) {
-        Claim::Seen(outcome) => Ok(outcome),
-        Claim::New(report) => Err(report),
-    }
-}
-
 /// The answer for a delivery, once its event settled or [`ANSWER_BUDGET`] passed.
 /// `covered_by_catch_up` is [`covered_by_catch_up`] of the event, and false when the bot's
 /// catch-up cannot read its conversation.
@@ -129,6 +117,7 @@ fn is_transient(e: &aqueduct_core::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seen_events::Claim;
     use serde_json::json;
 
     #[test]
@@ -157,10 +146,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_message_still_in_flight_is_acknowledged_when_the_budget_is_spent() {
         let seen = SeenEvents::new(10);
-        let Err(_report) = claim(&seen, "T:Ev1") else {
+        let Claim::New(_report) = seen.claim("T:Ev1") else {
             panic!("first delivery")
         };
-        let Ok(outcome) = claim(&seen, "T:Ev1") else {
+        let Claim::Seen(outcome) = seen.claim("T:Ev1") else {
             panic!("second delivery")
         };
         // A top-level message may be left to the catch-up; anything else is delivered again.
@@ -171,10 +160,10 @@ mod tests {
     #[tokio::test]
     async fn a_transient_failure_is_forgotten_so_the_next_delivery_bridges_it() {
         let seen = Arc::new(SeenEvents::new(10));
-        let Err(report) = claim(&seen, "T:Ev1") else {
+        let Claim::New(report) = seen.claim("T:Ev1") else {
             panic!("first delivery")
         };
-        let Ok(outcome) = claim(&seen, "T:Ev1") else {
+        let Claim::Seen(outcome) = seen.claim("T:Ev1") else {
             panic!("second delivery while in flight")
         };
         settle_in_background(
@@ -184,6 +173,6 @@ mod tests {
             Box::pin(async { outcome_of(Err(aqueduct_core::Error::ShuttingDown)) }),
         );
         assert_eq!(answer(outcome, true).await, Answer::Retry);
-        assert!(claim(&seen, "T:Ev1").is_err(), "bridged anew");
+        assert!(matches!(seen.claim("T:Ev1"), Claim::New(_)), "bridged anew");
     }
 }

@@ -4,6 +4,7 @@ use crate::calls::Calls;
 use crate::checkpoints::Checkpoints;
 use crate::config::SlackConfig;
 use crate::convert::{self, Context, ts_millis};
+use crate::seen_events::Claim;
 use crate::web::SlackWeb;
 use aqueduct_core::connector::{
     BackfillHandler, BridgeHandle, ChatInfo, ChatInfoHandler, ConnectorError, ConnectorResult,
@@ -246,8 +247,8 @@ impl SlackLogin {
         let outcome = match payload["event_id"].as_str() {
             Some(event_id) => {
                 let key = format!("{}:{event_id}", self.team);
-                match crate::acks::claim(&self.socket_deliveries, &key) {
-                    Ok(outcome) => {
+                match self.socket_deliveries.claim(&key) {
+                    Claim::Seen(outcome) => {
                         tracing::debug!(
                             event_id,
                             retry = frame["retry_attempt"].as_u64(),
@@ -255,7 +256,7 @@ impl SlackLogin {
                         );
                         outcome
                     }
-                    Err(report) => {
+                    Claim::New(report) => {
                         let outcome = report.subscribe();
                         let receipt = self.deliver(event, payload).await;
                         crate::acks::settle_in_background(

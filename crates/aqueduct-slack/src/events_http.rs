@@ -18,10 +18,10 @@
 //! app; a retry would not help, since only a `login slack app` (whose catch-up starts from
 //! then) makes the workspace known.
 
-use crate::acks::{Answer, answer, claim, covered_by_catch_up, outcome_of, settle_in_background};
+use crate::acks::{Answer, answer, covered_by_catch_up, outcome_of, settle_in_background};
 use crate::api::SlackLogin;
 use crate::app_logins::AppLogins;
-use crate::seen_events::{Outcome, REMEMBERED_EVENTS, SeenEvents};
+use crate::seen_events::{Claim, Outcome, REMEMBERED_EVENTS, SeenEvents};
 use crate::signature;
 use aqueduct_core::web::{WebRequest, WebResponse};
 use serde_json::{Value, json};
@@ -100,8 +100,8 @@ impl EventsEndpoint {
         // The bot's catch-up cannot read a user's own conversations.
         let covered = covered_by_catch_up(&body["event"])
             && crate::routing::authorized_user(&body["authorizations"]).is_none();
-        let outcome = match claim(&self.seen, &key) {
-            Ok(outcome) => {
+        let outcome = match self.seen.claim(&key) {
+            Claim::Seen(outcome) => {
                 tracing::debug!(
                     event_id,
                     retry = request.header("x-slack-retry-num"),
@@ -110,7 +110,7 @@ impl EventsEndpoint {
                 );
                 outcome
             }
-            Err(report) => {
+            Claim::New(report) => {
                 let outcome = report.subscribe();
                 settle_in_background(
                     self.seen.clone(),
