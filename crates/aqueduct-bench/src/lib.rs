@@ -34,8 +34,8 @@ pub struct Options {
     /// The command line that produced the report, quoted in it.
     pub command: String,
     /// Parts to run (`engine`, `baseline`, `s1`..`s6`, `slack`, `rocketchat`, `startup`); empty
-    /// runs them all. A
-    /// reduced run is for before/after comparisons while profiling, not for the published page.
+    /// runs them all. A reduced run is for before/after comparisons while profiling, not for
+    /// the published page.
     pub only: Vec<String>,
 }
 

@@ -100,11 +100,7 @@ impl Fakes {
         env.command(
             user,
             &management,
-            &format!(
-                "login slack app {} {}",
-                self.slack.bot_token(),
-                self.slack.app_token()
-            ),
+            &self.slack.app_login_command(),
             "Logged in",
         )
         .await?;

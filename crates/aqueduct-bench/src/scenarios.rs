@@ -462,14 +462,14 @@ impl Bench {
         let enough =
             |texts: &mut dyn Iterator<Item = &str>| texts.filter(|t| tagged(t)).count() >= n;
         let fakes = &self.env.fakes;
-        Ok(match portal.side {
+        // Every message of the chat as (text, receive time in ms).
+        let all: Vec<(String, f64)> = match portal.side {
             Side::TestNet => net(self)
                 .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
                     enough(&mut m.iter().map(|m| m.text.as_str()))
                 })
                 .await?
                 .into_iter()
-                .filter(|m| tagged(&m.text))
                 .map(|m| (m.text, m.ts as f64))
                 .collect(),
             Side::Slack => fakes
@@ -479,7 +479,6 @@ impl Bench {
                 })
                 .await?
                 .into_iter()
-                .filter(|m| tagged(&m.text))
                 // A Slack ts is seconds, with microseconds after the point.
                 .map(|m| (m.text, m.ts.parse::<f64>().unwrap_or(0.0) * 1000.0))
                 .collect(),
@@ -490,10 +489,10 @@ impl Bench {
                 })
                 .await?
                 .into_iter()
-                .filter(|m| tagged(&m.text))
                 .map(|m| (m.text, m.ts as f64))
                 .collect(),
-        })
+        };
+        Ok(all.into_iter().filter(|(text, _)| tagged(text)).collect())
     }
 
     /// S4: `n` remote users new to the bridge post their first message each, at once.

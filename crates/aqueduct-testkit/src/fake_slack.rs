@@ -233,6 +233,11 @@ impl FakeSlack {
         self.token_of(&TokenKind::App)
     }
 
+    /// The bridge command that logs the workspace app in with this fake's tokens.
+    pub fn app_login_command(&self) -> String {
+        format!("login slack app {} {}", self.bot_token(), self.app_token())
+    }
+
     /// Ack timeout after which unacked envelopes are redelivered (default 3 s).
     pub fn set_ack_timeout(&self, timeout: Duration) {
         self.shared.lock().ack_timeout = timeout;

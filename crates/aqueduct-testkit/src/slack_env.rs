@@ -69,11 +69,7 @@ impl SlackEnv {
             .command(
                 &self.alice,
                 &room,
-                &format!(
-                    "login slack app {} {}",
-                    self.slack.bot_token(),
-                    self.slack.app_token()
-                ),
+                &self.slack.app_login_command(),
                 "Logged in",
             )
             .await?;
