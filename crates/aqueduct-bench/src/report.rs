@@ -139,7 +139,11 @@ pub fn markdown(r: &Report) -> String {
          does not wait for one send before the next, so in one room it is not ordered; the bridge \
          keeps a room's order and sends one at a time, so its ceiling in one room is the \
          sequential baseline. S3 runs (Matrix -> remote) take another path and have no ratio. S5 runs \
-         are timed from the first remote action to the last request, without per-event latency.\n"
+         are timed from the first remote action to the last request, without per-event latency. \
+         Runs are listed in the order they ran: the S1 burst, S2 and each S1 rate directly \
+         follow the baseline they are compared with (Synapse is slower for a minute after an \
+         overloading run, which would otherwise fall on one side only); the later one-room \
+         bursts (S4-S6, Slack, Rocket.Chat) compare with the first sequential baseline.\n"
     );
 
     let gapped: Vec<_> = r
