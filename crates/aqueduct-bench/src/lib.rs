@@ -294,24 +294,26 @@ async fn measure_all(
         step(&format!(
             "{name}: both ways through the connector and its fake"
         ));
-        let s1 = format!("S1 {name}");
-        m.push(
-            bench
-                .remote_to_matrix(
-                    &s1,
-                    format!("{name} -> Matrix, one room, burst"),
-                    std::slice::from_ref(portal),
-                    &[bob.to_owned()],
-                    None,
-                    sizes.burst,
-                )
-                .await?,
-        );
-        m.push(
-            bench
-                .matrix_to_remote(&format!("S3 {name}"), portal, None, sizes.burst)
-                .await?,
-        );
+        let requests = || bench.env.fakes.request_counts(portal.side);
+        let before = requests();
+        let mut to_matrix = bench
+            .remote_to_matrix(
+                &format!("S1 {name}"),
+                format!("{name} -> Matrix, one room, burst"),
+                std::slice::from_ref(portal),
+                &[bob.to_owned()],
+                None,
+                sizes.burst,
+            )
+            .await?;
+        let between = requests();
+        to_matrix.platform_requests = Some(proxy::diff(&before, &between));
+        m.push(to_matrix);
+        let mut from_matrix = bench
+            .matrix_to_remote(&format!("S3 {name}"), portal, None, sizes.burst)
+            .await?;
+        from_matrix.platform_requests = Some(proxy::diff(&between, &requests()));
+        m.push(from_matrix);
     }
 
     let (after_rss_mib, peak_rss_mib) = process::memory_mib(pid)?;

@@ -32,6 +32,9 @@ pub struct Measurement {
     /// to send N and the arrival of send N+1 at the proxy (what an ordered queue loses against
     /// the homeserver's limit), and Synapse's time per send as the proxy saw it.
     pub sequential: Option<SequentialGaps>,
+    /// For runs through a platform's fake: the connector's requests to the platform's web API
+    /// (Slack's Web API methods, Rocket.Chat's REST endpoints), by method.
+    pub platform_requests: Option<RouteCounts>,
 }
 
 /// Where the time of sequential sends goes, seen from the proxy.
@@ -158,5 +161,6 @@ pub fn measurement(
         homeserver_requests_per_msg: Some(per(total as f64)),
         requests,
         sequential: None,
+        platform_requests: None,
     }
 }

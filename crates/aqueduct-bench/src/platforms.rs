@@ -3,6 +3,7 @@
 //! same bridge process as the test network. Each gets one channel with one remote user (Bob)
 //! besides the benchmark's Matrix user's own account.
 
+use crate::proxy::RouteCounts;
 use crate::scenarios::Portal;
 use aqueduct_testkit::bridge_env::BridgeEnv;
 use aqueduct_testkit::fake_rocketchat::FakeRocketChat;
@@ -133,6 +134,33 @@ impl Fakes {
                 side: Side::RocketChat,
             },
         ))
+    }
+}
+
+impl Fakes {
+    /// The requests the fake of `side` has received so far, by method (Slack) or by HTTP
+    /// method and endpoint (Rocket.Chat); nothing for the test network.
+    pub fn request_counts(&self, side: Side) -> RouteCounts {
+        let mut counts = RouteCounts::new();
+        let names: Vec<String> = match side {
+            Side::Slack => self
+                .slack
+                .requests()
+                .into_iter()
+                .map(|r| r.method)
+                .collect(),
+            Side::RocketChat => self
+                .rocketchat
+                .requests()
+                .into_iter()
+                .map(|r| format!("{} {}", r.http_method, r.endpoint))
+                .collect(),
+            Side::TestNet => Vec::new(),
+        };
+        for name in names {
+            *counts.entry(name).or_default() += 1;
+        }
+        counts
     }
 }
 

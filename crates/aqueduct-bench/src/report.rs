@@ -192,6 +192,7 @@ pub fn markdown(r: &Report) -> String {
         }
     }
 
+    s.push_str(&platform_requests(r));
     let _ = writeln!(s, "\n## Memory and start-up\n");
     let mem = &r.memory;
     let _ = writeln!(
@@ -318,6 +319,43 @@ fn targets(r: &Report, seq: Option<&Measurement>, conc: Option<&Measurement>) ->
         opt(warm, 2),
         verdict(warm.map(|w| (w - 1.0).abs() < 0.005))
     );
+    s
+}
+
+/// The connectors' requests to their platforms' web APIs, per run through a fake.
+fn platform_requests(r: &Report) -> String {
+    let runs: Vec<_> = r
+        .measurements
+        .iter()
+        .filter_map(|m| Some((m, m.platform_requests.as_ref()?)))
+        .collect();
+    if runs.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n## Platform API requests by method\n\n\
+         What the connector asked of the platform's web API (Slack's Web API, Rocket.Chat's \
+         REST API; Socket Mode and the realtime API are not counted) during each run through a \
+         fake: the figures to hold against the platforms' rate limits.\n\n",
+    );
+    for (m, requests) in runs {
+        let total: u64 = requests.values().sum();
+        let _ = writeln!(
+            s,
+            "- {} {} ({} messages): {:.2} per message",
+            m.scenario,
+            m.description,
+            m.messages,
+            total as f64 / m.messages.max(1) as f64
+        );
+        for (route, n) in requests {
+            let _ = writeln!(
+                s,
+                "  - `{route}`: {n} ({:.2} per message)",
+                *n as f64 / m.messages.max(1) as f64
+            );
+        }
+    }
     s
 }
 
