@@ -64,10 +64,11 @@ pub const DOUBLE_PUPPET_MARKER: &str = "io.aqueduct.double_puppet_source";
 /// A room member's (display name, avatar `mxc://`), each if set.
 pub(crate) type MemberProfile = (Option<String>, Option<String>);
 
-/// A loaded login: its record and its live API.
+/// A loaded login: its record and its live API. Cheap to clone: every remote job looks its
+/// login up, and a connector's state (checkpoints, recently seen messages) can be large.
 #[derive(Clone)]
 pub(crate) struct LoadedLogin {
-    pub(crate) login: Login,
+    pub(crate) login: Arc<Login>,
     pub(crate) api: Arc<dyn NetworkApi>,
 }
 
@@ -310,7 +311,7 @@ impl Inner {
         let old = self.logins.write().expect("logins lock").insert(
             key,
             LoadedLogin {
-                login: login.clone(),
+                login: Arc::new(login.clone()),
                 api: api.clone(),
             },
         );
@@ -632,7 +633,9 @@ impl BridgeHandle for LoginHandle {
                 .expect("logins lock")
                 .get_mut(&(connector, login))
             {
-                l.login.state = state;
+                // Clones the record once per save (connectors save at most about once a
+                // second), not once per job.
+                Arc::make_mut(&mut l.login).state = state;
             }
             Ok(())
         })

@@ -194,7 +194,7 @@ impl Inner {
                     .split_first()
                     .ok_or_else(|| Error::Unknown("which command?".into()))?;
                 let login = self.login_of_user(&connector.id(), user).map(|l| l.login);
-                connector.run_command(sub, rest, login.as_ref()).await?
+                connector.run_command(sub, rest, login.as_deref()).await?
             }
         })
     }
@@ -491,7 +491,7 @@ impl Inner {
     ) {
         let owner = self
             .loaded_login(connector, id)
-            .map(|l| l.login.matrix_user);
+            .map(|l| l.login.matrix_user.clone());
         if let Err(e) = self.deactivate_login(connector, id).await {
             tracing::error!(error = %e, "cannot remove a login with bad credentials");
         }

@@ -597,7 +597,7 @@ impl Inner {
             return (c == portal.key.connector).then_some(u);
         }
         self.login_of_user(&portal.key.connector, mxid)
-            .map(|l| l.login.remote_user)
+            .map(|l| l.login.remote_user.clone())
     }
 
     async fn bridge_reaction(
