@@ -183,13 +183,7 @@ pub fn markdown(r: &Report) -> String {
             "- {} {} ({} messages):",
             m.scenario, m.description, m.messages
         );
-        for (route, n) in &m.requests {
-            let _ = writeln!(
-                s,
-                "  - `{route}`: {n} ({:.2} per message)",
-                *n as f64 / m.messages.max(1) as f64
-            );
-        }
+        write_routes(&mut s, &m.requests, m.messages);
     }
 
     s.push_str(&platform_requests(r));
@@ -348,15 +342,20 @@ fn platform_requests(r: &Report) -> String {
             m.messages,
             total as f64 / m.messages.max(1) as f64
         );
-        for (route, n) in requests {
-            let _ = writeln!(
-                s,
-                "  - `{route}`: {n} ({:.2} per message)",
-                *n as f64 / m.messages.max(1) as f64
-            );
-        }
+        write_routes(&mut s, requests, m.messages);
     }
     s
+}
+
+/// One indented line per route: its count, and per message over `messages`.
+fn write_routes(s: &mut String, routes: &crate::proxy::RouteCounts, messages: usize) {
+    for (route, n) in routes {
+        let _ = writeln!(
+            s,
+            "  - `{route}`: {n} ({:.2} per message)",
+            *n as f64 / messages.max(1) as f64
+        );
+    }
 }
 
 /// What encryption adds per message: S6 (an encrypted room) against the S1 burst (the same

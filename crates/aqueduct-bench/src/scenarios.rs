@@ -458,41 +458,35 @@ impl Bench {
         tag: &str,
         n: usize,
     ) -> anyhow::Result<HashMap<String, f64>> {
-        let tagged = |text: &str| text.starts_with(tag);
-        let enough =
-            |texts: &mut dyn Iterator<Item = &str>| texts.filter(|t| tagged(t)).count() >= n;
         let fakes = &self.env.fakes;
-        // Every message of the chat as (text, receive time in ms).
-        let all: Vec<(String, f64)> = match portal.side {
-            Side::TestNet => net(self)
-                .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
-                    enough(&mut m.iter().map(|m| m.text.as_str()))
-                })
-                .await?
-                .into_iter()
-                .map(|m| (m.text, m.ts as f64))
-                .collect(),
-            Side::Slack => fakes
-                .slack
-                .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
-                    enough(&mut m.iter().map(|m| m.text.as_str()))
-                })
-                .await?
-                .into_iter()
-                // A Slack ts is seconds, with microseconds after the point.
-                .map(|m| (m.text, m.ts.parse::<f64>().unwrap_or(0.0) * 1000.0))
-                .collect(),
-            Side::RocketChat => fakes
-                .rocketchat
-                .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
-                    enough(&mut m.iter().map(|m| m.text.as_str()))
-                })
-                .await?
-                .into_iter()
-                .map(|m| (m.text, m.ts as f64))
-                .collect(),
-        };
-        Ok(all.into_iter().filter(|(text, _)| tagged(text)).collect())
+        Ok(match portal.side {
+            Side::TestNet => arrivals(
+                net(self)
+                    .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
+                        tagged(m, tag).count() >= n
+                    })
+                    .await?,
+                tag,
+            ),
+            Side::Slack => arrivals(
+                fakes
+                    .slack
+                    .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
+                        tagged(m, tag).count() >= n
+                    })
+                    .await?,
+                tag,
+            ),
+            Side::RocketChat => arrivals(
+                fakes
+                    .rocketchat
+                    .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
+                        tagged(m, tag).count() >= n
+                    })
+                    .await?,
+                tag,
+            ),
+        })
     }
 
     /// S4: `n` remote users new to the bridge post their first message each, at once.
@@ -599,6 +593,54 @@ impl Bench {
         }
         Ok(out)
     }
+}
+
+/// A message as a platform's fake received it.
+trait Arrived {
+    /// Its text.
+    fn text(&self) -> &str;
+    /// When the platform received it, ms since the epoch.
+    fn received_ms(&self) -> f64;
+}
+
+impl Arrived for aqueduct_testkit::testnet_server::NetMessage {
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn received_ms(&self) -> f64 {
+        self.ts as f64
+    }
+}
+
+impl Arrived for aqueduct_testkit::fake_slack::FakeMessage {
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn received_ms(&self) -> f64 {
+        // A Slack ts is seconds, with microseconds after the point.
+        self.ts.parse::<f64>().unwrap_or(0.0) * 1000.0
+    }
+}
+
+impl Arrived for aqueduct_testkit::fake_rocketchat::FakeMessage {
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn received_ms(&self) -> f64 {
+        self.ts as f64
+    }
+}
+
+/// The messages among `messages` whose text starts with `tag`.
+fn tagged<'a, M: Arrived>(messages: &'a [M], tag: &'a str) -> impl Iterator<Item = &'a M> {
+    messages.iter().filter(move |m| m.text().starts_with(tag))
+}
+
+/// Each message whose text starts with `tag`, with the time its platform received it.
+fn arrivals<M: Arrived>(messages: Vec<M>, tag: &str) -> HashMap<String, f64> {
+    tagged(&messages, tag)
+        .map(|m| (m.text().to_owned(), m.received_ms()))
+        .collect()
 }
 
 /// The prefix of a run's message bodies: the scenario's letters and digits only (no markup
