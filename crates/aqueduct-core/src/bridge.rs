@@ -308,10 +308,11 @@ impl Inner {
         });
         let api = connector.load_login(&login, handle).await?;
         let key = (login.connector.clone(), login.id.clone());
+        let login = Arc::new(login);
         let old = self.logins.write().expect("logins lock").insert(
             key,
             LoadedLogin {
-                login: Arc::new(login.clone()),
+                login: login.clone(),
                 api: api.clone(),
             },
         );
