@@ -6,7 +6,7 @@
 //! subscribers like any other.
 //!
 //! [`check_rocketchat_requests`] and [`check_rocketchat_responses`] check the traffic against
-//! the vendor's OpenAPI files in `shared/specs/rocketchat/`.
+//! the vendor's OpenAPI files in `specs/rocketchat/`.
 
 mod ddp;
 mod files;

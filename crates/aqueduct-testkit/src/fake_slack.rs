@@ -12,7 +12,7 @@
 //! the app (user subscriptions `message.im`, `message.mpim`), with `authorizations` naming them.
 //!
 //! [`check_requests_against_spec`] and [`validate_event_wrapper`] check the traffic against
-//! the vendor's OpenAPI file and Events API wrapper schema in `shared/specs/slack/`.
+//! the vendor's OpenAPI file and Events API wrapper schema in `specs/slack/`.
 
 mod api;
 mod clock_ids;

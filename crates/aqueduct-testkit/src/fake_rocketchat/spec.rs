@@ -1,7 +1,7 @@
 //! Checks of recorded traffic against Rocket.Chat's OpenAPI descriptions in
-//! `shared/specs/rocketchat/`: each request's query parameters, auth headers and JSON body
-//! against the operation's declared parameters and request schema, and each answer the fake
-//! gave against the declared response schema for its status.
+//! `specs/rocketchat/` (this crate's copy): each request's query parameters, auth headers and
+//! JSON body against the operation's declared parameters and request schema, and each answer
+//! the fake gave against the declared response schema for its status.
 
 use super::{RcRequest, RcResponse};
 use anyhow::Context;
@@ -24,8 +24,8 @@ const DESCRIBED_ONLY: &[(&str, &str, &str)] = &[
     ("chat.sendMessage", "message._id", "`_id`"),
 ];
 
-/// Finds `shared/specs/rocketchat`: `$AQUEDUCT_ROCKETCHAT_SPECS` if set, else walking up from
-/// this crate's directory.
+/// Finds the Rocket.Chat specs: `$AQUEDUCT_ROCKETCHAT_SPECS` if set, else this crate's
+/// `specs/rocketchat`.
 pub fn rocketchat_spec_dir() -> anyhow::Result<PathBuf> {
     crate::spec_dir::find_spec_dir("rocketchat", "messaging.yaml", "AQUEDUCT_ROCKETCHAT_SPECS")
 }

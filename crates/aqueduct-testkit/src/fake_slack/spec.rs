@@ -1,4 +1,4 @@
-//! Checks of recorded traffic against the vendor's specs in `shared/specs/slack/`.
+//! Checks of recorded traffic against the vendor's specs in `specs/slack/` (this crate's copy).
 
 use super::RecordedRequest;
 use anyhow::Context;
@@ -9,8 +9,7 @@ use std::sync::OnceLock;
 /// Parameters that the 2021 OpenAPI types as `string` but that carry JSON.
 const JSON_PARAMS: &[&str] = &["files", "blocks", "attachments"];
 
-/// Finds `shared/specs/slack`: `$AQUEDUCT_SLACK_SPECS` if set, else walking up from this
-/// crate's directory until a `shared/specs/slack` exists there or in the parent directory.
+/// Finds the Slack specs: `$AQUEDUCT_SLACK_SPECS` if set, else this crate's `specs/slack`.
 pub fn slack_spec_dir() -> anyhow::Result<PathBuf> {
     crate::spec_dir::find_spec_dir("slack", "slack_web_openapi_v2.json", "AQUEDUCT_SLACK_SPECS")
 }
