@@ -120,6 +120,26 @@ pub struct InboxEvent {
     pub room_id: Option<String>,
     /// The event as the homeserver sent it.
     pub json: String,
+    /// Attempts at handling it recorded so far: those that failed, and those under way when
+    /// the bridge stopped (see [`crate::store::Store::count_inbox_attempt`]).
+    pub attempts: i64,
+}
+
+/// A Matrix event set aside after repeated failures to handle it, kept for an operator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadLetter {
+    /// Its sequence number in the inbox it came from.
+    pub seq: i64,
+    /// The room the event is in, if any.
+    pub room_id: Option<String>,
+    /// The event as the homeserver sent it.
+    pub json: String,
+    /// Why it was set aside.
+    pub reason: String,
+    /// Attempts made at handling it.
+    pub attempts: i64,
+    /// When it was set aside, in milliseconds since the epoch.
+    pub failed_at_ms: i64,
 }
 
 /// A network's custom emoji image and its upload to Matrix.

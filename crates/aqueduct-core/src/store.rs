@@ -3,7 +3,7 @@
 
 use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use crate::records::{
-    CustomEmojiRecord, Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord,
+    CustomEmojiRecord, DeadLetter, Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord,
 };
 use async_trait::async_trait;
 
@@ -31,6 +31,24 @@ pub trait Store: Send + Sync + 'static {
     async fn pending_inbox(&self, after: i64, limit: i64) -> StoreResult<Vec<InboxEvent>>;
     /// Removes a handled inbox event. Acknowledging an unknown sequence number is not an error.
     async fn ack_inbox(&self, seq: i64) -> StoreResult<()>;
+    /// Durably counts one more attempt at handling inbox event `seq` and returns the count now
+    /// recorded (0 for an unknown `seq`). The engine calls it before handling an event left
+    /// from before a restart, so a crash while handling it counts too, and after a failure.
+    async fn count_inbox_attempt(&self, seq: i64) -> StoreResult<i64>;
+    /// The highest sequence number in the inbox now, if it holds any event.
+    async fn inbox_last_seq(&self) -> StoreResult<Option<i64>>;
+    /// How many events the inbox holds.
+    async fn inbox_len(&self) -> StoreResult<i64>;
+    /// Moves inbox event `seq` to the dead letters with `reason` (its attempts and a
+    /// timestamp go along), atomically: afterwards it is in the dead letters and no longer
+    /// pending. `false` (and nothing changes) if the inbox has no such event.
+    async fn dead_letter_inbox(&self, seq: i64, reason: &str) -> StoreResult<bool>;
+    /// Dead letters, oldest first, at most `limit` of them.
+    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetter>>;
+    /// Forgets appservice transaction ids received before `before_ms` (milliseconds since the
+    /// epoch); returns how many. The homeserver never resends a transaction it saw answered,
+    /// so an id only needs remembering while a retry may still be on its way.
+    async fn prune_appservice_txns(&self, before_ms: i64) -> StoreResult<u64>;
 
     /// The portal for a remote chat, if known.
     async fn portal_by_key(&self, key: &PortalKey) -> StoreResult<Option<Portal>>;

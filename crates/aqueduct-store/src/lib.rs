@@ -30,7 +30,7 @@ pub use error::{Error, Result};
 
 use aqueduct_core::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use aqueduct_core::records::{
-    CustomEmojiRecord, Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord,
+    CustomEmojiRecord, DeadLetter, Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord,
 };
 use aqueduct_core::store::{Store, StoreResult};
 use async_trait::async_trait;
@@ -139,6 +139,30 @@ impl Store for SqlStore {
 
     async fn ack_inbox(&self, seq: i64) -> StoreResult<()> {
         Ok(inbox::ack(&self.writer, seq).await?)
+    }
+
+    async fn count_inbox_attempt(&self, seq: i64) -> StoreResult<i64> {
+        Ok(inbox::count_attempt(&self.writer, seq).await?)
+    }
+
+    async fn inbox_last_seq(&self) -> StoreResult<Option<i64>> {
+        Ok(inbox::last_seq(&self.pool).await?)
+    }
+
+    async fn inbox_len(&self) -> StoreResult<i64> {
+        Ok(inbox::len(&self.pool).await?)
+    }
+
+    async fn dead_letter_inbox(&self, seq: i64, reason: &str) -> StoreResult<bool> {
+        Ok(inbox::dead_letter(&self.writer, seq, reason).await?)
+    }
+
+    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetter>> {
+        Ok(inbox::dead_letters(&self.pool, limit).await?)
+    }
+
+    async fn prune_appservice_txns(&self, before_ms: i64) -> StoreResult<u64> {
+        Ok(inbox::prune_txns(&self.writer, before_ms).await?)
     }
 
     async fn portal_by_key(&self, key: &PortalKey) -> StoreResult<Option<Portal>> {

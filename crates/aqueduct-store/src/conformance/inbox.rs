@@ -126,3 +126,64 @@ pub async fn inbox_seq_not_reused_after_drain(store: &SqlStore) {
     assert_eq!(next.len(), 1, "{next:?}");
     assert_eq!(next[0].json, event(None, "3").1);
 }
+
+/// Attempts start at 0, each count is durable and answered, an unknown seq counts nothing.
+pub async fn inbox_attempts_are_counted(store: &SqlStore) {
+    assert!(
+        store
+            .enqueue_transaction("t", &[event(Some("!a:x"), "1"), event(None, "2")])
+            .await
+            .unwrap()
+    );
+    let all = store.pending_inbox(0, 100).await.unwrap();
+    assert!(all.iter().all(|e| e.attempts == 0), "{all:?}");
+    assert_eq!(store.count_inbox_attempt(all[0].seq).await.unwrap(), 1);
+    assert_eq!(store.count_inbox_attempt(all[0].seq).await.unwrap(), 2);
+    assert_eq!(store.count_inbox_attempt(all[1].seq + 1000).await.unwrap(), 0);
+    let again = store.pending_inbox(0, 100).await.unwrap();
+    assert_eq!(
+        again.iter().map(|e| e.attempts).collect::<Vec<_>>(),
+        vec![2, 0]
+    );
+    assert_eq!(store.inbox_last_seq().await.unwrap(), Some(all[1].seq));
+    assert_eq!(store.inbox_len().await.unwrap(), 2);
+}
+
+/// A dead-lettered event leaves the inbox and keeps its room, JSON, attempts and reason.
+pub async fn inbox_dead_letter_moves_the_event(store: &SqlStore) {
+    assert!(store.dead_letters(10).await.unwrap().is_empty());
+    assert!(
+        store
+            .enqueue_transaction("t", &[event(Some("!a:x"), "bad"), event(Some("!a:x"), "ok")])
+            .await
+            .unwrap()
+    );
+    let all = store.pending_inbox(0, 100).await.unwrap();
+    for _ in 0..3 {
+        store.count_inbox_attempt(all[0].seq).await.unwrap();
+    }
+    assert!(store.dead_letter_inbox(all[0].seq, "it panicked").await.unwrap());
+    assert!(!store.dead_letter_inbox(all[0].seq, "again").await.unwrap());
+    assert!(!store.dead_letter_inbox(all[1].seq + 1000, "none").await.unwrap());
+    assert_eq!(store.pending_inbox(0, 100).await.unwrap(), vec![all[1].clone()]);
+    let dead = store.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].seq, all[0].seq);
+    assert_eq!(dead[0].room_id.as_deref(), Some("!a:x"));
+    assert_eq!(dead[0].json, all[0].json);
+    assert_eq!(dead[0].reason, "it panicked");
+    assert_eq!(dead[0].attempts, 3);
+    assert!(dead[0].failed_at_ms > 1_600_000_000_000, "{dead:?}");
+    assert_eq!(store.inbox_len().await.unwrap(), 1);
+}
+
+/// Pruning forgets only transaction ids received before the cut-off; a forgotten id is
+/// accepted again.
+pub async fn inbox_prune_old_txn_ids(store: &SqlStore) {
+    assert!(store.enqueue_transaction("old", &[]).await.unwrap());
+    assert_eq!(store.prune_appservice_txns(0).await.unwrap(), 0);
+    assert!(!store.enqueue_transaction("old", &[]).await.unwrap());
+    let future = i64::MAX / 2;
+    assert_eq!(store.prune_appservice_txns(future).await.unwrap(), 1);
+    assert!(store.enqueue_transaction("old", &[]).await.unwrap());
+}
