@@ -1,10 +1,23 @@
 //! A small, tolerant HTML reader for Matrix `formatted_body`: tags, attributes, comments and
 //! entities into a tree. Not a conforming HTML parser; it never fails, and whatever it cannot
 //! read as markup it keeps as text.
+//!
+//! Its input is whatever a Matrix user sent, so it is built to be hostile-input safe: the tree
+//! is at most [`MAX_DEPTH`] elements deep (deeper tags are dropped and their text joins the
+//! element at the cap, so converters that walk the tree recursively cannot overflow a
+//! worker's stack, and dropping the tree cannot either), and reading takes time linear in
+//! the input (a tag left open at the end of the input makes the rest text instead of being
+//! re-read from every later `<`; entities are looked for within a bounded window).
+
+/// How many elements deep the tree may nest. Deeper start tags are ignored (their contents
+/// stay, as text and elements of the element at the cap). Real messages nest a handful of
+/// levels; 64 leaves room for any of them and keeps every recursive walk a few kilobytes of
+/// stack per level well inside a 2 MiB worker stack.
+pub const MAX_DEPTH: usize = 64;
 
 /// One node of the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Node {
+pub enum Node {
     /// Text with its entities decoded.
     Text(String),
     /// An element; `name` is lowercase.
@@ -17,7 +30,7 @@ pub(crate) enum Node {
 
 impl Node {
     /// The value of an attribute (names are lowercase).
-    pub(crate) fn attr(&self, key: &str) -> Option<&str> {
+    pub fn attr(&self, key: &str) -> Option<&str> {
         match self {
             Node::Element { attrs, .. } => attrs
                 .iter()
@@ -28,7 +41,7 @@ impl Node {
     }
 
     /// All the text under this node, as written (whitespace kept).
-    pub(crate) fn text(&self) -> String {
+    pub fn text(&self) -> String {
         let mut out = String::new();
         collect_text(self, &mut out);
         out
@@ -67,8 +80,9 @@ enum Token {
     End(String),
 }
 
-/// Parses HTML into a list of top-level nodes.
-pub(crate) fn parse(html: &str) -> Vec<Node> {
+/// Parses HTML into a list of top-level nodes, at most [`MAX_DEPTH`] elements deep. Never
+/// fails and never loses text; takes time linear in the input.
+pub fn parse(html: &str) -> Vec<Node> {
     // Open elements; index 0 is the document root.
     let mut stack: Vec<Open> = vec![(String::new(), Vec::new(), Vec::new())];
     fn close_top(stack: &mut Vec<Open>) {
@@ -107,9 +121,10 @@ pub(crate) fn parse(html: &str) -> Vec<Node> {
                         attrs,
                         children: Vec::new(),
                     });
-                } else {
+                } else if stack.len() <= MAX_DEPTH {
                     stack.push((name, attrs, Vec::new()));
                 }
+                // Deeper than the cap: the tag is dropped, what it holds stays where we are.
             }
             Token::End(name) => {
                 if let Some(pos) = stack.iter().skip(1).rposition(|(n, _, _)| *n == name) {
@@ -137,7 +152,7 @@ fn tokenize(html: &str) -> Vec<Token> {
         text.push_str(&rest[..lt]);
         let tag = &rest[lt..];
         match read_tag(tag) {
-            Some((token, len)) => {
+            Tag::Read(token, len) => {
                 if !text.is_empty() {
                     tokens.push(Token::Text(decode_entities(&std::mem::take(&mut text))));
                 }
@@ -146,10 +161,13 @@ fn tokenize(html: &str) -> Vec<Token> {
                 }
                 rest = &tag[len..];
             }
-            None => {
+            Tag::Text => {
                 text.push('<');
                 rest = &tag[1..];
             }
+            // Every later `<` would run into the same end: reading them all again would be
+            // quadratic, and keeping the rest as text loses nothing.
+            Tag::Unterminated => break,
         }
     }
     text.push_str(rest);
@@ -159,30 +177,54 @@ fn tokenize(html: &str) -> Vec<Token> {
     tokens
 }
 
-/// Reads a tag at the start of `s` (which starts with `<`): the token (None for comments and
-/// declarations) and the bytes consumed, or None when this `<` is just text.
-fn read_tag(s: &str) -> Option<(Option<Token>, usize)> {
+/// What a `<` starts.
+enum Tag {
+    /// A tag: its token (None for comments and declarations) and the bytes consumed.
+    Read(Option<Token>, usize),
+    /// This `<` is just text.
+    Text,
+    /// A tag whose end (`>` or closing quote) is not in the input.
+    Unterminated,
+}
+
+/// Reads a tag at the start of `s` (which starts with `<`).
+fn read_tag(s: &str) -> Tag {
+    match read_tag_inner(s) {
+        Ok(Some((token, len))) => Tag::Read(token, len),
+        Ok(None) => Tag::Text,
+        Err(Unterminated) => Tag::Unterminated,
+    }
+}
+
+/// The input ended inside a tag.
+struct Unterminated;
+
+/// `Ok(None)` when this `<` is text, `Err` when the tag runs to the end of the input.
+#[allow(clippy::type_complexity)]
+fn read_tag_inner(s: &str) -> Result<Option<(Option<Token>, usize)>, Unterminated> {
     if let Some(body) = s.strip_prefix("<!--") {
         let len = body.find("-->").map_or(s.len(), |end| 4 + end + 3);
-        return Some((None, len));
+        return Ok(Some((None, len)));
     }
-    let after = s[1..].chars().next()?;
+    let Some(after) = s[1..].chars().next() else {
+        return Ok(None);
+    };
     if after == '!' || after == '?' {
-        let end = s.find('>')?;
-        return Some((None, end + 1));
+        let end = s.find('>').ok_or(Unterminated)?;
+        return Ok(Some((None, end + 1)));
     }
     if after == '/' {
         let name_start = 2;
         let name_len = name_length(&s[name_start..]);
         if name_len == 0 {
-            return None;
+            return Ok(None);
         }
-        let end = s.find('>')?;
+        let end = s.find('>').ok_or(Unterminated)?;
         let name = s[name_start..name_start + name_len].to_ascii_lowercase();
-        return Some((Some(Token::End(name)), end + 1));
+        return Ok(Some((Some(Token::End(name)), end + 1)));
     }
     if !after.is_ascii_alphabetic() {
-        return None;
+        return Ok(None);
     }
     let name_len = name_length(&s[1..]);
     let name = s[1..1 + name_len].to_ascii_lowercase();
@@ -193,26 +235,26 @@ fn read_tag(s: &str) -> Option<(Option<Token>, usize)> {
         while i < bytes.len() && bytes[i].is_ascii_whitespace() {
             i += 1;
         }
-        match bytes.get(i)? {
+        match bytes.get(i).ok_or(Unterminated)? {
             b'>' => {
-                return Some((
+                return Ok(Some((
                     Some(Token::Start {
                         name,
                         attrs,
                         self_closing: false,
                     }),
                     i + 1,
-                ));
+                )));
             }
             b'/' if bytes.get(i + 1) == Some(&b'>') => {
-                return Some((
+                return Ok(Some((
                     Some(Token::Start {
                         name,
                         attrs,
                         self_closing: true,
                     }),
                     i + 2,
-                ));
+                )));
             }
             b'/' => i += 1,
             _ => {
@@ -233,9 +275,9 @@ fn read_tag(s: &str) -> Option<(Option<Token>, usize)> {
                     while i < bytes.len() && bytes[i].is_ascii_whitespace() {
                         i += 1;
                     }
-                    match bytes.get(i)? {
+                    match bytes.get(i).ok_or(Unterminated)? {
                         &q @ (b'"' | b'\'') => {
-                            let end = s[i + 1..].find(q as char)? + i + 1;
+                            let end = s[i + 1..].find(q as char).ok_or(Unterminated)? + i + 1;
                             value = decode_entities(&s[i + 1..end]);
                             i = end + 1;
                         }
@@ -266,35 +308,34 @@ fn name_length(s: &str) -> usize {
 }
 
 /// Decodes the named entities Matrix clients use and all numeric ones; anything else stays.
-pub(crate) fn decode_entities(s: &str) -> String {
+/// Linear time: the `;` of an entity is only looked for within its longest possible length.
+pub fn decode_entities(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let decoded = rest[1..]
-            .find(';')
-            .filter(|&end| end <= 10)
-            .and_then(|end| {
-                let entity = &rest[1..1 + end];
-                let c = match entity {
-                    "amp" => Some('&'),
-                    "lt" => Some('<'),
-                    "gt" => Some('>'),
-                    "quot" => Some('"'),
-                    "apos" => Some('\''),
-                    "nbsp" => Some('\u{a0}'),
-                    _ => {
-                        let num = entity.strip_prefix('#')?;
-                        let code = match num.strip_prefix(['x', 'X']) {
-                            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                            None => num.parse().ok()?,
-                        };
-                        char::from_u32(code).filter(|&c| c != '\0')
-                    }
-                }?;
-                Some((c, end + 2))
-            });
+        let window = &rest.as_bytes()[1..rest.len().min(12)];
+        let decoded = window.iter().position(|&b| b == b';').and_then(|end| {
+            let entity = &rest[1..1 + end];
+            let c = match entity {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some('\u{a0}'),
+                _ => {
+                    let num = entity.strip_prefix('#')?;
+                    let code = match num.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                        None => num.parse().ok()?,
+                    };
+                    char::from_u32(code).filter(|&c| c != '\0')
+                }
+            }?;
+            Some((c, end + 2))
+        });
         match decoded {
             Some((c, len)) => {
                 out.push(c);

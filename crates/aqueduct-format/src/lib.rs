@@ -1,9 +1,15 @@
 //! Message text shared by connectors: Matrix HTML and its pieces. Each platform's markup
 //! converter (Slack mrkdwn, Rocket.Chat markdown, Teams HTML) lands here as a module of its
 //! own, so every connector renders mentions and escaping the same way.
+//!
+//! Every converter takes text a stranger wrote and must survive it: markup nested without
+//! bound stops at [`html::MAX_DEPTH`] (the rest stays as text), numbers from platforms are
+//! clamped, running time is linear in the input, and only [`links::is_allowed_link`] targets
+//! become links in Matrix HTML. `fuzz/` at the repository root fuzzes each converter.
 
 pub mod emoji;
-mod html;
+pub mod html;
+pub mod links;
 pub mod rocketchat;
 pub mod shortcodes;
 pub mod slack;

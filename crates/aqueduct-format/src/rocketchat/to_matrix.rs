@@ -1,4 +1,9 @@
 //! Rocket.Chat markdown -> Matrix.
+//!
+//! The text is a stranger's: every search is bounded so conversion stays linear in the text
+//! (a `[` finds its `]` and `)` through precomputed positions, not by scanning to the end from
+//! each of a long run), formatting nests at most three deep (one level per marker), and a
+//! link keeps its `href` only for [`crate::links::is_allowed_link`] schemes.
 
 use super::MatrixText;
 use crate::{escape_html, mention_html};
@@ -92,6 +97,9 @@ fn is_word(c: char) -> bool {
 /// Renders one line's inline markup.
 fn inline(line: &str, user: UserLookup<'_>, st: &mut State) -> (String, String) {
     let chars: Vec<char> = line.chars().collect();
+    let positions =
+        |wanted: char| -> Vec<usize> { (0..chars.len()).filter(|&j| chars[j] == wanted).collect() };
+    let (brackets, parens) = (positions(']'), positions(')'));
     let mut body = String::new();
     let mut html = String::new();
     let mut i = 0;
@@ -133,16 +141,14 @@ fn inline(line: &str, user: UserLookup<'_>, st: &mut State) -> (String, String) 
         }
         // [label](url)
         if c == '['
-            && let Some(close) = find(&chars, i + 1, ']')
+            && let Some(close) = next_in(&brackets, i + 1)
             && chars.get(close + 1) == Some(&'(')
-            && let Some(end) = find(&chars, close + 2, ')')
+            && let Some(end) = next_in(&parens, close + 2)
         {
             let label: String = chars[i + 1..close].iter().collect();
             let url: String = chars[close + 2..end].iter().collect();
-            if url.starts_with("http://")
-                || url.starts_with("https://")
-                || url.starts_with("mailto:")
-            {
+            // Other schemes stay as the text written.
+            if crate::links::is_allowed_link(&url) {
                 body.push_str(&format!("{label} ({url})"));
                 html.push_str(&format!(
                     "<a href=\"{}\">{}</a>",
@@ -230,6 +236,13 @@ fn bare_url_end(chars: &[char], i: usize) -> Option<usize> {
             .find(|&j| chars[j].is_whitespace())
             .unwrap_or(chars.len()),
     )
+}
+
+/// The first of the sorted `positions` at or after `from`.
+fn next_in(positions: &[usize], from: usize) -> Option<usize> {
+    positions
+        .get(positions.partition_point(|&j| j < from))
+        .copied()
 }
 
 fn find(chars: &[char], from: usize, c: char) -> Option<usize> {

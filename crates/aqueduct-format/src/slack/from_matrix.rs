@@ -6,6 +6,9 @@ use crate::{room_from_matrix_to, user_from_matrix_to};
 
 type UserLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// The largest list number written (an `<ol start>` beyond it is clamped).
+const MAX_LIST_NUMBER: i64 = 1_000_000_000;
+
 /// Converts a Matrix message (plain body, optional HTML `formatted_body`) to Slack mrkdwn.
 ///
 /// `user` maps the target of a `matrix.to` link to a Slack id: a Matrix user id to a Slack
@@ -100,7 +103,15 @@ impl Out {
         }
         let trimmed = self.s.trim_end_matches(' ').len();
         self.s.truncate(trimmed);
-        let have = self.s.len() - self.s.trim_end_matches('\n').len();
+        // Only the newlines that count: scanning a long trailing run at every block would be
+        // quadratic.
+        let have = self
+            .s
+            .bytes()
+            .rev()
+            .take(self.pending)
+            .take_while(|&b| b == b'\n')
+            .count();
         for _ in have..self.pending {
             self.s.push('\n');
         }
@@ -250,10 +261,12 @@ fn render(node: &Node, user: UserLookup<'_>, out: &mut Out) {
             out.block(1);
         }
         "ul" | "ol" => {
+            // Any number a sender writes: clamped, and counted up without overflow.
             let mut number: i64 = node
                 .attr("start")
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(1);
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .unwrap_or(1)
+                .clamp(-MAX_LIST_NUMBER, MAX_LIST_NUMBER);
             out.block(1);
             for child in children {
                 if matches!(child, Node::Text(t) if t.trim().is_empty()) {
@@ -271,7 +284,7 @@ fn render(node: &Node, user: UserLookup<'_>, out: &mut Out) {
                 };
                 let bullet = if name == "ol" {
                     let bullet = format!("{number}. ");
-                    number += 1;
+                    number = number.saturating_add(1);
                     bullet
                 } else {
                     "• ".to_owned()

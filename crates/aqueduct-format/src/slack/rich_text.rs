@@ -2,11 +2,21 @@
 //! `rich_text` block (sections, lists, quotes, preformatted text, each made of styled text,
 //! links, mentions and emoji) beside a mrkdwn `text` fallback; the block is the exact form.
 //! See <https://api.slack.com/reference/block-kit/blocks#rich_text>.
+//!
+//! The JSON comes from a platform and is trusted for nothing: numbers (`indent`, `offset`)
+//! are clamped before they size anything, and a `link` keeps its `href` only for
+//! [`crate::links::is_allowed_link`] schemes. No recursion follows the JSON's nesting.
 
 use super::MatrixText;
 use super::to_matrix::{ChannelLookup, UserLookup};
 use crate::{escape_html, mention_html};
 use serde_json::Value;
+
+/// The deepest list indent rendered; Slack's clients stop at 8, anything above is clamped.
+const MAX_INDENT: u64 = 8;
+
+/// The largest list offset honoured (an ordered list's first number minus one).
+const MAX_OFFSET: u64 = 1_000_000_000;
 
 /// Converts the `rich_text` blocks of a message's `blocks`, or `None` when it has none (or
 /// only elements this converter does not know, so the caller falls back to `text`).
@@ -92,8 +102,9 @@ impl<'a> Rendering<'a> {
                 self.formatted = true;
                 let ordered = element["style"] == "ordered";
                 let tag = if ordered { "ol" } else { "ul" };
-                let indent = element["indent"].as_u64().unwrap_or(0) as usize;
-                let offset = element["offset"].as_u64().unwrap_or(0);
+                // Both numbers are the sender's: an `indent` of 1e9 must not size a string.
+                let indent = element["indent"].as_u64().unwrap_or(0).min(MAX_INDENT) as usize;
+                let offset = element["offset"].as_u64().unwrap_or(0).min(MAX_OFFSET);
                 self.html.push_str(&format!("<{tag}>"));
                 for (i, item) in element["elements"]
                     .as_array()
@@ -170,16 +181,26 @@ impl<'a> Rendering<'a> {
                     .as_str()
                     .filter(|t| !t.is_empty())
                     .unwrap_or(url);
-                self.body.push_str(shown);
-                if shown != url {
-                    self.body.push_str(&format!(" ({url})"));
+                if !crate::links::is_allowed_link(url) {
+                    // Not a scheme a Matrix client may open: the same words, unlinked.
+                    let text = if shown == url {
+                        url.to_owned()
+                    } else {
+                        format!("{shown} ({url})")
+                    };
+                    self.text(&text, preformatted);
+                } else {
+                    self.body.push_str(shown);
+                    if shown != url {
+                        self.body.push_str(&format!(" ({url})"));
+                    }
+                    self.formatted = true;
+                    self.html.push_str(&format!(
+                        "<a href=\"{}\">{}</a>",
+                        escape_html(url),
+                        escape_html(shown)
+                    ));
                 }
-                self.formatted = true;
-                self.html.push_str(&format!(
-                    "<a href=\"{}\">{}</a>",
-                    escape_html(url),
-                    escape_html(shown)
-                ));
             }
             "emoji" => {
                 let name = element["name"].as_str().unwrap_or_default();

@@ -1,4 +1,10 @@
 //! Slack mrkdwn -> Matrix.
+//!
+//! The text is a stranger's, so every scan here is bounded: a `<` looks for its `>` only up
+//! to the next `<` or newline, code fences are found from a precomputed list, and a
+//! formatting marker that found no closer is not looked for again from later positions;
+//! conversion time stays linear in the text. Links keep their `href` only for
+//! [`crate::links::is_allowed_link`] schemes.
 
 use super::MatrixText;
 use crate::{escape_html, mention_html};
@@ -115,12 +121,14 @@ fn lex(text: &str) -> (Vec<Piece>, Vec<Special>) {
             rest = &rest[len..];
             continue;
         }
+        // A special form holds no `<` or newline: stop looking at the first, so a run of `<`
+        // is not searched to its end from each of them.
         if c == '<'
-            && let Some(end) = rest.find('>')
+            && let Some(end) = rest[1..].find(['>', '<', '\n']).map(|i| i + 1)
+            && rest.as_bytes()[end] == b'>'
         {
             let inner = &rest[1..end];
             if !inner.is_empty()
-                && !inner.contains(['<', '\n'])
                 && let Some(special) = parse_special(inner)
             {
                 pieces.push(Piece::Special(specials.len()));
@@ -217,6 +225,14 @@ fn render_special(special: &Special, user: UserLookup<'_>, channel: ChannelLooku
         }
         Special::Room => plain("@room".to_owned()),
         Special::Text(text) => plain(text.clone()),
+        Special::Link { url, label } if !crate::links::is_allowed_link(url) => {
+            // Not a scheme a Matrix client may open: the text it would have shown, unlinked.
+            let text = match label {
+                Some(label) if label != url => format!("{label} ({url})"),
+                _ => url.clone(),
+            };
+            plain(text)
+        }
         Special::Link { url, label } => {
             let shown = label
                 .clone()
@@ -274,9 +290,13 @@ fn blocks(pieces: &[Piece]) -> Vec<Block<'_>> {
     let mut text_start = 0;
     let mut i = 0;
     let mut after_pre = false;
+    // Where fences start, so finding a closing fence is a lookup, not a scan to the end from
+    // each backtick of a long run.
+    let fences: Vec<usize> = (0..pieces.len()).filter(|&j| is_fence(pieces, j)).collect();
+    let next_fence = |from: usize| fences.get(fences.partition_point(|&j| j < from)).copied();
     while i < pieces.len() {
         if is_fence(pieces, i)
-            && let Some(end) = (i + 3..pieces.len()).find(|&j| is_fence(pieces, j))
+            && let Some(end) = next_fence(i + 3)
             && end > i + 3
         {
             let mut text = &pieces[text_start..i];
@@ -388,6 +408,11 @@ impl Html<'_> {
     /// Renders `line[start..end]`; `line` is the whole line, for word-boundary checks.
     fn inline(&mut self, line: &[Piece], start: usize, end: usize) {
         let mut i = start;
+        // Per marker (`*`, `_`, `~`), the first position from which a search for a closer
+        // failed. A later search would walk the same path to `end` (code spans pair up the
+        // same way from any position this loop reaches), so it fails too without searching:
+        // this keeps a line like `*a *a *a ...` linear.
+        let mut no_closer_from: [Option<usize>; 3] = [None; 3];
         while i < end {
             match line[i] {
                 Piece::Special(s) => {
@@ -410,10 +435,19 @@ impl Html<'_> {
                     }
                 },
                 Piece::Ch(marker @ ('*' | '_' | '~')) => {
-                    match opens(line, i)
+                    let slot = match marker {
+                        '*' => 0,
+                        '_' => 1,
+                        _ => 2,
+                    };
+                    let known_none = no_closer_from[slot].is_some_and(|from| i + 1 >= from);
+                    let close = (opens(line, i) && !known_none)
                         .then(|| find_close(line, marker, i + 1, end))
-                        .flatten()
-                    {
+                        .flatten();
+                    if close.is_none() && opens(line, i) && !known_none {
+                        no_closer_from[slot] = Some(i + 1);
+                    }
+                    match close {
                         Some(close) => {
                             let tag = match marker {
                                 '*' => "strong",
