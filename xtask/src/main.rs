@@ -10,6 +10,7 @@
 //!
 //! Only `std` and `anyhow`: this crate has to build fast and before anything else.
 
+mod fuzz;
 mod venvs;
 
 use anyhow::{Context, Result, bail};
@@ -29,7 +30,10 @@ commands:
   quickstart [--no-run] run Synapse and the bridge locally under ./.aqueduct/
                         (--no-run: set up, start Synapse, check the bridge config, stop, exit)
   bench [--quick]       benchmarks against a Synapse on PostgreSQL; writes docs/performance.md
-                        (--quick: every scenario with tiny counts, a smoke run)";
+                        (--quick: every scenario with tiny counts, a smoke run)
+  fuzz [ARGS]           build the fuzz targets of fuzz/ and run each; fails on any crash
+                        (ARGS: --runs N (20000; 10000000 for the full run), --seconds S,
+                        --target NAME; see docs/fuzzing.md)";
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -58,6 +62,7 @@ fn dispatch() -> Result<()> {
             [flag] if flag == "--quick" => bench(true),
             _ => bail!("{USAGE}"),
         },
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())

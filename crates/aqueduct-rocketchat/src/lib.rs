@@ -28,3 +28,26 @@ pub use api::RocketLogin;
 pub use config::RocketChatConfig;
 pub use connector::RocketChatConnector;
 pub use rest::Rest;
+
+/// Converts one pushed message (untrusted JSON, as `stream-room-messages` delivers it) the way
+/// the connector does when it has seen nothing of it before, returning how many changes it
+/// found. Pure and network-free; exists so `fuzz/` can feed the connector's parser arbitrary
+/// JSON.
+#[doc(hidden)]
+pub fn convert_message_for_fuzzing(m: &serde_json::Value) -> usize {
+    convert::seen_state(m);
+    convert::ts_millis(m);
+    quote::quoted_id(m);
+    quote::quoted_text(m);
+    files::description(m);
+    convert::changes(m, None, &|m| {
+        let text = quote::strip_quote_links(m["msg"].as_str().unwrap_or_default());
+        let converted = aqueduct_format::rocketchat::markdown_to_matrix(&text, &|_| None);
+        aqueduct_core::event::MessageContent {
+            body: converted.body,
+            html: converted.html,
+            ..Default::default()
+        }
+    })
+    .len()
+}

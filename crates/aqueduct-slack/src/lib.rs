@@ -40,3 +40,21 @@ pub use events_config::{EventsApiConfig, SIGNING_SECRET_ENV};
 pub use pacing::SendPace;
 pub use puppet::SlackPuppet;
 pub use web::SlackWeb;
+
+/// Converts one Events API `event` payload (untrusted JSON, as Slack delivers it) the way
+/// the connector does for a login of team `T0`, returning whether it became a neutral event.
+/// Pure and network-free; exists so `fuzz/` can feed the connector's parser arbitrary JSON.
+#[doc(hidden)]
+pub fn convert_event_for_fuzzing(ev: &serde_json::Value) -> bool {
+    let (login, rooms) = (aqueduct_core::ids::LoginId::new("T0"), Default::default());
+    let cx = convert::Context {
+        team: "T0",
+        bot_user: "UBOT",
+        bot_id: Some("BBOT"),
+        login: &login,
+        matrix_id: &|u| format!("@slack_{}:example.org", u.as_str()),
+        channel_rooms: &rooms,
+    };
+    routing::authorized_user(&ev["authorizations"]);
+    convert::event(&ev["event"], &cx).is_some()
+}
