@@ -61,13 +61,13 @@ const BUILTIN: &[(&str, &str, &str, Level)] = &[
     (
         "set-relay",
         "",
-        "(in a bridged room) relay messages of users without a login through your account",
+        "(in a bridged room; bridge admins, or room moderators who may change its state) relay messages of users without a login through your account",
         Level::User,
     ),
     (
         "unset-relay",
         "",
-        "(in a bridged room) stop relaying",
+        "(in a bridged room; bridge admins, or room moderators who may change its state) stop relaying",
         Level::User,
     ),
 ];
@@ -182,7 +182,13 @@ impl Inner {
                 format!("Synced with {name}: {summary}.")
             }
             "set-relay" | "unset-relay" => {
-                self.set_relay(user, portal, name == "set-relay").await?
+                let portal = in_portal(portal)?;
+                if let Some(why) = self.relay_refusal(env, level).await? {
+                    self.metrics.refused_by_room_power(name);
+                    return Ok(why);
+                }
+                self.set_relay(user, Some(portal), name == "set-relay")
+                    .await?
             }
             _ => {
                 let connector = self
@@ -451,6 +457,25 @@ impl Inner {
                 "no {connector} login can see this chat; log in to {connector} first"
             ))
         })
+    }
+
+    /// Why `env.sender` may not turn a room's relay on or off, or `None` when they may. A
+    /// relay speaks on the platform for every member without a login, so, as mautrix bridges
+    /// do, it is the bridge admins' to set, or the room's moderators': those whose room power
+    /// reaches `state_default` (by default 50), who may change the room's state anyway.
+    async fn relay_refusal(&self, env: &Envelope, level: Level) -> Result<Option<String>> {
+        if level >= Level::Admin
+            || self
+                .room_power(&env.room_id)
+                .await?
+                .may_change_state(&env.sender)
+        {
+            return Ok(None);
+        }
+        Ok(Some(
+            "Only bridge admins and the room's moderators (who may change its settings) can set or unset its relay."
+                .into(),
+        ))
     }
 
     async fn set_relay(&self, user: &str, portal: Option<&Portal>, on: bool) -> Result<String> {

@@ -20,13 +20,37 @@ pub(crate) enum Ephemeral {
     },
 }
 
-/// Recognises typing and receipt EDUs; `None` for anything else (room events included).
-pub(crate) fn parse(json: &str) -> Option<Ephemeral> {
-    let v: Value = serde_json::from_str(json).ok()?;
-    // Room events have an event id; EDUs never do.
-    if v.get("event_id").is_some() {
-        return None;
+/// What an event from an appservice transaction is, for routing.
+pub(crate) enum Incoming {
+    /// A typing or receipt EDU the engine acts on.
+    Ephemeral(Ephemeral),
+    /// Ephemeral data the engine has no use for (presence, an EDU type it does not know, or
+    /// a typing/receipt EDU too malformed to read); named by its type, for a debug line.
+    Ignored(String),
+    /// Anything else: a room event for the room-event parser, which warns when it is
+    /// malformed.
+    RoomEvent,
+}
+
+/// Sorts an event: ephemeral data from room events. Room events carry an `event_id` and an
+/// `origin_server_ts`; EDUs (MSC2409) carry neither, so an object with neither is ephemeral
+/// and never reaches the room-event parser, whose warnings are then only for room events
+/// that really are malformed. Every transaction with presence in it would otherwise warn.
+pub(crate) fn classify(json: &str) -> Incoming {
+    let Ok(v) = serde_json::from_str::<Value>(json) else {
+        return Incoming::RoomEvent;
+    };
+    if !v.is_object() || v.get("event_id").is_some() || v.get("origin_server_ts").is_some() {
+        return Incoming::RoomEvent;
     }
+    match parse_edu(&v) {
+        Some(edu) => Incoming::Ephemeral(edu),
+        None => Incoming::Ignored(v["type"].as_str().unwrap_or("(no type)").to_owned()),
+    }
+}
+
+/// Reads a typing or receipt EDU; `None` for anything else.
+fn parse_edu(v: &Value) -> Option<Ephemeral> {
     let room = v.get("room_id")?.as_str()?.to_owned();
     match v.get("type")?.as_str()? {
         "m.typing" => {
@@ -112,20 +136,40 @@ mod tests {
 
     #[test]
     fn recognises_typing_and_receipts_only() {
-        let t = parse(r#"{"type":"m.typing","room_id":"!r:x","content":{"user_ids":["@a:x"]}}"#);
+        let t = classify(r#"{"type":"m.typing","room_id":"!r:x","content":{"user_ids":["@a:x"]}}"#);
         assert!(
-            matches!(t, Some(Ephemeral::Typing { ref user_ids, .. }) if user_ids.contains("@a:x"))
+            matches!(t, Incoming::Ephemeral(Ephemeral::Typing { ref user_ids, .. }) if user_ids.contains("@a:x"))
         );
-        let r = parse(
+        let r = classify(
             r#"{"type":"m.receipt","room_id":"!r:x","content":{"$e:x":{"m.read":{"@a:x":{"ts":1}}}}}"#,
         );
         assert!(
-            matches!(r, Some(Ephemeral::Receipts { ref read, .. }) if read == &vec![("$e:x".to_owned(), "@a:x".to_owned())])
+            matches!(r, Incoming::Ephemeral(Ephemeral::Receipts { ref read, .. }) if read == &vec![("$e:x".to_owned(), "@a:x".to_owned())])
         );
-        assert!(
-            parse(r#"{"type":"m.room.message","event_id":"$e","room_id":"!r:x","content":{}}"#)
-                .is_none()
-        );
-        assert!(parse(r#"{"type":"m.presence","content":{}}"#).is_none());
+        assert!(matches!(
+            classify(r#"{"type":"m.room.message","event_id":"$e","room_id":"!r:x","content":{}}"#),
+            Incoming::RoomEvent
+        ));
+    }
+
+    #[test]
+    fn presence_and_unknown_edus_are_ignored_not_parsed_as_room_events() {
+        for edu in [
+            r#"{"type":"m.presence","sender":"@a:x","content":{"presence":"online"}}"#,
+            r#"{"type":"org.example.unknown","room_id":"!r:x","content":{}}"#,
+            r#"{"type":"m.typing","room_id":"!r:x","content":{"user_ids":"not a list"}}"#,
+            r#"{"type":"m.receipt","content":{}}"#,
+            r#"{"content":{}}"#,
+        ] {
+            assert!(matches!(classify(edu), Incoming::Ignored(_)), "{edu}");
+        }
+        // A room event without its id is malformed, and goes on to be warned about.
+        for bad in [
+            r#"{"type":"m.room.message","room_id":"!r:x","sender":"@a:x","origin_server_ts":1,"content":{}}"#,
+            r#"not json"#,
+            r#"[1, 2]"#,
+        ] {
+            assert!(matches!(classify(bad), Incoming::RoomEvent), "{bad}");
+        }
     }
 }

@@ -20,6 +20,11 @@ impl Inner {
         if env.sender == self.matrix.bot_user_id() || self.namer.is_ghost(&env.sender) {
             return None;
         }
+        // Cheap checks before any wait for a key: someone the bridge ignores whatever they
+        // write must not hold the room's queue while their keys are awaited.
+        if self.config.permissions.level(&env.sender) < crate::permissions::Level::Relay {
+            return None;
+        }
         let Some(decryptor) = self.decryptor.get() else {
             if self
                 .store

@@ -10,6 +10,7 @@ use crate::matrix_content::{self as mc, Envelope};
 use crate::metrics::Direction;
 use crate::permissions::Level;
 use crate::records::{MessageRecord, Portal, ReactionRecord};
+use crate::send_retry::SEND_RETRY;
 use crate::text::escape_html;
 use crate::{Error, Result};
 use ruma::events::reaction::ReactionEventContent;
@@ -27,9 +28,16 @@ impl Inner {
     /// Handles one Matrix event from the inbox. Never fails: problems become notices in the
     /// room or log lines, so one bad event cannot block its queue.
     pub(crate) async fn handle_matrix_event(self: &Arc<Self>, json: &str) {
-        if let Some(edu) = crate::ephemeral::parse(json) {
-            self.handle_ephemeral(edu).await;
-            return;
+        match crate::ephemeral::classify(json) {
+            crate::ephemeral::Incoming::Ephemeral(edu) => {
+                self.handle_ephemeral(edu).await;
+                return;
+            }
+            crate::ephemeral::Incoming::Ignored(kind) => {
+                tracing::debug!(kind, "ignoring ephemeral data the bridge does not use");
+                return;
+            }
+            crate::ephemeral::Incoming::RoomEvent => {}
         }
         let env: Envelope = match serde_json::from_str(json) {
             Ok(e) => e,
@@ -220,6 +228,13 @@ impl Inner {
         Ok(())
     }
 
+    /// Tells the room why a member's action was not bridged, and counts it.
+    async fn refuse(&self, env: &Envelope, action: &str, why: &str) {
+        tracing::info!(sender = %env.sender, room = %env.room_id, action, "a member's action was not bridged for lack of power");
+        self.metrics.refused_by_room_power(action);
+        self.notice(&env.room_id, why).await;
+    }
+
     /// Sends a notice as the bot. Failures are logged, never raised: a notice is the last resort.
     pub(crate) async fn notice(&self, room: &str, text: &str) {
         let content = mc::to_json(
@@ -399,6 +414,10 @@ impl Inner {
             let Some(target) = self.store.message_by_event(r.event_id.as_str()).await? else {
                 return Ok(false);
             };
+            if let Some(why) = self.edit_refusal(env, &target) {
+                self.refuse(env, "edit", &why).await;
+                return Ok(false);
+            }
             let Some((new, _)) = mc::read_message(&r.new_content.msgtype) else {
                 return Ok(false);
             };
@@ -412,13 +431,16 @@ impl Inner {
                 portal,
                 sender,
             );
+            self.gate_room_ping(env, &mut new).await?;
             self.link_chats(&mut new, portal).await;
             let edits = api
                 .as_edits()
                 .ok_or_else(|| ConnectorError::Unsupported("edits".into()))?;
-            edits
-                .edit_message(portal, &target.remote_id, &new, sender.relayed_for.as_ref())
-                .await?;
+            let platform = portal.key.connector.as_str();
+            self.with_retries(platform, "edit", SEND_RETRY, || {
+                edits.edit_message(portal, &target.remote_id, &new, sender.relayed_for.as_ref())
+            })
+            .await?;
             return Ok(true);
         }
         let Some((text, media)) = mc::read_message(&content.msgtype) else {
@@ -432,6 +454,7 @@ impl Inner {
         self.emoticons_to_shortcodes(&portal.key.connector, &mut text)
             .await?;
         let mut text = self.decorate(text, &content.mentions, &sender.relayed_for, portal, sender);
+        self.gate_room_ping(env, &mut text).await?;
         self.link_chats(&mut text, portal).await;
         if let Some(media) = media {
             let mxc = match &media.source {
@@ -513,9 +536,13 @@ impl Inner {
                 .await;
             }
         }
-        let sent = api.send_message(portal, &message).await?;
-        self.store
-            .insert_message(&MessageRecord {
+        let platform = portal.key.connector.as_str();
+        let sent = self
+            .with_retries(platform, "send", SEND_RETRY, || {
+                api.send_message(portal, &message)
+            })
+            .await?;
+        let record = MessageRecord {
                 portal: portal.key.clone(),
                 remote_id: sent.id,
                 part: String::new(),
@@ -525,8 +552,12 @@ impl Inner {
                 remote_sender: sender.login.login.remote_user.clone(),
                 thread_root: message.thread_root,
                 timestamp_ms: sent.timestamp_ms.unwrap_or(env.origin_server_ts),
-            })
-            .await?;
+        };
+        // The message is out: a store hiccup must not turn into a "not bridged" notice.
+        self.with_retries(platform, "record", SEND_RETRY, || {
+            self.store.insert_message(&record)
+        })
+        .await?;
         Ok(true)
     }
 
@@ -623,9 +654,10 @@ impl Inner {
         let key = self
             .reaction_key_for_remote(&portal.key.connector, env, &content.relates_to.key)
             .await?;
-        reactions
-            .add_reaction(portal, &target.remote_id, &key)
-            .await?;
+        self.with_retries(portal.key.connector.as_str(), "react", SEND_RETRY, || {
+            reactions.add_reaction(portal, &target.remote_id, &key)
+        })
+        .await?;
         self.store
             .insert_reaction(&ReactionRecord {
                 portal: portal.key.clone(),
@@ -683,23 +715,38 @@ impl Inner {
                     .map(str::to_owned)
             })
             .ok_or_else(|| Error::Unknown("redaction without a target".into()))?;
+        let platform = portal.key.connector.as_str();
         if let Some(m) = self.store.message_by_event(&redacts).await? {
+            if let Some(why) = self.redaction_refusal(env, &m, &sender.login).await? {
+                self.refuse(env, "delete", &why).await;
+                return Ok(false);
+            }
             let deletes = sender
                 .login
                 .api
                 .as_deletes()
                 .ok_or_else(|| ConnectorError::Unsupported("deleting messages".into()))?;
-            deletes.delete_message(portal, &m.remote_id).await?;
+            self.with_retries(platform, "delete", SEND_RETRY, || {
+                deletes.delete_message(portal, &m.remote_id)
+            })
+            .await?;
             self.store.delete_message(&portal.key, &m.remote_id).await?;
             return Ok(true);
         }
         if let Some(r) = self.store.reaction_by_event(&redacts).await? {
+            if let Some(why) = self.reaction_redaction_refusal(env, &r, &sender.login).await? {
+                self.refuse(env, "unreact", &why).await;
+                return Ok(false);
+            }
             let reactions = sender
                 .login
                 .api
                 .as_reactions()
                 .ok_or_else(|| ConnectorError::Unsupported("reactions".into()))?;
-            reactions.remove_reaction(portal, &r.target, &r.key).await?;
+            self.with_retries(platform, "unreact", SEND_RETRY, || {
+                reactions.remove_reaction(portal, &r.target, &r.key)
+            })
+            .await?;
             self.store.delete_reaction(&redacts).await?;
             return Ok(true);
         }

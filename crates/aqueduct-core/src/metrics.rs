@@ -33,6 +33,7 @@ pub struct Metrics {
     connection_state: IntGaugeVec,
     transactions: prometheus::IntCounter,
     transaction_events: Histogram,
+    member_checks: crate::member_metrics::MemberMetrics,
 }
 
 impl Default for Metrics {
@@ -98,6 +99,7 @@ impl Metrics {
             .buckets(vec![1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0]),
         )
         .expect("valid metric");
+        let member_checks = crate::member_metrics::MemberMetrics::new(&registry);
         for c in [
             Box::new(bridged.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(failures.clone()),
@@ -118,7 +120,13 @@ impl Metrics {
             connection_state,
             transactions,
             transaction_events,
+            member_checks,
         }
+    }
+
+    /// The metrics of retried sends and of what room members were refused.
+    pub(crate) fn member_checks(&self) -> &crate::member_metrics::MemberMetrics {
+        &self.member_checks
     }
 
     /// The registry, to serve or to add more metrics to.

@@ -36,7 +36,7 @@ pub(crate) struct PowerCheck {
 }
 
 /// Power levels are integers, but old rooms may carry them as strings.
-fn level(v: &Value) -> Option<i64> {
+pub(crate) fn level(v: &Value) -> Option<i64> {
     v.as_i64()
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
