@@ -543,15 +543,15 @@ impl Inner {
             })
             .await?;
         let record = MessageRecord {
-                portal: portal.key.clone(),
-                remote_id: sent.id,
-                part: String::new(),
-                event_id: env.event_id.clone(),
-                room_id: env.room_id.clone(),
-                sender_mxid: env.sender.clone(),
-                remote_sender: sender.login.login.remote_user.clone(),
-                thread_root: message.thread_root,
-                timestamp_ms: sent.timestamp_ms.unwrap_or(env.origin_server_ts),
+            portal: portal.key.clone(),
+            remote_id: sent.id,
+            part: String::new(),
+            event_id: env.event_id.clone(),
+            room_id: env.room_id.clone(),
+            sender_mxid: env.sender.clone(),
+            remote_sender: sender.login.login.remote_user.clone(),
+            thread_root: message.thread_root,
+            timestamp_ms: sent.timestamp_ms.unwrap_or(env.origin_server_ts),
         };
         // The message is out: a store hiccup must not turn into a "not bridged" notice.
         self.with_retries(platform, "record", SEND_RETRY, || {
@@ -734,7 +734,10 @@ impl Inner {
             return Ok(true);
         }
         if let Some(r) = self.store.reaction_by_event(&redacts).await? {
-            if let Some(why) = self.reaction_redaction_refusal(env, &r, &sender.login).await? {
+            if let Some(why) = self
+                .reaction_redaction_refusal(env, &r, &sender.login)
+                .await?
+            {
                 self.refuse(env, "unreact", &why).await;
                 return Ok(false);
             }

@@ -48,7 +48,12 @@ impl MemberMetrics {
                 "wait",
             ),
         };
-        for c in [&m.send_retries, &m.send_gave_up, &m.refused, &m.undecryptable] {
+        for c in [
+            &m.send_retries,
+            &m.send_gave_up,
+            &m.refused,
+            &m.undecryptable,
+        ] {
             let _ = registry.register(Box::new(c.clone()));
         }
         m

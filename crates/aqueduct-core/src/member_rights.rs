@@ -38,7 +38,11 @@ impl Inner {
         if target.sender_mxid == env.sender {
             return Ok(None);
         }
-        if !self.room_power(&env.room_id).await?.may_redact_others(&env.sender) {
+        if !self
+            .room_power(&env.room_id)
+            .await?
+            .may_redact_others(&env.sender)
+        {
             return Ok(Some(format!(
                 "{}: your deletion was not bridged: you may not remove other people's messages in this room.",
                 env.sender
@@ -101,7 +105,11 @@ impl Inner {
         if !pings {
             return Ok(());
         }
-        if self.room_power(&env.room_id).await?.may_ping_room(&env.sender) {
+        if self
+            .room_power(&env.room_id)
+            .await?
+            .may_ping_room(&env.sender)
+        {
             return Ok(());
         }
         tracing::info!(sender = %env.sender, room = %env.room_id, "a mention of the whole room from a member without the power to notify it is not bridged as one");

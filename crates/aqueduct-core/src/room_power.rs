@@ -152,7 +152,10 @@ mod tests {
         let d = defuse_room_pings("hey @room, @ALL and @here! (@channel) @everyone");
         assert!(!d.contains("@room") && !d.contains("@ALL") && !d.contains("@here"));
         assert!(!d.contains("@channel") && !d.contains("@everyone"));
-        assert_eq!(d.replace(JOINER, ""), "hey @room, @ALL and @here! (@channel) @everyone");
+        assert_eq!(
+            d.replace(JOINER, ""),
+            "hey @room, @ALL and @here! (@channel) @everyone"
+        );
         for kept in [
             "@room:server.org",
             "mail me@all.example",

@@ -118,7 +118,9 @@ mod tests {
         let temp = Error::Connector(ConnectorError::Temporary("HTTP 502".into()));
         assert!(is_passing(&temp));
         assert!(is_passing(&Error::Store(StoreError("locked".into()))));
-        assert!(is_passing(&Error::Matrix(MatrixError::Transport("reset".into()))));
+        assert!(is_passing(&Error::Matrix(MatrixError::Transport(
+            "reset".into()
+        ))));
         for permanent in [
             Error::Connector(ConnectorError::Refused("channel_not_found".into())),
             Error::Connector(ConnectorError::BadCredentials("revoked".into())),
