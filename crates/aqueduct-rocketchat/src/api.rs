@@ -26,8 +26,6 @@ use std::sync::{Arc, Mutex};
 /// A logged-in Rocket.Chat account.
 pub struct RocketLogin {
     pub(crate) rest: Rest,
-    /// Plain HTTP, for avatars.
-    pub(crate) http: reqwest::Client,
     pub(crate) username: String,
     pub(crate) login: LoginId,
     pub(crate) bridge: Arc<dyn BridgeHandle>,
@@ -68,7 +66,7 @@ const SEEN_KEPT: usize = 500;
 const SYNC_MARGIN_MS: i64 = 30_000;
 
 /// Largest avatar taken from Rocket.Chat.
-const MAX_AVATAR_BYTES: usize = 5 * 1024 * 1024;
+const MAX_AVATAR_BYTES: u64 = 5 * 1024 * 1024;
 
 /// The neutral remote id of a Rocket.Chat user: their user id, stable across renames.
 fn remote_user(id: &str) -> RemoteUserId {
@@ -173,32 +171,23 @@ impl RocketLogin {
     /// better than no ghost.
     async fn avatar(&self, username: &str) -> Option<RemoteAvatar> {
         let url = format!("{}/avatar/{username}", self.config.base());
-        let response = match self.http.get(&url).send().await {
-            Ok(r) if r.status().is_success() => r,
-            Ok(r) => {
-                tracing::debug!(username, status = %r.status(), "no Rocket.Chat avatar");
-                return None;
-            }
+        let fetched = match self.rest.download_public(&url, MAX_AVATAR_BYTES).await {
+            Ok(f) => f,
             Err(e) => {
                 tracing::debug!(username, error = %e, "no Rocket.Chat avatar");
                 return None;
             }
         };
-        let mime = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("image/png")
-            .to_owned();
-        let data = response.bytes().await.ok()?;
-        if data.is_empty() || data.len() > MAX_AVATAR_BYTES {
+        let mime = fetched.content_type.unwrap_or_else(|| "image/png".into());
+        let data = fetched.data;
+        if data.is_empty() {
             return None;
         }
         let hash = hex::encode(sha2::Sha256::digest(&data));
         Some(RemoteAvatar {
             source: format!("{url}#{hash}"),
             mime,
-            data: data.to_vec(),
+            data,
         })
     }
 

@@ -156,7 +156,6 @@ impl NetworkConnector for RocketChatConnector {
         let (user_id, token) = (field("user_id")?, field("token")?);
         let api = Arc::new_cyclic(|me| RocketLogin {
             rest: self.rest(&user_id, &token),
-            http: self.http.clone(),
             username: s["username"].as_str().unwrap_or(&user_id).to_owned(),
             login: login.id.clone(),
             bridge,

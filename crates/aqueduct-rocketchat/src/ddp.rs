@@ -21,6 +21,8 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Silence after which the connection is taken for dead (the server pings every ~25 s).
 const SILENCE_LIMIT: Duration = Duration::from_secs(70);
+/// Longest wait for the websocket to open (TCP, TLS and the upgrade).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the realtime connection until the task is aborted or the credentials fail.
 pub(crate) async fn run(login: Arc<RocketLogin>) {
@@ -139,8 +141,15 @@ impl Connection {
 /// One connection, from the websocket handshake to its loss.
 async fn connect_once(login: &Arc<RocketLogin>) -> Result<(), ConnectorError> {
     let url = login.config.websocket_url();
-    let (socket, _) = tokio_tungstenite::connect_async(&url)
+    // A server that accepts TCP but never completes the handshake must not hang the login.
+    let (socket, _) = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(&url))
         .await
+        .map_err(|_| {
+            ConnectorError::Temporary(format!(
+                "realtime connect: not open after {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(temporary("realtime connect"))?;
     let (write, read) = socket.split();
     let mut conn = Connection {

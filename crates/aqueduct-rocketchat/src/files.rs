@@ -141,8 +141,14 @@ impl RocketLogin {
     /// be fetched is named in the text with the reason, never dropped silently.
     pub(crate) async fn attach_files(&self, m: &Value, content: &mut MessageContent) {
         let max = self.config.max_file_bytes;
-        for f in files(m) {
+        for (i, f) in files(m).into_iter().enumerate() {
             let fetched = match f.size {
+                _ if i >= aqueduct_connector::MAX_FILES_PER_MESSAGE => {
+                    Err(ConnectorError::Refused(format!(
+                        "the message has more than {} files",
+                        aqueduct_connector::MAX_FILES_PER_MESSAGE
+                    )))
+                }
                 Some(size) if size > max => Err(too_large(&f.name, max)),
                 _ => self.rest.download(&f.link, max).await,
             };

@@ -1,8 +1,10 @@
 //! One client for Rocket.Chat's REST API v1: `X-User-Id`/`X-Auth-Token` headers, JSON bodies,
 //! `{success:false, error}` answers mapped to connector errors, and rate limits (HTTP 429 or
 //! the `error-too-many-requests` error) waited out per endpoint until their reset time, never
-//! dropped.
+//! dropped. Files and avatars are fetched through the media guard
+//! ([`aqueduct_connector::MediaGuard`]), whose only credentialed origin is the server's.
 
+use aqueduct_connector::{Credentials, Fetched, MediaGuard};
 use aqueduct_core::connector::ConnectorError;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -23,6 +25,8 @@ pub struct Rest {
     base: Arc<str>,
     user_id: Arc<str>,
     token: Arc<str>,
+    /// Every file and avatar download goes through it.
+    media: MediaGuard,
     /// Endpoint -> when its rate limit ends, so calls wait instead of hammering.
     limited_until: Arc<Mutex<HashMap<String, Instant>>>,
 }
@@ -36,6 +40,7 @@ impl Rest {
             base: Arc::from(base.trim_end_matches('/')),
             user_id: Arc::from(user_id),
             token: Arc::from(token),
+            media: MediaGuard::new([base]),
             limited_until: Arc::default(),
         }
     }
@@ -78,46 +83,41 @@ impl Rest {
             .await
     }
 
-    /// Downloads a file the server serves (`/file-upload/...`, given as a path or a URL on
-    /// the server) with the account's headers, refusing more than `max` bytes. A URL on
-    /// another host is fetched without them: the token never leaves the server it is for.
+    /// Downloads a file a message links to (`title_link`: a path on the server, or a full
+    /// URL), refusing more than `max` bytes. The account's `X-User-Id`/`X-Auth-Token` go only
+    /// to the server's own origin (not through a redirect elsewhere); a link to anywhere else
+    /// is fetched without them and only from a public address (the media guard's rules).
     pub async fn download(&self, link: &str, max: u64) -> Result<Vec<u8>, ConnectorError> {
-        let on_server = !link.contains("://") || link.starts_with(&format!("{}/", self.base));
-        let url = if link.contains("://") {
+        let credentials = Credentials::headers([
+            ("X-User-Id", &*self.user_id),
+            ("X-Auth-Token", &*self.token),
+        ]);
+        let fetched = self
+            .media
+            .fetch(&self.absolute(link), &credentials, max)
+            .await?;
+        Ok(fetched.data)
+    }
+
+    /// Downloads public media (an avatar) without credentials, under the media guard's rules.
+    pub(crate) async fn download_public(
+        &self,
+        link: &str,
+        max: u64,
+    ) -> Result<Fetched, ConnectorError> {
+        Ok(self
+            .media
+            .fetch(&self.absolute(link), &Credentials::none(), max)
+            .await?)
+    }
+
+    /// `link` as a URL: a path (or anything without a scheme) is taken on the server.
+    fn absolute(&self, link: &str) -> String {
+        if link.contains("://") {
             link.to_owned()
         } else {
             format!("{}/{}", self.base, link.trim_start_matches('/'))
-        };
-        let mut request = self.http.get(&url);
-        if on_server {
-            request = request
-                .header("X-User-Id", &*self.user_id)
-                .header("X-Auth-Token", &*self.token);
         }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| ConnectorError::Temporary(format!("file download: {e}")))?;
-        if !response.status().is_success() {
-            return Err(ConnectorError::Refused(format!(
-                "the server refused the download (HTTP {})",
-                response.status()
-            )));
-        }
-        let mut out = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| ConnectorError::Temporary(format!("file download: {e}")))?
-        {
-            if (out.len() + chunk.len()) as u64 > max {
-                return Err(ConnectorError::Refused(format!(
-                    "it is larger than the {max} bytes this bridge takes from Rocket.Chat"
-                )));
-            }
-            out.extend_from_slice(&chunk);
-        }
-        Ok(out)
     }
 
     async fn call(

@@ -108,8 +108,16 @@ impl SlackLogin {
         let mut event = convert::event(ev, &self.context(&matrix_id, &channel_rooms))?;
         self.resolve_custom_emoji(&mut event).await;
         if let RemoteEventKind::Message { content, .. } = &mut event.kind {
-            for (name, mime, url) in convert::files(ev) {
-                match files.download(&url, self.config.max_file_bytes).await {
+            for (i, (name, mime, url)) in convert::files(ev).into_iter().enumerate() {
+                let fetched = if i < aqueduct_connector::MAX_FILES_PER_MESSAGE {
+                    files.download(&url, self.config.max_file_bytes).await
+                } else {
+                    Err(ConnectorError::Refused(format!(
+                        "the message has more than {} files",
+                        aqueduct_connector::MAX_FILES_PER_MESSAGE
+                    )))
+                };
+                match fetched {
                     Ok(data) => {
                         let kind = if mime.starts_with("image/") {
                             AttachmentKind::Image
@@ -230,60 +238,73 @@ impl SlackLogin {
         })
     }
 
-    /// Queues the envelope's event (see [`Self::deliver`]) unless an earlier delivery of it
-    /// is already bridged or in flight, and acknowledges it by the rules of [`crate::acks`]:
-    /// once it is in Matrix, or within Slack's 3 s when the catch-up would find it.
-    pub(crate) async fn handle_envelope(
-        &self,
+    /// Takes one Socket Mode envelope, in the socket's read loop and without waiting on
+    /// anything: recognises a second delivery of an event already bridged or in flight, and
+    /// starts the clock for its answer at once, by the rules of [`crate::acks`] (acknowledged
+    /// through `acks` once it is in Matrix, or within Slack's 3 s when the catch-up would
+    /// find it). Returns the bridging itself ([`Self::deliver`]: converting, downloading
+    /// files, queueing), which the caller runs off the read loop in the order of the event's
+    /// conversation; `None` when an earlier delivery is already doing it.
+    pub(crate) fn accept_envelope(
+        self: &Arc<Self>,
         envelope_id: String,
         frame: &Value,
         acks: mpsc::UnboundedSender<String>,
-    ) {
-        let payload = &frame["payload"];
-        let event = &payload["event"];
+    ) -> Option<futures_util::future::BoxFuture<'static, ()>> {
+        let payload = frame["payload"].clone();
+        let event = payload["event"].clone();
         // The bot's catch-up cannot read a user's own conversations.
-        let covered = crate::acks::covered_by_catch_up(event)
+        let covered = crate::acks::covered_by_catch_up(&event)
             && crate::routing::authorized_user(&payload["authorizations"]).is_none();
-        let outcome = match payload["event_id"].as_str() {
-            Some(event_id) => {
-                let key = format!("{}:{event_id}", self.team);
-                match self.socket_deliveries.claim(&key) {
-                    Claim::Seen(outcome) => {
-                        tracing::debug!(
-                            event_id,
-                            retry = frame["retry_attempt"].as_u64(),
-                            "Slack delivered an event again; not bridging it twice"
-                        );
-                        outcome
-                    }
-                    Claim::New(report) => {
-                        let outcome = report.subscribe();
-                        let receipt = self.deliver(event, payload).await;
-                        crate::acks::settle_in_background(
-                            self.socket_deliveries.clone(),
-                            key,
-                            report,
-                            Box::pin(async move { crate::acks::outcome_of(receipt.await) }),
-                        );
-                        outcome
+        let event_id = payload["event_id"].as_str().map(str::to_owned);
+        let me = self.clone();
+        let (outcome, work): (_, Option<futures_util::future::BoxFuture<'static, ()>>) =
+            match event_id {
+                Some(event_id) => {
+                    let key = format!("{}:{event_id}", self.team);
+                    match self.socket_deliveries.claim(&key) {
+                        Claim::Seen(outcome) => {
+                            tracing::debug!(
+                                event_id,
+                                retry = frame["retry_attempt"].as_u64(),
+                                "Slack delivered an event again; not bridging it twice"
+                            );
+                            (outcome, None)
+                        }
+                        Claim::New(report) => {
+                            let outcome = report.subscribe();
+                            let work = Box::pin(async move {
+                                let receipt = me.deliver(&event, &payload).await;
+                                crate::acks::settle_in_background(
+                                    me.socket_deliveries.clone(),
+                                    key,
+                                    report,
+                                    Box::pin(async move { crate::acks::outcome_of(receipt.await) }),
+                                );
+                            });
+                            (outcome, Some(work))
+                        }
                     }
                 }
-            }
-            // Not an Events API wrapper with an id: nothing to recognise a second delivery by.
-            None => {
-                let (report, outcome) = tokio::sync::watch::channel(None);
-                let receipt = self.deliver(event, payload).await;
-                tokio::spawn(async move {
-                    let _ = report.send(Some(crate::acks::outcome_of(receipt.await)));
-                });
-                outcome
-            }
-        };
+                // Not an Events API wrapper with an id: nothing to recognise a second
+                // delivery by.
+                None => {
+                    let (report, outcome) = tokio::sync::watch::channel(None);
+                    let work = Box::pin(async move {
+                        let receipt = me.deliver(&event, &payload).await;
+                        tokio::spawn(async move {
+                            let _ = report.send(Some(crate::acks::outcome_of(receipt.await)));
+                        });
+                    });
+                    (outcome, Some(work))
+                }
+            };
         tokio::spawn(async move {
             if crate::acks::answer(outcome, covered).await == crate::acks::Answer::Acknowledge {
                 let _ = acks.send(envelope_id);
             }
         });
+        work
     }
 
     /// Why the workspace app can no longer work, when `ev` says it was uninstalled or its

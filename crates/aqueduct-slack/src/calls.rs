@@ -326,10 +326,13 @@ impl Calls<'_> {
         .find(|s| !s.is_empty())
         .map(str::to_owned);
         let avatar = match p["image_72"].as_str() {
-            Some(url) => match self.web.download(url, 5 * 1024 * 1024).await {
-                Ok(data) => Some(RemoteAvatar {
+            // Public (Gravatar, Slack's avatar CDN): fetched without the token.
+            Some(url) => match self.web.download_public(url, 5 * 1024 * 1024).await {
+                Ok((data, mime)) => Some(RemoteAvatar {
                     source: url.to_owned(),
-                    mime: "image/png".into(),
+                    mime: mime
+                        .filter(|m| m.starts_with("image/"))
+                        .unwrap_or_else(|| "image/png".into()),
                     data,
                 }),
                 Err(e) => {

@@ -206,12 +206,12 @@ impl SlackLogin {
     }
 }
 
-/// Fetches a custom emoji's image from its URL (public on Slack's CDN).
+/// Fetches a custom emoji's image from its URL (public on Slack's CDN, so without the token).
 pub(crate) async fn fetch_image(
     web: &SlackWeb,
     emoji: &CustomEmoji,
 ) -> ConnectorResult<EmojiImage> {
-    let data = web.download(&emoji.source, MAX_IMAGE_BYTES).await?;
+    let (data, _) = web.download_public(&emoji.source, MAX_IMAGE_BYTES).await?;
     let mime = aqueduct_core::public_media::image_mime(&data).ok_or_else(|| {
         ConnectorError::Refused(format!("the image of {} is not an image", emoji.shortcode))
     })?;

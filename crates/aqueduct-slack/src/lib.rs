@@ -30,6 +30,7 @@ mod routing;
 mod seen_events;
 mod signature;
 mod socket;
+mod socket_lanes;
 mod web;
 mod web_routes;
 

@@ -1,6 +1,10 @@
 //! One client for Slack's Web API: form-encoded calls with a bearer token, `{ok, error}`
 //! answers mapped to connector errors, and HTTP 429 waited out per method, never dropped.
+//! Files, avatars and emoji images are fetched through the media guard
+//! ([`aqueduct_connector::MediaGuard`]): the token goes only to Slack's own origins
+//! ([`slack_origins`]).
 
+use aqueduct_connector::{Credentials, MediaGuard};
 use aqueduct_core::connector::ConnectorError;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -18,12 +22,26 @@ const DEAD_TOKEN: &[&str] = &[
     "no_permission_token",
 ];
 
+/// The origins that get the token with a file download: the configured API base's (a proxy
+/// or, in tests, a fake), `https://slack.com` and `https://files.slack.com`, where Slack
+/// serves `url_private`. Every other host (avatars on Gravatar or `avatars.slack-edge.com`,
+/// emoji on `emoji.slack-edge.com`, any link a message carries) gets no credentials.
+pub fn slack_origins(api_base: &str) -> [String; 3] {
+    [
+        api_base.to_owned(),
+        "https://slack.com".to_owned(),
+        "https://files.slack.com".to_owned(),
+    ]
+}
+
 /// A Web API client for one token.
 #[derive(Clone)]
 pub struct SlackWeb {
     http: reqwest::Client,
     base: Arc<str>,
     token: Arc<str>,
+    /// Every download and upload of a file goes through it.
+    media: MediaGuard,
     /// Method -> when its rate limit ends, so calls wait instead of hammering.
     limited_until: Arc<Mutex<HashMap<String, Instant>>>,
     /// Paces posts per channel (see [`crate::pacing`]).
@@ -37,6 +55,7 @@ impl SlackWeb {
             http,
             base: Arc::from(base.trim_end_matches('/')),
             token: Arc::from(token),
+            media: MediaGuard::new(slack_origins(base)),
             limited_until: Arc::default(),
             pacer: crate::pacing::ChannelPacer::new(crate::pacing::SendPace::default()),
         }
@@ -118,52 +137,32 @@ impl SlackWeb {
         }
     }
 
-    /// Downloads a private file URL with the token, refusing more than `max` bytes.
+    /// Downloads a private file URL (`url_private`), refusing more than `max` bytes. The
+    /// token goes with it only to Slack's own origins ([`slack_origins`]); the rest of the
+    /// media guard's rules apply too.
     pub async fn download(&self, url: &str, max: u64) -> Result<Vec<u8>, ConnectorError> {
-        let mut response = self
-            .http
-            .get(url)
-            .bearer_auth(&*self.token)
-            .send()
-            .await
-            .map_err(|e| ConnectorError::Temporary(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(ConnectorError::Refused(format!(
-                "Slack file download failed: HTTP {}",
-                response.status()
-            )));
-        }
-        let mut out = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| ConnectorError::Temporary(e.to_string()))?
-        {
-            if (out.len() + chunk.len()) as u64 > max {
-                return Err(ConnectorError::Refused(format!(
-                    "the file is larger than the {max} bytes this bridge takes from Slack"
-                )));
-            }
-            out.extend_from_slice(&chunk);
-        }
-        Ok(out)
+        let fetched = self
+            .media
+            .fetch(url, &Credentials::bearer(&self.token), max)
+            .await?;
+        Ok(fetched.data)
     }
 
-    /// Uploads bytes to an upload URL from `files.getUploadURLExternal`.
+    /// Downloads public media (an avatar, an emoji image) without any credentials, under the
+    /// media guard's rules; returns the bytes and their `Content-Type`.
+    pub async fn download_public(
+        &self,
+        url: &str,
+        max: u64,
+    ) -> Result<(Vec<u8>, Option<String>), ConnectorError> {
+        let fetched = self.media.fetch(url, &Credentials::none(), max).await?;
+        Ok((fetched.data, fetched.content_type))
+    }
+
+    /// Uploads bytes to an upload URL from `files.getUploadURLExternal` (no credentials; the
+    /// URL is checked like any media destination).
     pub async fn upload(&self, url: &str, bytes: Vec<u8>) -> Result<(), ConnectorError> {
-        let response = self
-            .http
-            .post(url)
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| ConnectorError::Temporary(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(ConnectorError::Refused(format!(
-                "Slack file upload failed: HTTP {}",
-                response.status()
-            )));
-        }
+        self.media.upload(url, bytes).await?;
         Ok(())
     }
 }

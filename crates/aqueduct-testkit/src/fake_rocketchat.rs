@@ -152,6 +152,27 @@ impl FakeRocketChat {
         id
     }
 
+    /// `user` posts `text` in `rid` with `attachments` as given (any JSON, as a client may post
+    /// through `chat.postMessage`: a `title_link` pointing anywhere); returns the message id.
+    pub fn post_with_attachments(
+        &self,
+        rid: &str,
+        user: &str,
+        text: &str,
+        attachments: Vec<serde_json::Value>,
+    ) -> String {
+        let mut st = self.shared.lock();
+        let i = st.add_message(None, rid, user, text, None, None);
+        let id = st.messages[i].id.clone();
+        st.foreign_attachments.insert(id.clone(), attachments);
+        // Pushed again with the attachments; subscribers see that one last.
+        st.pushes.pop();
+        st.push_message(i);
+        drop(st);
+        self.shared.changed();
+        id
+    }
+
     /// A room event, as Rocket.Chat records it (a system message of type `t`): `uj` (`user`
     /// joins), `ul` (`user` leaves), `room_changed_topic` (`text` is the new topic) or `r`
     /// (`text` is the new name). Returns the message id.

@@ -190,6 +190,8 @@ impl FakeSlack {
                 shutdown: false,
                 page_cap: None,
                 custom_emoji: Default::default(),
+                avatar_urls: HashMap::new(),
+                download_delay: Duration::ZERO,
             }),
             msg_notify: Notify::new(),
             sock_notify: Notify::new(),
@@ -618,6 +620,29 @@ impl FakeSlack {
         st.control = Some((st.current_conn, Control::Disconnect));
         drop(st);
         self.shared.changed();
+    }
+
+    /// Makes the current socket half-open: it stays connected but from now on sends nothing
+    /// (no envelopes, no pongs) and reads nothing. Events emitted meanwhile wait for the
+    /// next connection.
+    pub fn silence_socket(&self) {
+        let mut st = self.shared.lock();
+        st.control = Some((st.current_conn, Control::Silence));
+        drop(st);
+        self.shared.changed();
+    }
+
+    /// Every profile image of `user` is `url` from now on (instead of the fake's avatars).
+    pub fn set_avatar_url(&self, user: &str, url: &str) {
+        self.shared
+            .lock()
+            .avatar_urls
+            .insert(user.to_owned(), url.to_owned());
+    }
+
+    /// Each `url_private` download waits `delay` before its bytes come.
+    pub fn slow_downloads(&self, delay: Duration) {
+        self.shared.lock().download_delay = delay;
     }
 
     /// Drops the current socket abruptly (no close frame).

@@ -167,6 +167,9 @@ pub(crate) struct State {
     pub base_url: String,
     /// File downloads served.
     pub downloads: u32,
+    /// Message id -> attachments it carries beyond its own files, as any client may post
+    /// them through `chat.postMessage` (a `title_link` to anywhere, for the hostile tests).
+    pub foreign_attachments: HashMap<String, Vec<Value>>,
     /// Endpoints (by prefix) whose next call is carried out but never answered.
     pub unanswered: Vec<String>,
     /// How long each file download takes before its bytes come, milliseconds.
@@ -343,6 +346,9 @@ impl State {
                 }
                 attachments.push(a);
             }
+        }
+        if let Some(foreign) = self.foreign_attachments.get(&m.id) {
+            attachments.extend(foreign.iter().cloned());
         }
         if !attachments.is_empty() {
             v["attachments"] = Value::Array(attachments);

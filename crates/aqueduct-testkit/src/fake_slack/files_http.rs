@@ -85,6 +85,10 @@ pub(crate) async fn download(
         .find(|(k, _)| k == "file_id")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
+    let delay = sh.lock().download_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let st = sh.lock();
     let caller = match bearer(&headers).and_then(|t| st.tokens.get(&t).cloned()) {
         Some(TokenKind::Bot) => Some(super::BOT_USER_ID.to_owned()),

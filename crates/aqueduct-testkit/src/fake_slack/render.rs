@@ -182,7 +182,12 @@ impl State {
     pub fn user_json(&self, u: &User) -> Value {
         let team = u.team.as_deref().unwrap_or(TEAM_ID);
         let root = self.root();
-        let img = |n: u32| format!("{root}/avatars/{}_{n}.png", u.id);
+        let custom = self.avatar_urls.get(&u.id).cloned();
+        let img = |n: u32| {
+            custom
+                .clone()
+                .unwrap_or_else(|| format!("{root}/avatars/{}_{n}.png", u.id))
+        };
         let mut profile = json!({
             "real_name": u.real_name, "real_name_normalized": u.real_name,
             "display_name": u.real_name, "display_name_normalized": u.real_name,

@@ -133,6 +133,17 @@ async fn run(sh: Arc<Shared>, mut ws: WebSocket) {
             }
             // Dropping the socket closes TCP without a close frame.
             Some(Control::Drop) => return,
+            // Holds the socket open without reading or writing until the fake stops.
+            Some(Control::Silence) => loop {
+                let stopped = sh.sock_notify.notified();
+                tokio::pin!(stopped);
+                stopped.as_mut().enable();
+                if sh.lock().shutdown {
+                    drop(ws);
+                    return;
+                }
+                stopped.await;
+            },
             None => {}
         }
         let sleep = async {

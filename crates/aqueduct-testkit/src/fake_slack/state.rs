@@ -106,6 +106,9 @@ pub(crate) struct Pending {
 pub(crate) enum Control {
     Disconnect,
     Drop,
+    /// Half-open: the connection stays up but sends nothing (no envelopes, no pongs) and
+    /// reads nothing, as a socket whose far end vanished without a FIN.
+    Silence,
 }
 
 pub(crate) struct State {
@@ -136,6 +139,11 @@ pub(crate) struct State {
     pub page_cap: Option<usize>,
     /// The workspace's custom emoji, for `emoji.list`.
     pub custom_emoji: super::emoji::CustomEmoji,
+    /// User id -> the URL their profile gives for every `image_*` size, instead of the
+    /// fake's own avatar route (a user may point their picture anywhere, e.g. Gravatar).
+    pub avatar_urls: HashMap<String, String>,
+    /// How long each `url_private` download waits before its bytes come.
+    pub download_delay: Duration,
 }
 
 pub(crate) struct Shared {

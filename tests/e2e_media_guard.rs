@@ -1,0 +1,151 @@
+//! Hostile media links end to end, through a real Synapse and the fake platforms: a link a
+//! message author (or a profile) chose must not make the bridge fetch from its own network
+//! or hand the platform's credentials to another host. The "attacker" is an HTTP server on
+//! another loopback port, which must see no request at all; the message still arrives, with
+//! the file named in its text.
+
+use aqueduct_testkit::rocketchat_env::{GENERAL, RocketChatEnv, WAIT as RC_WAIT};
+use aqueduct_testkit::slack_env::{SlackEnv, WAIT};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A loopback HTTP server that answers every request with a small PNG and records each
+/// request's head.
+struct Attacker {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Attacker {
+    async fn start() -> anyhow::Result<Attacker> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    log.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&head).into_owned());
+                    let body = b"\x89PNG\r\n\x1a\nstolen";
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = sock.write_all(answer.as_bytes()).await;
+                    let _ = sock.write_all(body).await;
+                });
+            }
+        });
+        Ok(Attacker { port, seen })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_a_title_link_to_another_host_is_named_not_fetched() -> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    let (bridge, room) = s.open_general().await?;
+    let attacker = Attacker::start().await?;
+    for (name, link) in [
+        ("secret.png", attacker.url("/x")),
+        (
+            "mapped.png",
+            format!("http://[::ffff:127.0.0.1]:{}/y", attacker.port),
+        ),
+        ("hex.png", format!("http://0x7f000001:{}/z", attacker.port)),
+    ] {
+        s.rc.post_with_attachments(
+            GENERAL,
+            "RCBOB",
+            &format!("look at {name}"),
+            vec![json!({
+                "title": name, "title_link": link, "title_link_download": true,
+                "type": "file", "image_url": link, "image_type": "image/png",
+            })],
+        );
+    }
+    for name in ["secret.png", "mapped.png", "hex.png"] {
+        let m = s
+            .alice
+            .wait_for_event(&room, RC_WAIT, |e| {
+                e["content"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.starts_with(&format!("look at {name}")))
+            })
+            .await?;
+        let body = m["content"]["body"].as_str().unwrap_or_default();
+        assert!(
+            body.contains(&format!("[{name} was not bridged:")),
+            "{body}"
+        );
+    }
+    // The message after them crosses too: nothing was held up or dropped.
+    s.rc.post(GENERAL, "RCBOB", "after the links", None);
+    s.alice
+        .wait_for_event(&room, RC_WAIT, |e| {
+            e["content"]["body"] == "after the links"
+        })
+        .await?;
+    let events = s.alice.messages(&room).await?;
+    assert!(
+        events.iter().all(|e| e["content"]["msgtype"] != "m.image"),
+        "an image crossed: {events:#?}"
+    );
+    assert!(
+        attacker.requests().is_empty(),
+        "the bridge fetched from the attacker: {:#?}",
+        attacker.requests()
+    );
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_an_avatar_on_another_host_never_sees_the_bot_token() -> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    let attacker = Attacker::start().await?;
+    s.slack.set_avatar_url("UBOB", &attacker.url("/avatar.png"));
+    let bridge = s.env.start_in_process().await?;
+    s.login_app().await?;
+    s.slack.post("C1", "UBOB", "my picture is elsewhere", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"] == "my picture is elsewhere"
+        })
+        .await?;
+    let token = s.slack.bot_token();
+    let leaked: Vec<String> = attacker
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains(&token) || r.to_lowercase().contains("authorization"))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the bot token reached another host: {leaked:#?}"
+    );
+    // A loopback address other than Slack's own is not fetched at all.
+    assert!(attacker.requests().is_empty(), "{:#?}", attacker.requests());
+    bridge.stop().await?;
+    Ok(())
+}
