@@ -1,6 +1,5 @@
 //! Metrics of what the engine refused or retried for room members: sends to a platform retried
-//! after a passing failure or given up, actions refused for lack of room power, and encrypted
-//! events that could not be read. Kept apart from [`crate::metrics`] so that file stays the
+//! after a passing failure or given up, and actions refused for lack of room power. Kept apart from [`crate::metrics`] so that file stays the
 //! bridging counters only; registered in the same registry.
 
 use prometheus::{IntCounterVec, Opts, Registry};
@@ -14,9 +13,6 @@ pub(crate) struct MemberMetrics {
     pub(crate) send_gave_up: IntCounterVec,
     /// Member actions not bridged for lack of power, by action.
     pub(crate) refused: IntCounterVec,
-    /// Encrypted events that were not bridged because they could not be read, by how long
-    /// the bridge waited for their key (`waited`, `not_waited`).
-    pub(crate) undecryptable: IntCounterVec,
 }
 
 impl MemberMetrics {
@@ -42,18 +38,8 @@ impl MemberMetrics {
                 "Room members' edits, deletes, room pings and commands not bridged for lack of power",
                 "action",
             ),
-            undecryptable: counter(
-                "aqueduct_undecryptable_events_total",
-                "Encrypted Matrix events not bridged because their key did not arrive or they could not be decrypted",
-                "wait",
-            ),
         };
-        for c in [
-            &m.send_retries,
-            &m.send_gave_up,
-            &m.refused,
-            &m.undecryptable,
-        ] {
+        for c in [&m.send_retries, &m.send_gave_up, &m.refused] {
             let _ = registry.register(Box::new(c.clone()));
         }
         m
