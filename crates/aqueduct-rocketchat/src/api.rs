@@ -4,7 +4,7 @@ use crate::checkpoints::Checkpoints;
 use crate::config::RocketChatConfig;
 use crate::convert::{self, Change, Who};
 use crate::rest::Rest;
-use crate::seen::Seen;
+use crate::seen::{Seen, SeenMessage};
 use aqueduct_core::connector::{
     BridgeHandle, ChatInfo, ConnectorError, ConnectorResult, DeleteHandler, EditHandler,
     NetworkApi, ReactionHandler, ReadReceiptHandler, RemoteAvatar, ReplyHandler, ThreadHandler,
@@ -289,10 +289,8 @@ impl RocketLogin {
         }
         let before = self.seen.lock().expect("seen").get(id).cloned();
         let mut changes = convert::changes(m, before.as_ref(), &|m| self.content(m));
-        self.seen
-            .lock()
-            .expect("seen")
-            .put(id, convert::seen_state(m));
+        let now_seen = convert::seen_state(m);
+        self.seen.lock().expect("seen").put(id, now_seen.clone());
         self.fetch_files(m, &mut changes).await;
         let t = self.room_type(rid).await;
         let ts = convert::ts_millis(m);
@@ -303,13 +301,14 @@ impl RocketLogin {
             .map(|event| self.bridge.queue_remote_event(&self.login, event))
             .collect();
         let me = self.me.upgrade();
-        let rid = rid.to_owned();
+        let (rid, id) = (rid.to_owned(), id.to_owned());
         Box::pin(async move {
             for r in receipts {
                 r.await?;
             }
             // Only forward: an edit or reaction pushes an old message with its old time.
             if let Some(me) = me {
+                me.seen.lock().expect("seen").confirm(&id, now_seen);
                 me.advance_checkpoint(&rid, &t, ts).await;
                 me.note_change().await;
             }
@@ -350,10 +349,11 @@ impl RocketLogin {
         if before.as_ref().is_some_and(|b| b.deleted) {
             return; // our own delete, or seen already
         }
-        self.seen
-            .lock()
-            .expect("seen")
-            .update(id, |m| m.deleted = true);
+        let gone = SeenMessage {
+            deleted: true,
+            ..before.clone().unwrap_or_default()
+        };
+        self.seen.lock().expect("seen").put(id, gone.clone());
         let who = Who::Id(
             before
                 .map(|b| b.author)
@@ -367,10 +367,18 @@ impl RocketLogin {
                 target: RemoteMessageId::new(id),
             },
         };
+        let me = self.me.clone();
+        let id = id.to_owned();
         for r in self.queue(rid, &t, now_millis(), vec![change]).await {
+            let (me, id, gone) = (me.clone(), id.clone(), gone.clone());
             tokio::spawn(async move {
-                if let Err(e) = r.await {
-                    tracing::warn!(error = %e, "Rocket.Chat delete not bridged");
+                match r.await {
+                    Ok(()) => {
+                        if let Some(me) = me.upgrade() {
+                            me.seen.lock().expect("seen").confirm(&id, gone);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "Rocket.Chat delete not bridged"),
                 }
             });
         }
@@ -471,10 +479,12 @@ impl RocketLogin {
             return Vec::new();
         }
         let mut changes = convert::changes(m, None, &|m| self.content(m));
+        // Backfill runs inside the portal's creation, which the engine finishes before any
+        // state of this login is saved with it.
         self.seen
             .lock()
             .expect("seen")
-            .put(id, convert::seen_state(m));
+            .put_bridged(id, convert::seen_state(m));
         self.fetch_files(m, &mut changes).await;
         let t = self.room_type(rid).await;
         self.events(rid, &t, convert::ts_millis(m), changes).await

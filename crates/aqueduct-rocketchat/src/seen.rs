@@ -3,6 +3,11 @@
 //! thread reply), so what changed is found by comparing with this. The bridge's own writes
 //! are recorded here before they are made, so their echoes compare equal and are not bridged
 //! back.
+//!
+//! Two views are kept: what was last seen (compared with the next push, so a change is
+//! queued once) and what is known to be in Matrix (kept across a restart). A message seen
+//! but still queued when the bridge dies must not be remembered as bridged, or the catch-up
+//! after the restart would compare it equal and drop it.
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -39,7 +44,10 @@ pub(crate) fn text_digest(text: &str) -> String {
 /// The remembered messages, by id.
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
+    /// Each message as last seen.
     messages: HashMap<String, SeenMessage>,
+    /// Each message as last known to be in Matrix: what a restart starts from.
+    bridged: HashMap<String, SeenMessage>,
     order: VecDeque<String>,
 }
 
@@ -50,7 +58,7 @@ impl Seen {
         let kept: Vec<(String, SeenMessage)> =
             serde_json::from_value(state["seen"].clone()).unwrap_or_default();
         for (id, m) in kept {
-            seen.put(&id, m);
+            seen.put_bridged(&id, m);
         }
         seen
     }
@@ -60,7 +68,8 @@ impl Seen {
         self.messages.get(id)
     }
 
-    /// Records the message `id` as now seen.
+    /// Records the message `id` as now seen; what changed is still on its way to Matrix
+    /// until [`Seen::confirm`].
     pub(crate) fn put(&mut self, id: &str, message: SeenMessage) {
         if self.messages.insert(id.to_owned(), message).is_none() {
             self.order.push_back(id.to_owned());
@@ -68,25 +77,43 @@ impl Seen {
                 && let Some(old) = self.order.pop_front()
             {
                 self.messages.remove(&old);
+                self.bridged.remove(&old);
             }
         }
     }
 
-    /// The `n` messages seen last, oldest first, to keep across a restart.
+    /// Records that `message`, a state of `id` put before, is now in Matrix. A message
+    /// forgotten meanwhile stays forgotten.
+    pub(crate) fn confirm(&mut self, id: &str, message: SeenMessage) {
+        if self.messages.contains_key(id) {
+            self.bridged.insert(id.to_owned(), message);
+        }
+    }
+
+    /// Records the message `id` as seen and in Matrix at once: the bridge's own writes,
+    /// which came from Matrix, and what a saved state says.
+    pub(crate) fn put_bridged(&mut self, id: &str, message: SeenMessage) {
+        self.put(id, message.clone());
+        self.confirm(id, message);
+    }
+
+    /// The `n` messages seen last that are known to be in Matrix, oldest first, as they are
+    /// there, to keep across a restart.
     pub(crate) fn recent(&self, n: usize) -> Vec<(String, SeenMessage)> {
         let skip = self.order.len().saturating_sub(n);
         self.order
             .iter()
             .skip(skip)
-            .filter_map(|id| Some((id.clone(), self.messages.get(id)?.clone())))
+            .filter_map(|id| Some((id.clone(), self.bridged.get(id)?.clone())))
             .collect()
     }
 
-    /// Changes the remembered message `id` (creating it if unknown).
+    /// Changes the remembered message `id` (creating it if unknown) for a write the bridge
+    /// makes from Matrix, so it is in Matrix already.
     pub(crate) fn update(&mut self, id: &str, f: impl FnOnce(&mut SeenMessage)) {
         let mut m = self.messages.get(id).cloned().unwrap_or_default();
         f(&mut m);
-        self.put(id, m);
+        self.put_bridged(id, m);
     }
 }
 
@@ -117,5 +144,32 @@ mod tests {
         assert_eq!(again.get("M4"), seen.get("M4"));
         assert_eq!(again.get("M1"), None);
         assert_ne!(text_digest("a"), text_digest("b"));
+    }
+
+    #[test]
+    fn a_message_still_on_its_way_to_matrix_is_not_kept_as_bridged() {
+        let mut seen = Seen::default();
+        let first = SeenMessage {
+            author: "U".into(),
+            text: text_digest("first"),
+            ..SeenMessage::default()
+        };
+        seen.put("M1", first.clone());
+        assert!(seen.get("M1").is_some(), "known at once, for the next push");
+        assert!(
+            seen.recent(10).is_empty(),
+            "not saved before it is in Matrix"
+        );
+        seen.confirm("M1", first.clone());
+        let edited = SeenMessage {
+            text: text_digest("edited"),
+            ..first.clone()
+        };
+        seen.put("M1", edited);
+        assert_eq!(
+            seen.recent(10),
+            vec![("M1".to_owned(), first)],
+            "a restart starts from what Matrix has, so the edit is bridged again"
+        );
     }
 }

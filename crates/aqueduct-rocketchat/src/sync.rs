@@ -115,17 +115,20 @@ impl RocketLogin {
                 });
             }
         }
-        self.seen
-            .lock()
-            .expect("seen")
-            .put(id, convert::seen_state(m));
+        let now_seen = convert::seen_state(m);
+        self.seen.lock().expect("seen").put(id, now_seen.clone());
         let t = self.room_type(rid).await;
         let mut events = self.events(rid, &t, convert::ts_millis(m), changes).await;
         convert::retime(m, &mut events);
+        let mut all_bridged = true;
         for event in events {
             if let Err(e) = self.bridge.queue_remote_event(&self.login, event).await {
+                all_bridged = false;
                 tracing::warn!(rid, error = %e, "caught-up Rocket.Chat change not bridged");
             }
+        }
+        if all_bridged {
+            self.seen.lock().expect("seen").confirm(id, now_seen);
         }
     }
 }
