@@ -274,18 +274,7 @@ impl SynapseBuilder {
         let config_path = root.join("homeserver.yaml");
         write(&config_path, to_yaml(&config))?;
 
-        let stdout = std::fs::File::create(root.join("synapse.stdout"))?;
-        let stderr = std::fs::File::create(root.join("synapse.stderr"))?;
-        let child = Command::new(venv.join("bin").join("python"))
-            .args(["-m", "synapse.app.homeserver", "-c"])
-            .arg(&config_path)
-            .current_dir(&root)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("spawning Synapse from {}", venv.display()))?;
+        let child = spawn_homeserver(&venv, &root)?;
 
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -305,6 +294,48 @@ impl SynapseBuilder {
         tracing::debug!(port, elapsed = ?started.elapsed(), "Synapse is up");
         Ok(synapse)
     }
+}
+
+/// SIGTERM, wait up to 10 s, then SIGKILL.
+async fn terminate(child: &mut Child) -> anyhow::Result<()> {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+        Ok(status) => {
+            status.context("waiting for Synapse to exit")?;
+        }
+        Err(_) => {
+            tracing::warn!("Synapse ignored SIGTERM for 10 s; killing it");
+            child.kill().await.context("killing Synapse")?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts Synapse's process on the config in `root` (`homeserver.yaml`), its output
+/// appended to `synapse.stdout` and `synapse.stderr` there.
+fn spawn_homeserver(venv: &Path, root: &Path) -> anyhow::Result<Child> {
+    let append = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.join(name))
+    };
+    Command::new(venv.join("bin").join("python"))
+        .args(["-m", "synapse.app.homeserver", "-c"])
+        .arg(root.join("homeserver.yaml"))
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(append("synapse.stdout")?)
+        .stderr(append("synapse.stderr")?)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawning Synapse from {}", venv.display()))
 }
 
 /// A running Synapse. Dropping it kills the process and deletes its directory.
@@ -426,26 +457,29 @@ impl Synapse {
 
     /// SIGTERM, wait up to 10 s, then SIGKILL.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        if let Some(pid) = child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+        match self.child.take() {
+            Some(mut child) => terminate(&mut child).await,
+            None => Ok(()),
         }
-        match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
-            Ok(status) => {
-                status.context("waiting for Synapse to exit")?;
-            }
-            Err(_) => {
-                tracing::warn!("Synapse ignored SIGTERM for 10 s; killing it");
-                child.kill().await.context("killing Synapse")?;
-            }
+    }
+
+    /// Stops Synapse (SIGTERM, or SIGKILL after 10 s) and starts it again on the same port,
+    /// config and database, as an operator's restart would; returns once it answers.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            terminate(&mut child).await?;
         }
-        Ok(())
+        let venv = ensure_synapse_installed().await?;
+        let root = self.dir.path().to_owned();
+        self.child = Some(spawn_homeserver(&venv, &root)?);
+        // `signing.key` holds `ed25519 <version> <seed>`.
+        let key = std::fs::read_to_string(root.join("signing.key"))?;
+        let version = key
+            .split_whitespace()
+            .nth(1)
+            .context("signing.key has no key version")?
+            .to_owned();
+        self.wait_ready(&format!("ed25519:{version}")).await
     }
 
     /// Waits until this Synapse, the one whose signing key is `key_id`, answers.
