@@ -4,12 +4,14 @@
 //!   rustfmt, clippy and every test of the workspace. This is what `.ci/run` runs.
 //! - `quickstart [--no-run]`: set up a local Synapse and the bridge under `./.aqueduct/` and run
 //!   them. Rerunning reuses that state.
+//! - `chaos [ARGS]`: the chaos suite at full size (see `chaos.rs`).
 //! - `bench [--quick]`: build the test bridge and the benchmark harness (release) and run every
 //!   benchmark scenario against a Synapse on PostgreSQL; writes `docs/performance.md` and
 //!   `docs/performance.json`.
 //!
 //! Only `std` and `anyhow`: this crate has to build fast and before anything else.
 
+mod chaos;
 mod fuzz;
 mod venvs;
 
@@ -31,6 +33,10 @@ commands:
                         (--no-run: set up, start Synapse, check the bridge config, stop, exit)
   bench [--quick]       benchmarks against a Synapse on PostgreSQL; writes docs/performance.md
                         (--quick: every scenario with tiny counts, a smoke run)
+  chaos [ARGS]          messages both ways across Slack and Rocket.Chat through random faults
+                        (bridge SIGKILLs, Synapse restarts, socket drops, 429 storms, a busy
+                        database); fails unless each arrives exactly once, in order
+                        (ARGS: --messages N (10000 per lane), --seed N, --rate R, --json PATH)
   fuzz [ARGS]           build the fuzz targets of fuzz/ and run each; fails on any crash
                         (ARGS: --runs N (20000; 10000000 for the full run), --seconds S,
                         --target NAME; see docs/fuzzing.md)";
@@ -62,6 +68,7 @@ fn dispatch() -> Result<()> {
             [flag] if flag == "--quick" => bench(true),
             _ => bail!("{USAGE}"),
         },
+        Some("chaos") => chaos::chaos(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");

@@ -4,6 +4,7 @@
 //! asserts on time: figures are reported, never judged pass/fail.
 
 pub mod appservice;
+pub mod chaos;
 pub mod engine;
 pub mod env;
 pub mod measure;

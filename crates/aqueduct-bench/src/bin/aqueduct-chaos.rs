@@ -1,0 +1,47 @@
+//! `aqueduct-chaos`: the chaos suite at any size (`cargo xtask chaos` runs the full one).
+//! Prints each lane's counts and the faults inflicted; exits non-zero unless every message
+//! arrived exactly once, in order.
+
+use aqueduct_bench::chaos::{ChaosOptions, run};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const USAGE: &str = "usage: aqueduct-chaos --bridge-bin PATH [--messages N] [--rate MSG_PER_S] \
+[--fault-every SECONDS] [--seed N] [--stall SECONDS] [--json PATH]";
+
+fn main() -> anyhow::Result<()> {
+    let mut options = ChaosOptions {
+        bridge_bin: PathBuf::new(),
+        messages: 10_000,
+        rate: 8.0,
+        fault_every: Duration::from_secs(20),
+        seed: rand::random(),
+        stall: Duration::from_secs(180),
+    };
+    let mut json = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--bridge-bin" => options.bridge_bin = PathBuf::from(value()?),
+            "--messages" => options.messages = value()?.parse()?,
+            "--rate" => options.rate = value()?.parse()?,
+            "--fault-every" => options.fault_every = Duration::from_secs_f64(value()?.parse()?),
+            "--seed" => options.seed = value()?.parse()?,
+            "--stall" => options.stall = Duration::from_secs_f64(value()?.parse()?),
+            "--json" => json = Some(PathBuf::from(value()?)),
+            _ => anyhow::bail!("unknown argument {a}\n{USAGE}"),
+        }
+    }
+    anyhow::ensure!(!options.bridge_bin.as_os_str().is_empty(), "{USAGE}");
+    let report = tokio::runtime::Runtime::new()?.block_on(run(options))?;
+    print!("{}", report.summary());
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+    }
+    anyhow::ensure!(report.passed(), "messages were lost, doubled or reordered");
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! The chaos suite (issue 14): numbered messages both ways across Slack and Rocket.Chat while
+//! the bridge is SIGKILLed at random moments, Synapse restarts, platform sockets drop, 429
+//! storms come and the database is held busy. Afterwards every lane must have delivered each
+//! message exactly once, in order. Bounded in count and time, loopback only. Run small by the
+//! test suite (`tests/chaos_smoke.rs`) and at full size by `cargo xtask chaos`.
+
+pub mod check;
+pub mod faults;
+pub mod lanes;
+pub mod world;
+
+use check::{LaneResult, judge};
+use faults::Fault;
+use lanes::{Ends, Lane};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use world::World;
+
+/// How big and how rough a run is.
+#[derive(Clone, Debug)]
+pub struct ChaosOptions {
+    /// The test bridge binary (`aqueduct-testnet-bridge`), run as a process to be killed.
+    pub bridge_bin: PathBuf,
+    /// Messages per lane (four lanes: each platform, each way).
+    pub messages: usize,
+    /// Messages per second each lane offers.
+    pub rate: f64,
+    /// Mean time between two faults.
+    pub fault_every: Duration,
+    /// Seed of every random choice (faults, their moments and sizes), printed in the report
+    /// so a failing run can be repeated.
+    pub seed: u64,
+    /// The run gives up once nothing arrived for this long after the last send.
+    pub stall: Duration,
+}
+
+/// What a run did and what arrived.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChaosReport {
+    /// The seed the run used.
+    pub seed: u64,
+    /// Messages per lane.
+    pub messages: usize,
+    /// Each lane's verdict.
+    pub lanes: Vec<LaneResult>,
+    /// Faults inflicted, by kind.
+    pub faults: BTreeMap<String, u32>,
+    /// Wall-clock seconds from the first send to the last check.
+    pub seconds: f64,
+}
+
+impl ChaosReport {
+    /// Every lane delivered every message exactly once, in order.
+    pub fn passed(&self) -> bool {
+        self.lanes.iter().all(LaneResult::passed)
+    }
+
+    /// The report as text: one line per lane with its counts, then the faults.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "chaos: {} messages per lane, seed {}, {:.0} s\n",
+            self.messages, self.seed, self.seconds
+        );
+        for l in &self.lanes {
+            out.push_str(&format!(
+                "  {:<24} sent {:>6}  arrived {:>6}  missing {:>4}  duplicated {:>4}  out of order {:>4}  unexpected {:>4}  {}\n",
+                l.name,
+                l.sent,
+                l.arrived,
+                l.missing.len(),
+                l.duplicated.len(),
+                l.out_of_order,
+                l.unexpected,
+                if l.passed() { "ok" } else { "FAILED" },
+            ));
+            if !l.missing.is_empty() {
+                out.push_str(&format!("    missing: {:?}\n", first(&l.missing)));
+            }
+            if !l.duplicated.is_empty() {
+                out.push_str(&format!("    duplicated: {:?}\n", first(&l.duplicated)));
+            }
+        }
+        let total: u32 = self.faults.values().sum();
+        out.push_str(&format!("  faults inflicted: {total}\n"));
+        for (name, n) in &self.faults {
+            out.push_str(&format!("    {name}: {n}\n"));
+        }
+        out
+    }
+}
+
+/// The first few of a list, for a readable report.
+fn first(numbers: &[usize]) -> &[usize] {
+    &numbers[..numbers.len().min(20)]
+}
+
+/// Runs the suite once. `Err` only when the world could not be set up or torn down; lost,
+/// doubled or reordered messages are in the report.
+pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
+    let mut world = World::start(options.bridge_bin.clone()).await?;
+    let ends = Ends {
+        alice: world.alice.clone(),
+        slack_room: world.slack.room.clone(),
+        rocketchat_room: world.rocketchat.room.clone(),
+        slack: world.fakes.slack.clone(),
+        rocketchat: world.fakes.rocketchat.clone(),
+    };
+    let started = Instant::now();
+    // Senders give up on Matrix only long after any fault has healed.
+    let give_up = tokio::time::Instant::now()
+        + Duration::from_secs_f64(options.messages as f64 / options.rate)
+        + options.stall * 4;
+    let senders: Vec<_> = Lane::ALL
+        .iter()
+        .map(|&lane| {
+            let ends = ends.clone();
+            let (n, gap) = (
+                options.messages,
+                Duration::from_secs_f64(1.0 / options.rate),
+            );
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(gap);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                for i in 0..n {
+                    tick.tick().await;
+                    ends.send(lane, i, give_up).await?;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let mut faults = BTreeMap::new();
+    while !senders.iter().all(|s| s.is_finished()) {
+        let mean = options.fault_every.as_secs_f64();
+        let wait = Duration::from_secs_f64(rng.random_range(mean * 0.5..mean * 1.5));
+        tokio::time::sleep(wait).await;
+        if senders.iter().all(|s| s.is_finished()) {
+            break;
+        }
+        let fault = Fault::pick(&mut rng);
+        tracing::info!(fault = fault.name(), "inflicting");
+        fault.inflict(&mut world, &mut rng).await?;
+        *faults.entry(fault.name().to_owned()).or_insert(0) += 1;
+    }
+    for s in senders {
+        s.await??;
+    }
+
+    let lanes = wait_for_arrivals(&ends, options.messages, options.stall).await?;
+    let report = ChaosReport {
+        seed: options.seed,
+        messages: options.messages,
+        lanes,
+        faults,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if !report.passed() {
+        let kept = std::env::temp_dir().join(format!("aqueduct-chaos-{}-bridge.log", options.seed));
+        std::fs::write(&kept, world.env.bridge_log())?;
+        eprintln!(
+            "chaos: the bridge's whole log is kept in {}; it ends with:\n{}",
+            kept.display(),
+            world.bridge_log_tail(40)
+        );
+    }
+    world.stop().await?;
+    Ok(report)
+}
+
+/// Reads every lane's far end until all messages are there or nothing new arrived for
+/// `stall`; returns each lane's verdict on what arrived by then.
+async fn wait_for_arrivals(
+    ends: &Ends,
+    messages: usize,
+    stall: Duration,
+) -> anyhow::Result<Vec<LaneResult>> {
+    let mut last_total = 0;
+    let mut last_progress = Instant::now();
+    loop {
+        let mut results = Vec::new();
+        for lane in Lane::ALL {
+            results.push(judge(lane.name(), messages, &ends.arrivals(lane).await?));
+        }
+        let total: usize = results.iter().map(|r| r.arrived).sum();
+        let complete = results.iter().all(|r| r.arrived == r.sent);
+        if total > last_total {
+            last_total = total;
+            last_progress = Instant::now();
+        }
+        if complete || last_progress.elapsed() > stall {
+            // A duplicate can trail its original: look once more after a short while.
+            if complete {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let mut settled = Vec::new();
+                for lane in Lane::ALL {
+                    settled.push(judge(lane.name(), messages, &ends.arrivals(lane).await?));
+                }
+                return Ok(settled);
+            }
+            return Ok(results);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}

@@ -1,0 +1,123 @@
+//! The verdict on one lane of the chaos run: which of the numbered messages arrived, how
+//! often, and in what order. Pure, so its rules are tested without a bridge.
+
+use serde::Serialize;
+
+/// What one lane (a platform and a direction) delivered.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct LaneResult {
+    /// `Slack -> Matrix`, `Matrix -> Rocket.Chat`, ...
+    pub name: String,
+    /// Messages sent, numbered `0..sent`.
+    pub sent: usize,
+    /// Distinct messages that arrived.
+    pub arrived: usize,
+    /// Numbers that never arrived.
+    pub missing: Vec<usize>,
+    /// Numbers that arrived more than once (each listed once).
+    pub duplicated: Vec<usize>,
+    /// Arrivals whose number is lower than one that arrived before it (first arrivals only).
+    pub out_of_order: usize,
+    /// Arrivals whose number was never sent.
+    pub unexpected: usize,
+}
+
+impl LaneResult {
+    /// Every message exactly once, in order, nothing else.
+    pub fn passed(&self) -> bool {
+        self.arrived == self.sent
+            && self.missing.is_empty()
+            && self.duplicated.is_empty()
+            && self.out_of_order == 0
+            && self.unexpected == 0
+    }
+}
+
+/// Judges a lane from the numbers of the messages that arrived, in arrival order.
+pub fn judge(name: &str, sent: usize, arrivals: &[usize]) -> LaneResult {
+    let mut seen = vec![0u32; sent];
+    let (mut out_of_order, mut unexpected, mut highest) = (0, 0, None::<usize>);
+    for &n in arrivals {
+        let Some(count) = seen.get_mut(n) else {
+            unexpected += 1;
+            continue;
+        };
+        *count += 1;
+        if *count > 1 {
+            continue;
+        }
+        if highest.is_some_and(|h| n < h) {
+            out_of_order += 1;
+        }
+        highest = highest.max(Some(n));
+    }
+    let numbers_where = |pred: fn(u32) -> bool| -> Vec<usize> {
+        seen.iter()
+            .enumerate()
+            .filter(|(_, c)| pred(**c))
+            .map(|(n, _)| n)
+            .collect()
+    };
+    LaneResult {
+        name: name.to_owned(),
+        sent,
+        arrived: seen.iter().filter(|c| **c > 0).count(),
+        missing: numbers_where(|c| c == 0),
+        duplicated: numbers_where(|c| c > 1),
+        out_of_order,
+        unexpected,
+    }
+}
+
+/// The message number in `text` after `tag` (`ms-17` with tag `ms-` is 17), wherever the
+/// tag stands (a relay may put the sender's name before it).
+pub fn number_after(text: &str, tag: &str) -> Option<usize> {
+    let start = text.find(tag)? + tag.len();
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_once_in_order_passes() {
+        let r = judge("lane", 4, &[0, 1, 2, 3]);
+        assert!(r.passed(), "{r:?}");
+        assert_eq!(r.arrived, 4);
+    }
+
+    #[test]
+    fn loss_duplicates_reordering_and_strangers_each_fail() {
+        let lost = judge("lane", 3, &[0, 2]);
+        assert_eq!(lost.missing, vec![1]);
+        assert!(!lost.passed());
+        let doubled = judge("lane", 3, &[0, 1, 1, 2]);
+        assert_eq!(doubled.duplicated, vec![1]);
+        assert!(!doubled.passed());
+        let swapped = judge("lane", 3, &[0, 2, 1]);
+        assert_eq!(swapped.out_of_order, 1);
+        assert!(!swapped.passed());
+        let stranger = judge("lane", 2, &[0, 1, 9]);
+        assert_eq!(stranger.unexpected, 1);
+        assert!(!stranger.passed());
+    }
+
+    #[test]
+    fn a_late_duplicate_is_not_counted_as_reordering() {
+        let r = judge("lane", 3, &[0, 1, 2, 1]);
+        assert_eq!((r.out_of_order, r.duplicated.clone()), (0, vec![1]));
+    }
+
+    #[test]
+    fn numbers_are_found_after_their_tag() {
+        assert_eq!(number_after("ms-17", "ms-"), Some(17));
+        assert_eq!(number_after("Alice: ms-3 tail", "ms-"), Some(3));
+        assert_eq!(number_after("cs-3", "ms-"), None);
+        assert_eq!(number_after("ms-", "ms-"), None);
+    }
+}

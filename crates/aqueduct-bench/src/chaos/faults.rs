@@ -1,0 +1,103 @@
+//! The failures the chaos run inflicts, one at a time at random moments: the bridge
+//! SIGKILLed and restarted, Synapse restarted, platform sockets dropped, closed or silenced,
+//! 429 storms with and without `Retry-After`, the bridge's SQLite database held busy.
+
+use super::world::World;
+use rand::Rng;
+use rand::rngs::StdRng;
+use std::time::Duration;
+
+/// One kind of failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// SIGKILL the bridge (mid-send, whatever it is doing) and start it again.
+    KillBridge,
+    /// Stop Synapse (SIGTERM) and start it again on the same port and database.
+    RestartSynapse,
+    /// Slack's Socket Mode connection dropped without a close frame.
+    SlackSocketDrop,
+    /// Slack asks the app to reconnect (`disconnect` envelope).
+    SlackDisconnect,
+    /// Rocket.Chat's realtime connections closed and refused for a moment.
+    RocketChatRealtimeDown,
+    /// A storm of HTTP 429 with `Retry-After` on Slack's `chat.postMessage`.
+    SlackRateLimitStorm,
+    /// A storm of HTTP 429 on Rocket.Chat's `chat.sendMessage`, which names no `Retry-After`
+    /// (Rocket.Chat says when to come back in `X-RateLimit-Reset`).
+    RocketChatRateLimitStorm,
+    /// Another process holds the bridge's SQLite database in an exclusive transaction.
+    DatabaseBusy,
+}
+
+impl Fault {
+    /// Every kind, in the order the report lists them.
+    pub const ALL: [Fault; 8] = [
+        Fault::KillBridge,
+        Fault::RestartSynapse,
+        Fault::SlackSocketDrop,
+        Fault::SlackDisconnect,
+        Fault::RocketChatRealtimeDown,
+        Fault::SlackRateLimitStorm,
+        Fault::RocketChatRateLimitStorm,
+        Fault::DatabaseBusy,
+    ];
+
+    /// The name the report uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::KillBridge => "bridge SIGKILLed and restarted",
+            Fault::RestartSynapse => "Synapse restarted",
+            Fault::SlackSocketDrop => "Slack socket dropped",
+            Fault::SlackDisconnect => "Slack disconnect request",
+            Fault::RocketChatRealtimeDown => "Rocket.Chat realtime down",
+            Fault::SlackRateLimitStorm => "Slack 429 storm (Retry-After)",
+            Fault::RocketChatRateLimitStorm => "Rocket.Chat 429 storm (no Retry-After)",
+            Fault::DatabaseBusy => "bridge database busy (SQLite)",
+        }
+    }
+
+    /// A kind picked at random; killing the bridge, the fault that matters most, is drawn
+    /// twice as often as each other.
+    pub fn pick(rng: &mut StdRng) -> Fault {
+        let i = rng.random_range(0..Fault::ALL.len() + 1);
+        Fault::ALL.get(i).copied().unwrap_or(Fault::KillBridge)
+    }
+
+    /// Inflicts the fault on `world` and returns once the world is whole again (the bridge
+    /// serving, Synapse answering, the socket allowed back); what it broke heals on its own.
+    pub async fn inflict(self, world: &mut World, rng: &mut StdRng) -> anyhow::Result<()> {
+        match self {
+            Fault::KillBridge => {
+                // A pause of up to a second while down lets work pile up on both sides.
+                let down = Duration::from_millis(rng.random_range(0..1000));
+                world.kill_bridge().await?;
+                tokio::time::sleep(down).await;
+                world.start_bridge().await?;
+            }
+            Fault::RestartSynapse => world.env.synapse.restart().await?,
+            Fault::SlackSocketDrop => world.fakes.slack.drop_socket(),
+            Fault::SlackDisconnect => world.fakes.slack.send_disconnect(),
+            Fault::RocketChatRealtimeDown => {
+                world.fakes.rocketchat.close_realtime();
+                tokio::time::sleep(Duration::from_millis(rng.random_range(200..3000))).await;
+                world.fakes.rocketchat.open_realtime();
+            }
+            Fault::SlackRateLimitStorm => {
+                let times = rng.random_range(3..20);
+                world
+                    .fakes
+                    .slack
+                    .rate_limit("chat.postMessage", times, rng.random_range(1..3));
+            }
+            Fault::RocketChatRateLimitStorm => {
+                let times = rng.random_range(3..20);
+                world.fakes.rocketchat.rate_limit("chat.sendMessage", times);
+            }
+            Fault::DatabaseBusy => {
+                let hold = Duration::from_millis(rng.random_range(500..8000));
+                world.hold_database(hold).await?;
+            }
+        }
+        Ok(())
+    }
+}
