@@ -5,6 +5,7 @@ use crate::connector::{BridgeHandle, EventReceipt, NetworkApi, NetworkConnector,
 use crate::event::RemoteEvent;
 use crate::ghost_ids::GhostNamer;
 use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteChatId, RemoteUserId};
+pub use crate::inbox_drain::{DEFAULT_MAX_QUEUED_MATRIX_EVENTS, MAX_ATTEMPTS};
 use crate::matrix::MatrixApi;
 use crate::metrics::Metrics;
 use crate::permissions::Permissions;
@@ -13,9 +14,11 @@ use crate::record_writer::RecordWriter;
 use crate::records::{Ghost, Login};
 use crate::store::Store;
 use crate::{Error, Result};
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
@@ -81,8 +84,14 @@ pub(crate) enum Job {
         event: Box<RemoteEvent>,
         done: oneshot::Sender<Result<()>>,
     },
-    /// A Matrix event from the inbox, acknowledged once handled.
-    Matrix { seq: i64, json: String },
+    /// A Matrix event from the inbox, acknowledged once handled (or set aside after
+    /// repeated failures, see `inbox_drain.rs`).
+    Matrix {
+        seq: i64,
+        room: Option<String>,
+        json: String,
+        attempts: i64,
+    },
     /// Create (or find) a portal's room, in the portal's own queue so it cannot race with
     /// the portal's events.
     EnsurePortal {
@@ -110,8 +119,20 @@ pub(crate) struct Inner {
     pub(crate) queues: Queues<Job>,
     pub(crate) namer: GhostNamer,
     pub(crate) metrics: Metrics,
-    inbox_wakeup: Notify,
+    pub(crate) inbox_wakeup: Notify,
     pub(crate) shutting_down: AtomicBool,
+    /// Health metrics: panics, dead letters, restarts, memory bounds.
+    pub(crate) engine: crate::engine_metrics::EngineMetrics,
+    /// The last inbox event queued; a restarted drainer goes on from here.
+    pub(crate) inbox_cursor: AtomicI64,
+    /// Inbox events up to this seq were there before this run (see `inbox_drain.rs`).
+    pub(crate) replay_until: AtomicI64,
+    /// Matrix events queued and not yet handled, and the bound the drainer keeps it under.
+    pub(crate) matrix_queued: AtomicI64,
+    pub(crate) max_queued_matrix: AtomicUsize,
+    /// Woken when a queued Matrix event was handled.
+    pub(crate) matrix_freed: Notify,
+    // The caches below are bounded by `engine_upkeep.rs` (emptied over their caps).
     /// (room, user) pairs known to be joined (ghosts) or invited (real users).
     pub(crate) members: Mutex<HashSet<(String, String)>>,
     /// Ghosts known to be registered with an up-to-date profile.
@@ -147,16 +168,25 @@ impl Bridge {
     ) -> Self {
         let namer = GhostNamer::new(config.ghost_prefix.clone(), matrix.server_name().to_owned());
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let engine = crate::engine_metrics::EngineMetrics::new(metrics.registry());
+            let on_panic = engine.job_panics.clone();
             let weak = weak.clone();
-            let queues = Queues::new(Arc::new(move |job: Job| {
-                let weak = weak.clone();
-                Box::pin(async move {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.metrics.queue_depth_add(-1);
-                        inner.run_job(job).await;
-                    }
-                }) as BoxFuture<'static, ()>
-            }));
+            let queues = Queues::with_panic_hook(
+                Arc::new(move |job: Job| {
+                    let weak = weak.clone();
+                    Box::pin(async move {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.metrics.queue_depth_add(-1);
+                            inner.clone().run_job(job).await;
+                            inner.trim_caches();
+                        }
+                    }) as BoxFuture<'static, ()>
+                }),
+                Arc::new(move |key, message| {
+                    on_panic.inc();
+                    tracing::error!(queue = ?key, panic = message, "a queued job panicked; its queue goes on");
+                }),
+            );
             Inner {
                 connectors: connectors.into_iter().map(|c| (c.id(), c)).collect(),
                 config,
@@ -168,6 +198,14 @@ impl Bridge {
                 metrics,
                 inbox_wakeup: Notify::new(),
                 shutting_down: AtomicBool::new(false),
+                engine,
+                inbox_cursor: AtomicI64::new(0),
+                replay_until: AtomicI64::new(crate::inbox_drain::REPLAY_UNKNOWN),
+                matrix_queued: AtomicI64::new(0),
+                max_queued_matrix: AtomicUsize::new(
+                    crate::inbox_drain::DEFAULT_MAX_QUEUED_MATRIX_EVENTS,
+                ),
+                matrix_freed: Notify::new(),
                 members: Mutex::new(HashSet::new()),
                 ghosts: Mutex::new(HashMap::new()),
                 room_portals: Mutex::new(HashMap::new()),
@@ -191,6 +229,20 @@ impl Bridge {
         &self.inner.metrics
     }
 
+    /// Bounds how many Matrix events wait in portal queues at once (at least 1); the rest
+    /// wait in the durable inbox. Default [`DEFAULT_MAX_QUEUED_MATRIX_EVENTS`].
+    pub fn set_max_queued_matrix_events(&self, max: usize) {
+        self.inner
+            .max_queued_matrix
+            .store(max.max(1), Ordering::SeqCst);
+        self.inner.matrix_freed.notify_one();
+    }
+
+    /// Matrix events now read from the inbox into queues and not yet handled.
+    pub fn queued_matrix_events(&self) -> i64 {
+        self.inner.matrix_queued.load(Ordering::SeqCst)
+    }
+
     /// The ghost namer, for the registration's namespace.
     pub fn ghost_namer(&self) -> &GhostNamer {
         &self.inner.namer
@@ -205,8 +257,8 @@ impl Bridge {
                 tracing::warn!(connector = %login.connector, login = %login.id, error = %e, "login failed to start");
             }
         }
-        let inner = self.inner.clone();
-        tokio::spawn(async move { inner.drain_inbox().await });
+        tokio::spawn(self.inner.clone().supervise_inbox());
+        tokio::spawn(self.inner.clone().upkeep());
         Ok(())
     }
 
@@ -422,43 +474,9 @@ impl Inner {
         rx.await.unwrap_or(Err(Error::ShuttingDown))
     }
 
-    fn queue(&self, key: QueueKey, job: Job) {
+    pub(crate) fn queue(&self, key: QueueKey, job: Job) {
         self.metrics.queue_depth_add(1);
         self.queues.push(key, job);
-    }
-
-    /// Feeds inbox events to their queues, oldest first, forever (until shutdown).
-    async fn drain_inbox(self: Arc<Self>) {
-        let mut last = 0i64;
-        loop {
-            if self.is_shutting_down() {
-                return;
-            }
-            let wakeup = self.inbox_wakeup.notified();
-            match self.store.pending_inbox(last, 500).await {
-                Ok(rows) if !rows.is_empty() => {
-                    for row in rows {
-                        last = row.seq;
-                        let key = match &row.room_id {
-                            Some(room) => self.queue_key_for_room(room).await,
-                            None => QueueKey::Room(String::new()),
-                        };
-                        self.queue(
-                            key,
-                            Job::Matrix {
-                                seq: row.seq,
-                                json: row.json,
-                            },
-                        );
-                    }
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "cannot read the Matrix inbox; retrying"),
-            }
-            // The timeout covers a wake-up lost between the read and the wait.
-            let _ = tokio::time::timeout(Duration::from_secs(5), wakeup).await;
-        }
     }
 
     pub(crate) async fn queue_key_for_room(&self, room: &str) -> QueueKey {
@@ -495,7 +513,8 @@ impl Inner {
                 let result = if self.is_shutting_down() {
                     Err(Error::ShuttingDown)
                 } else {
-                    self.handle_remote_event(&connector, &login, *event).await
+                    self.caught(self.handle_remote_event(&connector, &login, *event))
+                        .await
                 };
                 if let Err(e) = &result {
                     tracing::warn!(connector = %connector, login = %login, error = %e, "remote event not bridged");
@@ -516,7 +535,8 @@ impl Inner {
                 let result = if self.is_shutting_down() {
                     Err(Error::ShuttingDown)
                 } else {
-                    self.ensure_portal_room(&key, &login, None).await
+                    self.caught(self.ensure_portal_room(&key, &login, None))
+                        .await
                 };
                 let _ = done.send(result);
             }
@@ -530,18 +550,35 @@ impl Inner {
                 let result = if self.is_shutting_down() {
                     Err(Error::ShuttingDown)
                 } else {
-                    self.link_room(&key, &room, &login, *info).await
+                    self.caught(self.link_room(&key, &room, &login, *info))
+                        .await
                 };
                 let _ = done.send(result);
             }
-            Job::Matrix { seq, json } => {
-                if self.is_shutting_down() {
-                    return; // stays in the inbox for the next start
-                }
-                self.handle_matrix_event(&json).await;
-                if let Err(e) = self.store.ack_inbox(seq).await {
-                    tracing::error!(error = %e, seq, "cannot acknowledge an inbox event; it will be handled again after restart");
-                }
+            Job::Matrix {
+                seq,
+                room,
+                json,
+                attempts,
+            } => {
+                let _queued = crate::inbox_drain::QueuedMatrixEvent(self.clone());
+                self.handle_inbox_event(seq, room.as_deref(), &json, attempts)
+                    .await;
+            }
+        }
+    }
+
+    /// Runs a job's work, turning a panic into an error for whoever waits on the job (a
+    /// connector's receipt then fails, so it does not checkpoint past the event), counted in
+    /// `aqueduct_job_panics_total`.
+    async fn caught<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        match AssertUnwindSafe(work).catch_unwind().await {
+            Ok(result) => result,
+            Err(payload) => {
+                let message = crate::queue::panic_message(payload.as_ref());
+                self.engine.job_panics.inc();
+                tracing::error!(panic = message, "handling a job panicked");
+                Err(Error::Unknown(format!("handling it panicked: {message}")))
             }
         }
     }
