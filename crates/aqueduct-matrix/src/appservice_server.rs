@@ -1,17 +1,32 @@
 //! The appservice API the homeserver calls: transactions, user and alias queries, ping.
 //! Every answer carries `Content-Length` (Synapse treats a response without it as failed).
+//!
+//! A transaction the bridge refuses is retried by the homeserver forever and holds up every
+//! later event, so the transaction endpoint refuses only what no homeserver sends: a wrong
+//! token, a body that is not a JSON object, a body over the size limit (far above what a
+//! homeserver puts in one transaction, see [`DEFAULT_MAX_TRANSACTION_BYTES`]). One bad event
+//! inside a good transaction (too deeply nested for the JSON parser, not an object, a number
+//! out of range) is skipped and logged, and the rest is stored.
 
 use crate::auth::tokens_match;
 use async_trait::async_trait;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use ruma::api::IncomingRequest;
 use ruma::api::appservice::event::push_events;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// The default limit on a request body to the appservice API, in bytes: 32 MiB. A Synapse
+/// transaction holds at most 100 room events (each at most 64 KiB) plus ephemeral events and
+/// to-device messages, about 7 MiB at worst; axum's own default (2 MB) would refuse such a
+/// transaction with 413, which Synapse retries forever.
+pub const DEFAULT_MAX_TRANSACTION_BYTES: usize = 32 * 1024 * 1024;
 
 /// What the appservice server asks of the bridge.
 #[async_trait]
@@ -41,8 +56,19 @@ struct ServerState {
     hs_token: Arc<str>,
 }
 
-/// The appservice routes, both the `/_matrix/app/v1` ones and the legacy unprefixed ones.
+/// The appservice routes, both the `/_matrix/app/v1` ones and the legacy unprefixed ones,
+/// taking bodies up to [`DEFAULT_MAX_TRANSACTION_BYTES`].
 pub fn router(handler: Arc<dyn AppserviceHandler>, hs_token: &str) -> Router {
+    router_with_limit(handler, hs_token, DEFAULT_MAX_TRANSACTION_BYTES)
+}
+
+/// [`router`] taking request bodies up to `max_body_bytes` (larger ones get 413). The limit
+/// covers only these routes, not routes added to the returned router later.
+pub fn router_with_limit(
+    handler: Arc<dyn AppserviceHandler>,
+    hs_token: &str,
+    max_body_bytes: usize,
+) -> Router {
     let state = ServerState {
         handler,
         hs_token: Arc::from(hs_token),
@@ -60,6 +86,7 @@ pub fn router(handler: Arc<dyn AppserviceHandler>, hs_token: &str) -> Router {
         .route("/_matrix/app/v1/ping", post(post_ping))
         .fallback(unknown_route)
         .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
 }
 
 /// A JSON response with an explicit `Content-Length`.
@@ -123,39 +150,31 @@ async fn put_transaction(
     if let Err(r) = authorize(&state, &headers, query.as_deref()) {
         return *r;
     }
-    let mut request = http::Request::builder()
-        .method(http::Method::PUT)
-        .uri(format!("/_matrix/app/v1/transactions/{txn_id}"));
-    if let Some(h) = request.headers_mut() {
-        *h = headers;
-    }
-    let request = request.body(body).expect("valid request parts");
-    let parsed = match push_events::v1::Request::try_from_http_request(request, &[txn_id.as_str()])
-    {
-        Ok(p) => p,
-        Err(e) => {
+    let txn = match LenientTransaction::parse(&body) {
+        Ok(t) => t,
+        Err(why) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "M_BAD_JSON",
-                &format!("the transaction body is not valid: {e}"),
+                &format!("the transaction body is not valid: {why}"),
             );
         }
     };
-    state.handler.observe_transaction(&parsed).await;
-    // Room events, then ephemeral data (typing, receipts), each with its room.
-    let timeline = parsed.events.iter().map(|raw| {
-        (
-            raw.get_field::<String>("room_id").ok().flatten(),
-            raw.json().get().to_owned(),
-        )
-    });
-    let ephemeral = parsed.ephemeral.iter().map(|raw| {
-        (
-            raw.get_field::<String>("room_id").ok().flatten(),
-            raw.json().get().to_owned(),
-        )
-    });
-    let events: Vec<(Option<String>, String)> = timeline.chain(ephemeral).collect();
+    if txn.skipped > 0 {
+        tracing::warn!(
+            txn_id,
+            skipped = txn.skipped,
+            "skipped malformed events in a transaction; the rest is stored"
+        );
+    }
+    match txn.typed(&txn_id, headers) {
+        Some(parsed) => state.handler.observe_transaction(&parsed).await,
+        None => tracing::warn!(
+            txn_id,
+            "the transaction's extra fields are malformed; its to-device and device-list data are ignored"
+        ),
+    }
+    let events = txn.events;
     match state.handler.receive_transaction(&txn_id, events).await {
         Ok(()) => json(StatusCode::OK, serde_json::json!({})),
         Err(e) => {
@@ -234,4 +253,113 @@ async fn unknown_route() -> Response {
         "M_UNRECOGNIZED",
         "unknown appservice endpoint",
     )
+}
+
+/// A transaction parsed event by event, so one malformed event costs only itself.
+struct LenientTransaction {
+    /// The top-level fields other than the events, as sent.
+    rest: BTreeMap<String, Box<RawValue>>,
+    /// Room events then ephemeral events that parsed, each with its room.
+    events: Vec<(Option<String>, String)>,
+    /// The good room events and ephemeral events, for the typed view.
+    timeline: Vec<Box<RawValue>>,
+    ephemeral: Vec<Box<RawValue>>,
+    /// How many events were skipped.
+    skipped: usize,
+}
+
+impl LenientTransaction {
+    /// Parses a body. `Err` only if it is not a JSON object or `events`/`ephemeral` are not
+    /// arrays; a bad event inside them is skipped. The outer parse has no nesting limit (raw
+    /// values are skipped over, not built), so a deeply nested event reaches the check below.
+    fn parse(body: &[u8]) -> Result<Self, String> {
+        let mut rest: BTreeMap<String, Box<RawValue>> =
+            serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let mut take = |key: &str| -> Result<Vec<Box<RawValue>>, String> {
+            match rest.remove(key) {
+                None => Ok(Vec::new()),
+                Some(raw) => serde_json::from_str(raw.get())
+                    .map_err(|e| format!("`{key}` is not a list of events: {e}")),
+            }
+        };
+        // The unstable names of the ephemeral field are taken as well (MSC2409).
+        let timeline_raw = take("events")?;
+        let mut ephemeral_raw = take("ephemeral")?;
+        ephemeral_raw.extend(take("de.sorunome.msc2409.ephemeral")?);
+        let mut txn = LenientTransaction {
+            rest,
+            events: Vec::new(),
+            timeline: Vec::new(),
+            ephemeral: Vec::new(),
+            skipped: 0,
+        };
+        for (raw, is_timeline) in timeline_raw
+            .into_iter()
+            .map(|r| (r, true))
+            .chain(ephemeral_raw.into_iter().map(|r| (r, false)))
+        {
+            // Parsing into a value applies serde_json's nesting limit (128) and refuses
+            // numbers out of range: what the engine could not parse later either.
+            let room = match serde_json::from_str::<serde_json::Value>(raw.get()) {
+                Ok(serde_json::Value::Object(map)) => map
+                    .get("room_id")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_owned),
+                Ok(_) => {
+                    tracing::warn!("skipping an event that is not a JSON object");
+                    txn.skipped += 1;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping an event that cannot be parsed");
+                    txn.skipped += 1;
+                    continue;
+                }
+            };
+            txn.events.push((room, raw.get().to_owned()));
+            if is_timeline {
+                txn.timeline.push(raw);
+            } else {
+                txn.ephemeral.push(raw);
+            }
+        }
+        Ok(txn)
+    }
+
+    /// The good part of the transaction as ruma's request, for observers. With extra fields
+    /// ruma cannot read, a view without them; `None` if even that fails.
+    fn typed(&self, txn_id: &str, headers: HeaderMap) -> Option<push_events::v1::Request> {
+        let with_rest = self.body(true);
+        let without_rest = self.body(false);
+        for body in [with_rest, without_rest] {
+            let mut request = http::Request::builder()
+                .method(http::Method::PUT)
+                .uri(format!("/_matrix/app/v1/transactions/{txn_id}"));
+            if let Some(h) = request.headers_mut() {
+                *h = headers.clone();
+            }
+            let request = request.body(body).ok()?;
+            if let Ok(parsed) = push_events::v1::Request::try_from_http_request(request, &[txn_id])
+            {
+                return Some(parsed);
+            }
+        }
+        None
+    }
+
+    fn body(&self, with_rest: bool) -> Vec<u8> {
+        let mut map: BTreeMap<&str, &RawValue> = BTreeMap::new();
+        if with_rest {
+            for (k, v) in &self.rest {
+                map.insert(k, v);
+            }
+        }
+        let timeline =
+            serde_json::value::to_raw_value(&self.timeline).expect("raw values serialize");
+        let ephemeral =
+            serde_json::value::to_raw_value(&self.ephemeral).expect("raw values serialize");
+        map.insert("events", &timeline);
+        map.insert("ephemeral", &ephemeral);
+        serde_json::to_vec(&map).expect("raw values serialize")
+    }
 }

@@ -10,7 +10,9 @@ mod intents;
 mod shared_secret_login;
 mod startup_ping;
 
-pub use appservice_server::{AppserviceHandler, router};
+pub use appservice_server::{
+    AppserviceHandler, DEFAULT_MAX_TRANSACTION_BYTES, router, router_with_limit,
+};
 pub use client::{ClientConfig, DeviceAuth, DoublePuppetSecret, HomeserverClient};
 pub use error::{Error, Result};
 pub use startup_ping::ping_homeserver;
