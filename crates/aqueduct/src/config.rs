@@ -82,6 +82,11 @@ pub struct AppserviceConfig {
     /// `<public_url>/_aqueduct/media/`. Unset: relayed messages carry no avatar.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Largest request body the appservice API takes, in bytes (default 32 MiB). A homeserver
+    /// transaction (100 events of at most 64 KiB plus ephemeral and to-device data) stays
+    /// well under it; a body over it is answered 413, which the homeserver retries forever.
+    #[serde(default = "default_max_transaction_bytes")]
+    pub max_transaction_bytes: usize,
 }
 
 impl AppserviceConfig {
@@ -93,6 +98,9 @@ impl AppserviceConfig {
     }
 }
 
+fn default_max_transaction_bytes() -> usize {
+    aqueduct_matrix::DEFAULT_MAX_TRANSACTION_BYTES
+}
 fn default_id() -> String {
     "aqueduct".into()
 }
@@ -145,6 +153,10 @@ pub struct BridgeSection {
     /// Recent messages brought in when a chat is first bridged (0: none).
     #[serde(default = "default_backfill")]
     pub backfill_limit: usize,
+    /// Most Matrix events read from the durable inbox into portal queues at once; the rest
+    /// wait in the inbox, so memory stays bounded however large the backlog.
+    #[serde(default = "default_max_queued_matrix_events")]
+    pub max_queued_matrix_events: usize,
 }
 
 impl Default for BridgeSection {
@@ -155,6 +167,7 @@ impl Default for BridgeSection {
             max_attachment_bytes: default_max_attachment(),
             shutdown_grace_secs: default_grace(),
             backfill_limit: default_backfill(),
+            max_queued_matrix_events: default_max_queued_matrix_events(),
         }
     }
 }
@@ -167,6 +180,9 @@ fn default_max_attachment() -> u64 {
 }
 fn default_grace() -> u64 {
     30
+}
+fn default_max_queued_matrix_events() -> usize {
+    aqueduct_core::bridge::DEFAULT_MAX_QUEUED_MATRIX_EVENTS
 }
 fn default_backfill() -> usize {
     50

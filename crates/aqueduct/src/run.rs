@@ -81,6 +81,7 @@ pub async fn run(
     if let Some(crypto) = &crypto {
         bridge.set_decryptor(crypto.clone());
     }
+    bridge.set_max_queued_matrix_events(config.bridge.max_queued_matrix_events);
 
     let listener = tokio::net::TcpListener::bind(&config.appservice.listen)
         .await
@@ -93,6 +94,7 @@ pub async fn run(
         web,
         public_media(&config),
         crypto.clone(),
+        config.appservice.max_transaction_bytes,
     );
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {

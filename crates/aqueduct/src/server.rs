@@ -71,8 +71,8 @@ impl AppserviceHandler for EngineHandler {
 /// Connectors' HTTP endpoints by connector id.
 pub type WebHandlers = Arc<HashMap<String, Arc<dyn WebHandler>>>;
 
-/// The full router: appservice routes, connectors' endpoints under `/_aqueduct/<connector>/`,
-/// `/metrics` and `/health`.
+/// The full router: appservice routes (bodies up to `max_transaction_bytes`), connectors'
+/// endpoints under `/_aqueduct/<connector>/`, `/metrics` and `/health`.
 pub fn router(
     bridge: Bridge,
     client: HomeserverClient,
@@ -80,6 +80,7 @@ pub fn router(
     web: WebHandlers,
     public_media: Option<PublicMedia>,
     crypto: Option<Arc<aqueduct_crypto::BridgeCrypto>>,
+    max_transaction_bytes: usize,
 ) -> Router {
     let registry = bridge.metrics().registry().clone();
     let media = crate::public_media_route::MediaRoute {
@@ -91,7 +92,7 @@ pub fn router(
         client,
         crypto,
     });
-    aqueduct_matrix::router(handler, hs_token)
+    aqueduct_matrix::router_with_limit(handler, hs_token, max_transaction_bytes)
         .route(
             &format!("{MEDIA_PATH}/{{signature}}/{{server}}/{{media_id}}"),
             get(move |path| crate::public_media_route::serve(media.clone(), path)),
