@@ -5,6 +5,7 @@ pub mod http_forward;
 pub mod matrix_client;
 pub mod nio_client;
 pub mod older_homeserver;
+pub mod recording_homeserver;
 pub mod rocketchat_env;
 pub mod slack_env;
 pub mod spec_dir;

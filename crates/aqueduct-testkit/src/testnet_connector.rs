@@ -21,6 +21,13 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A Matrix message whose text contains this makes `send_message` panic (tests of the
+/// engine's panic supervision and dead letters).
+pub const PANIC_TEXT: &str = "aqueduct-test:panic";
+/// A Matrix message whose text contains this makes `send_message` never return (tests that
+/// stop the bridge in the middle of handling an event, as a crash would).
+pub const HANG_TEXT: &str = "aqueduct-test:hang";
+
 /// Config section `platforms.testnet`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -468,6 +475,13 @@ impl NetworkApi for TestNetApi {
         portal: &Portal,
         message: &MatrixMessage,
     ) -> ConnectorResult<aqueduct_core::event::SentMessage> {
+        // Poison messages, for tests of the engine's supervision and dead letters.
+        if message.content.body.contains(PANIC_TEXT) {
+            panic!("the test network connector was told to panic");
+        }
+        if message.content.body.contains(HANG_TEXT) {
+            std::future::pending::<()>().await;
+        }
         let body = json!({
             "text": message.content.body,
             "html": message.content.html,
