@@ -129,21 +129,20 @@ struct Stats {
     fuzz_secs: u64,
 }
 
-fn fuzz_command(fuzz_dir: &Path, verb: &str) -> Command {
+/// Targets that need the `connectors` feature (and its much larger build).
+const CONNECTOR_TARGETS: &[&str] = &["slack_events", "rocketchat_messages"];
+
+fn fuzz_command(fuzz_dir: &Path, verb: &str, target: &str) -> Command {
     let mut cmd = Command::new("cargo");
     cmd.current_dir(fuzz_dir)
         .env("RUSTC_BOOTSTRAP", "1")
         .env("CARGO_TARGET_DIR", fuzz_dir.join("target"))
         // No sanitizer: the code is safe Rust, and ASan would cost most of the executions.
         // Debug assertions on, so integer overflow panics as it does in the test suite.
-        .args([
-            verb,
-            "--sanitizer",
-            "none",
-            "--debug-assertions",
-            "--features",
-            "connectors",
-        ]);
+        .args(["fuzz", verb, "--sanitizer", "none", "--debug-assertions"]);
+    if CONNECTOR_TARGETS.contains(&target) {
+        cmd.args(["--features", "connectors"]);
+    }
     cmd
 }
 
@@ -151,7 +150,7 @@ fn run_target(fuzz_dir: &Path, target: &str, options: &Options) -> Result<Stats>
     let work: PathBuf = fuzz_dir.join("target").join("corpus").join(target);
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let seeds = fuzz_dir.join("corpus").join(target);
-    let mut cmd = fuzz_command(fuzz_dir, "run");
+    let mut cmd = fuzz_command(fuzz_dir, "run", target);
     cmd.arg(target).arg(&work);
     if seeds.is_dir() {
         cmd.arg(&seeds);
@@ -175,7 +174,13 @@ fn run_target(fuzz_dir: &Path, target: &str, options: &Options) -> Result<Stats>
         .with_context(|| format!("running cargo fuzz run {target}"))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        // The tail holds the crash, the input and where libFuzzer saved it.
+        // The panic message, then the tail: the input and where libFuzzer saved it.
+        if let Some(at) = stderr.find("panicked at") {
+            eprintln!(
+                "{}",
+                stderr[at..].lines().take(3).collect::<Vec<_>>().join("\n")
+            );
+        }
         let tail: Vec<&str> = stderr.lines().rev().take(60).collect();
         for line in tail.iter().rev() {
             eprintln!("{line}");

@@ -121,7 +121,9 @@ pub fn parse(html: &str) -> Vec<Node> {
                         attrs,
                         children: Vec::new(),
                     });
-                } else if stack.len() <= MAX_DEPTH {
+                } else if stack.len() < MAX_DEPTH {
+                    // The stack holds the root too: open elements stop one short of the cap,
+                    // so a void element inside the deepest one is still within it.
                     stack.push((name, attrs, Vec::new()));
                 }
                 // Deeper than the cap: the tag is dropped, what it holds stays where we are.
@@ -392,6 +394,29 @@ mod tests {
         assert_eq!(children[3].attr("href"), Some("x?a=1&b=2"));
         assert_eq!(children[3].attr("data-x"), Some(""));
         assert_eq!(children[4].attr("alt"), Some(":p:"));
+    }
+
+    fn depth(nodes: &[Node]) -> usize {
+        nodes
+            .iter()
+            .map(|n| match n {
+                Node::Element { children, .. } => 1 + depth(children),
+                Node::Text(_) => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Found by the `html_parse` fuzz target: a void or self-closing element inside the
+    /// deepest open element went one level past the cap.
+    #[test]
+    fn void_elements_at_the_cap_stay_within_it() {
+        for leaf in ["<br>", "<b/>", "<img alt=x>"] {
+            let html = "<b>".repeat(3 * MAX_DEPTH) + leaf + "text";
+            let nodes = parse(&html);
+            assert_eq!(depth(&nodes), MAX_DEPTH, "{leaf}");
+            assert_eq!(nodes[0].text().trim(), "text");
+        }
     }
 
     #[test]
