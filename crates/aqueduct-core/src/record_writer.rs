@@ -17,7 +17,9 @@
 use crate::ids::{PortalKey, RemoteMessageId};
 use crate::records::MessageRecord;
 use crate::store::Store;
+use futures_util::FutureExt;
 use std::collections::{BTreeMap, HashMap};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, watch};
 
@@ -59,7 +61,7 @@ impl RecordWriter {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().expect("record writer poisoned")
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Queues `record` for the next commit.
@@ -92,8 +94,11 @@ impl RecordWriter {
     /// is done again (idempotently) later.
     pub(crate) async fn committed(&self, from: Mark, upto: Mark) -> Result<(), String> {
         let mut done = self.done.clone();
-        // The sender lives in the writer's task, which only ends with the writer.
-        let _ = done.wait_for(|d| *d >= upto.0).await;
+        // The sender lives in the writer's task, which only ends with the writer (or if it
+        // died: then nothing after it was written, and saying so keeps the event unacknowledged).
+        if done.wait_for(|d| *d >= upto.0).await.is_err() {
+            return Err("the record writer stopped".into());
+        }
         let state = self.state();
         match state.failed.range(from.0 + 1..=upto.0).next() {
             Some((_, why)) => Err(why.clone()),
@@ -120,7 +125,19 @@ async fn write_loop(
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let first = written + 1;
         written += batch.len() as u64;
-        let result = insert_with_retries(store.as_ref(), &batch).await;
+        // A panic in the store must not end this task: every later waiter would then be told
+        // "committed" for records never written. It counts as a failed commit instead, so the
+        // events are redelivered.
+        let result = match AssertUnwindSafe(insert_with_retries(store.as_ref(), &batch))
+            .catch_unwind()
+            .await
+        {
+            Ok(result) => result,
+            Err(payload) => Err(crate::store::StoreError(format!(
+                "writing records panicked: {}",
+                crate::queue::panic_message(payload.as_ref())
+            ))),
+        };
         {
             let mut state = state.lock().expect("record writer poisoned");
             for (n, r) in (first..).zip(&batch) {
