@@ -355,6 +355,7 @@ async fn hostile_requests_at_both_doors_get_clear_answers_and_lose_nothing() -> 
     for body in &hostile_slack {
         let status = post_slack(&env, body, true, 0).await?;
         let shown = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
+        eprintln!("Slack door: {shown:?} -> HTTP {status}");
         assert!(
             status == 200 || (400..500).contains(&status),
             "{shown}: HTTP {status}"
