@@ -3,19 +3,31 @@
 //! queued, an unknown user's profile fetched), and the read loop must keep reading, answering
 //! pings and sending acknowledgements meanwhile. Events of one conversation stay in arrival
 //! order (a portal's Matrix order follows it); a slow one holds up only its own conversation.
+//! Workspace-wide events (no conversation: `emoji_changed`, `user_change`, `tokens_revoked`)
+//! change what later events are converted with, so they keep their place in the stream as a
+//! barrier: one waits for every event before it, and every event after it waits for it.
 
-use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+/// Resolves once a job is done (or dropped).
+type Done = Shared<oneshot::Receiver<()>>;
 
 /// The lanes of one app login, kept across reconnections.
 #[derive(Default)]
 pub(crate) struct Lanes {
     lanes: HashMap<String, mpsc::UnboundedSender<BoxFuture<'static, ()>>>,
     busy: Arc<Busy>,
+    /// The latest workspace-wide job, which conversation jobs given after it wait for.
+    last_global: Option<Done>,
+    /// Conversation jobs given since the latest workspace-wide job, which the next one waits
+    /// for (finished ones are dropped from the list as it grows).
+    since_global: Vec<Done>,
 }
 
 #[derive(Default)]
@@ -25,9 +37,28 @@ struct Busy {
 }
 
 impl Lanes {
-    /// Runs `job` after the jobs already given for `event`'s conversation.
+    /// Runs `job` after the jobs already given for `event`'s conversation, or after every job
+    /// already given when `event` belongs to no conversation (and before any given later).
     pub(crate) fn push(&mut self, event: &Value, job: BoxFuture<'static, ()>) {
         let key = conversation(event);
+        let (finished, done) = oneshot::channel::<()>();
+        let done = done.shared();
+        let waits: Vec<Done> = if key.is_empty() {
+            let mut before = std::mem::take(&mut self.since_global);
+            before.extend(self.last_global.replace(done));
+            before
+        } else {
+            self.since_global.retain(|d| d.peek().is_none());
+            self.since_global.push(done);
+            self.last_global.iter().cloned().collect()
+        };
+        let job: BoxFuture<'static, ()> = Box::pin(async move {
+            for earlier in waits {
+                let _ = earlier.await;
+            }
+            job.await;
+            let _ = finished.send(());
+        });
         self.busy.jobs.fetch_add(1, Ordering::SeqCst);
         let lane = self
             .lanes
@@ -70,8 +101,7 @@ fn spawn_lane(busy: Arc<Busy>) -> mpsc::UnboundedSender<BoxFuture<'static, ()>> 
 }
 
 /// The conversation an event belongs to: `channel` (a string, or an object with an `id` as
-/// in `channel_created`), a reaction's `item.channel`, or none (workspace-wide events share
-/// one lane).
+/// in `channel_created`), a reaction's `item.channel`, or none (workspace-wide events, empty).
 fn conversation(event: &Value) -> String {
     event["channel"]
         .as_str()
@@ -120,5 +150,36 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), lanes.idle())
             .await
             .expect("idle once every job is done");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_workspace_wide_event_keeps_its_place_in_the_stream() {
+        let mut lanes = Lanes::default();
+        let (done_tx, mut done) = mpsc::unbounded_channel::<&'static str>();
+        let d = done_tx.clone();
+        lanes.push(
+            &json!({"channel": "C1"}),
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                let _ = d.send("slow C1");
+            }),
+        );
+        let d = done_tx.clone();
+        lanes.push(
+            &json!({"type": "emoji_changed"}),
+            Box::pin(async move {
+                let _ = d.send("emoji changed");
+            }),
+        );
+        let d = done_tx.clone();
+        lanes.push(
+            &json!({"channel": "C2"}),
+            Box::pin(async move {
+                let _ = d.send("C2 after the change");
+            }),
+        );
+        assert_eq!(done.recv().await, Some("slow C1"));
+        assert_eq!(done.recv().await, Some("emoji changed"));
+        assert_eq!(done.recv().await, Some("C2 after the change"));
     }
 }
