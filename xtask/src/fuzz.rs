@@ -196,11 +196,12 @@ fn run_target(fuzz_dir: &Path, target: &str, options: &Options) -> Result<Stats>
     Ok(Stats {
         runs: stat("stat::number_of_executed_units:"),
         exec_per_sec: stat("stat::average_exec_per_sec:"),
+        // libFuzzer's last words: "Done N runs in S second(s)".
         fuzz_secs: stderr
             .lines()
             .rev()
             .find_map(|l| {
-                let rest = l.split(" secs:").nth(1)?;
+                let rest = l.strip_prefix("Done ")?.split(" runs in ").nth(1)?;
                 rest.split_whitespace().next()?.parse().ok()
             })
             .unwrap_or(0),
