@@ -149,3 +149,48 @@ async fn slack_an_avatar_on_another_host_never_sees_the_bot_token() -> anyhow::R
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_a_file_url_on_another_host_gets_no_token_and_the_file_is_named() -> anyhow::Result<()>
+{
+    let s = SlackEnv::start().await?;
+    let attacker = Attacker::start().await?;
+    let bridge = s.env.start_in_process().await?;
+    s.login_app().await?;
+    s.slack.post("C1", "UBOB", "files ahead", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "files ahead")
+        .await?;
+
+    // Slack (or whatever answers as Slack) points the file somewhere else.
+    s.slack
+        .set_file_url(&attacker.url("/files-pri/F1/secret.png"));
+    s.slack.upload_file(
+        "C1",
+        "UBOB",
+        "secret.png",
+        "image/png",
+        b"\x89PNG\r\n\x1a\nreal".to_vec(),
+        "the real file",
+    );
+    let m = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("the real file"))
+        })
+        .await?;
+    let body = m["content"]["body"].as_str().unwrap_or_default();
+    assert!(body.contains("[secret.png was not bridged:"), "{body}");
+    assert!(
+        attacker.requests().is_empty(),
+        "the bridge fetched from another host: {:#?}",
+        attacker.requests()
+    );
+    let events = s.alice.messages(&room).await?;
+    assert!(events.iter().all(|e| e["content"]["msgtype"] != "m.image"));
+    bridge.stop().await?;
+    Ok(())
+}

@@ -192,6 +192,7 @@ impl FakeSlack {
                 custom_emoji: Default::default(),
                 avatar_urls: HashMap::new(),
                 download_delay: Duration::ZERO,
+                file_url: None,
             }),
             msg_notify: Notify::new(),
             sock_notify: Notify::new(),
@@ -638,6 +639,11 @@ impl FakeSlack {
             .lock()
             .avatar_urls
             .insert(user.to_owned(), url.to_owned());
+    }
+
+    /// Every file's `url_private` and `url_private_download` is `url` from now on.
+    pub fn set_file_url(&self, url: &str) {
+        self.shared.lock().file_url = Some(url.to_owned());
     }
 
     /// Each `url_private` download waits `delay` before its bytes come.

@@ -32,8 +32,10 @@ impl State {
             "public_url_shared": false,
             "display_as_bot": false,
             "username": "",
-            "url_private": format!("{root}/files-pri/{}/{}", f.id, f.name),
-            "url_private_download": format!("{root}/files-pri/{}/download/{}", f.id, f.name),
+            "url_private": self.file_url.clone()
+                .unwrap_or_else(|| format!("{root}/files-pri/{}/{}", f.id, f.name)),
+            "url_private_download": self.file_url.clone()
+                .unwrap_or_else(|| format!("{root}/files-pri/{}/download/{}", f.id, f.name)),
             "permalink": format!("{root}/files/{}/{}/{}", f.user, f.id, f.name),
         })
     }

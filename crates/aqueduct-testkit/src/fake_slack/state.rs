@@ -144,6 +144,9 @@ pub(crate) struct State {
     pub avatar_urls: HashMap<String, String>,
     /// How long each `url_private` download waits before its bytes come.
     pub download_delay: Duration,
+    /// When set, every file's `url_private` and `url_private_download` (a hostile or broken
+    /// Slack, or a proxy rewriting them).
+    pub file_url: Option<String>,
 }
 
 pub(crate) struct Shared {
