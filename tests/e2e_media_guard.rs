@@ -194,3 +194,51 @@ async fn slack_a_file_url_on_another_host_gets_no_token_and_the_file_is_named() 
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_a_title_link_to_the_servers_api_is_not_fetched_with_the_token()
+-> anyhow::Result<()> {
+    let s = RocketChatEnv::start().await?;
+    let (bridge, room) = s.open_general().await?;
+    let me_calls = |s: &RocketChatEnv| {
+        s.rc.requests()
+            .iter()
+            .filter(|r| r.endpoint.starts_with("me") || r.endpoint.starts_with("users."))
+            .count()
+    };
+    let before = me_calls(&s);
+    for (name, link) in [
+        ("me.json", "/api/v1/me".to_owned()),
+        ("users.json", format!("{}/api/v1/users.list", s.rc.url())),
+        ("dots.json", "/file-upload/../api/v1/me".to_owned()),
+    ] {
+        s.rc.post_with_attachments(
+            GENERAL,
+            "RCBOB",
+            &format!("see {name}"),
+            vec![json!({"title": name, "title_link": link, "type": "file"})],
+        );
+        let m = s
+            .alice
+            .wait_for_event(&room, RC_WAIT, |e| {
+                e["content"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.starts_with(&format!("see {name}")))
+            })
+            .await?;
+        let body = m["content"]["body"].as_str().unwrap_or_default();
+        assert!(
+            body.contains(&format!("[{name} was not bridged:")),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        me_calls(&s),
+        before,
+        "the bridge called the API for a 'file'"
+    );
+    let events = s.alice.messages(&room).await?;
+    assert!(events.iter().all(|e| e["content"]["msgtype"] != "m.file"));
+    bridge.stop().await?;
+    Ok(())
+}

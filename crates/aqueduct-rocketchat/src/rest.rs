@@ -18,6 +18,16 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(1);
 /// hours; the call is retried after it and waits again if still limited.
 const MAX_WAIT: Duration = Duration::from_secs(120);
 
+/// Where a Rocket.Chat server serves uploaded files: `/file-upload/<id>/<name>`, and
+/// `/ufs/<store>/<id>/<name>` on older servers.
+pub const FILE_PATHS: &[&str] = &["/file-upload/", "/ufs/"];
+
+/// Whether `url`'s path (after normalisation: `/file-upload/../api` is `/api`) is one of
+/// [`FILE_PATHS`].
+fn is_file_path(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| FILE_PATHS.iter().any(|p| u.path().starts_with(p)))
+}
+
 /// A REST client for one account.
 #[derive(Clone)]
 pub struct Rest {
@@ -85,17 +95,22 @@ impl Rest {
 
     /// Downloads a file a message links to (`title_link`: a path on the server, or a full
     /// URL), refusing more than `max` bytes. The account's `X-User-Id`/`X-Auth-Token` go only
-    /// to the server's own origin (not through a redirect elsewhere); a link to anywhere else
-    /// is fetched without them and only from a public address (the media guard's rules).
+    /// to the server's own origin (not through a redirect elsewhere), and only for its file
+    /// paths ([`FILE_PATHS`]): a message author choosing `/api/v1/...` as a "file" must not
+    /// make the bridge post the account's own API answers into Matrix. A link to anywhere
+    /// else is fetched without them and only from a public address (the media guard's rules).
     pub async fn download(&self, link: &str, max: u64) -> Result<Vec<u8>, ConnectorError> {
+        let url = self.absolute(link);
+        if self.media.is_platform(&url) && !is_file_path(&url) {
+            return Err(ConnectorError::Refused(
+                "its link is not a file on the Rocket.Chat server".into(),
+            ));
+        }
         let credentials = Credentials::headers([
             ("X-User-Id", &*self.user_id),
             ("X-Auth-Token", &*self.token),
         ]);
-        let fetched = self
-            .media
-            .fetch(&self.absolute(link), &credentials, max)
-            .await?;
+        let fetched = self.media.fetch(&url, &credentials, max).await?;
         Ok(fetched.data)
     }
 
@@ -321,6 +336,20 @@ fn rate_limit_wait(reset_header: Option<i64>, answer: &Value) -> Duration {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_the_servers_file_paths_are_files() {
+        let base = "https://chat.example.com";
+        assert!(is_file_path(&format!("{base}/file-upload/F1/a.png")));
+        assert!(is_file_path(&format!("{base}/ufs/GridFS:Uploads/F1/a.png")));
+        assert!(!is_file_path(&format!("{base}/api/v1/me")));
+        assert!(!is_file_path(&format!("{base}/file-upload/../api/v1/me")));
+        assert!(!is_file_path(&format!(
+            "{base}/file-upload%2F..%2Fapi/v1/me"
+        )));
+        assert!(!is_file_path(&format!("{base}/avatar/bob")));
+    }
+
     use super::*;
     use serde_json::json;
 
