@@ -282,10 +282,14 @@ impl LenientTransaction {
                     .map_err(|e| format!("`{key}` is not a list of events: {e}")),
             }
         };
-        // The unstable names of the ephemeral field are taken as well (MSC2409).
+        // The unstable name of the ephemeral field (MSC2409) counts when the stable one is
+        // missing; a homeserver configured for both sends the same events under each.
         let timeline_raw = take("events")?;
         let mut ephemeral_raw = take("ephemeral")?;
-        ephemeral_raw.extend(take("de.sorunome.msc2409.ephemeral")?);
+        let unstable = take("de.sorunome.msc2409.ephemeral")?;
+        if ephemeral_raw.is_empty() {
+            ephemeral_raw = unstable;
+        }
         let mut txn = LenientTransaction {
             rest,
             events: Vec::new(),

@@ -201,3 +201,21 @@ async fn bodies_that_are_not_a_json_object_stay_400() {
     assert_eq!(status, 200);
     assert_eq!(recorder.stored.lock().unwrap()[0].1.len(), 1);
 }
+
+#[tokio::test]
+async fn ephemeral_events_under_both_names_are_taken_once() {
+    let recorder = Arc::new(Recorder::default());
+    let url = serve(router(recorder.clone(), TOKEN)).await;
+    let typing =
+        json!({ "type": "m.typing", "room_id": "!r:hs", "content": { "user_ids": ["@a:hs"] } });
+    let both =
+        json!({ "events": [], "ephemeral": [typing], "de.sorunome.msc2409.ephemeral": [typing] });
+    let (status, _) = put(&url, "both", serde_json::to_vec(&both).unwrap()).await;
+    assert_eq!(status, 200);
+    let unstable = json!({ "events": [], "de.sorunome.msc2409.ephemeral": [typing] });
+    let (status, _) = put(&url, "unstable", serde_json::to_vec(&unstable).unwrap()).await;
+    assert_eq!(status, 200);
+    let stored = recorder.stored.lock().unwrap();
+    assert_eq!(stored[0].1.len(), 1, "{:?}", stored[0]);
+    assert_eq!(stored[1].1.len(), 1, "{:?}", stored[1]);
+}
