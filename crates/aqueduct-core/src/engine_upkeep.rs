@@ -13,7 +13,7 @@
 //! - **Gauges** show each bound: cache sizes, queues with a task, the inbox backlog.
 
 use crate::bridge::Inner;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,6 +44,18 @@ fn trim_map<K: Eq + Hash, V>(map: &Mutex<HashMap<K, V>>, cap: usize) -> usize {
     map.len()
 }
 
+/// Drops rooms where nobody types once over `cap`; empties the map if that is not enough.
+fn trim_typing(map: &Mutex<HashMap<String, HashSet<String>>>, cap: usize) -> usize {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() > cap {
+        map.retain(|_, users| !users.is_empty());
+    }
+    if map.len() > cap {
+        map.clear();
+    }
+    map.len()
+}
+
 impl Inner {
     /// Empties every cache over its cap and updates the cache gauges. Cheap: called after
     /// every job.
@@ -59,16 +71,7 @@ impl Inner {
         let ghosts = trim_map(&self.ghosts, MAX_GHOSTS);
         let rooms = trim_map(&self.room_portals, MAX_ROOM_PORTALS);
         let profiles = trim_map(&self.profiles, MAX_PROFILES);
-        let typing = {
-            let mut map = self.typing.lock().unwrap_or_else(|p| p.into_inner());
-            if map.len() > MAX_TYPING_ROOMS {
-                map.retain(|_, users| !users.is_empty());
-            }
-            if map.len() > MAX_TYPING_ROOMS {
-                map.clear();
-            }
-            map.len()
-        };
+        let typing = trim_typing(&self.typing, MAX_TYPING_ROOMS);
         let gauge = &self.engine.cache_entries;
         for (name, n) in [
             ("members", members),
@@ -116,5 +119,34 @@ impl Inner {
             tokio::time::sleep(GAUGES_EVERY).await;
             since_prune += GAUGES_EVERY;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_over_its_cap_is_emptied_and_one_under_it_is_kept() {
+        let map = Mutex::new((0..10).map(|i| (i, i)).collect::<HashMap<u32, u32>>());
+        assert_eq!(trim_map(&map, 10), 10);
+        map.lock().unwrap().insert(10, 10);
+        assert_eq!(trim_map(&map, 10), 0);
+        assert!(map.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn typing_drops_quiet_rooms_first() {
+        let users = |n: usize| (0..n).map(|i| format!("@u{i}:x")).collect::<HashSet<_>>();
+        let map = Mutex::new(
+            (0..10)
+                .map(|i| (format!("!r{i}:x"), users(i % 2)))
+                .collect::<HashMap<_, _>>(),
+        );
+        // Over a cap of 8: the 5 quiet rooms go, the 5 with someone typing stay.
+        assert_eq!(trim_typing(&map, 8), 5);
+        assert!(map.lock().unwrap().values().all(|u| !u.is_empty()));
+        // Over a cap of 4 even then: all go.
+        assert_eq!(trim_typing(&map, 4), 0);
     }
 }
