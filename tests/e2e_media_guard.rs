@@ -242,3 +242,50 @@ async fn rocketchat_a_title_link_to_the_servers_api_is_not_fetched_with_the_toke
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_a_file_url_on_the_web_api_is_not_fetched_with_the_token() -> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    let bridge = s.env.start_in_process().await?;
+    s.login_app().await?;
+    s.slack.post("C1", "UBOB", "files ahead", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    s.alice
+        .wait_for_event(&room, WAIT, |e| e["content"]["body"] == "files ahead")
+        .await?;
+    let calls = |s: &SlackEnv| {
+        s.slack
+            .requests()
+            .iter()
+            .filter(|r| r.method == "auth.test")
+            .count()
+    };
+    let before = calls(&s);
+    s.slack
+        .set_file_url(&format!("{}/auth.test", s.slack.api_base()));
+    s.slack.upload_file(
+        "C1",
+        "UBOB",
+        "auth.json",
+        "application/json",
+        b"{}".to_vec(),
+        "an API answer as a file",
+    );
+    let m = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("an API answer as a file"))
+        })
+        .await?;
+    let body = m["content"]["body"].as_str().unwrap_or_default();
+    assert!(body.contains("[auth.json was not bridged:"), "{body}");
+    assert_eq!(
+        calls(&s),
+        before,
+        "the bridge called the Web API for a file"
+    );
+    bridge.stop().await?;
+    Ok(())
+}

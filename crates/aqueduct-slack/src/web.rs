@@ -34,6 +34,10 @@ pub fn slack_origins(api_base: &str) -> [String; 3] {
     ]
 }
 
+/// Where Slack serves files to a token: `url_private` and `url_private_download`
+/// (`/files-pri/...`) and their thumbnails (`/files-tmb/...`).
+pub const FILE_PATHS: &[&str] = &["/files-pri/", "/files-tmb/"];
+
 /// A Web API client for one token.
 #[derive(Clone)]
 pub struct SlackWeb {
@@ -138,9 +142,19 @@ impl SlackWeb {
     }
 
     /// Downloads a private file URL (`url_private`), refusing more than `max` bytes. The
-    /// token goes with it only to Slack's own origins ([`slack_origins`]); the rest of the
-    /// media guard's rules apply too.
+    /// token goes with it only to Slack's own origins ([`slack_origins`]) and there only to
+    /// its file paths ([`FILE_PATHS`]): a "file" at `/api/...` would post the answers of the
+    /// Web API into Matrix. The rest of the media guard's rules apply too.
     pub async fn download(&self, url: &str, max: u64) -> Result<Vec<u8>, ConnectorError> {
+        let on_slack = self.media.is_platform(url);
+        if on_slack
+            && !url::Url::parse(url)
+                .is_ok_and(|u| FILE_PATHS.iter().any(|p| u.path().starts_with(p)))
+        {
+            return Err(ConnectorError::Refused(
+                "its link is not a file on Slack".into(),
+            ));
+        }
         let fetched = self
             .media
             .fetch(url, &Credentials::bearer(&self.token), max)
