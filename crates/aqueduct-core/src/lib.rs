@@ -16,6 +16,7 @@ pub mod event;
 pub mod ghost_ids;
 pub mod ids;
 mod inbox_drain;
+mod login_handle;
 pub mod matrix;
 mod matrix_content;
 mod matrix_decrypt;
