@@ -160,6 +160,64 @@ async fn a_repeated_transaction_is_processed_once() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Synapse on SQLite numbers transactions from 1 again after it restarts: an id seen before
+/// with other events is a new transaction, not a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_id_reused_after_a_homeserver_restart_still_delivers() -> anyhow::Result<()> {
+    let env = BridgeEnv::new(EnvOptions::default()).await?;
+    let token = env.net.add_user("alice_r", "Alice Remote");
+    env.net.add_user("bob", "Bob Remote");
+    env.net.add_chat("c", Some("C"), &["alice_r", "bob"], false);
+    let bridge = env.start_in_process().await?;
+    let alice = env.user("alice").await?;
+    env.login(&alice, &token).await?;
+    env.net.post("c", "bob", "start");
+    let room = env.accept_portal_invite(&alice).await?;
+
+    let http = reqwest::Client::new();
+    let url = format!(
+        "http://127.0.0.1:{}/_matrix/app/v1/transactions/1",
+        env.bridge_port
+    );
+    let message = |n: u32, body: &str| {
+        json!({
+            "type": "m.room.message", "event_id": format!("$life{n}:localhost"), "room_id": room,
+            "sender": alice.user_id(), "origin_server_ts": 1,
+            "content": { "msgtype": "m.text", "body": body }
+        })
+    };
+    // The homeserver's first life, its transaction 1 retried once, then its second life,
+    // whose transaction 1 carries another event.
+    for event in [
+        message(1, "before the restart"),
+        message(1, "before the restart"),
+        message(2, "after the restart"),
+    ] {
+        let r = http
+            .put(&url)
+            .bearer_auth(&env.hs_token)
+            .json(&json!({ "events": [event] }))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+    }
+    let msgs = env
+        .net
+        .wait_for("c", Duration::from_secs(30), |m| {
+            m.iter().any(|x| x.text == "after the restart")
+        })
+        .await?;
+    assert_eq!(
+        msgs.iter()
+            .filter(|m| m.text == "before the restart")
+            .count(),
+        1,
+        "the retry is still taken once"
+    );
+    bridge.stop().await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_as_token_stops_the_start_with_a_plain_explanation() -> anyhow::Result<()> {
     let env = BridgeEnv::new(EnvOptions::default()).await?;

@@ -9,6 +9,7 @@
 //! out of range) is skipped and logged, and the rest is stored.
 
 use crate::auth::tokens_match;
+use crate::transaction_key::transaction_key;
 use async_trait::async_trait;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -32,8 +33,10 @@ pub const DEFAULT_MAX_TRANSACTION_BYTES: usize = 32 * 1024 * 1024;
 #[async_trait]
 pub trait AppserviceHandler: Send + Sync + 'static {
     /// Stores a transaction's events durably, each as (room id, event JSON), and returns once
-    /// they are safe. A repeated `txn_id` must succeed without storing anything. `Err` makes
-    /// the homeserver retry the transaction later.
+    /// they are safe. `txn_id` is the transaction's id and a digest of its room events
+    /// (`transaction_key.rs`: homeservers reuse ids after a restart), so a repeated `txn_id`
+    /// is a retry: it must succeed without storing anything. `Err` makes the homeserver retry
+    /// the transaction later.
     async fn receive_transaction(
         &self,
         txn_id: &str,
@@ -174,8 +177,9 @@ async fn put_transaction(
             "the transaction's extra fields are malformed; its to-device and device-list data are ignored"
         ),
     }
+    let key = transaction_key(&txn_id, &txn.timeline, &txn.ephemeral);
     let events = txn.events;
-    match state.handler.receive_transaction(&txn_id, events).await {
+    match state.handler.receive_transaction(&key, events).await {
         Ok(()) => json(StatusCode::OK, serde_json::json!({})),
         Err(e) => {
             tracing::error!(txn_id, error = %e, "could not store a transaction; the homeserver will retry it");

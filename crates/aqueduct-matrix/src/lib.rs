@@ -9,6 +9,7 @@ mod error;
 mod intents;
 mod shared_secret_login;
 mod startup_ping;
+mod transaction_key;
 
 pub use appservice_server::{
     AppserviceHandler, DEFAULT_MAX_TRANSACTION_BYTES, router, router_with_limit,
