@@ -303,13 +303,19 @@ impl RocketLogin {
         let me = self.me.upgrade();
         let (rid, id) = (rid.to_owned(), id.to_owned());
         Box::pin(async move {
+            // Nothing to bridge (an echo of the bridge's own message, a push that changed
+            // nothing): it must not move the checkpoint, or it would pass messages of the
+            // room that are still on their way to Matrix, and a crash would lose them.
+            let bridged_something = !receipts.is_empty();
             for r in receipts {
                 r.await?;
             }
-            // Only forward: an edit or reaction pushes an old message with its old time.
             if let Some(me) = me {
                 me.seen.lock().expect("seen").confirm(&id, now_seen);
-                me.advance_checkpoint(&rid, &t, ts).await;
+                // Only forward: an edit or reaction pushes an old message with its old time.
+                if bridged_something {
+                    me.advance_checkpoint(&rid, &t, ts).await;
+                }
                 me.note_change().await;
             }
             Ok(())

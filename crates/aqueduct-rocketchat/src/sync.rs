@@ -66,7 +66,11 @@ impl RocketLogin {
             let known = m["_id"]
                 .as_str()
                 .is_some_and(|id| self.seen.lock().expect("seen").get(id).is_some());
-            if known {
+            // A message written since `since` cannot have been forgotten: it is new (one the
+            // history fetch did not reach, or one still on its way to Matrix when the bridge
+            // stopped) and crosses whole; the engine skips it if it has it.
+            let new = convert::ts_millis(m) >= since;
+            if known || new {
                 receipts.push(self.handle_message(m).await);
             } else {
                 self.forgotten_changes(m, since).await;
