@@ -36,7 +36,8 @@ commands:
   chaos [ARGS]          messages both ways across Slack and Rocket.Chat through random faults
                         (bridge SIGKILLs, Synapse restarts, socket drops, 429 storms, a busy
                         database); fails unless each arrives exactly once, in order
-                        (ARGS: --messages N (10000 per lane), --seed N, --rate R, --json PATH)
+                        (ARGS: --messages N (10000 per lane), --seed N, --rate R, --json PATH,
+                        --synapse-restarts: restart Synapse too)
   fuzz [ARGS]           build the fuzz targets of fuzz/ and run each; fails on any crash
                         (ARGS: --runs N (20000; 10000000 for the full run), --seconds S,
                         --target NAME; see docs/fuzzing.md)";

@@ -1,6 +1,6 @@
 //! The chaos suite (issue 14): numbered messages both ways across Slack and Rocket.Chat while
-//! the bridge is SIGKILLed at random moments, Synapse restarts, platform sockets drop, 429
-//! storms come and the database is held busy. Afterwards every lane must have delivered each
+//! the bridge is SIGKILLed at random moments, platform sockets drop, 429 storms come, the
+//! database is held busy and, when asked, Synapse restarts. Afterwards every lane must have delivered each
 //! message exactly once, in order. Bounded in count and time, loopback only. Run small by the
 //! test suite (`tests/chaos_smoke.rs`) and at full size by `cargo xtask chaos`.
 
@@ -36,6 +36,8 @@ pub struct ChaosOptions {
     pub seed: u64,
     /// The run gives up once nothing arrived for this long after the last send.
     pub stall: Duration,
+    /// The kinds of fault to inflict (not empty); [`Fault::bridge_faults`] by default.
+    pub faults: Vec<Fault>,
 }
 
 /// What a run did and what arrived.
@@ -101,6 +103,10 @@ fn first(numbers: &[usize]) -> &[usize] {
 /// Runs the suite once. `Err` only when the world could not be set up or torn down; lost,
 /// doubled or reordered messages are in the report.
 pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
+    anyhow::ensure!(
+        !options.faults.is_empty(),
+        "a chaos run needs a kind of fault"
+    );
     let mut world = World::start(options.bridge_bin.clone()).await?;
     let ends = Ends {
         alice: world.alice.clone(),
@@ -143,7 +149,7 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
         if senders.iter().all(|s| s.is_finished()) {
             break;
         }
-        let fault = Fault::pick(&mut rng);
+        let fault = Fault::pick(&options.faults, &mut rng);
         tracing::info!(fault = fault.name(), "inflicting");
         fault.inflict(&mut world, &mut rng).await?;
         *faults.entry(fault.name().to_owned()).or_insert(0) += 1;

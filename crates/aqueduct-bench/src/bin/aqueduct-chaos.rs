@@ -2,12 +2,13 @@
 //! Prints each lane's counts and the faults inflicted; exits non-zero unless every message
 //! arrived exactly once, in order.
 
+use aqueduct_bench::chaos::faults::Fault;
 use aqueduct_bench::chaos::{ChaosOptions, run};
 use std::path::PathBuf;
 use std::time::Duration;
 
 const USAGE: &str = "usage: aqueduct-chaos --bridge-bin PATH [--messages N] [--rate MSG_PER_S] \
-[--fault-every SECONDS] [--seed N] [--stall SECONDS] [--json PATH]";
+[--fault-every SECONDS] [--seed N] [--stall SECONDS] [--synapse-restarts] [--json PATH]";
 
 fn main() -> anyhow::Result<()> {
     let mut options = ChaosOptions {
@@ -17,6 +18,7 @@ fn main() -> anyhow::Result<()> {
         fault_every: Duration::from_secs(20),
         seed: rand::random(),
         stall: Duration::from_secs(180),
+        faults: Fault::bridge_faults(),
     };
     let mut json = None;
     let mut args = std::env::args().skip(1);
@@ -33,6 +35,7 @@ fn main() -> anyhow::Result<()> {
             "--seed" => options.seed = value()?.parse()?,
             "--stall" => options.stall = Duration::from_secs_f64(value()?.parse()?),
             "--json" => json = Some(PathBuf::from(value()?)),
+            "--synapse-restarts" => options.faults.push(Fault::RestartSynapse),
             _ => anyhow::bail!("unknown argument {a}\n{USAGE}"),
         }
     }
