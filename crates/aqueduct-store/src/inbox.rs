@@ -49,15 +49,16 @@ pub(crate) async fn enqueue_transaction(
 
 pub(crate) async fn pending(pool: &AnyPool, after: i64, limit: i64) -> Result<Vec<InboxEvent>> {
     const OP: &str = "pending_inbox";
-    let rows =
-        sqlx::query("SELECT seq, room_id, json, attempts FROM inbox WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after)
-            // A negative LIMIT means "no limit" to SQLite but is an error on PostgreSQL; none is
-            // the reading the contract ("at most") allows on both.
-            .bind(limit.max(0))
-            .fetch_all(pool)
-            .await
-            .map_err(query(OP))?;
+    let rows = sqlx::query(
+        "SELECT seq, room_id, json, attempts FROM inbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after)
+    // A negative LIMIT means "no limit" to SQLite but is an error on PostgreSQL; none is
+    // the reading the contract ("at most") allows on both.
+    .bind(limit.max(0))
+    .fetch_all(pool)
+    .await
+    .map_err(query(OP))?;
     rows.iter()
         .map(|row| {
             Ok(InboxEvent {
@@ -83,11 +84,12 @@ pub(crate) async fn ack(pool: &AnyPool, seq: i64) -> Result<()> {
 pub(crate) async fn count_attempt(pool: &AnyPool, seq: i64) -> Result<i64> {
     const OP: &str = "count_inbox_attempt";
     // One statement, so the increment and the answer cannot be split by a crash.
-    let row = sqlx::query("UPDATE inbox SET attempts = attempts + 1 WHERE seq = $1 RETURNING attempts")
-        .bind(seq)
-        .fetch_optional(pool)
-        .await
-        .map_err(query(OP))?;
+    let row =
+        sqlx::query("UPDATE inbox SET attempts = attempts + 1 WHERE seq = $1 RETURNING attempts")
+            .bind(seq)
+            .fetch_optional(pool)
+            .await
+            .map_err(query(OP))?;
     match row {
         Some(row) => row.try_get("attempts").map_err(query(OP)),
         None => Ok(0),

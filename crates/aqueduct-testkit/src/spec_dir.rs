@@ -35,7 +35,11 @@ mod tests {
             ("graph", "cleanMetadata-v1.0.xml"),
         ] {
             let dir = find_spec_dir(vendor, marker, "AQUEDUCT_NO_SUCH_OVERRIDE").unwrap();
-            assert!(dir.starts_with(&own), "{vendor} spec read from {}", dir.display());
+            assert!(
+                dir.starts_with(&own),
+                "{vendor} spec read from {}",
+                dir.display()
+            );
         }
     }
 }

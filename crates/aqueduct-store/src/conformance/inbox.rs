@@ -139,7 +139,10 @@ pub async fn inbox_attempts_are_counted(store: &SqlStore) {
     assert!(all.iter().all(|e| e.attempts == 0), "{all:?}");
     assert_eq!(store.count_inbox_attempt(all[0].seq).await.unwrap(), 1);
     assert_eq!(store.count_inbox_attempt(all[0].seq).await.unwrap(), 2);
-    assert_eq!(store.count_inbox_attempt(all[1].seq + 1000).await.unwrap(), 0);
+    assert_eq!(
+        store.count_inbox_attempt(all[1].seq + 1000).await.unwrap(),
+        0
+    );
     let again = store.pending_inbox(0, 100).await.unwrap();
     assert_eq!(
         again.iter().map(|e| e.attempts).collect::<Vec<_>>(),
@@ -154,7 +157,10 @@ pub async fn inbox_dead_letter_moves_the_event(store: &SqlStore) {
     assert!(store.dead_letters(10).await.unwrap().is_empty());
     assert!(
         store
-            .enqueue_transaction("t", &[event(Some("!a:x"), "bad"), event(Some("!a:x"), "ok")])
+            .enqueue_transaction(
+                "t",
+                &[event(Some("!a:x"), "bad"), event(Some("!a:x"), "ok")]
+            )
             .await
             .unwrap()
     );
@@ -162,10 +168,23 @@ pub async fn inbox_dead_letter_moves_the_event(store: &SqlStore) {
     for _ in 0..3 {
         store.count_inbox_attempt(all[0].seq).await.unwrap();
     }
-    assert!(store.dead_letter_inbox(all[0].seq, "it panicked").await.unwrap());
+    assert!(
+        store
+            .dead_letter_inbox(all[0].seq, "it panicked")
+            .await
+            .unwrap()
+    );
     assert!(!store.dead_letter_inbox(all[0].seq, "again").await.unwrap());
-    assert!(!store.dead_letter_inbox(all[1].seq + 1000, "none").await.unwrap());
-    assert_eq!(store.pending_inbox(0, 100).await.unwrap(), vec![all[1].clone()]);
+    assert!(
+        !store
+            .dead_letter_inbox(all[1].seq + 1000, "none")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.pending_inbox(0, 100).await.unwrap(),
+        vec![all[1].clone()]
+    );
     let dead = store.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0].seq, all[0].seq);
