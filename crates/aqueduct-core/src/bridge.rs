@@ -258,7 +258,7 @@ impl Bridge {
             }
         }
         tokio::spawn(self.inner.clone().supervise_inbox());
-        tokio::spawn(self.inner.clone().upkeep());
+        tokio::spawn(Inner::upkeep(Arc::downgrade(&self.inner)));
         Ok(())
     }
 

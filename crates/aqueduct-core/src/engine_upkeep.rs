@@ -15,7 +15,7 @@
 use crate::bridge::Inner;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Most (room, user) memberships remembered in memory.
@@ -88,37 +88,46 @@ impl Inner {
     }
 
     /// Prunes old transaction ids and refreshes the inbox gauge, at start and then
-    /// periodically, until shutdown. Failures are logged and tried again next round.
-    pub(crate) async fn upkeep(self: Arc<Self>) {
+    /// periodically, until shutdown. Failures are logged and tried again next round. Holds
+    /// the engine only while it works, never while it waits: a stopped engine must go at
+    /// once (its crypto store's lock with it), not at the next round.
+    pub(crate) async fn upkeep(engine: Weak<Self>) {
         let mut since_prune = UPKEEP_EVERY;
         loop {
-            if self.is_shutting_down() {
+            let Some(this) = engine.upgrade() else { return };
+            if this.is_shutting_down() {
                 return;
             }
-            if since_prune >= UPKEEP_EVERY {
-                since_prune = Duration::ZERO;
-                let cutoff = SystemTime::now()
-                    .checked_sub(TXN_ID_RETENTION)
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-                match self.store.prune_appservice_txns(cutoff).await {
-                    Ok(n) if n > 0 => {
-                        tracing::info!(pruned = n, "forgot old appservice transaction ids")
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot prune old appservice transaction ids")
-                    }
-                }
-            }
-            match self.store.inbox_len().await {
-                Ok(n) => self.engine.inbox_backlog.set(n),
-                Err(e) => tracing::warn!(error = %e, "cannot count the inbox"),
-            }
-            self.trim_caches();
+            this.upkeep_round(&mut since_prune).await;
+            drop(this);
             tokio::time::sleep(GAUGES_EVERY).await;
             since_prune += GAUGES_EVERY;
         }
+    }
+
+    /// One round of [`Inner::upkeep`].
+    async fn upkeep_round(&self, since_prune: &mut Duration) {
+        if *since_prune >= UPKEEP_EVERY {
+            *since_prune = Duration::ZERO;
+            let cutoff = SystemTime::now()
+                .checked_sub(TXN_ID_RETENTION)
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            match self.store.prune_appservice_txns(cutoff).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(pruned = n, "forgot old appservice transaction ids")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot prune old appservice transaction ids")
+                }
+            }
+        }
+        match self.store.inbox_len().await {
+            Ok(n) => self.engine.inbox_backlog.set(n),
+            Err(e) => tracing::warn!(error = %e, "cannot count the inbox"),
+        }
+        self.trim_caches();
     }
 }
 
