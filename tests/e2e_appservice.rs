@@ -1,9 +1,25 @@
 //! The appservice API as the homeserver sees it: tokens, malformed bodies, repeated
 //! transactions.
 
-use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
+use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions, RunningBridge};
+use aqueduct_testkit::matrix_client::MatrixClient;
 use serde_json::json;
 use std::time::Duration;
+
+/// The bridge running in process with chat `c` bridged to a room Alice joined: (environment,
+/// bridge, Alice, room).
+async fn portal_of_chat_c() -> anyhow::Result<(BridgeEnv, RunningBridge, MatrixClient, String)> {
+    let env = BridgeEnv::new(EnvOptions::default()).await?;
+    let token = env.net.add_user("alice_r", "Alice Remote");
+    env.net.add_user("bob", "Bob Remote");
+    env.net.add_chat("c", Some("C"), &["alice_r", "bob"], false);
+    let bridge = env.start_in_process().await?;
+    let alice = env.user("alice").await?;
+    env.login(&alice, &token).await?;
+    env.net.post("c", "bob", "start");
+    let room = env.accept_portal_invite(&alice).await?;
+    Ok((env, bridge, alice, room))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_checked_and_answers_carry_content_length() -> anyhow::Result<()> {
@@ -102,15 +118,7 @@ async fn tokens_are_checked_and_answers_carry_content_length() -> anyhow::Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_transaction_is_processed_once() -> anyhow::Result<()> {
-    let env = BridgeEnv::new(EnvOptions::default()).await?;
-    let token = env.net.add_user("alice_r", "Alice Remote");
-    env.net.add_user("bob", "Bob Remote");
-    env.net.add_chat("c", Some("C"), &["alice_r", "bob"], false);
-    let bridge = env.start_in_process().await?;
-    let alice = env.user("alice").await?;
-    env.login(&alice, &token).await?;
-    env.net.post("c", "bob", "start");
-    let room = env.accept_portal_invite(&alice).await?;
+    let (env, bridge, alice, room) = portal_of_chat_c().await?;
 
     // Push the same transaction twice, as Synapse does when it did not see our answer.
     let http = reqwest::Client::new();
@@ -164,15 +172,7 @@ async fn a_repeated_transaction_is_processed_once() -> anyhow::Result<()> {
 /// with other events is a new transaction, not a retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_id_reused_after_a_homeserver_restart_still_delivers() -> anyhow::Result<()> {
-    let env = BridgeEnv::new(EnvOptions::default()).await?;
-    let token = env.net.add_user("alice_r", "Alice Remote");
-    env.net.add_user("bob", "Bob Remote");
-    env.net.add_chat("c", Some("C"), &["alice_r", "bob"], false);
-    let bridge = env.start_in_process().await?;
-    let alice = env.user("alice").await?;
-    env.login(&alice, &token).await?;
-    env.net.post("c", "bob", "start");
-    let room = env.accept_portal_invite(&alice).await?;
+    let (env, bridge, alice, room) = portal_of_chat_c().await?;
 
     let http = reqwest::Client::new();
     let url = format!(

@@ -338,8 +338,8 @@ async fn a_message_survives_passing_platform_failures_and_a_refusal_is_told_at_o
         .wait_for("team", WAIT, |m| ends_with(m, "before").is_some())
         .await?;
 
-    // The platform answers the next two requests with HTTP 500.
-    env.net.fail_next_requests(2);
+    // The platform answers the next two sends with HTTP 500.
+    env.net.fail_next_sends(2);
     alice.send_text(&room, "through the storm").await?;
     alice.send_text(&room, "after the storm").await?;
     let msgs = env

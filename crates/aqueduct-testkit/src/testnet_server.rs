@@ -65,6 +65,8 @@ struct NetState {
     next_id: u64,
     /// Remaining requests to refuse with 500, to exercise retries.
     fail_next: u32,
+    /// Remaining message sends to refuse with 500 (other requests pass).
+    fail_next_sends: u32,
     /// (chat, user) -> typing, as set through the API.
     typing: HashMap<(String, String), bool>,
     /// (chat, user) -> last message read, as set through the API.
@@ -126,6 +128,12 @@ impl TestNet {
     /// Makes the next `n` connector requests fail with HTTP 500.
     pub fn fail_next_requests(&self, n: u32) {
         self.state.lock().unwrap().fail_next = n;
+    }
+
+    /// Makes the next `n` message sends fail with HTTP 500, whatever else the connector asks
+    /// meanwhile.
+    pub fn fail_next_sends(&self, n: u32) {
+        self.state.lock().unwrap().fail_next_sends = n;
     }
 
     fn push_event(s: &mut NetState, mut event: Value) {

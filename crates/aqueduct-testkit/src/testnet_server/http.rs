@@ -170,6 +170,10 @@ async fn send(
         Err(r) => return r,
     };
     let mut s = net.state.lock().unwrap();
+    if s.fail_next_sends > 0 {
+        s.fail_next_sends -= 1;
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
+    }
     if !s.chats.contains_key(&chat) {
         return refuse(StatusCode::NOT_FOUND, "channel_not_found");
     }
