@@ -29,6 +29,18 @@ pub(crate) fn parse_iso(s: &str) -> Option<i64> {
     let mut t = hms.split(':').map(|p| p.parse::<i64>());
     let (h, min, sec) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
     let ms: i64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
+    // Whatever a server (or someone posing as one) sends: out of range is no date, never an
+    // overflow (found by the `rocketchat_messages` fuzz target).
+    let in_range = (0..=9999).contains(&y)
+        && (1..=12).contains(&m)
+        && (1..=31).contains(&day)
+        && (0..=23).contains(&h)
+        && (0..=59).contains(&min)
+        && (0..=60).contains(&sec)
+        && (0..=999).contains(&ms);
+    if !in_range {
+        return None;
+    }
     let days = days_from_civil(y, m, day);
     Some((((days * 24 + h) * 60 + min) * 60 + sec) * 1000 + ms)
 }
@@ -74,6 +86,19 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn dates_out_of_range_are_no_dates_not_overflows() {
+        // The input the fuzzer found: a year of 15 digits.
+        assert_eq!(parse_iso("204444444444424-01-01T00:01:00.-00Z"), None);
+        assert_eq!(parse_iso("2016-13-01T00:00:00Z"), None);
+        assert_eq!(parse_iso("2016-01-01T25:00:00Z"), None);
+        assert_eq!(parse_iso("-9223372036854775808-01-01T00:00:00Z"), None);
+        assert_eq!(
+            parse_iso("9999-12-31T23:59:60.999Z").map(|ms| ms > 0),
+            Some(true)
+        );
+    }
 
     #[test]
     fn both_date_forms_read_and_iso_round_trips() {
