@@ -23,11 +23,10 @@ async fn every_message_arrives_once_in_order_through_faults() -> anyhow::Result<
         seed,
         stall: Duration::from_secs(120),
         faults: Fault::bridge_faults(),
+        min_faults: 4,
     })
     .await?;
     println!("{}", report.summary());
-    let inflicted: u32 = report.faults.values().sum();
-    assert!(inflicted >= 3, "the run must actually hurt: {report:#?}");
     assert!(report.passed(), "{}", report.summary());
     Ok(())
 }

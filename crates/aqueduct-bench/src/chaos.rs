@@ -38,6 +38,9 @@ pub struct ChaosOptions {
     pub stall: Duration,
     /// The kinds of fault to inflict (not empty); [`Fault::bridge_faults`] by default.
     pub faults: Vec<Fault>,
+    /// Faults inflicted at the least, even if the sends are over by then (the bridge then
+    /// still has queued work to lose), so a fast machine cannot make a run painless.
+    pub min_faults: u32,
 }
 
 /// What a run did and what arrived.
@@ -142,14 +145,21 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
 
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut faults = BTreeMap::new();
-    while !senders.iter().all(|s| s.is_finished()) {
+    let mut inflicted = 0;
+    let sending = |senders: &[tokio::task::JoinHandle<_>]| !senders.iter().all(|s| s.is_finished());
+    while sending(&senders) || inflicted < options.min_faults {
         let mean = options.fault_every.as_secs_f64();
         let wait = Duration::from_secs_f64(rng.random_range(mean * 0.5..mean * 1.5));
         tokio::time::sleep(wait).await;
-        if senders.iter().all(|s| s.is_finished()) {
+        if !sending(&senders) && inflicted >= options.min_faults {
             break;
         }
-        let fault = Fault::pick(&options.faults, &mut rng);
+        // The fault that matters most comes first, so even a short run has it.
+        let fault = match inflicted {
+            0 if options.faults.contains(&Fault::KillBridge) => Fault::KillBridge,
+            _ => Fault::pick(&options.faults, &mut rng),
+        };
+        inflicted += 1;
         tracing::info!(fault = fault.name(), "inflicting");
         fault.inflict(&mut world, &mut rng).await?;
         *faults.entry(fault.name().to_owned()).or_insert(0) += 1;

@@ -19,6 +19,7 @@ fn main() -> anyhow::Result<()> {
         seed: rand::random(),
         stall: Duration::from_secs(180),
         faults: Fault::bridge_faults(),
+        min_faults: 3,
     };
     let mut json = None;
     let mut args = std::env::args().skip(1);
