@@ -60,10 +60,10 @@ pub struct RocketLogin {
 }
 
 /// Messages whose last seen state is kept across restarts.
-const SEEN_KEPT: usize = 500;
+pub(crate) const SEEN_KEPT: usize = 500;
 /// How far before the time of a save changes are taken as possibly still in flight (read
 /// from the socket but not yet handled), and fetched again after a restart.
-const SYNC_MARGIN_MS: i64 = 30_000;
+pub(crate) const SYNC_MARGIN_MS: i64 = 30_000;
 
 /// Largest avatar taken from Rocket.Chat.
 const MAX_AVATAR_BYTES: u64 = 5 * 1024 * 1024;
@@ -494,65 +494,6 @@ impl RocketLogin {
         self.fetch_files(m, &mut changes).await;
         let t = self.room_type(rid).await;
         self.events(rid, &t, convert::ts_millis(m), changes).await
-    }
-
-    /// Records that the message of `rid` sent at `ts` is in Matrix.
-    pub(crate) async fn advance_checkpoint(&self, rid: &str, t: &str, ts: i64) {
-        let state = self
-            .checkpoints
-            .lock()
-            .expect("checkpoints")
-            .advance(rid, t, ts);
-        self.save(state).await;
-    }
-
-    /// Gives room `rid` its first checkpoint when it has none (a room that so far only had
-    /// outgoing messages). An existing checkpoint is not moved: an older Rocket.Chat message
-    /// may still be on its way to Matrix.
-    pub(crate) async fn start_checkpoint(&self, rid: &str, ts: i64) {
-        let t = self.room_type(rid).await;
-        let state = self
-            .checkpoints
-            .lock()
-            .expect("checkpoints")
-            .start(rid, &t, ts);
-        self.save(state).await;
-    }
-
-    /// Saves the login's state: the checkpoints, the recent messages as last seen (so
-    /// changes made while the bridge is down are told apart after a restart) and, while
-    /// live, how far changes are known.
-    async fn save(&self, state: Option<Value>) {
-        let Some(state) = state else { return };
-        if let Err(e) = self.write_state(state).await {
-            tracing::warn!(error = %e, "cannot save the Rocket.Chat checkpoint");
-        }
-    }
-
-    /// Saves the whole state now, or says why it could not (an upload must be on record
-    /// before it is confirmed).
-    pub(crate) async fn save_now(&self) -> ConnectorResult<()> {
-        let state = self.checkpoints.lock().expect("checkpoints").take_all();
-        self.write_state(state)
-            .await
-            .map_err(|e| ConnectorError::Temporary(format!("cannot save the login's state: {e}")))
-    }
-
-    async fn write_state(&self, mut state: Value) -> Result<(), aqueduct_core::Error> {
-        if self.live.load(std::sync::atomic::Ordering::SeqCst) {
-            let until = now_millis() - SYNC_MARGIN_MS;
-            self.checkpoints.lock().expect("checkpoints").synced(until);
-            state["synced_until"] = serde_json::json!(until);
-        }
-        state["seen"] = serde_json::json!(self.seen.lock().expect("seen").recent(SEEN_KEPT));
-        state["uploads"] = self.uploads.lock().expect("uploads").to_state();
-        self.bridge.save_login_state(&self.login, state).await
-    }
-
-    /// Saves the state soon after a change to an older message (rate limited).
-    pub(crate) async fn note_change(&self) {
-        let state = self.checkpoints.lock().expect("checkpoints").touch();
-        self.save(state).await;
     }
 }
 

@@ -16,6 +16,7 @@ mod ddp;
 mod files;
 mod inbound;
 mod iso_time;
+mod login_state;
 mod quote;
 mod rest;
 mod room_admin;
