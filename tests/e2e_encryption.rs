@@ -431,6 +431,103 @@ async fn required_encryption_refuses_plaintext_and_a_missing_key_is_named_not_lo
     env.synapse.stop().await
 }
 
+/// An `m.room.encrypted` event from `client` whose room key nobody ever shares.
+async fn send_with_unshared_key(
+    client: &MatrixClient,
+    room: &str,
+    session: &mut vodozemac::megolm::GroupSession,
+    body: &str,
+) -> anyhow::Result<()> {
+    let plaintext = serde_json::json!({
+        "type": "m.room.message",
+        "content": {"msgtype": "m.text", "body": body}
+    });
+    let ciphertext = session.encrypt(plaintext.to_string());
+    client
+        .send(
+            room,
+            "m.room.encrypted",
+            serde_json::json!({
+                "algorithm": "m.megolm.v1.aes-sha2",
+                "ciphertext": ciphertext.to_base64(),
+                "sender_key": vodozemac::Curve25519PublicKey::from(&vodozemac::Curve25519SecretKey::new()).to_base64(),
+                "device_id": "NOTADEVICE",
+                "session_id": session.session_id()
+            }),
+        )
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_undecryptable_events_neither_stalls_the_room_nor_floods_it_with_notices()
+-> anyhow::Result<()> {
+    // Each missing key may be waited for 4 s: 40 flooded events waited for in full would hold
+    // the room for 160 s, far past the test's wait for the readable message behind them.
+    let env = BridgeEnv::new(encrypted_env("  default: true\n  key_wait_secs: 4\n")).await?;
+    let token = add_general_chat(&env);
+    let bridge = env.start_in_process().await?;
+    let (alice, nio) = alice_with_a_device(&env, &token).await?;
+    env.net.post("general", "bob", "hello");
+    let room = env.accept_portal_invite(&alice).await?;
+    nio.join(&room).await?;
+
+    // Mallory, a plain member, floods the room: 20 events of one session whose key she never
+    // shares, then 20 more, each of a fresh session.
+    let mallory = env.synapse.register_user("mallory", false).await?;
+    alice.invite(&room, mallory.user_id()).await?;
+    mallory.join(&room).await?;
+    let mut one_session = vodozemac::megolm::GroupSession::new(Default::default());
+    for i in 0..20 {
+        send_with_unshared_key(&mallory, &room, &mut one_session, &format!("flood {i}")).await?;
+    }
+    for i in 20..40 {
+        let mut fresh = vodozemac::megolm::GroupSession::new(Default::default());
+        send_with_unshared_key(&mallory, &room, &mut fresh, &format!("flood {i}")).await?;
+    }
+
+    // Alice's readable message behind the flood still crosses, well within the wait.
+    nio.send_text(&room, "readable after the flood").await?;
+    env.net
+        .wait_for("general", WAIT, |m| {
+            find(m, "readable after the flood").is_some()
+        })
+        .await?;
+
+    // The room was told once about Mallory's unreadable messages, not forty times.
+    let notices: Vec<_> = nio
+        .messages_seen(&room)
+        .await?
+        .into_iter()
+        .filter(|e| e.sender == env.bot.as_str())
+        .filter(|e| {
+            e.body
+                .as_deref()
+                .is_some_and(|b| b.contains("was not bridged"))
+        })
+        .collect();
+    assert_eq!(notices.len(), 1, "one notice for the flood: {notices:?}");
+    assert!(
+        notices[0]
+            .body
+            .as_deref()
+            .unwrap()
+            .contains(mallory.user_id()),
+        "the notice names the sender: {notices:?}"
+    );
+    assert!(
+        !env.net
+            .messages("general")
+            .iter()
+            .any(|m| m.text.starts_with("flood ")),
+        "nothing undecryptable crosses"
+    );
+
+    nio.close().await?;
+    bridge.stop().await?;
+    env.synapse.stop().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plaintext_and_keys_never_reach_the_log_or_the_metrics() -> anyhow::Result<()> {
     let env = BridgeEnv::new(encrypted_env("  default: true\n")).await?;

@@ -146,6 +146,8 @@ pub(crate) struct Inner {
     pub(crate) profiles: Mutex<HashMap<(String, String), MemberProfile>>,
     /// End-to-bridge decryption, when encryption is on.
     pub(crate) decryptor: std::sync::OnceLock<Arc<dyn crate::crypto::EventDecryptor>>,
+    /// Senders whose room keys did not arrive, so their events stop holding the room.
+    pub(crate) key_strikes: crate::key_strikes::KeyStrikes,
     /// Records of messages bridged into Matrix, committed behind the portal queues; started
     /// on first use (it needs the runtime).
     record_writer: std::sync::OnceLock<RecordWriter>,
@@ -212,6 +214,7 @@ impl Bridge {
                 typing: Mutex::new(HashMap::new()),
                 profiles: Mutex::new(HashMap::new()),
                 decryptor: std::sync::OnceLock::new(),
+                key_strikes: Default::default(),
                 record_writer: std::sync::OnceLock::new(),
             }
         });

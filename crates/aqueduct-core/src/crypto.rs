@@ -4,6 +4,17 @@
 
 use async_trait::async_trait;
 use serde_json::Value;
+use std::time::Duration;
+
+/// How long a decryption may wait for a missing room key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyWait {
+    /// Up to the implementation's configured bound, asking for the key once.
+    Full,
+    /// Up to this long (capped by the configured bound). `Duration::ZERO` is one attempt
+    /// with what the device already holds, and no key request.
+    AtMost(Duration),
+}
 
 /// Why an encrypted event or attachment could not be read.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -26,9 +37,10 @@ pub trait EventDecryptor: Send + Sync + 'static {
     /// Decrypts an `m.room.encrypted` event, given as the whole event JSON. Returns the
     /// plaintext event (`type`, `content`, with the outer event's `event_id`, `sender`,
     /// `room_id` and `origin_server_ts`). When the room key is missing it asks for it and waits
-    /// for it, up to the implementation's bound, then fails with `KeyMissing`; so events of one
-    /// room stay in order behind a late key.
-    async fn decrypt_event(&self, event: &Value) -> Result<Value, DecryptError>;
+    /// for it, up to `wait` (never longer than the implementation's bound), then fails with
+    /// `KeyMissing`; so events of one room stay in order behind a late key. The engine passes a
+    /// shorter wait for senders whose keys already failed to arrive (see `key_strikes.rs`).
+    async fn decrypt_event(&self, event: &Value, wait: KeyWait) -> Result<Value, DecryptError>;
 
     /// Decrypts an attachment downloaded from an `EncryptedFile`'s `url`, checking its hash
     /// against `file` (the `EncryptedFile` JSON).

@@ -12,6 +12,8 @@ pub(crate) struct EngineMetrics {
     pub(crate) job_panics: IntCounter,
     /// Matrix events moved to the dead-letter table.
     pub(crate) dead_letters: IntCounter,
+    /// Encrypted Matrix events that could not be decrypted (key missing or event unreadable).
+    pub(crate) undecryptable: IntCounter,
     /// Supervised engine tasks restarted after they died, by task.
     pub(crate) task_restarts: IntCounterVec,
     /// Matrix events read from the inbox and queued, not yet handled.
@@ -37,6 +39,11 @@ impl EngineMetrics {
             dead_letters: IntCounter::new(
                 "aqueduct_dead_letters_total",
                 "Matrix events set aside in the dead-letter table after repeated failures",
+            )
+            .expect("valid metric"),
+            undecryptable: IntCounter::new(
+                "aqueduct_undecryptable_events_total",
+                "Encrypted Matrix events not bridged because they could not be decrypted",
             )
             .expect("valid metric"),
             task_restarts: IntCounterVec::new(
@@ -74,6 +81,7 @@ impl EngineMetrics {
         for c in [
             Box::new(m.job_panics.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(m.dead_letters.clone()),
+            Box::new(m.undecryptable.clone()),
             Box::new(m.task_restarts.clone()),
             Box::new(m.matrix_queued.clone()),
             Box::new(m.inbox_backlog.clone()),

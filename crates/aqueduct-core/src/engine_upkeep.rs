@@ -79,6 +79,7 @@ impl Inner {
             ("room_portals", rooms),
             ("profiles", profiles),
             ("typing", typing),
+            ("key_strikes", self.key_strikes.len()),
         ] {
             gauge.with_label_values(&[name]).set(n as i64);
         }

@@ -16,6 +16,7 @@ pub mod event;
 pub mod ghost_ids;
 pub mod ids;
 mod inbox_drain;
+mod key_strikes;
 mod login_handle;
 pub mod matrix;
 mod matrix_content;

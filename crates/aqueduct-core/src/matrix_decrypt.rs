@@ -43,29 +43,50 @@ impl Inner {
             return None;
         };
         let event: serde_json::Value = serde_json::from_str(json).ok()?;
-        match decryptor.decrypt_event(&event).await {
-            Ok(plain) => match serde_json::from_value::<Envelope>(plain) {
-                Ok(mut plain) => {
-                    plain.was_encrypted = true;
-                    Some(plain)
+        let session = event["content"]["session_id"].as_str().unwrap_or_default();
+        let wait = self
+            .key_strikes
+            .wait_for(&env.room_id, &env.sender, session);
+        match decryptor.decrypt_event(&event, wait).await {
+            Ok(plain) => {
+                self.key_strikes.decrypted(&env.room_id, &env.sender);
+                match serde_json::from_value::<Envelope>(plain) {
+                    Ok(mut plain) => {
+                        plain.was_encrypted = true;
+                        Some(plain)
+                    }
+                    Err(e) => {
+                        tracing::warn!(event_id = %env.event_id, error = %e, "a decrypted event is malformed");
+                        None
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(event_id = %env.event_id, error = %e, "a decrypted event is malformed");
-                    None
-                }
-            },
+            }
             Err(e) => {
+                self.engine.undecryptable.inc();
+                let tell = match e {
+                    DecryptError::KeyMissing { .. } => {
+                        self.key_strikes.missed(&env.room_id, &env.sender, session)
+                    }
+                    DecryptError::Failed(_) => true,
+                };
+                if !tell {
+                    tracing::info!(event_id = %env.event_id, room = %env.room_id, sender = %env.sender, "another event whose key did not arrive; not announced again");
+                    return None;
+                }
                 tracing::warn!(event_id = %env.event_id, room = %env.room_id, error = %e, "cannot decrypt an event");
                 let why = match e {
-                    DecryptError::KeyMissing { .. } => "its key never reached the bridge's device",
-                    DecryptError::Failed(_) => "it could not be decrypted",
+                    DecryptError::KeyMissing { .. } => {
+                        "its key never reached the bridge's device. Sending it again may help; \
+                         until one of their messages can be read, later ones that cannot are \
+                         not announced"
+                    }
+                    DecryptError::Failed(_) => {
+                        "it could not be decrypted. Sending it again may help"
+                    }
                 };
                 self.notice(
                     &env.room_id,
-                    &format!(
-                        "A message from {} was not bridged: {why}. Sending it again may help.",
-                        env.sender
-                    ),
+                    &format!("A message from {} was not bridged: {why}.", env.sender),
                 )
                 .await;
                 None

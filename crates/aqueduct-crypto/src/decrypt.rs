@@ -3,7 +3,7 @@
 //! separately), asks for it once, and gives up after the configured bound.
 
 use crate::machine::{BridgeCrypto, decryption_settings};
-use aqueduct_core::crypto::{DecryptError, EventDecryptor};
+use aqueduct_core::crypto::{DecryptError, EventDecryptor, KeyWait};
 use async_trait::async_trait;
 use matrix_sdk_crypto::types::events::room::encrypted::EncryptedEvent;
 use matrix_sdk_crypto::{AttachmentDecryptor, MediaEncryptionInfo, MegolmError};
@@ -21,7 +21,7 @@ const RETRY_EVERY: Duration = Duration::from_secs(10);
 
 #[async_trait]
 impl EventDecryptor for BridgeCrypto {
-    async fn decrypt_event(&self, event: &Value) -> Result<Value, DecryptError> {
+    async fn decrypt_event(&self, event: &Value, wait: KeyWait) -> Result<Value, DecryptError> {
         let room = event
             .get("room_id")
             .and_then(Value::as_str)
@@ -31,8 +31,13 @@ impl EventDecryptor for BridgeCrypto {
         let raw = serde_json::value::to_raw_value(event)
             .map_err(|e| DecryptError::Failed(e.to_string()))?;
         let raw: Raw<EncryptedEvent> = Raw::from_json(raw);
-        let deadline = Instant::now() + self.options.key_wait;
-        let mut asked = false;
+        let wait = match wait {
+            KeyWait::Full => self.options.key_wait,
+            KeyWait::AtMost(at_most) => at_most.min(self.options.key_wait),
+        };
+        let deadline = Instant::now() + wait;
+        // A zero wait is a last look at what the device holds: the key was asked for before.
+        let mut asked = wait.is_zero();
         loop {
             let woken = self.keys_arrived.notified();
             match self
