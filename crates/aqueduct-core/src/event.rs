@@ -287,6 +287,16 @@ pub struct MatrixMessage {
     pub reply_to: Option<RemoteMessageId>,
     /// The remote root of the thread it belongs to, when in a bridged thread.
     pub thread_root: Option<RemoteMessageId>,
+    /// Set when this event may already have reached the network: it is replayed from the
+    /// inbox after a restart (an event received before this run started, or one whose
+    /// handling was already attempted: the bridge may have stopped between the network's
+    /// answer and storing the mapping), or this is a retry after a passing failure (a
+    /// timeout or dropped connection whose request may have arrived; see `send_retry.rs`).
+    /// A connector whose network derives the message id from [`MatrixMessage::event_id`]
+    /// can ignore it; one whose network has no idempotency key must look for an earlier
+    /// delivery of `event_id` first and return it instead of posting again (see
+    /// `docs/connectors.md`). Unset on a first attempt, so the look-up costs nothing then.
+    pub maybe_sent_before: bool,
 }
 
 /// What the remote network made of a Matrix message.

@@ -15,6 +15,12 @@
 //!   that names the reason, never the event's content. Events received during the current run
 //!   pay nothing extra unless their handling fails.
 //!
+//! - **Replays may have been sent.** An event left from before a restart, or handled again
+//!   after a panic, may have reached the platform before the bridge stopped (between the
+//!   platform's answer and storing the mapping). Its message goes to the connector with
+//!   [`crate::event::MatrixMessage::maybe_sent_before`] set, so a platform without
+//!   idempotency keys (Slack) looks for the earlier delivery instead of posting twice.
+//!
 //! Failures the handlers already turn into notices (a platform refusing a message) count as
 //! handled: retrying them would repeat the notice, not bridge the message.
 
@@ -170,7 +176,10 @@ impl Inner {
                     }
                 };
             }
-            match AssertUnwindSafe(self.handle_matrix_event(json))
+            // Replayed from before this run, or tried already in it: the platform may have
+            // the message already, which a connector without idempotency keys must check.
+            let maybe_sent_before = count_before || attempts > 0;
+            match AssertUnwindSafe(self.handle_matrix_event(json, maybe_sent_before))
                 .catch_unwind()
                 .await
             {

@@ -1,21 +1,20 @@
-//! Matrix events out to the remote network, one portal at a time.
+//! Matrix events out to the remote network, one portal at a time: routing (echoes, commands,
+//! membership), then messages ([`message_out`]), reactions, redactions and room names and
+//! topics.
+
+mod message_out;
 
 use crate::bridge::{DOUBLE_PUPPET_MARKER, Inner, LoadedLogin};
 use crate::clock::now_ms;
 use crate::connector::ConnectorError;
-use crate::event::{
-    MatrixMessage, MentionedChat, MentionedUser, Mentions, MessageContent, RelayedSender, TextKind,
-};
+use crate::event::{MessageContent, RelayedSender, TextKind};
 use crate::matrix_content::{self as mc, Envelope};
 use crate::metrics::Direction;
 use crate::permissions::Level;
-use crate::records::{MessageRecord, Portal, ReactionRecord};
+use crate::records::{Portal, ReactionRecord};
 use crate::send_retry::SEND_RETRY;
-use crate::text::escape_html;
 use crate::{Error, Result};
 use ruma::events::reaction::ReactionEventContent;
-use ruma::events::room::MediaSource;
-use ruma::events::room::message::{Relation, RoomMessageEventContent};
 use std::sync::Arc;
 
 /// Who sends a Matrix user's message on the remote side.
@@ -26,8 +25,10 @@ struct Sender {
 
 impl Inner {
     /// Handles one Matrix event from the inbox. Never fails: problems become notices in the
-    /// room or log lines, so one bad event cannot block its queue.
-    pub(crate) async fn handle_matrix_event(self: &Arc<Self>, json: &str) {
+    /// room or log lines, so one bad event cannot block its queue. `maybe_sent_before`: the
+    /// event is replayed from the inbox and may already have reached the platform (see
+    /// [`crate::event::MatrixMessage::maybe_sent_before`]).
+    pub(crate) async fn handle_matrix_event(self: &Arc<Self>, json: &str, maybe_sent_before: bool) {
         match crate::ephemeral::classify(json) {
             crate::ephemeral::Incoming::Ephemeral(edu) => {
                 self.handle_ephemeral(edu).await;
@@ -54,12 +55,16 @@ impl Inner {
         } else {
             env
         };
-        if let Err(e) = self.route_matrix_event(env).await {
+        if let Err(e) = self.route_matrix_event(env, maybe_sent_before).await {
             tracing::warn!(error = %e, "Matrix event not bridged");
         }
     }
 
-    async fn route_matrix_event(self: &Arc<Self>, env: Envelope) -> Result<()> {
+    async fn route_matrix_event(
+        self: &Arc<Self>,
+        env: Envelope,
+        maybe_sent_before: bool,
+    ) -> Result<()> {
         let bot = self.matrix.bot_user_id().to_owned();
         // Echo suppression: what the bridge sent never comes back as new.
         if env.sender == bot || self.namer.is_ghost(&env.sender) {
@@ -118,7 +123,8 @@ impl Inner {
             .await;
             return Ok(());
         }
-        self.bridge_to_remote(&env, level, portal).await
+        self.bridge_to_remote(&env, level, portal, maybe_sent_before)
+            .await
     }
 
     /// Keeps the profile cache in step with member events (joins and profile changes).
@@ -337,6 +343,7 @@ impl Inner {
         env: &Envelope,
         level: Level,
         portal: Portal,
+        maybe_sent_before: bool,
     ) -> Result<()> {
         let handled = matches!(
             env.kind.as_str(),
@@ -354,7 +361,10 @@ impl Inner {
         let platform = portal.key.connector.to_string();
         let started = std::time::Instant::now();
         let result = match env.kind.as_str() {
-            "m.room.message" => self.bridge_message(env, &portal, &sender).await,
+            "m.room.message" => {
+                self.bridge_message(env, &portal, &sender, maybe_sent_before)
+                    .await
+            }
             "m.reaction" => self.bridge_reaction(env, &portal, &sender).await,
             "m.room.redaction" => self.bridge_redaction(env, &portal, &sender).await,
             _ => self.bridge_room_info(env, &portal, &sender).await,
@@ -398,237 +408,6 @@ impl Inner {
                 Err(e)
             }
         }
-    }
-
-    /// Returns `Ok(true)` when something crossed.
-    async fn bridge_message(
-        &self,
-        env: &Envelope,
-        portal: &Portal,
-        sender: &Sender,
-    ) -> Result<bool> {
-        let content: RoomMessageEventContent = serde_json::from_value(env.content.clone())
-            .map_err(|e| Error::Unknown(format!("malformed message content: {e}")))?;
-        let api = &sender.login.api;
-        if let Some(Relation::Replacement(r)) = &content.relates_to {
-            let Some(target) = self.store.message_by_event(r.event_id.as_str()).await? else {
-                return Ok(false);
-            };
-            if let Some(why) = self.edit_refusal(env, &target) {
-                self.refuse(env, "edit", &why).await;
-                return Ok(false);
-            }
-            let Some((new, _)) = mc::read_message(&r.new_content.msgtype) else {
-                return Ok(false);
-            };
-            let mut new = new;
-            self.emoticons_to_shortcodes(&portal.key.connector, &mut new)
-                .await?;
-            let mut new = self.decorate(
-                new,
-                &r.new_content.mentions,
-                &sender.relayed_for,
-                portal,
-                sender,
-            );
-            self.gate_room_ping(env, &mut new).await?;
-            self.link_chats(&mut new, portal).await;
-            let edits = api
-                .as_edits()
-                .ok_or_else(|| ConnectorError::Unsupported("edits".into()))?;
-            let platform = portal.key.connector.as_str();
-            self.with_retries(platform, "edit", SEND_RETRY, || {
-                edits.edit_message(portal, &target.remote_id, &new, sender.relayed_for.as_ref())
-            })
-            .await?;
-            return Ok(true);
-        }
-        let Some((text, media)) = mc::read_message(&content.msgtype) else {
-            return Err(ConnectorError::Unsupported(format!(
-                "messages of type {}",
-                content.msgtype.msgtype()
-            ))
-            .into());
-        };
-        let mut text = text;
-        self.emoticons_to_shortcodes(&portal.key.connector, &mut text)
-            .await?;
-        let mut text = self.decorate(text, &content.mentions, &sender.relayed_for, portal, sender);
-        self.gate_room_ping(env, &mut text).await?;
-        self.link_chats(&mut text, portal).await;
-        if let Some(media) = media {
-            let mxc = match &media.source {
-                MediaSource::Plain(mxc) => mxc.clone(),
-                MediaSource::Encrypted(file) => file.url.clone(),
-            };
-            let limit = api_limit(
-                self.config.max_attachment_bytes,
-                self.connectors
-                    .get(&portal.key.connector)
-                    .and_then(|c| c.capabilities().max_attachment_bytes),
-            );
-            let data = self
-                .matrix
-                .download(mxc.as_str(), limit)
-                .await
-                .map_err(|e| match e.errcode() {
-                    Some("M_TOO_LARGE") => Error::Connector(ConnectorError::Refused(format!(
-                        "{} is larger than the {limit} bytes this bridge carries",
-                        media.name
-                    ))),
-                    _ => e.into(),
-                })?;
-            let data = match &media.source {
-                MediaSource::Plain(_) => data,
-                MediaSource::Encrypted(file) => self.decrypt_attachment(&data, file)?,
-            };
-            text.attachments
-                .push(mc::pending_to_attachment(media, data));
-        }
-        let (mut reply_to, mut thread_root) = (None, None);
-        match &content.relates_to {
-            Some(Relation::Reply(r)) => reply_to = Some(r.in_reply_to.event_id.clone()),
-            Some(Relation::Thread(t)) => {
-                thread_root = Some(t.event_id.clone());
-                if !t.is_falling_back {
-                    reply_to = t.in_reply_to.as_ref().map(|r| r.event_id.clone());
-                }
-            }
-            _ => {}
-        }
-        let mut message = MatrixMessage {
-            event_id: env.event_id.clone(),
-            sender: env.sender.clone(),
-            relayed_for: sender.relayed_for.clone(),
-            content: text,
-            reply_to: None,
-            thread_root: None,
-        };
-        if let Some(r) = reply_to
-            && let Some(m) = self.store.message_by_event(r.as_str()).await?
-        {
-            if sender.login.api.as_replies().is_some() {
-                message.reply_to = Some(m.remote_id);
-            } else {
-                self.notice(
-                    &env.room_id,
-                    &format!(
-                        "{} has no replies; the message was sent without its reply.",
-                        portal.key.connector
-                    ),
-                )
-                .await;
-            }
-        }
-        if let Some(root) = thread_root
-            && let Some(m) = self.store.message_by_event(root.as_str()).await?
-        {
-            if sender.login.api.as_threads().is_some() {
-                message.thread_root = Some(m.thread_root.unwrap_or(m.remote_id));
-            } else {
-                self.notice(
-                    &env.room_id,
-                    &format!(
-                        "{} has no threads; the message was sent to the main chat.",
-                        portal.key.connector
-                    ),
-                )
-                .await;
-            }
-        }
-        let platform = portal.key.connector.as_str();
-        let sent = self
-            .with_retries(platform, "send", SEND_RETRY, || {
-                api.send_message(portal, &message)
-            })
-            .await?;
-        let record = MessageRecord {
-            portal: portal.key.clone(),
-            remote_id: sent.id,
-            part: String::new(),
-            event_id: env.event_id.clone(),
-            room_id: env.room_id.clone(),
-            sender_mxid: env.sender.clone(),
-            remote_sender: sender.login.login.remote_user.clone(),
-            thread_root: message.thread_root,
-            timestamp_ms: sent.timestamp_ms.unwrap_or(env.origin_server_ts),
-        };
-        // The message is out: a store hiccup must not turn into a "not bridged" notice.
-        self.with_retries(platform, "record", SEND_RETRY, || {
-            self.store.insert_message(&record)
-        })
-        .await?;
-        Ok(true)
-    }
-
-    /// Finds the bridged chats of the portal's network that the message links to (room
-    /// links), so the connector can name them as its own channel mentions.
-    async fn link_chats(&self, content: &mut MessageContent, portal: &Portal) {
-        let Some(html) = &content.html else { return };
-        for room in crate::text::linked_room_ids(html) {
-            match self.store.portal_by_room(&room).await {
-                Ok(Some(p)) if p.key.connector == portal.key.connector => {
-                    content.mentions.chats.push(MentionedChat {
-                        matrix_room: room,
-                        chat: p.key.chat,
-                    });
-                }
-                Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, room, "cannot look up a linked room"),
-            }
-        }
-    }
-
-    /// Resolves mentions to remote users and adds the relay prefix.
-    fn decorate(
-        &self,
-        mut content: MessageContent,
-        mentions: &Option<ruma::events::Mentions>,
-        relayed_for: &Option<RelayedSender>,
-        portal: &Portal,
-        sender: &Sender,
-    ) -> MessageContent {
-        if let Some(m) = mentions {
-            content.mentions = Mentions {
-                users: m
-                    .user_ids
-                    .iter()
-                    .map(|u| MentionedUser {
-                        matrix_id: u.to_string(),
-                        remote_id: self.remote_id_of(u.as_str(), portal),
-                    })
-                    .collect(),
-                room: m.room,
-                chats: Vec::new(),
-            };
-        }
-        let relay_identity = self
-            .connectors
-            .get(&portal.key.connector)
-            .is_some_and(|c| c.capabilities().relay_identity);
-        if let Some(r) = relayed_for
-            && !relay_identity
-            && sender.relayed_for.is_some()
-        {
-            let html = content
-                .html
-                .take()
-                .unwrap_or_else(|| escape_html(&content.body));
-            content.html = Some(format!(
-                "<strong>{}</strong>: {html}",
-                escape_html(&r.display_name)
-            ));
-            content.body = format!("{}: {}", r.display_name, content.body);
-        }
-        content
-    }
-
-    fn remote_id_of(&self, mxid: &str, portal: &Portal) -> Option<crate::ids::RemoteUserId> {
-        if let Some((c, u)) = self.namer.parse(mxid) {
-            return (c == portal.key.connector).then_some(u);
-        }
-        self.login_of_user(&portal.key.connector, mxid)
-            .map(|l| l.login.remote_user.clone())
     }
 
     async fn bridge_reaction(
@@ -790,8 +569,4 @@ impl Inner {
         self.store.upsert_portal(&portal).await?;
         Ok(true)
     }
-}
-
-fn api_limit(bridge: u64, connector: Option<u64>) -> u64 {
-    connector.map_or(bridge, |c| c.min(bridge))
 }

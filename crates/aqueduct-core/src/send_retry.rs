@@ -3,11 +3,14 @@
 //! message. The portal's queue waits meanwhile, which keeps its events in order; the wait is
 //! bounded ([`SEND_RETRY`]), and only after the last attempt does the room get a notice.
 //!
-//! Retrying is safe where the platform call is idempotent: the test network and Rocket.Chat
-//! derive the message id from the Matrix event id, so a second `send` finds the first. Slack's
-//! `chat.postMessage` has no idempotency key: a request that reached Slack but whose answer
-//! was lost (a timeout) may post twice. A 5xx answer means Slack did not post, so the risk is
-//! the lost-answer case only, which losing the message outright would not improve on.
+//! Retrying a send must not post twice. A request that reached the platform but whose answer
+//! was lost (a timeout, a dropped connection) may have posted, so every retry of a send goes
+//! out with [`crate::event::MatrixMessage::maybe_sent_before`] set (as does an event replayed
+//! after a restart), and the connector finds the earlier delivery instead of posting again:
+//! the test network and Rocket.Chat derive the message id from the Matrix event id, and Slack,
+//! whose `chat.postMessage` has no idempotency key, looks for its message metadata naming the
+//! event among the channel's newest messages (`aqueduct-slack/src/earlier_posts.rs`; the
+//! limits of that look-up are in `docs/architecture.md`).
 //! Rate limits (429) are not seen here: the connectors wait them out themselves, honouring
 //! the platform's `Retry-After`.
 
