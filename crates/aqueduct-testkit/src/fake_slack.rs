@@ -122,6 +122,8 @@ pub struct FakeMessage {
     pub subtype: Option<String>,
     /// `blocks` as given to `chat.postMessage`/`chat.update`.
     pub blocks: Option<Value>,
+    /// Message metadata as given to `chat.postMessage` (`{event_type, event_payload}`).
+    pub metadata: Option<Value>,
 }
 
 struct ServerGuard {
@@ -175,6 +177,7 @@ impl FakeSlack {
                 last_ts_micros: 0,
                 requests: Vec::new(),
                 rate_limits: HashMap::new(),
+                answer_faults: HashMap::new(),
                 emitted: Vec::new(),
                 redelivered: Vec::new(),
                 pending: VecDeque::new(),
@@ -612,6 +615,25 @@ impl FakeSlack {
             .lock()
             .rate_limits
             .insert(method.to_string(), (times, retry_after_secs));
+    }
+
+    /// The next `times` calls of `method` are carried out (a post is posted), but their answer
+    /// is lost: its body breaks off and the connection drops, as when a proxy or the network
+    /// fails after Slack did the work. The caller sees a passing failure.
+    pub fn lose_answers(&self, method: &str, times: u32) {
+        self.shared
+            .lock()
+            .answer_faults
+            .insert(method.to_string(), (times, AnswerFault::Lose));
+    }
+
+    /// The next `times` calls of `method` are carried out, but no answer ever comes: the
+    /// request hangs until the caller gives up (its time-out) or dies.
+    pub fn stall_answers(&self, method: &str, times: u32) {
+        self.shared
+            .lock()
+            .answer_faults
+            .insert(method.to_string(), (times, AnswerFault::Stall));
     }
 
     /// Sends `{"type":"disconnect","reason":"refresh_requested"}` on the current socket, then

@@ -1,8 +1,8 @@
 //! The Web API (`/api/{method}`) and the fake's route table.
 
 use super::{
-    BOT_ID, BOT_USER_ID, MAX_TEXT_LEN, Msg, RecordedRequest, Shared, State, StoredFile, TEAM_ID,
-    TEAM_NAME, TokenKind, guess_mime, now_secs, ts_key, uuid_like,
+    AnswerFault, BOT_ID, BOT_USER_ID, MAX_TEXT_LEN, Msg, RecordedRequest, Shared, State,
+    StoredFile, TEAM_ID, TEAM_NAME, TokenKind, guess_mime, now_secs, ts_key, uuid_like,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -68,6 +68,22 @@ async fn api(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
+    match answer(&sh, method, verb, headers, query, body) {
+        Some(r) => r,
+        // A stalled answer: the call was carried out, but nothing ever comes back.
+        None => std::future::pending().await,
+    }
+}
+
+/// Carries out one Web API call; `None` when its answer stalls (see `FakeSlack::stall_answers`).
+fn answer(
+    sh: &Sh,
+    method: String,
+    verb: Method,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: Bytes,
+) -> Option<Response> {
     let mut params = Map::new();
     let mut encoding = "none";
     if let Some(q) = &query
@@ -88,13 +104,15 @@ async fn api(
                     params.extend(o);
                     encoding = "json";
                 }
-                _ => return slack_json(json!({"ok": false, "error": "invalid_json"})),
+                _ => return Some(slack_json(json!({"ok": false, "error": "invalid_json"}))),
             }
         } else if ctype.is_empty() || ctype.starts_with("application/x-www-form-urlencoded") {
             parse_form(&String::from_utf8_lossy(&body), &mut params);
             encoding = "form";
         } else {
-            return slack_json(json!({"ok": false, "error": "invalid_form_data"}));
+            return Some(slack_json(
+                json!({"ok": false, "error": "invalid_form_data"}),
+            ));
         }
     }
     let token = bearer(&headers).or_else(|| params.get("token")?.as_str().map(str::to_string));
@@ -127,12 +145,24 @@ async fn api(
             header::RETRY_AFTER,
             HeaderValue::from_str(&secs.to_string()).expect("digits"),
         );
-        return r;
+        return Some(r);
     }
     let result = dispatch(&mut st, &method, &params, &kind);
+    let fault = match st.answer_faults.get_mut(&method) {
+        Some((left, fault)) if *left > 0 => {
+            *left -= 1;
+            Some(*fault)
+        }
+        _ => None,
+    };
     drop(st);
     sh.changed();
-    match result {
+    match fault {
+        Some(AnswerFault::Lose) => return Some(lost_answer()),
+        Some(AnswerFault::Stall) => return None,
+        None => {}
+    }
+    Some(match result {
         Ok(Value::Object(mut o)) => {
             let mut out = Map::new();
             out.insert("ok".into(), json!(true));
@@ -141,7 +171,46 @@ async fn api(
         }
         Ok(_) => slack_json(json!({"ok": true})),
         Err(e) => slack_json(json!({"ok": false, "error": e})),
+    })
+}
+
+/// An answer whose body breaks off after a few bytes: the server drops the connection, and
+/// the caller cannot tell whether the call was carried out.
+fn lost_answer() -> Response {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(Bytes::from_static(b"{\"ok\":")),
+        Err(std::io::Error::other("the fake lost this answer")),
+    ];
+    let mut r = Response::new(axum::body::Body::from_stream(futures_util::stream::iter(
+        chunks,
+    )));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
+}
+
+/// Message metadata as `chat.postMessage` takes it (a JSON string in a form body, an object
+/// in a JSON body): an object with a string `event_type` and an object `event_payload`
+/// (https://docs.slack.dev/messaging/message-metadata).
+fn p_metadata(p: &Map<String, Value>) -> Result<Option<Value>, String> {
+    let metadata = p_json(p, "metadata").map_err(|_| "invalid_metadata_format".to_string())?;
+    match &metadata {
+        None => Ok(None),
+        Some(m) if m["event_type"].is_string() && m["event_payload"].is_object() => Ok(metadata),
+        Some(_) => Err("invalid_metadata_schema".into()),
     }
+}
+
+/// A message of `conversations.history` / `conversations.replies`, with its metadata when the
+/// caller asked for it (`include_all_metadata`), as Slack does.
+fn listed(st: &State, ch: &super::Channel, m: &Msg, with_metadata: bool) -> Value {
+    let mut v = st.msg_json(ch, m, true);
+    if with_metadata && let Some(metadata) = &m.metadata {
+        v["metadata"] = metadata.clone();
+    }
+    v
 }
 
 /// Who is calling: user id and whether it is the bot.
@@ -300,6 +369,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                 .unwrap_or(u64::MAX);
             let oldest = p_str(p, "oldest").and_then(|t| ts_key(&t)).unwrap_or(0);
             let inclusive = p_bool(p, "inclusive");
+            let with_metadata = p_bool(p, "include_all_metadata");
             let in_range = |k: u64| {
                 if inclusive {
                     k >= oldest && k <= latest
@@ -333,7 +403,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                     }
                     continue;
                 }
-                list.push(st.msg_json(ch, m, true));
+                list.push(listed(st, ch, m, with_metadata));
             }
             page(list, p, 100, st.page_cap)
         }
@@ -348,6 +418,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                 .unwrap_or(u64::MAX);
             let oldest = p_str(p, "oldest").and_then(|t| ts_key(&t)).unwrap_or(0);
             let inclusive = p_bool(p, "inclusive");
+            let with_metadata = p_bool(p, "include_all_metadata");
             let mut list = Vec::new();
             for r in &ch.messages {
                 let in_thread = r.ts == root || r.thread_ts.as_deref() == Some(root.as_str());
@@ -365,7 +436,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                         continue;
                     }
                 }
-                list.push(st.msg_json(ch, r, true));
+                list.push(listed(st, ch, r, with_metadata));
             }
             if m.thread_ts.is_none() {
                 list.truncate(1);
@@ -391,6 +462,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
             }
             let blocks = p_json(p, "blocks")?;
             let attachments = p_json(p, "attachments")?;
+            let metadata = p_metadata(p)?;
             if text.is_empty() && blocks.is_none() && attachments.is_none() {
                 return Err("no_text".into());
             }
@@ -421,6 +493,7 @@ fn dispatch(st: &mut State, method: &str, p: &Map<String, Value>, kind: &TokenKi
                 icon_url: icon_url.filter(|_| c.bot),
                 subtype,
                 blocks,
+                metadata,
                 extra,
                 ..Default::default()
             };

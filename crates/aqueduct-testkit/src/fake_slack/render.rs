@@ -239,6 +239,7 @@ impl State {
                 .collect(),
             subtype: m.subtype.clone(),
             blocks: m.blocks.clone(),
+            metadata: m.metadata.clone(),
         }
     }
 }

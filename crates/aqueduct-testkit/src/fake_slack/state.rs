@@ -76,6 +76,10 @@ pub(crate) struct Msg {
     pub subtype: Option<String>,
     pub client_msg_id: Option<String>,
     pub blocks: Option<Value>,
+    /// Message metadata (`{event_type, event_payload}`) given to `chat.postMessage`, returned
+    /// by `conversations.history` and `conversations.replies` only with
+    /// `include_all_metadata=true`.
+    pub metadata: Option<Value>,
     /// Extra top-level fields (`topic`, `old_name`, `name`, ...).
     pub extra: Map<String, Value>,
 }
@@ -102,6 +106,16 @@ pub(crate) struct Pending {
     pub sent: Option<(u64, Instant)>,
 }
 
+/// What happens to the answer of a call that Slack carried out (see
+/// `FakeSlack::lose_answers`, `FakeSlack::stall_answers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AnswerFault {
+    /// The answer's body breaks off and the connection drops.
+    Lose,
+    /// No answer comes at all (the caller's time-out, or its death, ends the wait).
+    Stall,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Control {
     Disconnect,
@@ -120,6 +134,8 @@ pub(crate) struct State {
     pub last_ts_micros: u64,
     pub requests: Vec<RecordedRequest>,
     pub rate_limits: HashMap<String, (u32, u64)>,
+    /// Method -> how many more of its calls are carried out but their answer faulted.
+    pub answer_faults: HashMap<String, (u32, AnswerFault)>,
     pub emitted: Vec<Value>,
     /// The event of every Socket Mode envelope delivered again because its acknowledgement
     /// did not come in time, once per redelivery.
