@@ -4,6 +4,7 @@
 //! only who the result is attributed to differs.
 
 use crate::convert::{self, slack_user};
+use crate::earlier_posts::BridgeMetadata;
 use crate::web::SlackWeb;
 use aqueduct_core::connector::{ChatInfo, ConnectorError, ConnectorResult, RemoteAvatar, UserInfo};
 use aqueduct_core::event::{MatrixMessage, MessageContent, SentMessage};
@@ -55,7 +56,7 @@ pub(crate) fn text_for(content: &MessageContent) -> String {
 
 /// The `thread_ts` a message goes to: Slack has no replies outside threads, so a reply starts
 /// (or joins) the thread.
-fn thread_of(message: &MatrixMessage) -> Option<String> {
+pub(crate) fn thread_of(message: &MatrixMessage) -> Option<String> {
     message
         .thread_root
         .as_ref()
@@ -74,16 +75,27 @@ fn reaction_name(key: &str) -> ConnectorResult<String> {
 
 impl Calls<'_> {
     /// Posts a text message (`chat.postMessage`) with `extra` parameters (a relay's
-    /// `username`); returns its `ts`.
+    /// `username`) and metadata naming its Matrix event; returns its `ts`. A message that may
+    /// have been posted already is looked for first, and the earlier post's `ts` returned
+    /// (see [`crate::earlier_posts`]).
     pub async fn post_text(
         &self,
         portal: &Portal,
         message: &MatrixMessage,
         extra: Vec<(&'static str, String)>,
     ) -> ConnectorResult<String> {
+        if message.maybe_sent_before
+            && let Some(ts) = self.earlier_post(portal, message).await
+        {
+            return Ok(ts);
+        }
         let mut params = vec![
             ("channel", portal.key.chat.to_string()),
             ("text", text_for(&message.content)),
+            (
+                "metadata",
+                BridgeMetadata::for_event(&message.event_id).to_param(),
+            ),
         ];
         if let Some(root) = thread_of(message) {
             params.push(("thread_ts", root));

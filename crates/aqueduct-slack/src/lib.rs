@@ -16,6 +16,7 @@ mod config;
 mod connector;
 mod convert;
 mod custom_emoji;
+mod earlier_posts;
 mod events_config;
 mod events_http;
 mod events_login;
