@@ -1,0 +1,196 @@
+//! A Matrix message reaches Slack once, even when Slack carried out `chat.postMessage` but the
+//! bridge never learnt of it: a lost answer retried by the engine, and a bridge SIGKILLed
+//! between the post and storing its mapping, whose inbox replays the event at the next start.
+//! Either way the connector finds the earlier post by its message metadata and posts nothing
+//! more, and the Matrix message stays linked to that one Slack message (an edit edits it).
+
+use aqueduct_testkit::fake_slack::FakeMessage;
+use aqueduct_testkit::slack_env::{SlackEnv, WAIT, ghost};
+use serde_json::{Value, json};
+
+/// The messages of `C1` posted for Matrix event `event_id` (by their metadata) or with `text`.
+fn posts_of(s: &SlackEnv, event_id: &str, text: &str) -> Vec<FakeMessage> {
+    s.slack
+        .messages("C1")
+        .into_iter()
+        .filter(|m| {
+            !m.deleted
+                && (m.text == text
+                    || m.metadata
+                        .as_ref()
+                        .is_some_and(|md| md["event_payload"]["matrix_event_id"] == event_id))
+        })
+        .collect()
+}
+
+/// The `chat.postMessage` calls the bridge made with `text`.
+fn post_calls(s: &SlackEnv, text: &str) -> usize {
+    s.slack
+        .requests()
+        .iter()
+        .filter(|r| r.method == "chat.postMessage" && r.params["text"] == text)
+        .count()
+}
+
+/// Bob's first message opens the portal; returns its room and the message's event id.
+async fn open_portal(s: &SlackEnv) -> anyhow::Result<(String, String)> {
+    s.slack.post("C1", "UBOB", "hello from slack", None);
+    let room = s.env.accept_portal_invite(&s.alice).await?;
+    let bob = ghost("UBOB");
+    let hello = s
+        .alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["sender"] == bob.as_str() && e["content"]["body"] == "hello from slack"
+        })
+        .await?;
+    Ok((
+        room,
+        hello["event_id"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+/// Edits Matrix message `event_id` to `new` and waits until Slack message `ts` reads so.
+async fn edit_and_expect(
+    s: &SlackEnv,
+    room: &str,
+    event_id: &str,
+    new: &str,
+    ts: &str,
+) -> anyhow::Result<()> {
+    s.alice
+        .send(
+            room,
+            "m.room.message",
+            json!({"msgtype": "m.text", "body": format!("* {new}"),
+            "m.new_content": {"msgtype": "m.text", "body": new},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id}}),
+        )
+        .await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter().any(|x| x.ts == ts && x.text == new)
+        })
+        .await?;
+    Ok(())
+}
+
+fn thread_reply(body: &str, root: &str) -> Value {
+    json!({"msgtype": "m.text", "body": body,
+        "m.relates_to": {"rel_type": "m.thread", "event_id": root, "is_falling_back": true,
+                         "m.in_reply_to": {"event_id": root}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_whose_answer_was_lost_is_not_posted_again() -> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    let bridge = s.env.start_in_process().await?;
+    s.login_app().await?;
+    let (room, hello) = open_portal(&s).await?;
+
+    // Slack posts the message, but its answer breaks off: the engine retries the send.
+    s.slack.lose_answers("chat.postMessage", 1);
+    let once = s.alice.send_text(&room, "exactly once").await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| m.iter().any(|x| x.text == "exactly once"))
+        .await?;
+    // The retry comes after a second; the edit below proves the mapping is in place, and
+    // with it that the retry is over.
+    let ts = posts_of(&s, &once, "exactly once")[0].ts.clone();
+    edit_and_expect(&s, &room, &once, "exactly once, edited", &ts).await?;
+    let posts = posts_of(&s, &once, "exactly once, edited");
+    assert_eq!(posts.len(), 1, "one Slack message: {posts:#?}");
+    assert_eq!(post_calls(&s, "exactly once"), 1, "posted once");
+    assert_eq!(
+        posts[0].metadata,
+        Some(json!({"event_type": "aqueduct_matrix_event",
+                    "event_payload": {"matrix_event_id": once}}))
+    );
+
+    // The same in a thread: the look-up reads the thread's replies.
+    s.slack.lose_answers("chat.postMessage", 1);
+    let reply = s
+        .alice
+        .send(
+            &room,
+            "m.room.message",
+            thread_reply("in the thread once", &hello),
+        )
+        .await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter().any(|x| x.text == "in the thread once")
+        })
+        .await?;
+    let ts = posts_of(&s, &reply, "in the thread once")[0].ts.clone();
+    edit_and_expect(&s, &room, &reply, "in the thread, edited", &ts).await?;
+    let posts = posts_of(&s, &reply, "in the thread, edited");
+    assert_eq!(posts.len(), 1, "one Slack reply: {posts:#?}");
+    assert!(posts[0].thread_ts.is_some(), "{posts:#?}");
+    assert_eq!(post_calls(&s, "in the thread once"), 1, "posted once");
+
+    let looked: Vec<String> = s
+        .slack
+        .requests()
+        .into_iter()
+        .filter(|r| r.params["include_all_metadata"] == "true")
+        .map(|r| r.method)
+        .collect();
+    assert_eq!(
+        looked,
+        ["conversations.history", "conversations.replies"],
+        "one look-up per retried post, none for first attempts"
+    );
+    s.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_replayed_after_a_crash_is_not_posted_again() -> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_aqueduct-testnet-bridge"));
+    let mut bridge = s.env.spawn_process(&bin).await?;
+    s.login_app().await?;
+    let (room, _) = open_portal(&s).await?;
+
+    // Slack posts the message and never answers; the bridge dies meanwhile, before it
+    // could store the mapping or acknowledge the inbox row.
+    s.slack.stall_answers("chat.postMessage", 1);
+    let once = s.alice.send_text(&room, "posted before the crash").await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter().any(|x| x.text == "posted before the crash")
+        })
+        .await?;
+    bridge.start_kill()?;
+    bridge.wait().await?;
+    let posts = posts_of(&s, &once, "posted before the crash");
+    assert_eq!(posts.len(), 1, "{posts:#?}");
+    let ts = posts[0].ts.clone();
+
+    // The restarted bridge replays the event and finds it on Slack.
+    let mut bridge = s.env.spawn_process(&bin).await?;
+    edit_and_expect(&s, &room, &once, "edited after the restart", &ts).await?;
+    let posts = posts_of(&s, &once, "edited after the restart");
+    assert_eq!(posts.len(), 1, "one Slack message: {posts:#?}");
+    assert_eq!(
+        post_calls(&s, "posted before the crash"),
+        1,
+        "not posted again"
+    );
+    // Later messages cross as usual.
+    s.alice.send_text(&room, "after the restart").await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter().any(|x| x.text == "after the restart")
+        })
+        .await?;
+    assert!(
+        s.env.bridge_log().contains("on Slack already"),
+        "the replay found the earlier post"
+    );
+    s.check_conformance()?;
+    bridge.start_kill()?;
+    let _ = bridge.wait().await;
+    Ok(())
+}
