@@ -1,8 +1,9 @@
 //! A Matrix message reaches Slack once, even when Slack carried out `chat.postMessage` but the
 //! bridge never learnt of it: a lost answer retried by the engine, and a bridge SIGKILLed
 //! between the post and storing its mapping, whose inbox replays the event at the next start.
-//! Either way the connector finds the earlier post by its message metadata and posts nothing
-//! more, and the Matrix message stays linked to that one Slack message (an edit edits it).
+//! Either way the connector finds the earlier post by its message metadata (a retried file
+//! upload: by its file ids) and posts nothing more, and the Matrix message stays linked to
+//! that one Slack message (an edit edits it, a redaction deletes it).
 
 use aqueduct_testkit::fake_slack::FakeMessage;
 use aqueduct_testkit::slack_env::{SlackEnv, WAIT, ghost};
@@ -128,6 +129,46 @@ async fn a_post_whose_answer_was_lost_is_not_posted_again() -> anyhow::Result<()
     assert!(posts[0].thread_ts.is_some(), "{posts:#?}");
     assert_eq!(post_calls(&s, "in the thread once"), 1, "posted once");
 
+    // A file: its upload is found again by its file id.
+    s.slack.lose_answers("files.completeUploadExternal", 1);
+    let doc = b"shared once".to_vec();
+    let mxc = s
+        .alice
+        .upload(doc.clone(), "text/plain", "once.txt")
+        .await?;
+    let file_event = s
+        .alice
+        .send(
+            &room,
+            "m.room.message",
+            json!({"msgtype": "m.file", "body": "once.txt", "url": mxc,
+            "info": {"mimetype": "text/plain", "size": doc.len()}}),
+        )
+        .await?;
+    let has_file = |x: &FakeMessage| x.files.iter().any(|(name, _, _)| name == "once.txt");
+    let msgs = s
+        .slack
+        .wait_for("C1", WAIT, |m| m.iter().any(has_file))
+        .await?;
+    let shared = msgs.iter().find(|x| has_file(x)).unwrap().ts.clone();
+    // Deleting it in Matrix deletes that message: the mapping names it.
+    s.alice.redact(&room, &file_event, None).await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter()
+                .any(|x| x.ts == shared && (x.deleted || x.files.is_empty()))
+        })
+        .await?;
+    let shares = s.slack.messages("C1").into_iter().filter(has_file).count();
+    assert_eq!(shares, 1, "shared once");
+    let completions = s
+        .slack
+        .requests()
+        .iter()
+        .filter(|r| r.method == "files.completeUploadExternal")
+        .count();
+    assert_eq!(completions, 1, "completed once");
+
     let looked: Vec<String> = s
         .slack
         .requests()
@@ -137,7 +178,11 @@ async fn a_post_whose_answer_was_lost_is_not_posted_again() -> anyhow::Result<()
         .collect();
     assert_eq!(
         looked,
-        ["conversations.history", "conversations.replies"],
+        [
+            "conversations.history",
+            "conversations.replies",
+            "conversations.history"
+        ],
         "one look-up per retried post, none for first attempts"
     );
     s.check_conformance()?;

@@ -109,12 +109,23 @@ impl Calls<'_> {
     /// Uploads a message's files (`files.getUploadURLExternal`, the upload, then
     /// `files.completeUploadExternal`), with the text as the comment. The message's id is its
     /// `ts` when Slack reports the share, else `file:<id>` (which deletes with `files.delete`).
+    /// A retry finds the share of an earlier attempt in this run by its files, and returns it
+    /// (see [`crate::earlier_posts`]).
     pub async fn send_files(
         &self,
         portal: &Portal,
         message: &MatrixMessage,
     ) -> ConnectorResult<SentMessage> {
+        if message.maybe_sent_before
+            && let Some(ts) = self.earlier_upload(portal, message).await
+        {
+            return Ok(SentMessage {
+                timestamp_ms: None,
+                id: RemoteMessageId::new(ts),
+            });
+        }
         let mut files = Vec::new();
+        let mut file_ids = Vec::new();
         for att in &message.content.attachments {
             if att.data.len() as u64 > self.max_file_bytes {
                 return Err(ConnectorError::Refused(format!(
@@ -139,6 +150,7 @@ impl Calls<'_> {
                 ));
             };
             self.web.upload(url, att.data.clone()).await?;
+            file_ids.push(id.to_owned());
             files.push(json!({ "id": id, "title": att.name }));
         }
         let mut comment = if message.content.body.is_empty() {
@@ -165,7 +177,11 @@ impl Calls<'_> {
         if let Some(root) = thread_of(message) {
             params.push(("thread_ts", root));
         }
-        // Sharing the files posts a message into the channel.
+        // Sharing the files posts a message into the channel: from here on, a retry must
+        // look for it first.
+        self.web
+            .recent_uploads()
+            .remember(&message.event_id, file_ids);
         self.web.wait_send_turn(&channel).await;
         let done = self
             .web

@@ -9,14 +9,19 @@
 //! delivery: its `ts` is returned and nothing is posted. A look-up that fails is logged and the
 //! message posted: a possible duplicate is better than a lost message.
 //!
-//! File uploads (`files.completeUploadExternal`) take no metadata, so they are not covered:
-//! see the limits in `docs/architecture.md`.
+//! File uploads (`files.completeUploadExternal`) take no metadata. Their file ids name them
+//! exactly, though, so the connector remembers (in memory, [`RecentUploads`]) the files each
+//! Matrix event's last upload shared, and a retried upload looks for a message carrying one
+//! of them the same way. After a restart that memory is gone, so an upload replayed then is
+//! uploaded again: see the limits in `docs/architecture.md`.
 
 use crate::calls::{Calls, thread_of};
 use aqueduct_core::connector::ConnectorError;
 use aqueduct_core::event::MatrixMessage;
 use aqueduct_core::records::Portal;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 /// The `event_type` of the bridge's metadata.
 pub(crate) const EVENT_TYPE: &str = "aqueduct_matrix_event";
@@ -28,6 +33,40 @@ pub(crate) const LOOK_BACK: usize = 50;
 /// its end), and the most pages read.
 const THREAD_PAGE: usize = 200;
 const THREAD_PAGES: usize = 5;
+
+/// Matrix events whose files [`RecentUploads`] remembers; a retry follows within seconds.
+const RECENT_UPLOADS: usize = 64;
+
+/// The files of the latest uploads, by Matrix event (newest last, bounded), so that a retried
+/// upload finds the message an earlier attempt shared. Shared by the clones of one client.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RecentUploads(Arc<Mutex<VecDeque<Upload>>>);
+
+/// A Matrix event and the Slack files its upload shared.
+type Upload = (String, Vec<String>);
+
+impl RecentUploads {
+    /// Remembers that the upload for `event_id` shares `files` (Slack file ids).
+    pub fn remember(&self, event_id: &str, files: Vec<String>) {
+        let mut recent = self.0.lock().expect("recent uploads");
+        recent.retain(|(e, _)| e != event_id);
+        recent.push_back((event_id.to_owned(), files));
+        while recent.len() > RECENT_UPLOADS {
+            recent.pop_front();
+        }
+    }
+
+    /// The files an earlier upload for `event_id` shared, if one was tried in this run.
+    pub fn files_of(&self, event_id: &str) -> Vec<String> {
+        let recent = self.0.lock().expect("recent uploads");
+        recent
+            .iter()
+            .rev()
+            .find(|(e, _)| e == event_id)
+            .map(|(_, files)| files.clone())
+            .unwrap_or_default()
+    }
+}
 
 /// The metadata every post of the bridge carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,12 +115,35 @@ struct ListedMessage {
     ts: String,
     #[serde(default)]
     metadata: Option<AnyMetadata>,
+    #[serde(default)]
+    files: Vec<ListedFile>,
+}
+
+/// A file of a [`ListedMessage`].
+#[derive(Debug, Deserialize)]
+struct ListedFile {
+    #[serde(default)]
+    id: String,
+}
+
+/// What an earlier delivery of a Matrix message is recognised by.
+enum Mark<'a> {
+    /// The bridge's metadata naming this Matrix event.
+    Event(&'a str),
+    /// One of these Slack files (a message's share of an upload).
+    Files(&'a [String]),
 }
 
 impl ListedMessage {
-    fn posted_for(&self, event_id: &str) -> bool {
-        matches!(&self.metadata, Some(AnyMetadata::Bridge(m))
-            if m.event_type == EVENT_TYPE && m.event_payload.matrix_event_id == event_id)
+    fn carries(&self, mark: &Mark<'_>) -> bool {
+        match mark {
+            Mark::Event(event_id) => matches!(&self.metadata, Some(AnyMetadata::Bridge(m))
+                if m.event_type == EVENT_TYPE && m.event_payload.matrix_event_id == *event_id),
+            Mark::Files(ids) => self
+                .files
+                .iter()
+                .any(|f| !f.id.is_empty() && ids.contains(&f.id)),
+        }
     }
 }
 
@@ -104,7 +166,27 @@ impl Calls<'_> {
     /// The `ts` of an earlier post of `message` in its channel or thread, if the newest
     /// messages hold one. A failed look-up is logged and answers `None`.
     pub async fn earlier_post(&self, portal: &Portal, message: &MatrixMessage) -> Option<String> {
-        match self.find_earlier_post(portal, message).await {
+        self.earlier(portal, message, Mark::Event(&message.event_id))
+            .await
+    }
+
+    /// The `ts` of the message that an earlier upload of `message`'s files in this run
+    /// shared, if the newest messages hold one.
+    pub async fn earlier_upload(&self, portal: &Portal, message: &MatrixMessage) -> Option<String> {
+        let files = self.web.recent_uploads().files_of(&message.event_id);
+        if files.is_empty() {
+            return None;
+        }
+        self.earlier(portal, message, Mark::Files(&files)).await
+    }
+
+    async fn earlier(
+        &self,
+        portal: &Portal,
+        message: &MatrixMessage,
+        mark: Mark<'_>,
+    ) -> Option<String> {
+        match self.find_earlier(portal, message, &mark).await {
             Ok(found) => {
                 if let Some(ts) = &found {
                     tracing::info!(
@@ -126,10 +208,11 @@ impl Calls<'_> {
         }
     }
 
-    async fn find_earlier_post(
+    async fn find_earlier(
         &self,
         portal: &Portal,
         message: &MatrixMessage,
+        mark: &Mark<'_>,
     ) -> Result<Option<String>, ConnectorError> {
         let channel = portal.key.chat.to_string();
         let Some(root) = thread_of(message) else {
@@ -139,7 +222,7 @@ impl Calls<'_> {
                 ("limit", LOOK_BACK.to_string()),
             ];
             let page = self.message_page("conversations.history", &params).await?;
-            return Ok(found_in(page.messages, &message.event_id));
+            return Ok(found_in(page.messages, mark));
         };
         let mut cursor = String::new();
         for _ in 0..THREAD_PAGES {
@@ -157,7 +240,7 @@ impl Calls<'_> {
                 .response_metadata
                 .map(|m| m.next_cursor)
                 .unwrap_or_default();
-            if let Some(ts) = found_in(page.messages, &message.event_id) {
+            if let Some(ts) = found_in(page.messages, mark) {
                 return Ok(Some(ts));
             }
             if cursor.is_empty() {
@@ -178,11 +261,8 @@ impl Calls<'_> {
     }
 }
 
-fn found_in(messages: Vec<ListedMessage>, event_id: &str) -> Option<String> {
-    messages
-        .into_iter()
-        .find(|m| m.posted_for(event_id))
-        .map(|m| m.ts)
+fn found_in(messages: Vec<ListedMessage>, mark: &Mark<'_>) -> Option<String> {
+    messages.into_iter().find(|m| m.carries(mark)).map(|m| m.ts)
 }
 
 #[cfg(test)]
@@ -220,12 +300,48 @@ mod tests {
             "response_metadata": {"next_cursor": ""}
         }))
         .unwrap();
-        assert_eq!(found_in(page.messages, "$e").as_deref(), Some("1.000005"));
+        assert_eq!(
+            found_in(page.messages, &Mark::Event("$e")).as_deref(),
+            Some("1.000005")
+        );
+    }
+
+    #[test]
+    fn an_upload_is_found_by_its_files() {
+        let page = || -> MessagePage {
+            serde_json::from_value(json!({
+                "messages": [
+                    {"ts": "2.000001", "files": [{"id": "F1"}, {"id": "F2"}]},
+                    {"ts": "2.000002", "files": [{"id": "F3"}, {"mode": "tombstone"}]},
+                ]
+            }))
+            .unwrap()
+        };
+        let ids = ["F3".to_owned()];
+        assert_eq!(
+            found_in(page().messages, &Mark::Files(&ids)).as_deref(),
+            Some("2.000002")
+        );
+        assert_eq!(found_in(page().messages, &Mark::Files(&[])), None);
+        assert_eq!(found_in(page().messages, &Mark::Event("$e")), None);
+    }
+
+    #[test]
+    fn recent_uploads_are_bounded_and_the_latest_attempt_counts() {
+        let recent = RecentUploads::default();
+        recent.remember("$a", vec!["F1".into()]);
+        recent.remember("$a", vec!["F2".into()]);
+        assert_eq!(recent.files_of("$a"), ["F2"]);
+        for i in 0..RECENT_UPLOADS {
+            recent.remember(&format!("$n{i}"), vec![format!("G{i}")]);
+        }
+        assert!(recent.files_of("$a").is_empty());
+        assert_eq!(recent.files_of("$n0"), ["G0"]);
     }
 
     #[test]
     fn a_page_without_messages_finds_nothing() {
         let page: MessagePage = serde_json::from_value(json!({"ok": true})).unwrap();
-        assert_eq!(found_in(page.messages, "$e"), None);
+        assert_eq!(found_in(page.messages, &Mark::Event("$e")), None);
     }
 }

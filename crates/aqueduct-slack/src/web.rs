@@ -50,6 +50,8 @@ pub struct SlackWeb {
     limited_until: Arc<Mutex<HashMap<String, Instant>>>,
     /// Paces posts per channel (see [`crate::pacing`]).
     pacer: crate::pacing::ChannelPacer,
+    /// The files of the latest uploads, for retried uploads (see [`crate::earlier_posts`]).
+    recent_uploads: crate::earlier_posts::RecentUploads,
 }
 
 impl SlackWeb {
@@ -62,6 +64,7 @@ impl SlackWeb {
             media: MediaGuard::new(slack_origins(base)),
             limited_until: Arc::default(),
             pacer: crate::pacing::ChannelPacer::new(crate::pacing::SendPace::default()),
+            recent_uploads: Default::default(),
         }
     }
 
@@ -75,6 +78,11 @@ impl SlackWeb {
     /// app-level token).
     pub(crate) fn has_token(&self) -> bool {
         !self.token.is_empty()
+    }
+
+    /// The files of the latest uploads through this client, by Matrix event.
+    pub(crate) fn recent_uploads(&self) -> &crate::earlier_posts::RecentUploads {
+        &self.recent_uploads
     }
 
     /// Waits until posting one more message into `channel` keeps to the pace.
