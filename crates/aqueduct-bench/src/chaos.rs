@@ -5,6 +5,7 @@
 //! test suite (`tests/chaos_smoke.rs`) and at full size by `cargo xtask chaos`.
 
 pub mod check;
+pub mod db_proxy;
 pub mod faults;
 pub mod lanes;
 pub mod world;
