@@ -22,8 +22,10 @@ async fn every_message_arrives_once_in_order_through_faults() -> anyhow::Result<
         fault_every: Duration::from_secs(3),
         seed,
         stall: Duration::from_secs(120),
-        faults: Fault::bridge_faults(),
+        faults: Fault::bridge_faults(false),
+        required: vec![Fault::KillBridge],
         min_faults: 4,
+        postgres: None,
     })
     .await?;
     println!("{}", report.summary());

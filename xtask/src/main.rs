@@ -35,9 +35,10 @@ commands:
                         (--quick: every scenario with tiny counts, a smoke run)
   chaos [ARGS]          messages both ways across Slack and Rocket.Chat through random faults
                         (bridge SIGKILLs, Synapse restarts, socket drops, 429 storms, a busy
-                        database); fails unless each arrives exactly once, in order
+                        or restarted database); fails unless each arrives exactly once, in order
                         (ARGS: --messages N (10000 per lane), --seed N, --rate R, --json PATH,
-                        --synapse-restarts: restart Synapse too)
+                        --synapse-restarts: restart Synapse too, --postgres [URL]: the bridge
+                        on PostgreSQL, whose restarts replace the busy SQLite database)
   fuzz [ARGS]           build the fuzz targets of fuzz/ and run each; fails on any crash
                         (ARGS: --runs N (20000; 10000000 for the full run), --seconds S,
                         --target NAME; see docs/fuzzing.md)";

@@ -1,8 +1,9 @@
 //! The chaos suite (issue 14): numbered messages both ways across Slack and Rocket.Chat while
 //! the bridge is SIGKILLed at random moments, platform sockets drop, 429 storms come, the
-//! database is held busy and, when asked, Synapse restarts. Afterwards every lane must have delivered each
-//! message exactly once, in order. Bounded in count and time, loopback only. Run small by the
-//! test suite (`tests/chaos_smoke.rs`) and at full size by `cargo xtask chaos`.
+//! database is held busy (SQLite) or restarted (PostgreSQL) and, when asked, Synapse restarts.
+//! Afterwards every lane must have delivered each message exactly once, in order. Bounded in
+//! count and time, loopback only. Run small by the test suite (`tests/chaos_smoke.rs`) and at
+//! full size by `cargo xtask chaos`.
 
 pub mod check;
 pub mod db_proxy;
@@ -39,9 +40,16 @@ pub struct ChaosOptions {
     pub stall: Duration,
     /// The kinds of fault to inflict (not empty); [`Fault::bridge_faults`] by default.
     pub faults: Vec<Fault>,
+    /// Kinds inflicted first, once each and in this order, before faults are picked at
+    /// random, so even a short run has them (each must be among `faults`).
+    pub required: Vec<Fault>,
     /// Faults inflicted at the least, even if the sends are over by then (the bridge then
     /// still has queued work to lose), so a fast machine cannot make a run painless.
     pub min_faults: u32,
+    /// An admin URL of a PostgreSQL server (`postgres://postgres@127.0.0.1:5432/test`): the
+    /// bridge then runs on a fresh database there, reached through the run's own proxy, and
+    /// the database is dropped afterwards. `None`: the bridge runs on SQLite.
+    pub postgres: Option<String>,
 }
 
 /// What a run did and what arrived.
@@ -51,6 +59,8 @@ pub struct ChaosReport {
     pub seed: u64,
     /// Messages per lane.
     pub messages: usize,
+    /// The bridge's database: `SQLite` or `PostgreSQL`.
+    pub database: String,
     /// Each lane's verdict.
     pub lanes: Vec<LaneResult>,
     /// Faults inflicted, by kind.
@@ -68,8 +78,8 @@ impl ChaosReport {
     /// The report as text: one line per lane with its counts, then the faults.
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "chaos: {} messages per lane, seed {}, {:.0} s\n",
-            self.messages, self.seed, self.seconds
+            "chaos: {} messages per lane, seed {}, bridge on {}, {:.0} s\n",
+            self.messages, self.seed, self.database, self.seconds
         );
         for l in &self.lanes {
             out.push_str(&format!(
@@ -111,7 +121,33 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
         !options.faults.is_empty(),
         "a chaos run needs a kind of fault"
     );
-    let mut world = World::start(options.bridge_bin.clone()).await?;
+    let postgres = options.postgres.is_some();
+    for fault in options.faults.iter().chain(&options.required) {
+        anyhow::ensure!(
+            fault.fits(postgres),
+            "{} does not fit a bridge on {}",
+            fault.name(),
+            if postgres { "PostgreSQL" } else { "SQLite" }
+        );
+    }
+    for fault in &options.required {
+        anyhow::ensure!(
+            options.faults.contains(fault),
+            "{} is required but not among the run's faults",
+            fault.name()
+        );
+    }
+    let mut world = World::start(options.bridge_bin.clone(), options.postgres.as_deref()).await?;
+    // Whatever happens, the world is torn down (the scratch database dropped).
+    let outcome = drive(&mut world, &options).await;
+    let stopped = world.stop().await;
+    let report = outcome?;
+    stopped?;
+    Ok(report)
+}
+
+/// Sends, inflicts faults and collects the verdicts.
+async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<ChaosReport> {
     let ends = Ends {
         alice: world.alice.clone(),
         slack_room: world.slack.room.clone(),
@@ -148,21 +184,22 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
     let mut faults = BTreeMap::new();
     let mut inflicted = 0;
     let sending = |senders: &[tokio::task::JoinHandle<_>]| !senders.iter().all(|s| s.is_finished());
-    while sending(&senders) || inflicted < options.min_faults {
+    let least = options.min_faults.max(options.required.len() as u32);
+    while sending(&senders) || inflicted < least {
         let mean = options.fault_every.as_secs_f64();
         let wait = Duration::from_secs_f64(rng.random_range(mean * 0.5..mean * 1.5));
         tokio::time::sleep(wait).await;
-        if !sending(&senders) && inflicted >= options.min_faults {
+        if !sending(&senders) && inflicted >= least {
             break;
         }
-        // The fault that matters most comes first, so even a short run has it.
-        let fault = match inflicted {
-            0 if options.faults.contains(&Fault::KillBridge) => Fault::KillBridge,
-            _ => Fault::pick(&options.faults, &mut rng),
+        // The required faults come first, so even a short run has them.
+        let fault = match options.required.get(inflicted as usize) {
+            Some(&required) => required,
+            None => Fault::pick(&options.faults, &mut rng),
         };
         inflicted += 1;
         tracing::info!(fault = fault.name(), "inflicting");
-        fault.inflict(&mut world, &mut rng).await?;
+        fault.inflict(world, &mut rng).await?;
         *faults.entry(fault.name().to_owned()).or_insert(0) += 1;
     }
     for s in senders {
@@ -173,6 +210,10 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
     let report = ChaosReport {
         seed: options.seed,
         messages: options.messages,
+        database: match options.postgres {
+            Some(_) => "PostgreSQL".into(),
+            None => "SQLite".into(),
+        },
         lanes,
         faults,
         seconds: started.elapsed().as_secs_f64(),
@@ -186,7 +227,6 @@ pub async fn run(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
             world.bridge_log_tail(40)
         );
     }
-    world.stop().await?;
     Ok(report)
 }
 

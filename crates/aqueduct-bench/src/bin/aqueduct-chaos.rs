@@ -8,7 +8,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const USAGE: &str = "usage: aqueduct-chaos --bridge-bin PATH [--messages N] [--rate MSG_PER_S] \
-[--fault-every SECONDS] [--seed N] [--stall SECONDS] [--synapse-restarts] [--json PATH]";
+[--fault-every SECONDS] [--seed N] [--stall SECONDS] [--synapse-restarts] [--postgres [URL]] \
+[--json PATH]";
+
+/// The admin URL `--postgres` uses without one: `AQUEDUCT_TEST_POSTGRES`, else the local
+/// server the tests use.
+fn default_postgres() -> String {
+    std::env::var("AQUEDUCT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
 
 fn main() -> anyhow::Result<()> {
     let mut options = ChaosOptions {
@@ -18,12 +26,21 @@ fn main() -> anyhow::Result<()> {
         fault_every: Duration::from_secs(20),
         seed: rand::random(),
         stall: Duration::from_secs(180),
-        faults: Fault::bridge_faults(),
+        faults: Vec::new(),
+        required: vec![Fault::KillBridge],
         min_faults: 3,
+        postgres: None,
     };
+    let mut synapse_restarts = false;
     let mut json = None;
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
     while let Some(a) = args.next() {
+        if a == "--postgres" {
+            // The URL is optional: the next argument is it unless it is another option.
+            let url = args.next_if(|next| !next.starts_with("--"));
+            options.postgres = Some(url.unwrap_or_else(default_postgres));
+            continue;
+        }
         let mut value = || {
             args.next()
                 .ok_or_else(|| anyhow::anyhow!("{a} needs a value\n{USAGE}"))
@@ -36,11 +53,19 @@ fn main() -> anyhow::Result<()> {
             "--seed" => options.seed = value()?.parse()?,
             "--stall" => options.stall = Duration::from_secs_f64(value()?.parse()?),
             "--json" => json = Some(PathBuf::from(value()?)),
-            "--synapse-restarts" => options.faults.push(Fault::RestartSynapse),
+            "--synapse-restarts" => synapse_restarts = true,
             _ => anyhow::bail!("unknown argument {a}\n{USAGE}"),
         }
     }
     anyhow::ensure!(!options.bridge_bin.as_os_str().is_empty(), "{USAGE}");
+    options.faults = Fault::bridge_faults(options.postgres.is_some());
+    if synapse_restarts {
+        options.faults.push(Fault::RestartSynapse);
+    }
+    if options.postgres.is_some() {
+        // The fault a PostgreSQL run is for happens at least once.
+        options.required.push(Fault::DatabaseRestart);
+    }
     let report = tokio::runtime::Runtime::new()?.block_on(run(options))?;
     print!("{}", report.summary());
     if let Some(path) = json {

@@ -1,6 +1,7 @@
 //! The failures the chaos run inflicts, one at a time at random moments: the bridge
 //! SIGKILLed and restarted, Synapse restarted, platform sockets dropped, closed or silenced,
-//! 429 storms with and without `Retry-After`, the bridge's SQLite database held busy.
+//! 429 storms with and without `Retry-After`, the bridge's SQLite database held busy or its
+//! PostgreSQL database restarted.
 
 use super::world::World;
 use rand::Rng;
@@ -27,11 +28,14 @@ pub enum Fault {
     RocketChatRateLimitStorm,
     /// Another process holds the bridge's SQLite database in an exclusive transaction.
     DatabaseBusy,
+    /// The bridge's PostgreSQL server restarts: every connection cut mid-query, new ones
+    /// refused for a moment (through the run's proxy; the real server is left alone).
+    DatabaseRestart,
 }
 
 impl Fault {
     /// Every kind, in the order the report lists them.
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 9] = [
         Fault::KillBridge,
         Fault::RestartSynapse,
         Fault::SlackSocketDrop,
@@ -40,6 +44,7 @@ impl Fault {
         Fault::SlackRateLimitStorm,
         Fault::RocketChatRateLimitStorm,
         Fault::DatabaseBusy,
+        Fault::DatabaseRestart,
     ];
 
     /// The name the report uses.
@@ -53,19 +58,32 @@ impl Fault {
             Fault::SlackRateLimitStorm => "Slack 429 storm (Retry-After)",
             Fault::RocketChatRateLimitStorm => "Rocket.Chat 429 storm (no Retry-After)",
             Fault::DatabaseBusy => "bridge database busy (SQLite)",
+            Fault::DatabaseRestart => "bridge database restarted (PostgreSQL)",
         }
     }
 
-    /// The kinds a run inflicts unless told otherwise: all but Synapse restarts. A Synapse
-    /// restart loses and doubles messages on Synapse's side, whatever the bridge does: events
-    /// it had taken for an appservice but not yet put in a transaction are never pushed (its
-    /// queue is in memory), and its transaction-id memory, which makes a retried send return
-    /// the first event, is in memory too. `--synapse-restarts` adds them to a run.
-    pub fn bridge_faults() -> Vec<Fault> {
+    /// The kinds a run inflicts unless told otherwise: all but Synapse restarts, and of the
+    /// database faults the one of the bridge's backend (busy on SQLite, restarted on
+    /// PostgreSQL). A Synapse restart loses and doubles messages on Synapse's side, whatever
+    /// the bridge does: events it had taken for an appservice but not yet put in a
+    /// transaction are never pushed (its queue is in memory), and its transaction-id memory,
+    /// which makes a retried send return the first event, is in memory too.
+    /// `--synapse-restarts` adds them to a run.
+    pub fn bridge_faults(postgres: bool) -> Vec<Fault> {
         Fault::ALL
             .into_iter()
             .filter(|f| *f != Fault::RestartSynapse)
+            .filter(|f| f.fits(postgres))
             .collect()
+    }
+
+    /// Whether the fault can be inflicted on a bridge on PostgreSQL (`postgres`) or SQLite.
+    pub fn fits(self, postgres: bool) -> bool {
+        match self {
+            Fault::DatabaseBusy => !postgres,
+            Fault::DatabaseRestart => postgres,
+            _ => true,
+        }
     }
 
     /// A kind picked at random among `kinds`; killing the bridge, the fault that matters
@@ -116,7 +134,28 @@ impl Fault {
                 let hold = Duration::from_millis(rng.random_range(500..8000));
                 world.hold_database(hold).await?;
             }
+            Fault::DatabaseRestart => {
+                let outage = Duration::from_millis(rng.random_range(500..5000));
+                world.restart_database(outage).await?;
+            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_fault_follows_the_backend() {
+        let sqlite = Fault::bridge_faults(false);
+        assert!(sqlite.contains(&Fault::DatabaseBusy));
+        assert!(!sqlite.contains(&Fault::DatabaseRestart));
+        let postgres = Fault::bridge_faults(true);
+        assert!(postgres.contains(&Fault::DatabaseRestart));
+        assert!(!postgres.contains(&Fault::DatabaseBusy));
+        assert!(!postgres.contains(&Fault::RestartSynapse));
+        assert!(postgres.contains(&Fault::KillBridge));
     }
 }

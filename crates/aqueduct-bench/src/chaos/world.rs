@@ -1,14 +1,101 @@
 //! The chaos run's world: a real Synapse, the fake Slack and Rocket.Chat, and the test bridge
 //! as a process that can be killed, with one Matrix user logged in to both platforms and a
-//! portal on each.
+//! portal on each. The bridge's store is SQLite, or a scratch PostgreSQL database reached
+//! through the run's own proxy ([`DbProxy`]) so the database can restart under it.
 
+use super::db_proxy::DbProxy;
+use crate::env::ScratchDatabase;
 use crate::platforms::Fakes;
 use crate::scenarios::Portal;
+use anyhow::Context;
 use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
 use aqueduct_testkit::matrix_client::MatrixClient;
 use sqlx::Connection;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The bridge's PostgreSQL database: made for the run, dropped after it, reached through
+/// the proxy.
+pub struct PostgresDatabase {
+    scratch: ScratchDatabase,
+    proxy: DbProxy,
+    /// The URI the bridge is configured with (the proxy's address, the scratch database).
+    pub bridge_uri: String,
+}
+
+impl PostgresDatabase {
+    /// Creates a scratch database on the server `admin_url` names (a database there that may
+    /// create databases) and a proxy in front of the server.
+    pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let scratch = ScratchDatabase::create(admin_url).await.with_context(|| {
+            format!(
+                "the chaos run on PostgreSQL needs a server at {} that lets it create a \
+                 database (set AQUEDUCT_TEST_POSTGRES or --postgres URL); it is not reachable",
+                shown(admin_url)
+            )
+        })?;
+        let parts = (
+            scratch.options.get_host().to_owned(),
+            scratch.options.get_port(),
+            scratch.name.clone(),
+        );
+        match Self::proxied(parts, admin_url).await {
+            Ok((proxy, bridge_uri)) => Ok(Self {
+                scratch,
+                proxy,
+                bridge_uri,
+            }),
+            Err(e) => {
+                let _ = scratch.drop_now().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn proxied(
+        (host, port, name): (String, u16, String),
+        admin_url: &str,
+    ) -> anyhow::Result<(DbProxy, String)> {
+        anyhow::ensure!(
+            !host.starts_with('/'),
+            "the chaos run reaches PostgreSQL over TCP; {host} is a socket directory"
+        );
+        let target = tokio::net::lookup_host((host.as_str(), port))
+            .await?
+            .next()
+            .with_context(|| format!("{host} has no address"))?;
+        let proxy = DbProxy::start(target).await?;
+        let mut url = reqwest::Url::parse(admin_url)?;
+        url.set_host(Some("127.0.0.1"))?;
+        url.set_port(Some(proxy.addr().port()))
+            .map_err(|()| anyhow::anyhow!("{} takes no port", shown(admin_url)))?;
+        url.set_path(&format!("/{name}"));
+        Ok((proxy, url.to_string()))
+    }
+
+    /// The server restarts: open connections are cut and new ones refused for `outage`.
+    pub async fn restart(&self, outage: Duration) -> anyhow::Result<()> {
+        self.proxy.restart(outage).await
+    }
+
+    /// Drops the scratch database (and with it any connection still open).
+    pub async fn drop_now(self) -> anyhow::Result<()> {
+        drop(self.proxy);
+        self.scratch.drop_now().await
+    }
+}
+
+/// `host:port` of a PostgreSQL URL, for messages (no password).
+fn shown(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!(
+            "{}:{}",
+            u.host_str().unwrap_or("localhost"),
+            u.port().unwrap_or(5432)
+        ),
+        Err(_) => "(an unparsable URL)".into(),
+    }
+}
 
 /// Everything the run needs, up and connected.
 pub struct World {
@@ -22,30 +109,54 @@ pub struct World {
     pub slack: Portal,
     /// The Rocket.Chat room's portal.
     pub rocketchat: Portal,
+    /// The bridge's PostgreSQL database; `None` when it runs on SQLite.
+    pub postgres: Option<PostgresDatabase>,
     bridge_bin: PathBuf,
     bridge: Option<tokio::process::Child>,
 }
 
 impl World {
     /// Starts Synapse, both fakes and the bridge, logs the user in and opens both portals.
-    pub async fn start(bridge_bin: PathBuf) -> anyhow::Result<Self> {
-        let fakes = Fakes::start().await?;
-        let env = BridgeEnv::new(EnvOptions {
-            extra_platforms: Some(fakes.config_yaml()),
-            ..EnvOptions::default()
-        })
-        .await?;
-        let bridge = env.spawn_process(&bridge_bin).await?;
-        let alice = env.user("alice").await?;
-        let (slack, rocketchat) = fakes
-            .open_portals(&env, &alice, &[], Duration::from_secs(120))
+    /// With `postgres` (an admin URL) the bridge runs on a scratch database on that server,
+    /// through the run's proxy; otherwise on SQLite.
+    pub async fn start(bridge_bin: PathBuf, postgres: Option<&str>) -> anyhow::Result<Self> {
+        let postgres = match postgres {
+            Some(admin_url) => Some(PostgresDatabase::create(admin_url).await?),
+            None => None,
+        };
+        let database_uri = postgres.as_ref().map(|p| p.bridge_uri.clone());
+        let started = async {
+            let fakes = Fakes::start().await?;
+            let env = BridgeEnv::new(EnvOptions {
+                extra_platforms: Some(fakes.config_yaml()),
+                database_uri,
+                ..EnvOptions::default()
+            })
             .await?;
+            let bridge = env.spawn_process(&bridge_bin).await?;
+            let alice = env.user("alice").await?;
+            let (slack, rocketchat) = fakes
+                .open_portals(&env, &alice, &[], Duration::from_secs(120))
+                .await?;
+            anyhow::Ok((env, fakes, alice, slack, rocketchat, bridge))
+        }
+        .await;
+        let (env, fakes, alice, slack, rocketchat, bridge) = match started {
+            Ok(parts) => parts,
+            Err(e) => {
+                if let Some(p) = postgres {
+                    let _ = p.drop_now().await;
+                }
+                return Err(e);
+            }
+        };
         Ok(Self {
             env,
             fakes,
             alice,
             slack,
             rocketchat,
+            postgres,
             bridge_bin,
             bridge: Some(bridge),
         })
@@ -70,6 +181,10 @@ impl World {
     /// process would (a backup tool, a careless operator), so the bridge meets "database is
     /// busy" for as long.
     pub async fn hold_database(&self, hold: Duration) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.postgres.is_none(),
+            "the database is held busy only on SQLite"
+        );
         let path = self.env.dir.path().join("aqueduct.db");
         let mut conn =
             sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
@@ -81,6 +196,16 @@ impl World {
         Ok(())
     }
 
+    /// Restarts the bridge's PostgreSQL database as seen from the bridge: every connection
+    /// cut at once, new ones refused for `outage`.
+    pub async fn restart_database(&self, outage: Duration) -> anyhow::Result<()> {
+        let postgres = self
+            .postgres
+            .as_ref()
+            .context("the database restarts only on a PostgreSQL run")?;
+        postgres.restart(outage).await
+    }
+
     /// The end of the bridge's log, for a report that failed.
     pub fn bridge_log_tail(&self, lines: usize) -> String {
         let log = self.env.bridge_log();
@@ -88,9 +213,15 @@ impl World {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
-    /// Stops the bridge (SIGKILL: nothing is left to finish) and Synapse.
+    /// Stops the bridge (SIGKILL: nothing is left to finish) and Synapse, and drops the
+    /// scratch database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.kill_bridge().await?;
-        self.env.synapse.stop().await
+        let killed = self.kill_bridge().await;
+        let stopped = self.env.synapse.stop().await;
+        if let Some(p) = self.postgres.take() {
+            p.drop_now().await?;
+        }
+        killed?;
+        stopped
     }
 }
