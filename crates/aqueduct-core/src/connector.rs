@@ -142,6 +142,13 @@ pub trait BridgeHandle: Send + Sync {
         login: &LoginId,
         state: serde_json::Value,
     ) -> BoxFuture<'static, Result<(), crate::Error>>;
+    /// Replaces the login's credentials (a rotated refresh token), durably, before it
+    /// resolves: a credential that rotates on use must never be lost to a restart.
+    fn save_login_secret(
+        &self,
+        login: &LoginId,
+        secret: serde_json::Value,
+    ) -> BoxFuture<'static, Result<(), crate::Error>>;
     /// Reports the connection state; `BadCredentials` logs the account out and tells its owner.
     fn report_state(&self, login: &LoginId, state: RemoteState);
     /// The Matrix user id that stands for a remote user (their ghost), for building mentions.

@@ -58,6 +58,33 @@ impl BridgeHandle for LoginHandle {
         })
     }
 
+    fn save_login_secret(
+        &self,
+        login: &LoginId,
+        secret: serde_json::Value,
+    ) -> BoxFuture<'static, Result<()>> {
+        let inner = self.inner.upgrade();
+        let connector = self.connector.clone();
+        let login = login.clone();
+        Box::pin(async move {
+            let inner = inner.ok_or(Error::ShuttingDown)?;
+            let Some(mut stored) = inner.store.login(&connector, &login).await? else {
+                return Ok(()); // logged out meanwhile: nothing to keep
+            };
+            stored.secret = secret.clone();
+            inner.store.upsert_login(&stored).await?;
+            if let Some(l) = inner
+                .logins
+                .write()
+                .expect("logins lock")
+                .get_mut(&(connector, login))
+            {
+                Arc::make_mut(&mut l.login).secret = secret;
+            }
+            Ok(())
+        })
+    }
+
     fn save_login_state(
         &self,
         login: &LoginId,
