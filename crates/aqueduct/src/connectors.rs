@@ -35,7 +35,6 @@ pub struct ConnectorFactory {
 
 /// The connectors compiled into this binary, one per enabled Cargo feature.
 pub fn compiled_in() -> Vec<ConnectorFactory> {
-    // Teams registers here behind its feature as it lands.
     #[allow(unused_mut)] // empty when built without any connector feature
     let mut factories = Vec::new();
     #[cfg(feature = "slack")]
@@ -59,6 +58,15 @@ pub fn compiled_in() -> Vec<ConnectorFactory> {
                 Arc::new(aqueduct_rocketchat::RocketChatConnector::new(config))
                     as Arc<dyn NetworkConnector>,
             )
+        },
+    });
+    #[cfg(feature = "teams")]
+    factories.push(ConnectorFactory {
+        id: "teams",
+        build: |section, _| {
+            let config = serde_norway::from_value::<aqueduct_teams::TeamsConfig>(section)
+                .map_err(|e| e.to_string())?;
+            Ok(Arc::new(aqueduct_teams::TeamsConnector::new(config)) as Arc<dyn NetworkConnector>)
         },
     });
     factories

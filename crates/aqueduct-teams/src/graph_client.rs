@@ -1,0 +1,163 @@
+//! Requests to Microsoft Graph for one login: the bearer token (renewed on 401 once), 429 and
+//! 503 waited out as `Retry-After` says, Graph's error answers mapped to connector errors.
+
+use crate::graph::ErrorAnswer;
+use crate::tokens::Tokens;
+use aqueduct_core::connector::ConnectorError;
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many throttled answers one request waits out before it reports a passing failure.
+const MAX_THROTTLED: u32 = 8;
+/// The wait when a throttled answer names none.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(2);
+/// The longest wait honoured for one throttled answer.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// Graph for one login.
+#[derive(Clone)]
+pub(crate) struct Graph {
+    http: reqwest::Client,
+    base: Arc<str>,
+    tokens: Arc<Tokens>,
+}
+
+impl Graph {
+    pub(crate) fn new(http: reqwest::Client, base: &str, tokens: Arc<Tokens>) -> Self {
+        Self {
+            http,
+            base: Arc::from(base.trim_end_matches('/')),
+            tokens,
+        }
+    }
+
+    /// The full URL of `path` (`/me/chats`); a full URL (a `@odata.nextLink`) is kept as it
+    /// is when it points into Graph's own base, and refused otherwise, so a forged next link
+    /// cannot carry the token elsewhere.
+    fn url(&self, path: &str) -> Result<String, ConnectorError> {
+        if path.starts_with('/') {
+            return Ok(format!("{}{path}", self.base));
+        }
+        if path.starts_with(&*self.base) {
+            return Ok(path.to_owned());
+        }
+        Err(ConnectorError::Refused(format!(
+            "Graph named a link outside Graph: {path}"
+        )))
+    }
+
+    /// `GET` a resource.
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ConnectorError> {
+        self.call::<(), T>(Method::GET, path, query, None).await
+    }
+
+    /// `POST` a JSON body and read the answer.
+    pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ConnectorError> {
+        self.call(Method::POST, path, &[], Some(body)).await
+    }
+
+    /// A request whose answer has no body to read (`PATCH`, `softDelete`, `setReaction`).
+    pub(crate) async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(), ConnectorError> {
+        self.call::<B, serde::de::IgnoredAny>(method, path, &[], body)
+            .await
+            .map(|_| ())
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<T, ConnectorError> {
+        let url = self.url(path)?;
+        let what = path.split('?').next().unwrap_or(path).to_owned();
+        let mut throttled = 0;
+        let mut renewed = false;
+        let mut token = self.tokens.bearer().await?;
+        loop {
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&token)
+                .query(query);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| ConnectorError::Temporary(format!("Graph {what}: {e}")))?;
+            let status = response.status();
+            if status.as_u16() == 429 || status.as_u16() == 503 {
+                throttled += 1;
+                if throttled > MAX_THROTTLED {
+                    return Err(ConnectorError::Temporary(format!(
+                        "Graph {what}: throttled {throttled} times"
+                    )));
+                }
+                let wait = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs)
+                    .unwrap_or(DEFAULT_RETRY_AFTER)
+                    .min(MAX_RETRY_AFTER);
+                tracing::info!(path = %what, wait_secs = wait.as_secs(), "Graph throttled a request; waiting");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if status.as_u16() == 401 && !renewed {
+                renewed = true;
+                token = self.tokens.renew_now().await?;
+                continue;
+            }
+            let text = response
+                .text()
+                .await
+                .map_err(|e| ConnectorError::Temporary(format!("Graph {what}: {e}")))?;
+            if status.is_success() {
+                let text = if text.trim().is_empty() {
+                    "null"
+                } else {
+                    &text
+                };
+                return serde_json::from_str(text).map_err(|e| {
+                    ConnectorError::Temporary(format!("Graph {what}: unreadable answer: {e}"))
+                });
+            }
+            let error = serde_json::from_str::<ErrorAnswer>(&text)
+                .unwrap_or_default()
+                .error;
+            let detail = if error.message.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                format!("{} ({})", error.message, error.code)
+            };
+            return Err(match status.as_u16() {
+                401 => {
+                    ConnectorError::BadCredentials(format!("Graph refused the sign-in: {detail}"))
+                }
+                400..=499 => ConnectorError::Refused(format!("Teams refused {what}: {detail}")),
+                _ => ConnectorError::Temporary(format!("Graph {what}: {detail}")),
+            });
+        }
+    }
+}

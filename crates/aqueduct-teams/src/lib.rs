@@ -1,0 +1,24 @@
+//! The Microsoft Teams connector, on Microsoft Graph v1.0 with delegated permissions (Graph's
+//! application permissions cannot post outside migration): users sign in with the OAuth 2.0
+//! device code flow and the bridge acts as them. This first part sends and receives chat
+//! messages (1:1 and group chats): text with formatting and mentions, edits, deletes and
+//! reactions both ways, receiving by polling. Channels, change notifications, files and
+//! relaying are tracked in issue 15.
+
+mod api;
+pub mod config;
+mod connector;
+pub mod convert;
+pub mod graph;
+mod graph_client;
+pub mod identity;
+pub mod iso_time;
+mod poll;
+mod poll_state;
+pub mod reactions;
+mod tokens;
+
+pub use api::TeamsLogin;
+pub use config::TeamsConfig;
+pub use connector::TeamsConnector;
+pub use tokens::TeamsSecret;
