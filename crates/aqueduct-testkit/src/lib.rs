@@ -1,6 +1,7 @@
 pub mod bridge_env;
 pub mod fake_rocketchat;
 pub mod fake_slack;
+pub mod fake_teams;
 pub mod http_forward;
 pub mod matrix_client;
 pub mod nio_client;

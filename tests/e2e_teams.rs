@@ -1,0 +1,229 @@
+//! Microsoft Teams end to end: the real Synapse, the bridge, and the fake Teams tenant
+//! (identity platform and Graph, checked against Microsoft's CSDL). Sign-in with the device
+//! code flow, then a group chat both ways: messages, mentions, edits, deletes and reactions,
+//! a renewed access token and Graph's throttling on the way.
+
+use aqueduct_core::ghost_ids::GhostNamer;
+use aqueduct_core::ids::{ConnectorId, RemoteUserId};
+use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
+use aqueduct_testkit::fake_teams::FakeTeams;
+use serde_json::json;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+const CHAT: &str = "19:project@thread.v2";
+
+fn ghost(id: &str) -> String {
+    GhostNamer::new("aqueduct_", "localhost")
+        .user_id(&ConnectorId::new("teams"), &RemoteUserId::new(id))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teams_chat_crosses_both_ways_after_a_device_code_sign_in() -> anyhow::Result<()> {
+    let teams = FakeTeams::start().await?;
+    teams.add_user("u-alice", "Alice Teams", "alice@contoso.com");
+    teams.add_user("u-bob", "Bob Teams", "bob@contoso.com");
+    teams.add_chat(CHAT, "group", Some("Project"), &["u-alice", "u-bob"]);
+    let env = BridgeEnv::new(EnvOptions {
+        extra_platforms: Some(format!(
+            "  teams:\n    client_id: aqueduct-test\n    tenant: contoso\n    authority: {}\n    graph_url: {}\n    poll_interval_secs: 1\n",
+            teams.authority(),
+            teams.graph_url()
+        )),
+        ..EnvOptions::default()
+    })
+    .await?;
+    let bridge = env.start_in_process().await?;
+    let alice = env.user("alice").await?;
+    let room = env.management_room(&alice).await?;
+
+    // Sign-in: the bot shows Microsoft's page and a code; once "Alice" enters it there, the
+    // bot says she is logged in.
+    let shown = env
+        .command(&alice, &room, "login teams", "enter the code")
+        .await?;
+    let text = shown["content"]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(text.contains("https://microsoft.com/devicelogin"), "{text}");
+    let code = text
+        .split_whitespace()
+        .find(|w| w.starts_with("CODE"))
+        .expect("a code in the instructions")
+        .to_owned();
+    assert!(teams.approve_device_code(&code, "u-alice"));
+    alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["sender"] == env.bot.as_str()
+                && e["content"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("Logged in"))
+        })
+        .await?;
+
+    // Teams -> Matrix: Bob's message (with a mention of Alice and bold text) opens the portal.
+    let first = teams.post(CHAT, "u-bob", "<p>hello <b>team</b></p>");
+    let portal = env.accept_portal_invite(&alice).await?;
+    let hello = alice
+        .wait_for_event(&portal, WAIT, |e| {
+            e["content"]["body"] == "hello team" && e["sender"] == ghost("u-bob").as_str()
+        })
+        .await?;
+    assert!(
+        hello["content"]["formatted_body"]
+            .as_str()
+            .is_some_and(|h| h.contains("<b>team</b>")),
+        "{hello}"
+    );
+
+    // Matrix -> Teams: Alice's reply arrives as her own Teams message, formatted.
+    let sent = alice
+        .send(
+            &portal,
+            "m.room.message",
+            json!({"msgtype": "m.text", "body": "hi Bob Teams", "format": "org.matrix.custom.html",
+                   "formatted_body": format!("<em>hi</em> <a href=\"https://matrix.to/#/{}\">Bob Teams</a>", ghost("u-bob")),
+                   "m.mentions": {"user_ids": [ghost("u-bob")]}}),
+        )
+        .await?;
+    let msgs = teams
+        .wait_for(CHAT, WAIT, |m| {
+            m.iter().any(|x| x.html.contains("<em>hi</em>"))
+        })
+        .await?;
+    let mine = msgs
+        .iter()
+        .find(|x| x.html.contains("<em>hi</em>"))
+        .unwrap()
+        .clone();
+    assert_eq!(mine.from, "u-alice", "sent as Alice herself");
+    assert!(
+        mine.html.contains("<at id=\"0\">Bob Teams</at>"),
+        "{}",
+        mine.html
+    );
+    assert_eq!(mine.mentions[0]["mentioned"]["user"]["id"], "u-bob");
+
+    // Her edit and a reaction cross as well.
+    alice
+        .send(
+            &portal,
+            "m.room.message",
+            json!({"msgtype": "m.text", "body": "* hi again", "m.new_content": {"msgtype": "m.text", "body": "hi again"},
+                   "m.relates_to": {"rel_type": "m.replace", "event_id": sent}}),
+        )
+        .await?;
+    teams
+        .wait_for(CHAT, WAIT, |m| {
+            m.iter()
+                .any(|x| x.id == mine.id && x.html.contains("hi again"))
+        })
+        .await?;
+    let hello_id = hello["event_id"].as_str().unwrap().to_owned();
+    alice
+        .send(
+            &portal,
+            "m.reaction",
+            json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": hello_id, "key": "👍"}}),
+        )
+        .await?;
+    teams
+        .wait_for(CHAT, WAIT, |m| {
+            m.iter()
+                .any(|x| x.id == first && x.reactions.contains(&("u-alice".into(), "👍".into())))
+        })
+        .await?;
+
+    // An expired access token is renewed with the refresh token, and a throttled Graph is
+    // waited out: Bob's edit, his reaction and his delete still reach Matrix.
+    teams.expire_access_tokens();
+    teams.throttle(2);
+    teams.edit(CHAT, &first, "<p>hello everyone</p>");
+    alice
+        .wait_for_event(&portal, WAIT, |e| {
+            e["content"]["m.new_content"]["body"] == "hello everyone"
+                && e["content"]["m.relates_to"]["event_id"] == hello_id.as_str()
+        })
+        .await?;
+    teams.react(CHAT, &first, "u-bob", "heart");
+    alice
+        .wait_for_event(&portal, WAIT, |e| {
+            e["type"] == "m.reaction"
+                && e["sender"] == ghost("u-bob").as_str()
+                && e["content"]["m.relates_to"]["key"] == "❤️"
+        })
+        .await?;
+    teams.delete(CHAT, &first);
+    alice
+        .wait_for_event(&portal, WAIT, |e| {
+            e["type"] == "m.room.redaction" && e["redacts"] == hello_id.as_str()
+        })
+        .await?;
+
+    // Nothing came back twice: Alice's own message and reaction were not echoed into Matrix.
+    let timeline = alice.messages(&portal).await?;
+    let echoes = timeline
+        .iter()
+        .filter(|e| e["sender"] == ghost("u-alice").as_str() && e["type"] == "m.room.message")
+        .count();
+    assert_eq!(echoes, 0, "Alice's own Teams messages are not bridged back");
+    assert!(teams.violations().is_empty(), "{:?}", teams.violations());
+    bridge.stop().await?;
+    env.synapse.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_teams_sign_in_is_told_to_its_owner() -> anyhow::Result<()> {
+    let teams = FakeTeams::start().await?;
+    teams.add_user("u-alice", "Alice Teams", "alice@contoso.com");
+    teams.add_chat(CHAT, "group", Some("Project"), &["u-alice"]);
+    let env = BridgeEnv::new(EnvOptions {
+        extra_platforms: Some(format!(
+            "  teams:\n    client_id: aqueduct-test\n    authority: {}\n    graph_url: {}\n    poll_interval_secs: 1\n",
+            teams.authority(),
+            teams.graph_url()
+        )),
+        ..EnvOptions::default()
+    })
+    .await?;
+    let bridge = env.start_in_process().await?;
+    let alice = env.user("alice").await?;
+    let room = env.management_room(&alice).await?;
+    let shown = env
+        .command(&alice, &room, "login teams device", "enter the code")
+        .await?;
+    let text = shown["content"]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let code = text
+        .split_whitespace()
+        .find(|w| w.starts_with("CODE"))
+        .unwrap()
+        .to_owned();
+    teams.approve_device_code(&code, "u-alice");
+    alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("Logged in"))
+        })
+        .await?;
+    // Consent withdrawn: the access token dies and the refresh token is refused.
+    teams.revoke_refresh_tokens("u-alice");
+    let told = alice
+        .wait_for_event(&room, WAIT, |e| {
+            e["sender"] == env.bot.as_str()
+                && e["content"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("Microsoft refused to renew the sign-in"))
+        })
+        .await?;
+    assert!(
+        told["content"]["body"].as_str().unwrap().contains("teams"),
+        "{told}"
+    );
+    bridge.stop().await?;
+    env.synapse.stop().await
+}
