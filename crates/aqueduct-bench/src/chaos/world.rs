@@ -29,8 +29,9 @@ impl PostgresDatabase {
     pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
         let scratch = ScratchDatabase::create(admin_url).await.with_context(|| {
             format!(
-                "the chaos run on PostgreSQL needs a server at {} that lets it create a \
-                 database (set AQUEDUCT_TEST_POSTGRES or --postgres URL); it is not reachable",
+                "cannot create the bridge's scratch database on the PostgreSQL server at {} \
+                 (a chaos run on PostgreSQL needs a server it may create databases on: start \
+                 it, or set AQUEDUCT_TEST_POSTGRES or --postgres URL)",
                 shown(admin_url)
             )
         })?;
