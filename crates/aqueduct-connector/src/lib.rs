@@ -7,7 +7,10 @@
 pub mod address;
 mod error;
 mod media;
+pub mod rate_limit;
+pub mod reconnect;
 mod resolver;
+pub mod save_throttle;
 
 pub use error::MediaError;
 pub use media::{

@@ -1,13 +1,10 @@
 //! Per-room checkpoints: the time of the newest message of each room that is in Matrix, kept
 //! as the login's state so a catch-up after a gap knows where to start.
 
+use aqueduct_connector::save_throttle::SaveThrottle;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
-
-/// Shortest time between two writes of the checkpoints.
-const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One room's checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,8 +23,8 @@ pub(crate) struct Checkpoints {
     /// Every change (edit, reaction, delete) made before this time, in milliseconds, reached
     /// the login; the catch-up asks `chat.syncMessages` for changes since then.
     synced_until: Option<i64>,
-    saved_at: Option<Instant>,
-    unsaved: bool,
+    /// When a save is due.
+    saves: SaveThrottle,
 }
 
 impl Checkpoints {
@@ -53,10 +50,9 @@ impl Checkpoints {
         }
         let first = mark.ts == i64::MIN;
         mark.ts = ts;
-        self.unsaved = true;
         // A room's first checkpoint is saved at once: without it a restart would not catch
         // the room up at all.
-        if !first && self.saved_at.is_some_and(|t| t.elapsed() < SAVE_INTERVAL) {
+        if !self.saves.due(true, first) {
             return None;
         }
         self.take_unsaved()
@@ -64,19 +60,15 @@ impl Checkpoints {
 
     /// The state to save if anything changed since the last save.
     pub(crate) fn take_unsaved(&mut self) -> Option<Value> {
-        if !self.unsaved {
-            return None;
-        }
-        self.unsaved = false;
-        self.saved_at = Some(Instant::now());
-        Some(json!({ "rooms": self.rooms, "synced_until": self.synced_until }))
+        self.saves
+            .take_unsaved()
+            .then(|| json!({ "rooms": self.rooms, "synced_until": self.synced_until }))
     }
 
     /// Notes that something else kept with the checkpoints changed (the seen messages);
     /// returns the state to save when the last save is a second old.
     pub(crate) fn touch(&mut self) -> Option<Value> {
-        self.unsaved = true;
-        if self.saved_at.is_some_and(|t| t.elapsed() < SAVE_INTERVAL) {
+        if !self.saves.due(true, false) {
             return None;
         }
         self.take_unsaved()
@@ -84,7 +76,7 @@ impl Checkpoints {
 
     /// The state to save now, changed or not (when the login stops).
     pub(crate) fn take_all(&mut self) -> Value {
-        self.unsaved = true;
+        self.saves.due(true, true);
         self.take_unsaved().unwrap_or_default()
     }
 
@@ -113,7 +105,7 @@ impl Checkpoints {
                 ts,
             },
         );
-        self.unsaved = true;
+        self.saves.due(true, true);
         self.take_unsaved()
     }
 

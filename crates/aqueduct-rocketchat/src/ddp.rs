@@ -26,30 +26,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the realtime connection until the task is aborted or the credentials fail.
 pub(crate) async fn run(login: Arc<RocketLogin>) {
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        login
-            .bridge
-            .report_state(&login.login, RemoteState::Connecting);
-        match connect_once(&login).await {
-            Ok(()) => backoff = Duration::from_millis(200),
-            Err(ConnectorError::BadCredentials(reason)) => {
-                login
-                    .bridge
-                    .report_state(&login.login, RemoteState::BadCredentials(reason));
-                return;
-            }
-            Err(e) => {
-                login.note_connection_lost();
-                tracing::warn!(error = %e, "Rocket.Chat realtime connection lost; reconnecting");
-                login.bridge.report_state(
-                    &login.login,
-                    RemoteState::TransientDisconnect(e.to_string()),
-                );
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
-        }
+    aqueduct_connector::reconnect::supervise(
+        &*login.bridge,
+        &login.login,
+        "Rocket.Chat realtime connection",
+        &*login,
+        || connect_once(&login),
+    )
+    .await;
+}
+
+impl aqueduct_connector::reconnect::ConnectionHooks for RocketLogin {
+    fn lost(&self, _error: &ConnectorError) {
+        // The catch-up after the reconnect starts from the moment the connection was lost.
+        self.note_connection_lost();
     }
 }
 

@@ -4,19 +4,12 @@
 //! dropped. Files and avatars are fetched through the media guard
 //! ([`aqueduct_connector::MediaGuard`]), whose only credentialed origin is the server's.
 
+use aqueduct_connector::rate_limit::RateLimits;
 use aqueduct_connector::{Credentials, Fetched, MediaGuard};
 use aqueduct_core::connector::ConnectorError;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::Mutex;
-
-/// Wait used when a rate-limit answer says nothing about its reset.
-const DEFAULT_WAIT: Duration = Duration::from_secs(1);
-/// Longest wait honoured at once, so a wrong clock on either side cannot stall a call for
-/// hours; the call is retried after it and waits again if still limited.
-const MAX_WAIT: Duration = Duration::from_secs(120);
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Where a Rocket.Chat server serves uploaded files: `/file-upload/<id>/<name>`, and
 /// `/ufs/<store>/<id>/<name>` on older servers.
@@ -37,8 +30,8 @@ pub struct Rest {
     token: Arc<str>,
     /// Every file and avatar download goes through it.
     media: MediaGuard,
-    /// Endpoint -> when its rate limit ends, so calls wait instead of hammering.
-    limited_until: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Per endpoint, when its rate limit ends, so calls wait instead of hammering.
+    limits: RateLimits,
 }
 
 impl Rest {
@@ -51,7 +44,7 @@ impl Rest {
             user_id: Arc::from(user_id),
             token: Arc::from(token),
             media: MediaGuard::new([base]),
-            limited_until: Arc::default(),
+            limits: RateLimits::default(),
         }
     }
 
@@ -171,15 +164,7 @@ impl Rest {
         body: Option<Payload>,
     ) -> Result<Option<Value>, ConnectorError> {
         loop {
-            let wait = self
-                .limited_until
-                .lock()
-                .await
-                .get(endpoint)
-                .map(|until| until.saturating_duration_since(Instant::now()));
-            if let Some(wait) = wait.filter(|w| !w.is_zero()) {
-                tokio::time::sleep(wait).await;
-            }
+            self.limits.wait_turn(endpoint).await;
             let url = format!("{}/api/v1/{endpoint}", self.base);
             let request = match &body {
                 Some(Payload::Json(b)) => self.http.post(url).json(b),
@@ -212,16 +197,15 @@ impl Rest {
             }
             let answer: Value = response.json().await.unwrap_or(Value::Null);
             if status.as_u16() == 429 || is_rate_limited(&answer) {
-                let wait = rate_limit_wait(reset_header, &answer);
+                let wait = self
+                    .limits
+                    .limit(endpoint, rate_limit_wait(reset_header, &answer))
+                    .await;
                 tracing::info!(
                     endpoint,
                     wait_ms = wait.as_millis() as u64,
                     "Rocket.Chat rate limit; waiting"
                 );
-                self.limited_until
-                    .lock()
-                    .await
-                    .insert(endpoint.to_owned(), Instant::now() + wait);
                 continue;
             }
             if status.as_u16() == 401 {
@@ -311,8 +295,8 @@ fn is_rate_limited(answer: &Value) -> bool {
 
 /// How long to wait: until `X-RateLimit-Reset` (milliseconds since the epoch), else the
 /// error's `details.timeToReset` (milliseconds), else the seconds named in its text
-/// ("You must wait 10 seconds"), else a second.
-fn rate_limit_wait(reset_header: Option<i64>, answer: &Value) -> Duration {
+/// ("You must wait 10 seconds"); `None` when the answer says nothing (the kit's default).
+fn rate_limit_wait(reset_header: Option<i64>, answer: &Value) -> Option<Duration> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -327,11 +311,7 @@ fn rate_limit_wait(reset_header: Option<i64>, answer: &Value) -> Duration {
         let secs: u64 = after.split_whitespace().next()?.parse().ok()?;
         Some(Duration::from_secs(secs))
     });
-    from_header
-        .or(from_details)
-        .or(from_text)
-        .unwrap_or(DEFAULT_WAIT)
-        .clamp(Duration::from_millis(10), MAX_WAIT)
+    from_header.or(from_details).or(from_text)
 }
 
 #[cfg(test)]
@@ -357,13 +337,16 @@ mod tests {
     fn rate_limit_waits_come_from_the_header_details_or_text() {
         let err = json!({"success": false, "error": "Error, too many requests. Please slow down. You must wait 7 seconds before trying this endpoint again. [error-too-many-requests]", "errorType": "error-too-many-requests"});
         assert!(is_rate_limited(&err));
-        assert_eq!(rate_limit_wait(None, &err), Duration::from_secs(7));
+        assert_eq!(rate_limit_wait(None, &err), Some(Duration::from_secs(7)));
         let ddp = json!({"error": "too-many-requests", "details": {"timeToReset": 2500}});
         assert!(is_rate_limited(&ddp));
-        assert_eq!(rate_limit_wait(None, &ddp), Duration::from_millis(2500));
+        assert_eq!(
+            rate_limit_wait(None, &ddp),
+            Some(Duration::from_millis(2500))
+        );
         assert!(!is_rate_limited(
             &json!({"success": false, "error": "error-room-not-found"})
         ));
-        assert_eq!(rate_limit_wait(None, &json!({})), DEFAULT_WAIT);
+        assert_eq!(rate_limit_wait(None, &json!({})), None);
     }
 }

@@ -5,12 +5,9 @@
 //! edits, deletes and reactions made meanwhile.
 
 use crate::recent::RecentMessages;
+use aqueduct_connector::save_throttle::SaveThrottle;
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
-
-/// Shortest time between two writes of the checkpoints.
-const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Threads remembered per channel for the catch-up (each costs one call per catch-up).
 const THREADS_PER_CHANNEL: usize = 20;
@@ -37,10 +34,8 @@ pub(crate) struct Checkpoints {
     /// Channel -> the Slack user (team, user) whose own conversation it is, for channels the
     /// bot cannot read.
     owners: HashMap<String, (String, String)>,
-    /// When the state was last handed out for saving.
-    saved_at: Option<Instant>,
-    /// Whether something changed since then.
-    unsaved: bool,
+    /// When a save is due.
+    saves: SaveThrottle,
 }
 
 /// What a catch-up of one channel starts from.
@@ -65,8 +60,7 @@ impl Checkpoints {
             threads: serde_json::from_value(state["threads"].clone()).unwrap_or_default(),
             recent: serde_json::from_value(state["recent"].clone()).unwrap_or_default(),
             owners: serde_json::from_value(state["owners"].clone()).unwrap_or_default(),
-            saved_at: None,
-            unsaved: false,
+            saves: SaveThrottle::default(),
         }
     }
 
@@ -123,9 +117,7 @@ impl Checkpoints {
     }
 
     fn changed(&mut self, changed: bool, urgent: bool) -> Option<Value> {
-        self.unsaved |= changed;
-        if !self.unsaved || (!urgent && self.saved_at.is_some_and(|t| t.elapsed() < SAVE_INTERVAL))
-        {
+        if !self.saves.due(changed, urgent) {
             return None;
         }
         self.take_unsaved()
@@ -134,12 +126,7 @@ impl Checkpoints {
     /// The state to save if anything changed since the last save (on disconnect, so a
     /// clean stop loses no checkpoint).
     pub(crate) fn take_unsaved(&mut self) -> Option<Value> {
-        if !self.unsaved {
-            return None;
-        }
-        self.unsaved = false;
-        self.saved_at = Some(Instant::now());
-        Some(self.state())
+        self.saves.take_unsaved().then(|| self.state())
     }
 
     /// Gives `channel` its first checkpoint, `ts`, unless it has one; returns the state to
@@ -149,8 +136,7 @@ impl Checkpoints {
             return None;
         }
         self.newest.insert(channel.to_owned(), ts.to_owned());
-        self.unsaved = true;
-        self.take_unsaved()
+        self.changed(true, true)
     }
 
     /// The state as saved.

@@ -33,32 +33,16 @@ const PONG_WAIT: Duration = Duration::from_secs(10);
 
 /// Runs Socket Mode until the task is aborted or the credentials fail.
 pub(crate) async fn run(login: Arc<SlackLogin>) {
-    let mut backoff = Duration::from_millis(200);
     // Kept across connections: a reconnection waits for the deliveries still under way.
-    let mut lanes = Lanes::default();
-    loop {
-        login
-            .bridge
-            .report_state(&login.login, RemoteState::Connecting);
-        match connect_once(&login, &mut lanes).await {
-            Ok(()) => backoff = Duration::from_millis(200),
-            Err(ConnectorError::BadCredentials(reason)) => {
-                login
-                    .bridge
-                    .report_state(&login.login, RemoteState::BadCredentials(reason));
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "Slack socket lost; reconnecting");
-                login.bridge.report_state(
-                    &login.login,
-                    RemoteState::TransientDisconnect(e.to_string()),
-                );
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
-        }
-    }
+    let lanes = tokio::sync::Mutex::new(Lanes::default());
+    aqueduct_connector::reconnect::supervise(
+        &*login.bridge,
+        &login.login,
+        "Slack socket",
+        &aqueduct_connector::reconnect::NoHooks,
+        || async { connect_once(&login, &mut *lanes.lock().await).await },
+    )
+    .await;
 }
 
 /// One connection, from `apps.connections.open` to its end. `Ok` when Slack asked for a

@@ -4,13 +4,11 @@
 //! ([`aqueduct_connector::MediaGuard`]): the token goes only to Slack's own origins
 //! ([`slack_origins`]).
 
+use aqueduct_connector::rate_limit::{RateLimits, retry_after};
 use aqueduct_connector::{Credentials, MediaGuard};
 use aqueduct_core::connector::ConnectorError;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 
 /// Errors Slack answers that mean the token is dead.
 const DEAD_TOKEN: &[&str] = &[
@@ -46,8 +44,8 @@ pub struct SlackWeb {
     token: Arc<str>,
     /// Every download and upload of a file goes through it.
     media: MediaGuard,
-    /// Method -> when its rate limit ends, so calls wait instead of hammering.
-    limited_until: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Per method, when its rate limit ends, so calls wait instead of hammering.
+    limits: RateLimits,
     /// Paces posts per channel (see [`crate::pacing`]).
     pacer: crate::pacing::ChannelPacer,
     /// The files of the latest uploads, for retried uploads (see [`crate::earlier_posts`]).
@@ -62,7 +60,7 @@ impl SlackWeb {
             base: Arc::from(base.trim_end_matches('/')),
             token: Arc::from(token),
             media: MediaGuard::new(slack_origins(base)),
-            limited_until: Arc::default(),
+            limits: RateLimits::default(),
             pacer: crate::pacing::ChannelPacer::new(crate::pacing::SendPace::default()),
             recent_uploads: Default::default(),
         }
@@ -97,15 +95,7 @@ impl SlackWeb {
         params: &[(&str, String)],
     ) -> Result<Value, ConnectorError> {
         loop {
-            let wait = self
-                .limited_until
-                .lock()
-                .await
-                .get(method)
-                .map(|until| until.saturating_duration_since(Instant::now()));
-            if let Some(wait) = wait.filter(|w| !w.is_zero()) {
-                tokio::time::sleep(wait).await;
-            }
+            self.limits.wait_turn(method).await;
             let response = self
                 .http
                 .post(format!("{}/{method}", self.base))
@@ -115,16 +105,14 @@ impl SlackWeb {
                 .await
                 .map_err(|e| ConnectorError::Temporary(format!("{method}: {e}")))?;
             if response.status().as_u16() == 429 {
-                let secs = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(1);
-                tracing::info!(method, retry_after_secs = secs, "Slack rate limit; waiting");
-                self.limited_until.lock().await.insert(
-                    method.to_owned(),
-                    Instant::now() + Duration::from_secs(secs),
+                let wait = self
+                    .limits
+                    .limit(method, retry_after(response.headers()))
+                    .await;
+                tracing::info!(
+                    method,
+                    retry_after_secs = wait.as_secs(),
+                    "Slack rate limit; waiting"
                 );
                 continue;
             }
