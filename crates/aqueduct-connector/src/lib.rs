@@ -8,6 +8,7 @@ pub mod address;
 mod error;
 mod media;
 pub mod rate_limit;
+pub mod recent;
 pub mod reconnect;
 mod resolver;
 pub mod save_throttle;

@@ -164,32 +164,24 @@ fn reaction_changes(
     target: &RemoteMessageId,
     out: &mut Vec<Change>,
 ) {
-    for (emoji, users) in now {
-        for u in users {
-            if !before.get(emoji).is_some_and(|b| b.contains(u)) {
-                out.push(Change {
-                    who: Who::Username(u.clone()),
-                    kind: RemoteEventKind::ReactionAdd {
-                        target: target.clone(),
-                        key: reaction_key(emoji),
-                        custom: None,
-                    },
-                });
-            }
-        }
-    }
-    for (emoji, users) in before {
-        for u in users {
-            if !now.get(emoji).is_some_and(|n| n.contains(u)) {
-                out.push(Change {
-                    who: Who::Username(u.clone()),
-                    kind: RemoteEventKind::ReactionRemove {
-                        target: target.clone(),
-                        key: reaction_key(emoji),
-                    },
-                });
-            }
-        }
+    // Rocket.Chat lists every user of every reaction: no list is partial.
+    for c in aqueduct_connector::recent::reaction_changes(before, now, |_| false) {
+        let key = reaction_key(&c.key);
+        out.push(Change {
+            who: Who::Username(c.user),
+            kind: if c.added {
+                RemoteEventKind::ReactionAdd {
+                    target: target.clone(),
+                    key,
+                    custom: None,
+                }
+            } else {
+                RemoteEventKind::ReactionRemove {
+                    target: target.clone(),
+                    key,
+                }
+            },
+        });
     }
 }
 

@@ -10,15 +10,14 @@
 //! after the restart would compare it equal and drop it.
 
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 /// Messages remembered; older ones are forgotten (an edit of one is then bridged as an edit
 /// all the same, see [`crate::convert`]).
 const CAPACITY: usize = 10_000;
 
 /// Reactions of a message: emoji shortcode (`:tada:`) -> usernames.
-pub(crate) type Reactions = BTreeMap<String, BTreeSet<String>>;
+pub(crate) use aqueduct_connector::recent::Reactions;
 
 /// One message as last seen.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +37,7 @@ pub(crate) struct SeenMessage {
 
 /// The digest of a message text that [`SeenMessage::text`] keeps.
 pub(crate) fn text_digest(text: &str) -> String {
-    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..12])
+    aqueduct_connector::recent::text_digest(text, 12)
 }
 
 /// The remembered messages, by id.

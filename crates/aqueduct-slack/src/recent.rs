@@ -4,9 +4,9 @@
 //! the bridge was away reach Matrix, each once. Kept bounded, in the login's saved state.
 
 use crate::checkpoints::ts_order;
+use aqueduct_connector::recent::Reactions;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Messages remembered per channel (the newest ones). Each costs nothing on Slack's side: the
@@ -31,9 +31,9 @@ pub(crate) struct Bridged {
     pub reactions: BTreeMap<String, BTreeSet<String>>,
 }
 
-/// A short, stable digest of a message's text (stable across builds, unlike `Hash`).
+/// A short, stable digest of a message's text (8 bytes: what saved states hold).
 pub(crate) fn text_hash(text: &str) -> String {
-    hex::encode(&Sha256::digest(text.as_bytes())[..8])
+    aqueduct_connector::recent::text_digest(text, 8)
 }
 
 /// Channel -> message `ts` -> what was bridged of it.
@@ -225,49 +225,36 @@ impl RecentMessages {
 /// returns it now. Slack may list fewer `users` than `count`: removals of such a reaction
 /// are not guessed.
 fn reaction_changes(ts: &str, was: &Bridged, m: &Value) -> Vec<Change> {
-    let mut out = Vec::new();
-    let mut now: BTreeMap<&str, (BTreeSet<&str>, bool)> = BTreeMap::new();
+    let mut now = Reactions::new();
+    let mut partial = BTreeSet::new();
     for r in m["reactions"].as_array().into_iter().flatten() {
         let Some(name) = r["name"].as_str() else {
             continue;
         };
-        let users: BTreeSet<&str> = r["users"]
+        let users: BTreeSet<String> = r["users"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
+            .map(str::to_owned)
             .collect();
-        let partial = r["count"]
+        if r["count"]
             .as_u64()
-            .is_some_and(|c| c as usize > users.len());
-        now.insert(name, (users, partial));
-    }
-    let change = |name: &str, user: &str, add: bool| Change::React {
-        ts: ts.to_owned(),
-        name: name.to_owned(),
-        user: user.to_owned(),
-        add,
-    };
-    for (name, (users, _)) in &now {
-        let before = was.reactions.get(*name);
-        for user in users {
-            if before.is_none_or(|b| !b.contains(*user)) {
-                out.push(change(name, user, true));
-            }
+            .is_some_and(|c| c as usize > users.len())
+        {
+            partial.insert(name.to_owned());
         }
+        now.insert(name.to_owned(), users);
     }
-    for (name, users) in &was.reactions {
-        let current = now.get(name.as_str());
-        if current.is_some_and(|(_, partial)| *partial) {
-            continue;
-        }
-        for user in users {
-            if current.is_none_or(|(u, _)| !u.contains(user.as_str())) {
-                out.push(change(name, user, false));
-            }
-        }
-    }
-    out
+    aqueduct_connector::recent::reaction_changes(&was.reactions, &now, |k| partial.contains(k))
+        .into_iter()
+        .map(|c| Change::React {
+            ts: ts.to_owned(),
+            name: c.key,
+            user: c.user,
+            add: c.added,
+        })
+        .collect()
 }
 
 #[cfg(test)]
