@@ -202,6 +202,8 @@ async fn sync_applies_changes_the_bridge_never_heard_of() -> anyhow::Result<()> 
     env.net.add_user("dave", "Dave Remote");
     env.net
         .add_chat("team", Some("Team"), &["alice_r", "bob", "dave"], false);
+    env.net
+        .set_chat_avatar("team", "pic-1", "image/png", b"\x89PNG first picture");
     let bridge = env.start_in_process().await?;
     let alice = env.user("alice").await?;
     let mgmt = env.login(&alice, &token).await?;
@@ -212,8 +214,20 @@ async fn sync_applies_changes_the_bridge_never_heard_of() -> anyhow::Result<()> 
     let room = env.accept_portal_invite(&alice).await?;
     wait_for_membership(&alice, &room, DAVE, "join").await?;
     wait_for_membership(&alice, &room, BOB, "join").await?;
+    // The chat's picture is the room's avatar from the start.
+    let first_avatar = state_field(&alice, &room, "m.room.avatar", "url")
+        .await?
+        .expect("the portal has the chat's picture");
+    assert!(first_avatar.starts_with("mxc://"), "{first_avatar}");
+    assert_eq!(
+        alice.download(&first_avatar).await?,
+        b"\x89PNG first picture".to_vec()
+    );
 
-    // Behind the bridge's back: renamed, new topic, Dave out, Carol in, Bob renamed.
+    // Behind the bridge's back: renamed, new topic, new picture, Dave out, Carol in, Bob
+    // renamed.
+    env.net
+        .set_chat_avatar("team", "pic-2", "image/png", b"\x89PNG second picture");
     env.net.change_chat_silently(
         "team",
         Some("Team Two"),
@@ -225,9 +239,17 @@ async fn sync_applies_changes_the_bridge_never_heard_of() -> anyhow::Result<()> 
         &alice,
         &room,
         "!aq sync",
-        "Synced with Team: name updated, topic updated, 1 joined, 1 left, 1 profile updated.",
+        "Synced with Team: name updated, topic updated, avatar updated, 1 joined, 1 left, 1 profile updated.",
     )
     .await?;
+    let second_avatar = state_field(&alice, &room, "m.room.avatar", "url")
+        .await?
+        .unwrap_or_default();
+    assert_ne!(second_avatar, first_avatar);
+    assert_eq!(
+        alice.download(&second_avatar).await?,
+        b"\x89PNG second picture".to_vec()
+    );
     assert_eq!(
         state_field(&alice, &room, "m.room.name", "name")
             .await?

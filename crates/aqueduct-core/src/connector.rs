@@ -46,6 +46,28 @@ pub struct Capabilities {
     pub max_attachment_bytes: Option<u64>,
 }
 
+/// What one portal's chat can carry, as its connector declares it (a Teams channel has
+/// threads where a Teams chat has none; a server may forbid edits after some minutes). The
+/// engine adapts to what a portal cannot carry: the nearest equivalent or a notice, never a
+/// silent drop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortalCapabilities {
+    /// Replies to a message.
+    pub replies: bool,
+    /// Threads.
+    pub threads: bool,
+    /// Edits of a sent message.
+    pub edits: bool,
+    /// How long after it was sent a message may still be edited; `None` for no limit.
+    pub edit_window: Option<std::time::Duration>,
+    /// Deleting a sent message.
+    pub deletes: bool,
+    /// Reactions.
+    pub reactions: bool,
+    /// The largest file this chat takes, in bytes; `None` for the connector's limit.
+    pub max_file_bytes: Option<u64>,
+}
+
 /// A way to log in, offered by `login <connector>`.
 #[derive(Clone, Debug)]
 pub struct LoginFlow {
@@ -92,6 +114,9 @@ pub struct ChatInfo {
     pub is_direct: bool,
     /// Remote members to show in the room as ghosts.
     pub members: Vec<RemoteUserId>,
+    /// The chat's picture, shown as the room's avatar; `None` when it has none (or for DMs,
+    /// which Matrix clients show with the other member's avatar).
+    pub avatar: Option<RemoteAvatar>,
 }
 
 /// Facts about a remote user, for their ghost's profile.
@@ -236,6 +261,21 @@ pub trait NetworkApi: Send + Sync + 'static {
         portal: &Portal,
         message: &MatrixMessage,
     ) -> ConnectorResult<SentMessage>;
+
+    /// What `portal` can carry. The default reads this login's `as_*` probes, with no edit
+    /// window and no file limit of its own; a connector whose chats differ (or whose server
+    /// says so) overrides it. Cheap: called for each Matrix event bridged into the portal.
+    fn portal_capabilities(&self, _portal: &Portal) -> PortalCapabilities {
+        PortalCapabilities {
+            replies: self.as_replies().is_some(),
+            threads: self.as_threads().is_some(),
+            edits: self.as_edits().is_some(),
+            edit_window: None,
+            deletes: self.as_deletes().is_some(),
+            reactions: self.as_reactions().is_some(),
+            max_file_bytes: None,
+        }
+    }
 
     /// Whether messages sent through this login appear on the network as its owner. `false`
     /// for logins that post as an app or bot: the engine then gives every message the Matrix

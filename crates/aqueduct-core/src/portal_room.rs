@@ -29,13 +29,23 @@ impl Inner {
         let info = login.api.chat_info(&key.chat).await?;
         let bot = self.matrix.bot_user_id().to_owned();
         let owner = login.login.matrix_user.clone();
+        let mut initial_state = vec![];
+        if let Some(avatar) = &info.avatar {
+            // A picture that cannot be uploaded costs the room its avatar, not the room.
+            match self.room_avatar_content(avatar).await {
+                Ok(content) => initial_state.push(("m.room.avatar".into(), String::new(), content)),
+                Err(e) => {
+                    tracing::warn!(error = %e, portal = %key, "cannot upload the chat's picture")
+                }
+            }
+        }
         let new_room = NewRoom {
             name: info.name.clone(),
             topic: info.topic.clone(),
             invite: vec![owner.clone()],
             is_direct: info.is_direct,
             moderators: vec![owner.clone()],
-            initial_state: vec![],
+            initial_state,
         };
         let room = self
             .retry_matrix("create portal room", || self.matrix.create_room(&new_room))

@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub(crate) struct SyncSummary {
     name: bool,
     topic: bool,
+    avatar: bool,
     joined: usize,
     left: usize,
     profiles: usize,
@@ -27,6 +28,9 @@ impl std::fmt::Display for SyncSummary {
         }
         if self.topic {
             parts.push("topic updated".to_owned());
+        }
+        if self.avatar {
+            parts.push("avatar updated".to_owned());
         }
         if self.joined > 0 {
             parts.push(format!("{} joined", self.joined));
@@ -73,6 +77,7 @@ impl Inner {
         (summary.name, summary.topic) = self
             .apply_chat_info(portal, &room, info.name, info.topic)
             .await?;
+        summary.avatar = self.apply_chat_avatar(&room, info.avatar).await?;
 
         // The homeserver's member list is the truth; the bridge's memory may be stale.
         let present: HashSet<RemoteUserId> = self

@@ -586,6 +586,7 @@ impl NetworkApi for RocketLogin {
                 .map(str::to_owned),
             is_direct: t == "d",
             members,
+            avatar: None,
         })
     }
 

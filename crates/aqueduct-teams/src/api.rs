@@ -138,6 +138,7 @@ impl NetworkApi for TeamsLogin {
                 .into_iter()
                 .filter_map(|m| m.user_id.map(RemoteUserId::new))
                 .collect(),
+            avatar: None,
         })
     }
 

@@ -6,7 +6,7 @@ use aqueduct_core::connector::{
     BackfillHandler, BridgeHandle, Capabilities, ChatInfo, ChatInfoHandler, CommandSpec,
     ConnectorError, ConnectorResult, DeleteHandler, EditHandler, LoginFlow, LoginStep,
     MembershipHandler, NetworkApi, NetworkConnector, NewLogin, ReactionHandler, ReadReceiptHandler,
-    RemoteState, ReplyHandler, ThreadHandler, TypingHandler, UserInfo,
+    RemoteAvatar, RemoteState, ReplyHandler, ThreadHandler, TypingHandler, UserInfo,
 };
 use aqueduct_core::event::{
     Attachment, AttachmentKind, MatrixMessage, MembershipChange, MentionedUser, Mentions,
@@ -453,6 +453,13 @@ impl NetworkApi for TestNetApi {
                         .collect()
                 })
                 .unwrap_or_default(),
+            avatar: c["avatar"]["data_hex"].as_str().and_then(|h| {
+                Some(RemoteAvatar {
+                    source: c["avatar"]["source"].as_str()?.to_owned(),
+                    mime: c["avatar"]["mime"].as_str()?.to_owned(),
+                    data: hex::decode(h).ok()?,
+                })
+            }),
         })
     }
 

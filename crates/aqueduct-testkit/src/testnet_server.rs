@@ -125,6 +125,14 @@ impl TestNet {
         s.chats.insert(id.into(), json!({ "id": id, "name": name, "topic": null, "members": members, "is_direct": is_direct }));
     }
 
+    /// Gives a chat a picture (`source` names the image; a new one means a new picture).
+    pub fn set_chat_avatar(&self, chat: &str, source: &str, mime: &str, data: &[u8]) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.chats.get_mut(chat) {
+            c["avatar"] = json!({ "source": source, "mime": mime, "data_hex": hex::encode(data) });
+        }
+    }
+
     /// Makes the next `n` connector requests fail with HTTP 500.
     pub fn fail_next_requests(&self, n: u32) {
         self.state.lock().unwrap().fail_next = n;

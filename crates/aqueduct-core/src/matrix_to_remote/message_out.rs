@@ -32,12 +32,17 @@ impl Inner {
         let content: RoomMessageEventContent = serde_json::from_value(env.content.clone())
             .map_err(|e| Error::Unknown(format!("malformed message content: {e}")))?;
         let api = &sender.login.api;
+        let can = api.portal_capabilities(portal);
         if let Some(Relation::Replacement(r)) = &content.relates_to {
             let Some(target) = self.store.message_by_event(r.event_id.as_str()).await? else {
                 return Ok(false);
             };
             if let Some(why) = self.edit_refusal(env, &target) {
                 self.refuse(env, "edit", &why).await;
+                return Ok(false);
+            }
+            if let Some(why) = edit_out_of_window(&can, &target, env.origin_server_ts, portal) {
+                self.notice(&env.room_id, &why).await;
                 return Ok(false);
             }
             let Some((new, _)) = mc::read_message(&r.new_content.msgtype) else {
@@ -84,10 +89,13 @@ impl Inner {
                 MediaSource::Encrypted(file) => file.url.clone(),
             };
             let limit = api_limit(
-                self.config.max_attachment_bytes,
-                self.connectors
-                    .get(&portal.key.connector)
-                    .and_then(|c| c.capabilities().max_attachment_bytes),
+                api_limit(
+                    self.config.max_attachment_bytes,
+                    self.connectors
+                        .get(&portal.key.connector)
+                        .and_then(|c| c.capabilities().max_attachment_bytes),
+                ),
+                can.max_file_bytes,
             );
             let data = self
                 .matrix
@@ -130,7 +138,7 @@ impl Inner {
         if let Some(r) = reply_to
             && let Some(m) = self.store.message_by_event(r.as_str()).await?
         {
-            if sender.login.api.as_replies().is_some() {
+            if can.replies {
                 message.reply_to = Some(m.remote_id);
             } else {
                 self.notice(
@@ -146,7 +154,7 @@ impl Inner {
         if let Some(root) = thread_root
             && let Some(m) = self.store.message_by_event(root.as_str()).await?
         {
-            if sender.login.api.as_threads().is_some() {
+            if can.threads {
                 message.thread_root = Some(m.thread_root.unwrap_or(m.remote_id));
             } else {
                 self.notice(
@@ -279,6 +287,66 @@ impl Inner {
     }
 }
 
+/// Why an edit of `target` made at `edited_ms` is past the portal's edit window, if it is.
+fn edit_out_of_window(
+    can: &crate::connector::PortalCapabilities,
+    target: &crate::records::MessageRecord,
+    edited_ms: i64,
+    portal: &Portal,
+) -> Option<String> {
+    let window = can.edit_window?;
+    let age_ms = edited_ms.saturating_sub(target.timestamp_ms);
+    (age_ms > window.as_millis() as i64).then(|| {
+        format!(
+            "This edit was not sent: {} allows edits only within {} minute(s) of a message.",
+            portal.key.connector,
+            window.as_secs().div_ceil(60)
+        )
+    })
+}
+
 fn api_limit(bridge: u64, connector: Option<u64>) -> u64 {
     connector.map_or(bridge, |c| c.min(bridge))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::PortalCapabilities;
+    use crate::ids::{ConnectorId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
+    use crate::records::MessageRecord;
+
+    #[test]
+    fn an_edit_past_the_portals_window_is_refused_and_others_pass() {
+        let key = PortalKey::shared(ConnectorId::new("rocketchat"), RemoteChatId::new("R1"));
+        let portal = Portal::new(key.clone());
+        let target = MessageRecord {
+            portal: key,
+            remote_id: RemoteMessageId::new("M1"),
+            part: String::new(),
+            event_id: "$e".into(),
+            room_id: "!r".into(),
+            sender_mxid: "@a:x".into(),
+            remote_sender: RemoteUserId::new("U1"),
+            thread_root: None,
+            timestamp_ms: 1_000_000,
+        };
+        let mut can = PortalCapabilities {
+            replies: true,
+            threads: true,
+            edits: true,
+            edit_window: None,
+            deletes: true,
+            reactions: true,
+            max_file_bytes: None,
+        };
+        assert_eq!(edit_out_of_window(&can, &target, 99_000_000, &portal), None);
+        can.edit_window = Some(std::time::Duration::from_secs(600));
+        assert_eq!(
+            edit_out_of_window(&can, &target, 1_000_000 + 599_000, &portal),
+            None
+        );
+        let why = edit_out_of_window(&can, &target, 1_000_000 + 601_000, &portal).unwrap();
+        assert!(why.contains("within 10 minute(s)"), "{why}");
+    }
 }
