@@ -239,3 +239,48 @@ async fn a_post_replayed_after_a_crash_is_not_posted_again() -> anyhow::Result<(
     let _ = bridge.wait().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_whose_answer_was_lost_is_done_not_reported_as_failed() -> anyhow::Result<()> {
+    let s = SlackEnv::start().await?;
+    let bridge = s.env.start_in_process().await?;
+    s.login_app().await?;
+    let (room, _) = open_portal(&s).await?;
+    let sent = s.alice.send_text(&room, "soon gone").await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| m.iter().any(|x| x.text == "soon gone"))
+        .await?;
+
+    // Slack deletes it, but the answer breaks off: the retry meets `message_not_found`,
+    // which is the state asked for.
+    s.slack.lose_answers("chat.delete", 1);
+    s.alice.redact(&room, &sent, None).await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            m.iter().any(|x| x.text == "soon gone" && x.deleted)
+        })
+        .await?;
+    // A later message proves the redaction was handled (the room's queue moved on) ...
+    s.alice.send_text(&room, "after the delete").await?;
+    s.slack
+        .wait_for("C1", WAIT, |m| m.iter().any(|x| x.text == "after the delete"))
+        .await?;
+    // ... and that nobody was told it failed.
+    let deletes = s
+        .slack
+        .requests()
+        .iter()
+        .filter(|r| r.method == "chat.delete")
+        .count();
+    assert_eq!(deletes, 2, "the lost answer was retried once");
+    let notices: Vec<Value> = s
+        .alice
+        .messages(&room)
+        .await?
+        .into_iter()
+        .filter(|e| e["sender"] == s.env.bot.as_str() && e["type"] == "m.room.message")
+        .collect();
+    assert!(notices.is_empty(), "no failure notice: {notices:?}");
+    bridge.stop().await?;
+    Ok(())
+}

@@ -221,7 +221,23 @@ impl Calls<'_> {
     }
 
     /// Deletes a message (`chat.delete`), or a file shared without a message (`files.delete`).
+    /// Idempotent: a target already gone (deleted on Slack, or by a first attempt whose answer
+    /// was lost) is the state asked for, not a failure.
     pub async fn delete(&self, portal: &Portal, target: &RemoteMessageId) -> ConnectorResult<()> {
+        match self.delete_once(portal, target).await {
+            Err(ConnectorError::Refused(why))
+                if ["message_not_found", "file_not_found", "file_deleted"]
+                    .iter()
+                    .any(|gone| why.ends_with(gone)) =>
+            {
+                tracing::info!(target = %target, "the Slack message to delete is already gone");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    async fn delete_once(&self, portal: &Portal, target: &RemoteMessageId) -> ConnectorResult<()> {
         match target.as_str().strip_prefix("file:") {
             Some(file) => {
                 self.web
@@ -332,6 +348,7 @@ impl Calls<'_> {
                 .map(str::to_owned),
             is_direct,
             members,
+            avatar: None,
         })
     }
 
