@@ -7,6 +7,7 @@
 pub mod address;
 mod error;
 mod media;
+pub mod pacing;
 pub mod rate_limit;
 pub mod recent;
 pub mod reconnect;

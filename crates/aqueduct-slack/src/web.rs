@@ -47,7 +47,7 @@ pub struct SlackWeb {
     /// Per method, when its rate limit ends, so calls wait instead of hammering.
     limits: RateLimits,
     /// Paces posts per channel (see [`crate::pacing`]).
-    pacer: crate::pacing::ChannelPacer,
+    pacer: aqueduct_connector::pacing::ChatPacer,
     /// The files of the latest uploads, for retried uploads (see [`crate::earlier_posts`]).
     recent_uploads: crate::earlier_posts::RecentUploads,
 }
@@ -61,14 +61,16 @@ impl SlackWeb {
             token: Arc::from(token),
             media: MediaGuard::new(slack_origins(base)),
             limits: RateLimits::default(),
-            pacer: crate::pacing::ChannelPacer::new(crate::pacing::SendPace::default()),
+            pacer: aqueduct_connector::pacing::ChatPacer::new(
+                crate::pacing::SendPace::default().into(),
+            ),
             recent_uploads: Default::default(),
         }
     }
 
     /// The same client posting at `pace` per channel instead of the default.
     pub fn with_send_pace(mut self, pace: crate::pacing::SendPace) -> Self {
-        self.pacer = crate::pacing::ChannelPacer::new(pace);
+        self.pacer = aqueduct_connector::pacing::ChatPacer::new(pace.into());
         self
     }
 
