@@ -1,25 +1,32 @@
-//! One signed-in Teams account: sending as its owner through Graph (messages, edits, deletes,
-//! reactions in chats) and receiving by polling (`poll.rs`).
+//! One signed-in Teams account: sending as its owner through Graph (messages with their
+//! files, quoted replies and channel thread replies, edits, deletes, reactions, read
+//! markers) in chats and team channels, and receiving by polling (`poll.rs`, `channels.rs`).
+//! Messages relayed for Matrix users without a Teams login carry their name in front, which
+//! the engine adds (Graph cannot post under another name).
 
 use crate::config::TeamsConfig;
 use crate::convert::matrix_to_teams;
 use crate::graph::{
-    Chat, ChatMessage, Collection, ConversationMember, ItemBody, NewChatMessage, ReactionRequest,
-    User,
+    Chat, ChatMessage, Collection, ConversationMember, ItemBody, MarkChatRead, NewChatMessage,
+    ReactionRequest, ReplyWithQuote, TeamworkUserIdentity, User,
 };
-use crate::graph_client::Graph;
+use crate::graph_client::{Graph, read_answer};
+use crate::ids::{Conversation, reply_id, split_reply, thread_root_of};
 use crate::iso_time::parse_ms;
 use crate::poll::encode;
 use crate::poll_state::{PollState, SeenMessage};
+use aqueduct_connector::MediaGuard;
 use aqueduct_core::connector::{
-    BridgeHandle, ChatInfo, ConnectorError, ConnectorResult, DeleteHandler, EditHandler,
-    NetworkApi, ReactionHandler, RemoteState, UserInfo,
+    BackfillHandler, BridgeHandle, ChatInfo, ConnectorResult, DeleteHandler, EditHandler,
+    NetworkApi, ReactionHandler, ReadReceiptHandler, RemoteState, ReplyHandler, ThreadHandler,
+    UserInfo,
 };
 use aqueduct_core::event::{MatrixMessage, MessageContent, RelayedSender, SentMessage};
 use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
 use aqueduct_core::records::{Login, Portal};
 use async_trait::async_trait;
 use reqwest::Method;
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use tokio::sync::{Mutex, Notify};
 
@@ -29,11 +36,18 @@ pub struct TeamsLogin {
     pub(crate) graph: Graph,
     pub(crate) login: Login,
     pub(crate) bridge: Arc<dyn BridgeHandle>,
+    /// Every download (files, inline images, photos) goes through it.
+    pub(crate) media: MediaGuard,
     /// The polling memory; also held across a send and its recording, so a round never
     /// mistakes the bridge's own post for someone's new message.
     pub(crate) state: Mutex<PollState>,
     /// Wakes the polling loop early.
     pub(crate) poke: Notify,
+    /// Files folders' web URLs by item id (a `reference` attachment's `contentUrl` is its
+    /// folder's URL and its name).
+    pub(crate) folder_urls: Mutex<HashMap<String, String>>,
+    /// Chats' tenant ids (for read markers).
+    tenants: Mutex<HashMap<String, Option<String>>>,
     poller: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     me: Weak<TeamsLogin>,
 }
@@ -46,13 +60,17 @@ impl TeamsLogin {
         bridge: Arc<dyn BridgeHandle>,
     ) -> Arc<Self> {
         let state = PollState::from_state(&login.state);
+        let media = MediaGuard::new([config.graph_url.as_str()]);
         Arc::new_cyclic(|me| Self {
             config,
             graph,
             login,
             bridge,
+            media,
             state: Mutex::new(state),
             poke: Notify::new(),
+            folder_urls: Mutex::new(HashMap::new()),
+            tenants: Mutex::new(HashMap::new()),
             poller: std::sync::Mutex::new(None),
             me: me.clone(),
         })
@@ -72,30 +90,91 @@ impl TeamsLogin {
         }
     }
 
-    fn message_path(portal: &Portal, target: &RemoteMessageId) -> String {
-        format!(
-            "/chats/{}/messages/{}",
-            encode(portal.key.chat.as_str()),
-            encode(target.as_str())
-        )
-    }
-
-    /// The body Teams gets for `content`, with the relayed sender's name in front.
-    fn body(content: &MessageContent, relayed_for: Option<&RelayedSender>) -> NewChatMessage {
-        let (mut html, mentions) = matrix_to_teams(content);
-        if let Some(sender) = relayed_for {
-            html = format!(
-                "<b>{}</b>: {html}",
-                aqueduct_format::escape_html(&sender.display_name)
-            );
-        }
+    /// The body Teams gets for `content` (a relayed sender's name is already in it: the
+    /// engine puts it there, as Graph cannot post under another name).
+    fn body(content: &MessageContent) -> NewChatMessage {
+        let (html, mentions) = matrix_to_teams(content);
         NewChatMessage {
             body: ItemBody {
                 content_type: Some("html".into()),
                 content: Some(html),
             },
             mentions,
+            attachments: Vec::new(),
+            hosted_contents: Vec::new(),
         }
+    }
+
+    /// Remembers a message the bridge posted, so polling does not bring it back.
+    fn remember_sent(state: &mut PollState, chat: &str, id: &str, sent: &ChatMessage) {
+        let created_ms = sent.created_date_time.as_deref().and_then(parse_ms);
+        state.chats.entry(chat.to_owned()).or_default().remember(
+            id,
+            SeenMessage {
+                created_ms: created_ms.unwrap_or(0),
+                ..SeenMessage::default()
+            },
+        );
+    }
+
+    /// Posts a quoted reply in a chat: `replyWithQuote` (Graph v1.0), whose message carries
+    /// the `messageReference` attachment. Where that action is missing (404, 405, 501) the
+    /// same reply is posted with the attachment written by the bridge.
+    async fn post_quote(
+        &self,
+        conv: Conversation<'_>,
+        quoted: &str,
+        body: NewChatMessage,
+    ) -> ConnectorResult<ChatMessage> {
+        let path = format!("{}/replyWithQuote", conv.messages_path());
+        let request = ReplyWithQuote {
+            message_ids: vec![quoted.to_owned()],
+            reply_message: body.clone(),
+        };
+        let (status, text) = self
+            .graph
+            .try_call(Method::POST, &path, Some(&request))
+            .await?;
+        if !matches!(status, 404 | 405 | 501) {
+            return read_answer(
+                &path,
+                reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::BAD_GATEWAY),
+                &text,
+            );
+        }
+        tracing::info!(
+            status,
+            "replyWithQuote is not offered here; posting the quote as an attachment"
+        );
+        let original: Option<ChatMessage> =
+            self.graph.get(&conv.message_path(quoted), &[]).await.ok();
+        let mut body = body;
+        body.attachments.insert(
+            0,
+            crate::convert::quote_attachment(quoted, original.as_ref()),
+        );
+        let content = body.body.content.get_or_insert_with(String::new);
+        *content = format!(
+            "<attachment id=\"{}\"></attachment>{content}",
+            aqueduct_format::escape_html(quoted)
+        );
+        self.graph.post(&conv.messages_path(), &body).await
+    }
+
+    /// The chat's tenant, for `markChatReadForUser` (kept per chat).
+    async fn tenant_of(&self, chat: &str) -> ConnectorResult<Option<String>> {
+        if let Some(t) = self.tenants.lock().await.get(chat) {
+            return Ok(t.clone());
+        }
+        let found: Chat = self
+            .graph
+            .get(&format!("/chats/{}", encode(chat)), &[])
+            .await?;
+        self.tenants
+            .lock()
+            .await
+            .insert(chat.to_owned(), found.tenant_id.clone());
+        Ok(found.tenant_id)
     }
 }
 
@@ -124,6 +203,9 @@ impl NetworkApi for TeamsLogin {
     }
 
     async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo> {
+        if let Conversation::Channel { team, channel } = Conversation::of(chat.as_str()) {
+            return crate::channels::channel_info(self, team, channel, chat.as_str()).await;
+        }
         let path = format!("/chats/{}", encode(chat.as_str()));
         let info: Chat = self.graph.get(&path, &[]).await?;
         let members: Collection<ConversationMember> =
@@ -138,7 +220,7 @@ impl NetworkApi for TeamsLogin {
                 .into_iter()
                 .filter_map(|m| m.user_id.map(RemoteUserId::new))
                 .collect(),
-            avatar: None,
+            ..ChatInfo::default()
         })
     }
 
@@ -147,9 +229,17 @@ impl NetworkApi for TeamsLogin {
             .graph
             .get(&format!("/users/{}", encode(user.as_str())), &[])
             .await?;
+        // A photo that cannot be read leaves the ghost without one; its name still counts.
+        let avatar = match crate::files::profile_photo(self, user.as_str()).await {
+            Ok(photo) => photo,
+            Err(e) => {
+                tracing::info!(user = %user, error = %e, "cannot read the user's Teams photo");
+                None
+            }
+        };
         Ok(UserInfo {
             display_name: found.display_name.or(found.user_principal_name),
-            avatar: None,
+            avatar,
         })
     }
 
@@ -158,30 +248,54 @@ impl NetworkApi for TeamsLogin {
         portal: &Portal,
         message: &MatrixMessage,
     ) -> ConnectorResult<SentMessage> {
-        if !message.content.attachments.is_empty() {
-            return Err(ConnectorError::Unsupported(
-                "files to Teams (not yet: the text of the message was not sent either)".into(),
-            ));
-        }
-        let body = Self::body(&message.content, message.relayed_for.as_ref());
         let chat = portal.key.chat.as_str();
+        let conv = Conversation::of(chat);
+        let mut body = Self::body(&message.content);
+        crate::files::attach_outbound(self, conv, &message.content.attachments, &mut body).await?;
         // Held across the post and its recording: see `state`.
         let mut state = self.state.lock().await;
-        let sent: ChatMessage = self
-            .graph
-            .post(&format!("/chats/{}/messages", encode(chat)), &body)
-            .await?;
-        let created_ms = sent.created_date_time.as_deref().and_then(parse_ms);
-        state.chats.entry(chat.to_owned()).or_default().remember(
-            &sent.id,
-            SeenMessage {
-                created_ms: created_ms.unwrap_or(0),
-                ..SeenMessage::default()
-            },
-        );
+        let (sent, id) = match conv {
+            Conversation::Chat(_) => {
+                // Teams chats have no threads: a Matrix thread message quotes what it answers.
+                let quoted = message
+                    .reply_to
+                    .as_ref()
+                    .or(message.thread_root.as_ref())
+                    .map(|q| q.as_str().to_owned());
+                let sent = match quoted {
+                    Some(q) => self.post_quote(conv, &q, body).await?,
+                    None => self.graph.post(&conv.messages_path(), &body).await?,
+                };
+                let id = sent.id.clone();
+                (sent, id)
+            }
+            Conversation::Channel { .. } => {
+                // A channel's replies live in threads: a Matrix reply joins its message's.
+                let root = message
+                    .thread_root
+                    .as_ref()
+                    .or(message.reply_to.as_ref())
+                    .map(|r| thread_root_of(r.as_str()).to_owned());
+                match root {
+                    Some(root) => {
+                        let sent: ChatMessage =
+                            self.graph.post(&conv.replies_path(&root), &body).await?;
+                        let id = reply_id(&root, &sent.id);
+                        (sent, id)
+                    }
+                    None => {
+                        let sent: ChatMessage =
+                            self.graph.post(&conv.messages_path(), &body).await?;
+                        let id = sent.id.clone();
+                        (sent, id)
+                    }
+                }
+            }
+        };
+        Self::remember_sent(&mut state, chat, &id, &sent);
         Ok(SentMessage {
-            id: RemoteMessageId::new(sent.id),
-            timestamp_ms: created_ms,
+            id: RemoteMessageId::new(id),
+            timestamp_ms: sent.created_date_time.as_deref().and_then(parse_ms),
         })
     }
 
@@ -196,7 +310,27 @@ impl NetworkApi for TeamsLogin {
     fn as_reactions(&self) -> Option<&dyn ReactionHandler> {
         Some(self)
     }
+
+    fn as_replies(&self) -> Option<&dyn ReplyHandler> {
+        Some(self)
+    }
+
+    fn as_threads(&self) -> Option<&dyn ThreadHandler> {
+        Some(self)
+    }
+
+    fn as_backfill(&self) -> Option<&dyn BackfillHandler> {
+        Some(self)
+    }
+
+    fn as_read_receipts(&self) -> Option<&dyn ReadReceiptHandler> {
+        Some(self)
+    }
 }
+
+impl ReplyHandler for TeamsLogin {}
+
+impl ThreadHandler for TeamsLogin {}
 
 #[async_trait]
 impl EditHandler for TeamsLogin {
@@ -205,27 +339,16 @@ impl EditHandler for TeamsLogin {
         portal: &Portal,
         target: &RemoteMessageId,
         content: &MessageContent,
-        relayed_for: Option<&RelayedSender>,
+        _relayed_for: Option<&RelayedSender>,
     ) -> ConnectorResult<()> {
-        let body = Self::body(content, relayed_for);
+        let chat = portal.key.chat.as_str();
+        let path = Conversation::of(chat).message_path(target.as_str());
+        let body = Self::body(content);
         let mut state = self.state.lock().await;
-        self.graph
-            .send(
-                Method::PATCH,
-                &Self::message_path(portal, target),
-                Some(&body),
-            )
-            .await?;
+        self.graph.send(Method::PATCH, &path, Some(&body)).await?;
         // The edit's own echo: remember it as bridged, whenever Graph dates it.
-        let mark = state
-            .chats
-            .entry(portal.key.chat.as_str().to_owned())
-            .or_default();
-        let updated: Option<ChatMessage> = self
-            .graph
-            .get(&Self::message_path(portal, target), &[])
-            .await
-            .ok();
+        let updated: Option<ChatMessage> = self.graph.get(&path, &[]).await.ok();
+        let mark = state.chats.entry(chat.to_owned()).or_default();
         if let (Some(updated), Some(seen)) = (updated, mark.seen.get_mut(target.as_str())) {
             seen.edited = updated.last_edited_date_time;
         }
@@ -240,18 +363,24 @@ impl DeleteHandler for TeamsLogin {
         portal: &Portal,
         target: &RemoteMessageId,
     ) -> ConnectorResult<()> {
+        let chat = portal.key.chat.as_str();
+        let conv = Conversation::of(chat);
+        // Graph documents a chat message's softDelete under its author:
+        // `/users/{user}/chats/{chat}/messages/{id}/softDelete`.
+        let path = match conv {
+            Conversation::Chat(id) => format!(
+                "/users/{}/chats/{}/messages/{}/softDelete",
+                encode(self.login.remote_user.as_str()),
+                encode(id),
+                encode(split_reply(target.as_str()).1)
+            ),
+            Conversation::Channel { .. } => {
+                format!("{}/softDelete", conv.message_path(target.as_str()))
+            }
+        };
         let mut state = self.state.lock().await;
-        self.graph
-            .send::<()>(
-                Method::POST,
-                &format!("{}/softDelete", Self::message_path(portal, target)),
-                None,
-            )
-            .await?;
-        let mark = state
-            .chats
-            .entry(portal.key.chat.as_str().to_owned())
-            .or_default();
+        self.graph.send::<()>(Method::POST, &path, None).await?;
+        let mark = state.chats.entry(chat.to_owned()).or_default();
         if let Some(seen) = mark.seen.get_mut(target.as_str()) {
             seen.deleted = true;
         }
@@ -280,6 +409,31 @@ impl ReactionHandler for TeamsLogin {
     }
 }
 
+#[async_trait]
+impl ReadReceiptHandler for TeamsLogin {
+    /// Chats only: Graph's `markChatReadForUser` (delegated `Chat.ReadWrite`) moves the
+    /// signed-in user's read marker to the chat's newest message. Channels have no read
+    /// markers in Graph.
+    async fn mark_read(&self, portal: &Portal, _up_to: &RemoteMessageId) -> ConnectorResult<()> {
+        let Conversation::Chat(chat) = Conversation::of(portal.key.chat.as_str()) else {
+            return Ok(());
+        };
+        let tenant_id = self.tenant_of(chat).await?;
+        self.graph
+            .send(
+                Method::POST,
+                &format!("/chats/{}/markChatReadForUser", encode(chat)),
+                Some(&MarkChatRead {
+                    user: TeamworkUserIdentity {
+                        id: self.login.remote_user.as_str().to_owned(),
+                        tenant_id,
+                    },
+                }),
+            )
+            .await
+    }
+}
+
 impl TeamsLogin {
     async fn react(
         &self,
@@ -288,12 +442,17 @@ impl TeamsLogin {
         key: &str,
         add: bool,
     ) -> ConnectorResult<()> {
-        let mut state = self.state.lock().await;
+        let chat = portal.key.chat.as_str();
         let action = if add { "setReaction" } else { "unsetReaction" };
+        let path = format!(
+            "{}/{action}",
+            Conversation::of(chat).message_path(target.as_str())
+        );
+        let mut state = self.state.lock().await;
         self.graph
             .send(
                 Method::POST,
-                &format!("{}/{action}", Self::message_path(portal, target)),
+                &path,
                 Some(&ReactionRequest {
                     reaction_type: crate::reactions::to_teams(key),
                 }),
@@ -301,10 +460,7 @@ impl TeamsLogin {
             .await?;
         // Remembered as bridged, so the next round does not send it back.
         let me = self.login.remote_user.as_str().to_owned();
-        let mark = state
-            .chats
-            .entry(portal.key.chat.as_str().to_owned())
-            .or_default();
+        let mark = state.chats.entry(chat.to_owned()).or_default();
         if let Some(seen) = mark.seen.get_mut(target.as_str()) {
             let pair = (me, key.to_owned());
             if add {

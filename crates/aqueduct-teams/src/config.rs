@@ -28,6 +28,14 @@ pub struct TeamsConfig {
     /// Chats looked at per round (the most recently active first).
     #[serde(default = "default_max_chats")]
     pub max_chats_polled: usize,
+    /// Largest file carried either way, in bytes; a larger one is named in its message
+    /// (Teams -> Matrix) or refused with a notice (Matrix -> Teams).
+    #[serde(default = "default_max_file")]
+    pub max_file_bytes: u64,
+    /// Files up to this size go to OneDrive or SharePoint in one request; larger ones in an
+    /// upload session (Graph's simple upload takes files up to 4 MB).
+    #[serde(default = "default_simple_upload")]
+    pub simple_upload_max_bytes: u64,
 }
 
 fn default_tenant() -> String {
@@ -48,6 +56,13 @@ fn default_scopes() -> Vec<String> {
         "User.Read",
         "User.ReadBasic.All",
         "Chat.ReadWrite",
+        "Files.ReadWrite.All",
+        "Team.ReadBasic.All",
+        "Channel.ReadBasic.All",
+        "ChannelMember.Read.All",
+        "ChannelMessage.Read.All",
+        "ChannelMessage.Send",
+        "ChannelMessage.ReadWrite",
     ]
     .map(String::from)
     .to_vec()
@@ -61,6 +76,14 @@ fn default_max_chats() -> usize {
     50
 }
 
+fn default_max_file() -> u64 {
+    50 * 1024 * 1024
+}
+
+fn default_simple_upload() -> u64 {
+    4_000_000
+}
+
 impl TeamsConfig {
     /// A config for `client_id` with every default.
     pub fn new(client_id: impl Into<String>) -> Self {
@@ -72,6 +95,8 @@ impl TeamsConfig {
             scopes: default_scopes(),
             poll_interval_secs: default_poll_interval(),
             max_chats_polled: default_max_chats(),
+            max_file_bytes: default_max_file(),
+            simple_upload_max_bytes: default_simple_upload(),
         }
     }
 

@@ -2,7 +2,10 @@
 //! Both directions keep a small set of formatting tags, links only with http, https or mailto,
 //! and turn mentions into the other side's form; everything else becomes its text.
 
-use crate::graph::{ChatMessage, ChatMessageMention, ChatMessageMentionedIdentitySet, Identity};
+use crate::graph::{
+    ChatMessage, ChatMessageAttachment, ChatMessageMention, ChatMessageMentionedIdentitySet,
+    Identity, MessageReference, ReferenceSender,
+};
 use aqueduct_core::event::{MentionedUser, Mentions, MessageContent};
 use aqueduct_core::ids::RemoteUserId;
 use aqueduct_format::html::{Node, parse};
@@ -83,6 +86,11 @@ fn inbound(
         }
         Node::Element { name, children, .. } => (name.as_str(), children),
     };
+    // A quote written by older Teams clients: the quoted message is in Matrix already and
+    // becomes the reply's relation, not text.
+    if is_legacy_quote(node) {
+        return;
+    }
     if name == "at" {
         let shown = node.text();
         let user = node
@@ -139,6 +147,62 @@ fn inbound(
     }
     if kept {
         out.html.push_str(&format!("</{name}>"));
+    }
+}
+
+/// Whether a node is a quote as older Teams clients write it (`<blockquote
+/// itemtype="http://schema.skype.com/Reply" itemid="{message id}">`).
+fn is_legacy_quote(node: &Node) -> bool {
+    matches!(node, Node::Element { name, .. } if name == "blockquote")
+        && node
+            .attr("itemtype")
+            .is_some_and(|t| t.contains("schema.skype.com/Reply"))
+}
+
+/// The message a quote written by older Teams clients names (see [`is_legacy_quote`]).
+pub fn legacy_quote(html: &str) -> Option<String> {
+    fn walk(nodes: &[Node]) -> Option<String> {
+        for node in nodes {
+            if is_legacy_quote(node) {
+                return node.attr("itemid").map(str::to_owned);
+            }
+            if let Node::Element { children, .. } = node
+                && let Some(found) = walk(children)
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+    walk(&parse(html)).filter(|id| !id.is_empty())
+}
+
+/// The `messageReference` attachment quoting `message_id` (with its text's start and author
+/// when the quoted message is known), as Graph's own quoted replies carry it.
+pub fn quote_attachment(message_id: &str, original: Option<&ChatMessage>) -> ChatMessageAttachment {
+    let preview = original.map(|m| {
+        let text = teams_to_matrix(m, &|u| u.as_str().to_owned()).body;
+        text.chars().take(100).collect::<String>()
+    });
+    let sender = original
+        .and_then(|m| m.from.as_ref()?.user.clone())
+        .map(|u| ReferenceSender {
+            user: Some(Identity {
+                id: u.id,
+                display_name: u.display_name,
+            }),
+        });
+    let reference = MessageReference {
+        message_id: Some(message_id.to_owned()),
+        message_preview: preview,
+        message_sender: sender,
+    };
+    ChatMessageAttachment {
+        id: Some(message_id.to_owned()),
+        content_type: Some("messageReference".into()),
+        content_url: None,
+        content: serde_json::to_string(&reference).ok(),
+        name: None,
     }
 }
 

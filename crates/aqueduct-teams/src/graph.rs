@@ -14,6 +14,9 @@ pub struct Collection<T> {
     /// The next page's URL, when there is one.
     #[serde(rename = "@odata.nextLink", default)]
     pub next_link: Option<String>,
+    /// A delta query's last page: the URL that asks for the changes after this round.
+    #[serde(rename = "@odata.deltaLink", default)]
+    pub delta_link: Option<String>,
 }
 
 /// `microsoft.graph.user` (`GET /me`, `GET /users/{id}`).
@@ -48,6 +51,34 @@ pub struct Chat {
     /// The newest message, when asked with `$expand=lastMessagePreview`.
     #[serde(default)]
     pub last_message_preview: Option<ChatMessageInfo>,
+    /// The tenant the chat lives in.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+}
+
+/// `microsoft.graph.team`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Team {
+    /// The team's id (its group's id).
+    pub id: String,
+    /// The team's name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// `microsoft.graph.channel`: a team's channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Channel {
+    /// The channel's id (`19:...@thread.tacv2`).
+    pub id: String,
+    /// The channel's name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The channel's description.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// `microsoft.graph.chatMessageInfo`: the preview of a chat's newest message.
@@ -154,6 +185,102 @@ pub struct ChatMessageReaction {
     pub user: ChatMessageReactionIdentitySet,
 }
 
+/// `microsoft.graph.chatMessageAttachment`: a file (`reference`), a quoted message
+/// (`messageReference`), a card, ...
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessageAttachment {
+    /// The id the body's `<attachment id>` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `reference` for a file, `messageReference` for a quote, a card type otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Where the file is (a SharePoint or OneDrive URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_url: Option<String>,
+    /// The content: for a quote, JSON with `messageId`, `messagePreview`, `messageSender`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// The file's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The JSON inside a `messageReference` attachment's `content`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageReference {
+    /// The quoted message.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// The start of its text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_preview: Option<String>,
+    /// Who wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_sender: Option<ReferenceSender>,
+}
+
+/// `messageSender` of a [`MessageReference`] (an identity set).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ReferenceSender {
+    /// The user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Identity>,
+}
+
+/// `microsoft.graph.channelIdentity`: the team and channel of a channel message.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelIdentity {
+    /// The team's id.
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// The channel's id.
+    #[serde(default)]
+    pub channel_id: Option<String>,
+}
+
+/// `microsoft.graph.eventMessageDetail` and the kinds the bridge reads (`@odata.type`
+/// says which): members added, removed, joined or left; a chat or channel renamed; a channel's
+/// description changed. Each kind has some of these properties.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventMessageDetail {
+    /// `#microsoft.graph.membersAddedEventMessageDetail` and so on.
+    #[serde(rename = "@odata.type", default)]
+    pub odata_type: Option<String>,
+    /// Who did it.
+    #[serde(default)]
+    pub initiator: Option<ChatMessageFromIdentitySet>,
+    /// The members added or removed.
+    #[serde(default)]
+    pub members: Vec<Identity>,
+    /// A chat's new name.
+    #[serde(default)]
+    pub chat_display_name: Option<String>,
+    /// A channel's new name.
+    #[serde(default)]
+    pub channel_display_name: Option<String>,
+    /// A channel's new description.
+    #[serde(default)]
+    pub channel_description: Option<String>,
+}
+
+impl EventMessageDetail {
+    /// The kind without its namespace (`membersAddedEventMessageDetail`).
+    pub fn kind(&self) -> &str {
+        self.odata_type
+            .as_deref()
+            .map(|t| {
+                t.trim_start_matches('#')
+                    .trim_start_matches("microsoft.graph.")
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// `microsoft.graph.chatMessage`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -193,6 +320,18 @@ pub struct ChatMessage {
     /// Its reactions.
     #[serde(default)]
     pub reactions: Vec<ChatMessageReaction>,
+    /// Its files, quotes and cards.
+    #[serde(default)]
+    pub attachments: Vec<ChatMessageAttachment>,
+    /// What a system message (`systemEventMessage`) reports.
+    #[serde(default)]
+    pub event_detail: Option<EventMessageDetail>,
+    /// For a channel message, its team and channel.
+    #[serde(default)]
+    pub channel_identity: Option<ChannelIdentity>,
+    /// A channel message's replies, when asked with `$expand=replies` (`None`: not expanded).
+    #[serde(default)]
+    pub replies: Option<Vec<ChatMessage>>,
 }
 
 impl ChatMessage {
@@ -212,6 +351,119 @@ pub struct NewChatMessage {
     /// What each `<at id>` of the body names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<ChatMessageMention>,
+    /// Files (`reference` attachments), each named by an `<attachment id>` of the body.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<ChatMessageAttachment>,
+    /// Inline images, each named by an `<img src="../hostedContents/{temporaryId}/$value">`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosted_contents: Vec<NewHostedContent>,
+}
+
+/// An inline image sent with a message (`microsoft.graph.chatMessageHostedContent`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewHostedContent {
+    /// The id the body's `<img src>` uses until Graph gives the content its own.
+    #[serde(rename = "@microsoft.graph.temporaryId")]
+    pub temporary_id: String,
+    /// The image, base64.
+    pub content_bytes: String,
+    /// Its MIME type.
+    pub content_type: String,
+}
+
+/// The body of `POST /chats/{id}/messages/replyWithQuote`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyWithQuote {
+    /// The quoted messages.
+    pub message_ids: Vec<String>,
+    /// The reply.
+    pub reply_message: NewChatMessage,
+}
+
+/// `microsoft.graph.teamworkUserIdentity`, as `markChatReadForUser` takes it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamworkUserIdentity {
+    /// The user's id.
+    pub id: String,
+    /// The user's tenant (an open property Graph documents for this action).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+}
+
+/// The body of `POST /chats/{id}/markChatReadForUser`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MarkChatRead {
+    /// Whose read marker moves: the signed-in user.
+    pub user: TeamworkUserIdentity,
+}
+
+/// `microsoft.graph.driveItem`: a file or folder in OneDrive or SharePoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriveItem {
+    /// The item's id.
+    pub id: String,
+    /// Its name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its size in bytes.
+    #[serde(default)]
+    pub size: Option<i64>,
+    /// `"{GUID},N"`: the GUID is what a message's `reference` attachment is named by.
+    #[serde(rename = "eTag", default)]
+    pub e_tag: Option<String>,
+    /// Where people open it.
+    #[serde(default)]
+    pub web_url: Option<String>,
+    /// Set for files.
+    #[serde(default)]
+    pub file: Option<FileFacet>,
+    /// The folder it is in.
+    #[serde(default)]
+    pub parent_reference: Option<ItemReference>,
+}
+
+/// `microsoft.graph.file`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileFacet {
+    /// The file's MIME type.
+    #[serde(default)]
+    pub mime_type: Option<String>,
+}
+
+/// `microsoft.graph.itemReference`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemReference {
+    /// The drive.
+    #[serde(default)]
+    pub drive_id: Option<String>,
+    /// The folder's item id.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// `microsoft.graph.uploadSession`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadSession {
+    /// Where the pieces go (pre-authenticated: no bearer token is sent there).
+    pub upload_url: String,
+}
+
+/// `microsoft.graph.profilePhoto`: a photo's metadata.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProfilePhoto {
+    /// The photo's id (its size, such as `240X240`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Changes whenever the photo does.
+    #[serde(rename = "@odata.mediaEtag", default)]
+    pub media_etag: Option<String>,
 }
 
 /// The body of `POST .../setReaction` and `.../unsetReaction`.

@@ -79,6 +79,58 @@ impl Graph {
             .map(|_| ())
     }
 
+    /// `PUT` raw bytes (a file's content) and read the answer.
+    pub(crate) async fn put_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        data: Vec<u8>,
+        content_type: &str,
+    ) -> Result<T, ConnectorError> {
+        let (status, text) = self
+            .exchange(
+                Method::PUT,
+                path,
+                query,
+                Payload::Bytes(data, content_type.to_owned()),
+            )
+            .await?;
+        read_answer(path, status, &text)
+    }
+
+    /// A request answered with its status and body whatever the status (after 401, 429 and
+    /// 503 were dealt with), for callers that treat some refusals as an answer.
+    pub(crate) async fn try_call<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(u16, String), ConnectorError> {
+        let payload = match body {
+            Some(b) => Payload::Json(
+                serde_json::to_vec(b).map_err(|e| ConnectorError::Temporary(e.to_string()))?,
+            ),
+            None => Payload::None,
+        };
+        let (status, text) = self.exchange(method, path, &[], payload).await?;
+        Ok((status.as_u16(), text))
+    }
+
+    /// A valid access token, for downloads through the media guard.
+    pub(crate) async fn bearer(&self) -> Result<String, ConnectorError> {
+        self.tokens.bearer().await
+    }
+
+    /// Graph's base URL (`https://graph.microsoft.com/v1.0`).
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The HTTP client (no redirects), for upload sessions' pre-authenticated URLs.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
@@ -86,8 +138,27 @@ impl Graph {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> Result<T, ConnectorError> {
+        let payload = match body {
+            Some(b) => Payload::Json(
+                serde_json::to_vec(b).map_err(|e| ConnectorError::Temporary(e.to_string()))?,
+            ),
+            None => Payload::None,
+        };
+        let (status, text) = self.exchange(method, path, query, payload).await?;
+        read_answer(path, status, &text)
+    }
+
+    /// Sends a request with the bearer token (renewed once on 401), waiting out 429 and 503 as
+    /// `Retry-After` says; answers the final status and body.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        payload: Payload,
+    ) -> Result<(reqwest::StatusCode, String), ConnectorError> {
         let url = self.url(path)?;
-        let what = path.split('?').next().unwrap_or(path).to_owned();
+        let what = what(path);
         let mut throttled = 0;
         let mut renewed = false;
         let mut token = self.tokens.bearer().await?;
@@ -97,8 +168,18 @@ impl Graph {
                 .request(method.clone(), &url)
                 .bearer_auth(&token)
                 .query(query);
-            if let Some(body) = body {
-                request = request.json(body);
+            match &payload {
+                Payload::None => {}
+                Payload::Json(bytes) => {
+                    request = request
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(bytes.clone());
+                }
+                Payload::Bytes(bytes, content_type) => {
+                    request = request
+                        .header(reqwest::header::CONTENT_TYPE, content_type.as_str())
+                        .body(bytes.clone());
+                }
             }
             let response = request
                 .send()
@@ -133,31 +214,52 @@ impl Graph {
                 .text()
                 .await
                 .map_err(|e| ConnectorError::Temporary(format!("Graph {what}: {e}")))?;
-            if status.is_success() {
-                let text = if text.trim().is_empty() {
-                    "null"
-                } else {
-                    &text
-                };
-                return serde_json::from_str(text).map_err(|e| {
-                    ConnectorError::Temporary(format!("Graph {what}: unreadable answer: {e}"))
-                });
-            }
-            let error = serde_json::from_str::<ErrorAnswer>(&text)
-                .unwrap_or_default()
-                .error;
-            let detail = if error.message.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                format!("{} ({})", error.message, error.code)
-            };
-            return Err(match status.as_u16() {
-                401 => {
-                    ConnectorError::BadCredentials(format!("Graph refused the sign-in: {detail}"))
-                }
-                400..=499 => ConnectorError::Refused(format!("Teams refused {what}: {detail}")),
-                _ => ConnectorError::Temporary(format!("Graph {what}: {detail}")),
-            });
+            return Ok((status, text));
         }
     }
+}
+
+/// A request's body.
+enum Payload {
+    None,
+    Json(Vec<u8>),
+    Bytes(Vec<u8>, String),
+}
+
+/// The path without its query, for messages.
+fn what(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    // A full URL (a next link) is named by its path.
+    match url::Url::parse(path) {
+        Ok(u) => u.path().to_owned(),
+        Err(_) => path.to_owned(),
+    }
+}
+
+/// Reads a final answer: its JSON on success, the connector error Graph's refusal maps to.
+pub(crate) fn read_answer<T: DeserializeOwned>(
+    path: &str,
+    status: reqwest::StatusCode,
+    text: &str,
+) -> Result<T, ConnectorError> {
+    let what = what(path);
+    if status.is_success() {
+        let text = if text.trim().is_empty() { "null" } else { text };
+        return serde_json::from_str(text).map_err(|e| {
+            ConnectorError::Temporary(format!("Graph {what}: unreadable answer: {e}"))
+        });
+    }
+    let error = serde_json::from_str::<ErrorAnswer>(text)
+        .unwrap_or_default()
+        .error;
+    let detail = if error.message.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("{} ({})", error.message, error.code)
+    };
+    Err(match status.as_u16() {
+        401 => ConnectorError::BadCredentials(format!("Graph refused the sign-in: {detail}")),
+        400..=499 => ConnectorError::Refused(format!("Teams refused {what}: {detail}")),
+        _ => ConnectorError::Temporary(format!("Graph {what}: {detail}")),
+    })
 }

@@ -6,12 +6,18 @@
 //! relaying are tracked in issue 15.
 
 mod api;
+pub mod b64;
+mod backfill;
+mod channels;
 pub mod config;
 mod connector;
 pub mod convert;
+mod files;
 pub mod graph;
 mod graph_client;
 pub mod identity;
+pub mod ids;
+mod inbound;
 pub mod iso_time;
 mod poll;
 mod poll_state;

@@ -1,19 +1,16 @@
 //! Polling mode: where no public URL reaches the bridge, each round lists the login's most
 //! recently active chats and asks each for the messages changed since the last round
 //! (`$orderby=lastModifiedDateTime desc` with a `$filter` on it, as Graph documents for chat
-//! messages). New messages, edits, deletes and reactions are queued in order, and the chat's
-//! mark moves only once the engine has them, so a crash or an outage repeats a round's work
-//! instead of losing it (the engine drops what it already bridged).
+//! messages), then the team channels it watches (`channels.rs`). New messages, edits,
+//! deletes and reactions are queued in order (`inbound.rs`), and the chat's mark moves only
+//! once the engine has them, so a crash or an outage repeats a round's work instead of
+//! losing it (the engine drops what it already bridged).
 
 use crate::api::TeamsLogin;
-use crate::convert::teams_to_matrix;
 use crate::graph::{Chat, ChatMessage, Collection};
+use crate::inbound::{Placed, bridge_message, modified_ms};
 use crate::iso_time::{format_ms, parse_ms};
-use crate::poll_state::SeenMessage;
 use aqueduct_core::connector::{ConnectorError, RemoteState};
-use aqueduct_core::event::{RemoteEvent, RemoteEventKind, RemoteSender};
-use aqueduct_core::ids::{RemoteChatId, RemoteMessageId, RemoteUserId};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,11 +80,11 @@ pub(crate) async fn round(login: &TeamsLogin) -> Result<(), ConnectorError> {
     for chat in &chats.value {
         poll_chat(login, chat).await?;
     }
-    Ok(())
+    crate::channels::poll_channels(login).await
 }
 
 /// Asks one chat for its changes since its mark and queues them.
-async fn poll_chat(login: &TeamsLogin, chat: &Chat) -> Result<(), ConnectorError> {
+pub(crate) async fn poll_chat(login: &TeamsLogin, chat: &Chat) -> Result<(), ConnectorError> {
     let since = login
         .state
         .lock()
@@ -113,27 +110,12 @@ async fn poll_chat(login: &TeamsLogin, chat: &Chat) -> Result<(), ConnectorError
     messages.sort_by_key(modified_ms);
     let mut changed = false;
     for message in &messages {
-        let events = {
-            let mut state = login.state.lock().await;
-            let mark = state.chats.entry(chat.id.clone()).or_default();
-            let before = mark.seen.get(&message.id).cloned();
-            let (events, after) = changes(login, &chat.id, message, before.as_ref());
-            if let Some(after) = after {
-                mark.remember(&message.id, after);
-            }
-            events
+        let at = Placed {
+            chat: &chat.id,
+            id: message.id.clone(),
+            thread_root: None,
         };
-        for event in events {
-            login
-                .bridge
-                .queue_remote_event(&login.login.id, event)
-                .await
-                .map_err(|e| {
-                    ConnectorError::Temporary(format!(
-                        "the bridge did not take a Teams message: {e}"
-                    ))
-                })?;
-        }
+        bridge_message(login, &at, message).await?;
         let mut state = login.state.lock().await;
         let mark = state.chats.entry(chat.id.clone()).or_default();
         mark.modified_ms = mark.modified_ms.max(modified_ms(message));
@@ -144,143 +126,6 @@ async fn poll_chat(login: &TeamsLogin, chat: &Chat) -> Result<(), ConnectorError
         login.save_state(saved).await;
     }
     Ok(())
-}
-
-fn modified_ms(m: &ChatMessage) -> i64 {
-    m.last_modified_date_time
-        .as_deref()
-        .or(m.created_date_time.as_deref())
-        .and_then(parse_ms)
-        .unwrap_or(0)
-}
-
-/// The events a message's change makes, given what was bridged of it before, and what to
-/// remember of it now (`None` for nothing to remember: a system message).
-fn changes(
-    login: &TeamsLogin,
-    chat: &str,
-    message: &ChatMessage,
-    before: Option<&SeenMessage>,
-) -> (Vec<RemoteEvent>, Option<SeenMessage>) {
-    if message
-        .message_type
-        .as_deref()
-        .is_some_and(|t| t != "message")
-    {
-        return (Vec::new(), None);
-    }
-    let Some((author, author_name)) = message.author() else {
-        return (Vec::new(), None); // an app's message: no person to show it as
-    };
-    let created_ms = message
-        .created_date_time
-        .as_deref()
-        .and_then(parse_ms)
-        .unwrap_or_else(|| modified_ms(message));
-    let reactions: BTreeSet<(String, String)> = message
-        .reactions
-        .iter()
-        .filter_map(|r| {
-            let user = r.user.user.as_ref()?.id.clone()?;
-            Some((user, crate::reactions::to_matrix(&r.reaction_type)))
-        })
-        .collect();
-    let now = SeenMessage {
-        edited: message.last_edited_date_time.clone(),
-        deleted: message.deleted_date_time.is_some(),
-        reactions: reactions.clone(),
-        created_ms,
-    };
-    let target = RemoteMessageId::new(message.id.clone());
-    let event = |sender: &str, name: Option<&str>, at: i64, kind| RemoteEvent {
-        chat: RemoteChatId::new(chat.to_owned()),
-        receiver: None,
-        sender: RemoteSender {
-            user: RemoteUserId::new(sender.to_owned()),
-            is_from_me: sender == login.login.remote_user.as_str(),
-            display_name: name.map(str::to_owned),
-        },
-        timestamp_ms: at,
-        kind,
-    };
-    let ghost_of = |u: &RemoteUserId| login.bridge.matrix_id_for(u);
-    let mut events = Vec::new();
-    let Some(before) = before else {
-        if now.deleted {
-            return (events, Some(now)); // deleted before it was ever bridged
-        }
-        events.push(event(
-            author,
-            author_name,
-            created_ms,
-            RemoteEventKind::Message {
-                id: target.clone(),
-                content: teams_to_matrix(message, &ghost_of),
-                reply_to: None,
-                thread_root: None,
-            },
-        ));
-        for (user, reaction) in &reactions {
-            events.push(event(
-                user,
-                None,
-                created_ms,
-                RemoteEventKind::ReactionAdd {
-                    target: target.clone(),
-                    key: reaction.clone(),
-                    custom: None,
-                },
-            ));
-        }
-        return (events, Some(now));
-    };
-    let at = modified_ms(message);
-    if now.deleted {
-        if !before.deleted {
-            events.push(event(
-                author,
-                author_name,
-                at,
-                RemoteEventKind::Delete { target },
-            ));
-        }
-        return (events, Some(now));
-    }
-    if now.edited.is_some() && now.edited != before.edited {
-        events.push(event(
-            author,
-            author_name,
-            at,
-            RemoteEventKind::Edit {
-                target: target.clone(),
-                content: teams_to_matrix(message, &ghost_of),
-            },
-        ));
-    }
-    for (user, reaction) in reactions.difference(&before.reactions) {
-        events.push(event(
-            user,
-            None,
-            at,
-            RemoteEventKind::ReactionAdd {
-                target: target.clone(),
-                key: reaction.clone(),
-                custom: None,
-            },
-        ));
-    }
-    for (user, reaction) in before.reactions.difference(&reactions) {
-        events.push(event(
-            user,
-            None,
-            at,
-            RemoteEventKind::ReactionRemove {
-                target: target.clone(),
-                key: reaction.clone(),
-            },
-        ));
-    }
-    (events, Some(now))
 }
 
 /// A chat or message id as one URL path segment (chat ids hold `:` and `@`).

@@ -4,7 +4,7 @@
 //! an edit, a delete or reactions, and the bridge's own posts are not bridged back).
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Messages remembered per chat; older ones are forgotten (a change to them is then missed).
 const SEEN_PER_CHAT: usize = 200;
@@ -47,6 +47,19 @@ impl ChatMark {
     }
 }
 
+/// A team channel the login polls (one it bridged or was asked about): channels are not
+/// listed by activity the way chats are, so each is asked for its changes by name.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct ChannelWatch {
+    /// The team's name, for the room name (`Team / Channel`).
+    #[serde(default)]
+    pub(crate) team_name: Option<String>,
+    /// The `@odata.deltaLink` of the channel's last delta round: the next round asks it for
+    /// what changed since.
+    #[serde(default)]
+    pub(crate) delta_link: Option<String>,
+}
+
 /// A login's polling memory.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct PollState {
@@ -54,9 +67,12 @@ pub(crate) struct PollState {
     /// login does not flood Matrix with old history.
     #[serde(default)]
     pub(crate) primed: bool,
-    /// Chat id -> its memory.
+    /// Chat id (a channel's `{team}/{channel}` too) -> its memory.
     #[serde(default)]
     pub(crate) chats: HashMap<String, ChatMark>,
+    /// The channels polled, by `{team}/{channel}`.
+    #[serde(default)]
+    pub(crate) channels: BTreeMap<String, ChannelWatch>,
 }
 
 impl PollState {
