@@ -3,10 +3,16 @@
 //! Graph's wire format. Every object it answers with is checked against Microsoft's CSDL
 //! (`specs/graph/`); departures are collected in [`FakeTeams::violations`].
 
+mod channels;
 pub mod csdl;
+mod drive;
+pub mod env;
+mod extras;
 mod state;
 
-pub use state::TeamsMessage;
+pub use drive::NewFile;
+pub(crate) use extras::enc;
+pub use state::{DriveFile, HostedContent, TeamsMessage};
 
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
@@ -56,8 +62,10 @@ impl FakeTeams {
                 post(message_action),
             )
             .with_state(state.clone());
+        let app = app.merge(extras::router(state.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
+        state.lock().expect("state").base_url = url.clone();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -116,17 +124,7 @@ impl FakeTeams {
         let mut s = self.lock();
         let id = s.tick().to_string();
         let now = s.last_ms;
-        let message = TeamsMessage {
-            id: id.clone(),
-            from: user.into(),
-            html: html.into(),
-            mentions: json!([]),
-            created_ms: now,
-            modified_ms: now,
-            edited_ms: None,
-            deleted_ms: None,
-            reactions: Vec::new(),
-        };
+        let message = TeamsMessage::new(id.clone(), user, html, now);
         s.chats
             .get_mut(chat)
             .expect("chat exists")
@@ -418,7 +416,7 @@ fn chat_json(s: &State, id: &str, chat: &TeamsChat, preview: bool) -> Value {
             "id": last.id,
             "createdDateTime": state::iso(last.created_ms),
             "isDeleted": last.deleted_ms.is_some(),
-            "messageType": "message",
+            "messageType": last.message_type,
             "body": {"contentType": "html", "content": last.html},
             "from": {"user": {"id": last.from, "displayName": s.users.get(&last.from).map(|u| u.0.clone())}}
         });
@@ -577,29 +575,6 @@ async fn one_message(
     }
 }
 
-/// Reads a posted chatMessage body after checking it against the CSDL.
-#[allow(clippy::result_large_err)] // the error is the answer itself, handed straight back
-fn posted_body(s: &mut State, body: &Value) -> Result<(String, Value), Response> {
-    let found = csdl::Csdl::graph().check(body, "chatMessage");
-    if !found.is_empty() {
-        let message = found.join("; ");
-        s.violations.push(format!("request: {message}"));
-        return Err(graph_error(StatusCode::BAD_REQUEST, "BadRequest", &message));
-    }
-    let html = body["body"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    if html.is_empty() {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "the body is empty",
-        ));
-    }
-    Ok((html, body.get("mentions").cloned().unwrap_or(json!([]))))
-}
-
 async fn post_message(
     AxumState(state): AxumState<Shared>,
     headers: HeaderMap,
@@ -622,22 +597,12 @@ async fn post_message(
             "not a member of the chat",
         );
     }
-    let (html, mentions) = match posted_body(&mut s, &body) {
-        Ok(b) => b,
+    let posted = match extras::read_posted(&mut s, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let now = s.tick();
-    let m = state::TeamsMessage {
-        id: now.to_string(),
-        from: user,
-        html,
-        mentions,
-        created_ms: now,
-        modified_ms: now,
-        edited_ms: None,
-        deleted_ms: None,
-        reactions: Vec::new(),
-    };
+    let m = extras::message_from(now.to_string(), &user, posted, now);
     s.chats
         .get_mut(&chat)
         .expect("checked")
@@ -664,15 +629,15 @@ async fn edit_message(
         Ok(u) => u,
         Err(r) => return r,
     };
-    let (html, mentions) = match posted_body(&mut s, &body) {
-        Ok(b) => b,
+    let posted = match extras::read_posted(&mut s, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let now = s.tick();
     match find(&mut s, &chat, &id) {
         Some(m) if m.from == user => {
-            m.html = html;
-            m.mentions = mentions;
+            m.html = posted.html;
+            m.mentions = posted.mentions;
             m.edited_ms = Some(now);
             m.modified_ms = now;
             StatusCode::NO_CONTENT.into_response()

@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 struct StructType {
     base: Option<String>,
     properties: HashMap<String, String>,
+    /// `OpenType="true"`: properties beyond the declared ones are allowed (`resourceData`).
+    open: bool,
 }
 
 /// The types of the CSDL, by unqualified name (`chatMessage`).
@@ -57,6 +59,7 @@ impl Csdl {
                 let name = name.as_str();
                 let entry = csdl.types.entry(name.to_owned()).or_default();
                 entry.base = attr(tag, "BaseType").map(|b| unqualified(b).to_owned());
+                entry.open = attr(tag, "OpenType") == Some("true");
                 current = (!self_closing).then(|| name.to_owned());
             } else if tag.starts_with("/EntityType") || tag.starts_with("/ComplexType") {
                 current = None;
@@ -136,10 +139,15 @@ impl Csdl {
             return;
         }
         for (key, v) in object {
-            if key.starts_with('@') {
+            // Instance annotations, of the object (`@odata.type`) or of a property
+            // (`replies@odata.nextLink`).
+            if key.contains('@') {
                 continue;
             }
             let Some(prop) = self.property(ty, key) else {
+                if self.types.get(ty).is_some_and(|t| t.open) {
+                    continue;
+                }
                 out.push(format!("{path}.{key}: {ty} has no such property"));
                 continue;
             };
@@ -166,9 +174,8 @@ impl Csdl {
             return;
         }
         let ok = match prop {
-            "Edm.String" | "Edm.DateTimeOffset" | "Edm.Guid" | "Edm.Date" | "Edm.Duration" => {
-                v.is_string()
-            }
+            "Edm.String" | "Edm.DateTimeOffset" | "Edm.Guid" | "Edm.Date" | "Edm.Duration"
+            | "Edm.Binary" | "Edm.Stream" | "Edm.TimeOfDay" => v.is_string(),
             "Edm.Boolean" => v.is_boolean(),
             "Edm.Int32" | "Edm.Int64" | "Edm.Double" => v.is_number(),
             other => {
