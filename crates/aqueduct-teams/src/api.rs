@@ -43,6 +43,8 @@ pub struct TeamsLogin {
     pub(crate) state: Mutex<PollState>,
     /// Wakes the polling loop early.
     pub(crate) poke: Notify,
+    /// Change notifications: subscriptions, keys, what they told (`subscriptions.rs`).
+    pub(crate) notifications: crate::subscriptions::Notifications,
     /// Files folders' web URLs by item id (a `reference` attachment's `contentUrl` is its
     /// folder's URL and its name).
     pub(crate) folder_urls: Mutex<HashMap<String, String>>,
@@ -61,6 +63,8 @@ impl TeamsLogin {
     ) -> Arc<Self> {
         let state = PollState::from_state(&login.state);
         let media = MediaGuard::new([config.graph_url.as_str()]);
+        let notifications =
+            crate::subscriptions::Notifications::new(config.notification_settings(), &login.state);
         Arc::new_cyclic(|me| Self {
             config,
             graph,
@@ -69,6 +73,7 @@ impl TeamsLogin {
             media,
             state: Mutex::new(state),
             poke: Notify::new(),
+            notifications,
             folder_urls: Mutex::new(HashMap::new()),
             tenants: Mutex::new(HashMap::new()),
             poller: std::sync::Mutex::new(None),
@@ -85,6 +90,7 @@ impl TeamsLogin {
     }
 
     pub(crate) async fn save_state(&self, state: serde_json::Value) {
+        let state = self.notifications.merged(state);
         if let Err(e) = self.bridge.save_login_state(&self.login.id, state).await {
             tracing::warn!(login = %self.id(), error = %e, "cannot save the Teams polling state; the next start repeats some work");
         }
@@ -186,7 +192,11 @@ impl NetworkApi for TeamsLogin {
         let Some(me) = self.me.upgrade() else {
             return Ok(());
         };
-        let task = tokio::spawn(crate::poll::run(me));
+        let task = if self.notifications.enabled() {
+            tokio::spawn(crate::notifications::run(me))
+        } else {
+            tokio::spawn(crate::poll::run(me))
+        };
         if let Some(old) = self.poller.lock().expect("poller").replace(task) {
             old.abort();
         }

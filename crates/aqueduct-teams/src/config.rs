@@ -36,6 +36,38 @@ pub struct TeamsConfig {
     /// upload session (Graph's simple upload takes files up to 4 MB).
     #[serde(default = "default_simple_upload")]
     pub simple_upload_max_bytes: u64,
+    /// How messages are received: `notifications` (Graph's change notifications, delivered
+    /// to the bridge's listener, which must be reachable at `public_url` over https) or
+    /// `poll`. Unset: `notifications` when there is a public URL, else `poll`.
+    #[serde(default)]
+    pub receive: Option<Receive>,
+    /// Where Graph reaches the bridge's listener (notifications go to
+    /// `<public_url>/_aqueduct/teams/notifications`). Unset: `appservice.public_url`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// In notifications mode, seconds between full rounds over every chat, which catch what
+    /// notifications did not tell (while no subscription is live, `poll_interval_secs`).
+    #[serde(default = "default_fallback_poll")]
+    pub fallback_poll_secs: u64,
+    /// In notifications mode, whether Graph sends the changed message with each
+    /// notification (encrypted for a key pair the bridge makes), sparing a request when
+    /// there is nothing new in it.
+    #[serde(default = "default_true")]
+    pub resource_data: bool,
+    /// The lifetime asked for each subscription, in seconds (at most 3540: Graph keeps chat
+    /// message subscriptions an hour at most); each is renewed well before it ends.
+    #[serde(default = "default_subscription_lifetime")]
+    pub subscription_lifetime_secs: u64,
+}
+
+/// How a login receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Receive {
+    /// Polling Graph every `poll_interval_secs`.
+    Poll,
+    /// Graph's change notifications, polling only to catch up.
+    Notifications,
 }
 
 fn default_tenant() -> String {
@@ -84,6 +116,18 @@ fn default_simple_upload() -> u64 {
     4_000_000
 }
 
+fn default_fallback_poll() -> u64 {
+    300
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_subscription_lifetime() -> u64 {
+    crate::subscriptions::MAX_LIFETIME_SECS
+}
+
 impl TeamsConfig {
     /// A config for `client_id` with every default.
     pub fn new(client_id: impl Into<String>) -> Self {
@@ -97,11 +141,121 @@ impl TeamsConfig {
             max_chats_polled: default_max_chats(),
             max_file_bytes: default_max_file(),
             simple_upload_max_bytes: default_simple_upload(),
+            receive: None,
+            public_url: None,
+            fallback_poll_secs: default_fallback_poll(),
+            resource_data: true,
+            subscription_lifetime_secs: default_subscription_lifetime(),
         }
     }
 
     /// Graph's base URL without a trailing slash.
     pub(crate) fn graph_base(&self) -> &str {
         self.graph_url.trim_end_matches('/')
+    }
+
+    /// Fills an unset `public_url` with the bridge's own (`appservice.public_url`); an error
+    /// when `receive: notifications` is asked for and neither is set.
+    pub fn with_default_public_url(
+        mut self,
+        bridge_public_url: Option<&str>,
+    ) -> Result<Self, String> {
+        if self.public_url.is_none() {
+            self.public_url = bridge_public_url.map(str::to_owned);
+        }
+        if self.receive == Some(Receive::Notifications) && self.public_url.is_none() {
+            return Err("receive: notifications needs a public URL (public_url here, or appservice.public_url) for Graph to deliver to".into());
+        }
+        Ok(self)
+    }
+
+    /// How logins receive.
+    pub fn receive_mode(&self) -> Receive {
+        match (self.receive, &self.public_url) {
+            (Some(mode), _) => mode,
+            (None, Some(_)) => Receive::Notifications,
+            (None, None) => Receive::Poll,
+        }
+    }
+
+    /// The subscriptions' settings in notifications mode, `None` in polling mode.
+    pub(crate) fn notification_settings(&self) -> Option<crate::subscriptions::Settings> {
+        if self.receive_mode() != Receive::Notifications {
+            return None;
+        }
+        let base = format!(
+            "{}{}/teams",
+            self.public_url.as_deref()?.trim_end_matches('/'),
+            aqueduct_core::web::WEB_PREFIX
+        );
+        Some(crate::subscriptions::Settings {
+            notification_url: format!("{base}{}", crate::web::NOTIFICATIONS_PATH),
+            lifecycle_url: format!("{base}{}", crate::web::LIFECYCLE_PATH),
+            lifetime_ms: self
+                .subscription_lifetime_secs
+                .clamp(5, crate::subscriptions::MAX_LIFETIME_SECS) as i64
+                * 1000,
+            resource_data: self.resource_data,
+            max_chats: self.max_chats_polled,
+        })
+    }
+}
+
+#[cfg(test)]
+mod receive_tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> TeamsConfig {
+        serde_json::from_str(yaml).expect("a config")
+    }
+
+    #[test]
+    fn notifications_when_the_bridge_has_a_public_url_unless_told_otherwise() {
+        let plain = parse(r#"{"client_id": "c"}"#);
+        assert_eq!(
+            plain
+                .clone()
+                .with_default_public_url(None)
+                .unwrap()
+                .receive_mode(),
+            Receive::Poll
+        );
+        let public = plain
+            .with_default_public_url(Some("https://bridge.example.com/"))
+            .unwrap();
+        assert_eq!(public.receive_mode(), Receive::Notifications);
+        let settings = public.notification_settings().unwrap();
+        assert_eq!(
+            settings.notification_url,
+            "https://bridge.example.com/_aqueduct/teams/notifications"
+        );
+        assert_eq!(
+            settings.lifecycle_url,
+            "https://bridge.example.com/_aqueduct/teams/lifecycle"
+        );
+        assert_eq!(settings.lifetime_ms, 3_540_000);
+        let polling = parse(r#"{"client_id": "c", "receive": "poll"}"#)
+            .with_default_public_url(Some("https://bridge.example.com"))
+            .unwrap();
+        assert_eq!(polling.receive_mode(), Receive::Poll);
+        assert!(polling.notification_settings().is_none());
+        let own = parse(r#"{"client_id": "c", "public_url": "https://own.example.com", "subscription_lifetime_secs": 7200}"#)
+            .with_default_public_url(Some("https://bridge.example.com"))
+            .unwrap();
+        let settings = own.notification_settings().unwrap();
+        assert!(
+            settings
+                .notification_url
+                .starts_with("https://own.example.com/")
+        );
+        assert_eq!(settings.lifetime_ms, 3_540_000, "capped at Graph's hour");
+        let err = parse(r#"{"client_id": "c", "receive": "notifications"}"#)
+            .with_default_public_url(None)
+            .unwrap_err();
+        assert!(err.contains("public URL"), "{err}");
+        assert!(
+            serde_json::from_str::<TeamsConfig>(r#"{"client_id": "c", "receive": "push"}"#)
+                .is_err()
+        );
     }
 }

@@ -21,6 +21,8 @@ pub struct TeamsConnector {
     config: TeamsConfig,
     http: reqwest::Client,
     identity: Identity,
+    /// Loaded logins, for the notification endpoint (`web.rs`).
+    logins: Arc<crate::web::Logins>,
 }
 
 impl TeamsConnector {
@@ -36,6 +38,7 @@ impl TeamsConnector {
             config,
             http,
             identity,
+            logins: Arc::default(),
         }
     }
 }
@@ -107,7 +110,7 @@ impl NetworkConnector for TeamsConnector {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             relay_identity: false,
-            max_attachment_bytes: None,
+            max_attachment_bytes: Some(self.config.max_file_bytes),
         }
     }
 
@@ -164,9 +167,15 @@ impl NetworkConnector for TeamsConnector {
             bridge.clone(),
         ));
         let graph = Graph::new(self.http.clone(), self.config.graph_base(), tokens);
-        Ok(
-            TeamsLogin::new(self.config.clone(), graph, login.clone(), bridge)
-                as Arc<dyn NetworkApi>,
-        )
+        let api = TeamsLogin::new(self.config.clone(), graph, login.clone(), bridge);
+        self.logins.add(&api);
+        Ok(api as Arc<dyn NetworkApi>)
+    }
+
+    fn web_handler(&self) -> Option<Arc<dyn aqueduct_core::web::WebHandler>> {
+        self.config.notification_settings()?;
+        Some(Arc::new(crate::web::Routes {
+            logins: self.logins.clone(),
+        }))
     }
 }

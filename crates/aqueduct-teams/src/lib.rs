@@ -8,6 +8,7 @@
 mod api;
 pub mod b64;
 mod backfill;
+pub mod certificate;
 mod channels;
 pub mod config;
 mod connector;
@@ -19,10 +20,14 @@ pub mod identity;
 pub mod ids;
 mod inbound;
 pub mod iso_time;
+mod notifications;
 mod poll;
 mod poll_state;
 pub mod reactions;
+pub mod resource_crypto;
+mod subscriptions;
 mod tokens;
+mod web;
 
 pub use api::TeamsLogin;
 pub use config::TeamsConfig;

@@ -9,10 +9,12 @@ mod drive;
 pub mod env;
 mod extras;
 mod state;
+mod subscriptions;
 
 pub use drive::NewFile;
 pub(crate) use extras::enc;
 pub use state::{DriveFile, HostedContent, TeamsMessage};
+pub use subscriptions::{Delivery, FakeSubscription};
 
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
@@ -32,6 +34,8 @@ type Shared = Arc<Mutex<State>>;
 pub struct FakeTeams {
     state: Shared,
     url: String,
+    /// Change notification subscriptions (`subscriptions.rs`).
+    subs: subscriptions::Subs,
 }
 
 impl FakeTeams {
@@ -62,6 +66,8 @@ impl FakeTeams {
                 post(message_action),
             )
             .with_state(state.clone());
+        let subs = subscriptions::Subs::default();
+        let app = app.merge(subscriptions::routes(state.clone(), subs.clone()));
         let app = app.merge(extras::router(state.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
@@ -69,7 +75,7 @@ impl FakeTeams {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { state, url })
+        Ok(Self { state, url, subs })
     }
 
     /// The authority URL (the identity platform) for the bridge's config.

@@ -63,9 +63,10 @@ pub fn compiled_in() -> Vec<ConnectorFactory> {
     #[cfg(feature = "teams")]
     factories.push(ConnectorFactory {
         id: "teams",
-        build: |section, _| {
+        build: |section, bridge| {
             let config = serde_norway::from_value::<aqueduct_teams::TeamsConfig>(section)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .with_default_public_url(bridge.public_url.as_deref())?;
             Ok(Arc::new(aqueduct_teams::TeamsConnector::new(config)) as Arc<dyn NetworkConnector>)
         },
     });
