@@ -2,8 +2,9 @@
 //! application permissions cannot post outside migration): users sign in with the OAuth 2.0
 //! device code flow and the bridge acts as them. This first part sends and receives chat
 //! messages (1:1 and group chats): text with formatting and mentions, edits, deletes and
-//! reactions both ways, receiving by polling. Channels, change notifications, files and
-//! relaying are tracked in issue 15.
+//! reactions both ways, receiving through Graph's change notifications where the bridge has
+//! a public URL (`subscriptions.rs`, `notifications.rs`, `web.rs`) and by polling otherwise.
+//! Channels, files and relaying are tracked in issue 15.
 
 mod api;
 pub mod b64;
