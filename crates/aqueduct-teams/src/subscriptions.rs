@@ -419,7 +419,7 @@ async fn pass(login: &TeamsLogin, settings: &Settings) -> Result<i64, ConnectorE
             let me = login.login.remote_user.as_str().to_owned();
             let mut made = false;
             for resource in [
-                format!("/users/{}/chats/getAllMessages", crate::poll::encode(&me)),
+                format!("/users/{me}/chats/getAllMessages"),
                 "/me/chats/getAllMessages".to_owned(),
             ] {
                 match create(login, settings, Scope::AllChats, &resource).await {
@@ -619,8 +619,26 @@ async fn create(
         "expirationDateTime": format_ms(now + settings.lifetime_ms),
         "clientState": client_state,
     });
-    let certificate_id = certificate_fields(login, settings, &mut body);
-    let answer: SubscriptionAnswer = login.graph.post("/subscriptions", &body).await?;
+    let mut certificate_id = certificate_fields(login, settings, &mut body);
+    let answer: SubscriptionAnswer = match login.graph.post("/subscriptions", &body).await {
+        Ok(answer) => answer,
+        // Notifications without the message are worth more than none.
+        Err(ConnectorError::Refused(why)) if certificate_id.is_some() => {
+            tracing::warn!(login = %login.id(), resource = %resource, why = %why, "Graph refused a Teams subscription with encrypted resource data; asking without it");
+            if let Some(object) = body.as_object_mut() {
+                for field in [
+                    "includeResourceData",
+                    "encryptionCertificate",
+                    "encryptionCertificateId",
+                ] {
+                    object.remove(field);
+                }
+            }
+            certificate_id = None;
+            login.graph.post("/subscriptions", &body).await?
+        }
+        Err(e) => return Err(e),
+    };
     let expires_ms = answer
         .expiration_date_time
         .as_deref()
@@ -786,7 +804,8 @@ async fn per_chat_subscriptions(
         if covered {
             continue;
         }
-        let resource = format!("/chats/{}/messages", crate::poll::encode(&chat));
+        // Ids as Graph writes them (`:` and `@` are allowed in a path), as its docs do.
+        let resource = format!("/chats/{chat}/messages");
         match create(login, settings, Scope::Chat(chat), &resource).await {
             Ok(s) => {
                 login.notifications.inner().subscriptions.push(s);
