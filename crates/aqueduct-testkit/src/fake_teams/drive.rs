@@ -309,6 +309,8 @@ async fn me_drive_get(
 /// `/drives/{drive}/items/{folder}:/{name}:/...`, for channel folders.
 fn drive_folder(s: &State, drive: &str, rest: &str) -> Option<(String, String, String)> {
     let (folder, name, action) = item_address(rest.strip_prefix("items/")?)?;
+    // `{folder-id}:/{name}:`: the folder's id ends at its colon.
+    let folder = folder.strip_suffix(':')?.to_owned();
     let f = s.folders.get(&folder)?;
     (f.drive == drive).then_some((folder, name, action))
 }

@@ -75,6 +75,19 @@ impl TeamsEnv {
         Ok(room)
     }
 
+    /// Waits for the bot's invite to a portal other than the `known` rooms and joins it.
+    pub async fn accept_new_portal(
+        &self,
+        user: &MatrixClient,
+        known: &[&str],
+    ) -> anyhow::Result<String> {
+        let room = user
+            .wait_for_invite_except(Some(&self.env.bot), known, WAIT)
+            .await?;
+        user.join(&room).await?;
+        Ok(room)
+    }
+
     /// Fails when the fake's answers or the bridge's requests departed from the CSDL or
     /// Microsoft's documented rules.
     pub fn check_conformance(&self) -> anyhow::Result<()> {
