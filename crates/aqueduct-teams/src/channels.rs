@@ -57,19 +57,6 @@ async fn poll_channel(login: &TeamsLogin, key: &str) -> Result<(), ConnectorErro
             state.chats.get(key).map(|m| m.modified_ms).unwrap_or(0),
         )
     };
-    let first = || {
-        let mut query = vec![
-            ("$expand", "replies".to_owned()),
-            ("$top", PAGE.to_string()),
-        ];
-        if since > 0 {
-            query.push((
-                "$filter",
-                format!("lastModifiedDateTime gt {}", format_ms(since)),
-            ));
-        }
-        query
-    };
     let delta = format!("{}/delta", conv.messages_path());
     let mut page: Collection<ChatMessage> = match &link {
         Some(link) => match login.graph.get(link, &[]).await {
@@ -77,26 +64,29 @@ async fn poll_channel(login: &TeamsLogin, key: &str) -> Result<(), ConnectorErro
             // An expired or refused delta link: start again from the mark.
             Err(ConnectorError::Refused(why)) => {
                 tracing::info!(channel = %key, error = %why, "Graph no longer takes the channel's delta link; starting from its mark");
-                login.graph.get(&delta, &first()).await?
+                fresh_round(login, key, &delta, since).await?
             }
             Err(e) => return Err(e),
         },
-        None => login.graph.get(&delta, &first()).await?,
+        None => fresh_round(login, key, &delta, since).await?,
     };
     let mut pages = 1;
     loop {
         let mut roots = std::mem::take(&mut page.value);
         roots.sort_by_key(modified_ms);
         for root in &roots {
-            bridge_thread(login, key, root).await?;
-            let mut state = login.state.lock().await;
-            let mark = state.chats.entry(key.to_owned()).or_default();
             let newest = root
                 .replies
                 .iter()
                 .flatten()
                 .map(modified_ms)
                 .fold(modified_ms(root), i64::max);
+            // A thread unchanged since the mark (a round that started over without its
+            // filter) is only noted, so old history does not flood the room.
+            let unchanged = since > 0 && root.replies.is_some() && newest <= since;
+            bridge_thread(login, key, root, unchanged).await?;
+            let mut state = login.state.lock().await;
+            let mark = state.chats.entry(key.to_owned()).or_default();
             mark.modified_ms = mark.modified_ms.max(newest);
         }
         if let Some(next) = page.next_link.take()
@@ -118,12 +108,47 @@ async fn poll_channel(login: &TeamsLogin, key: &str) -> Result<(), ConnectorErro
     }
 }
 
-/// A thread: its root, then its replies oldest first.
+/// A round that starts from the mark: `$filter=lastModifiedDateTime gt` it, or (where Graph
+/// refuses the filter) the whole channel, whose unchanged threads are then only noted.
+async fn fresh_round(
+    login: &TeamsLogin,
+    key: &str,
+    delta: &str,
+    since: i64,
+) -> Result<Collection<ChatMessage>, ConnectorError> {
+    let mut query = vec![
+        ("$expand", "replies".to_owned()),
+        ("$top", PAGE.to_string()),
+    ];
+    if since <= 0 {
+        return login.graph.get(delta, &query).await;
+    }
+    query.push((
+        "$filter",
+        format!("lastModifiedDateTime gt {}", format_ms(since)),
+    ));
+    match login.graph.get(delta, &query).await {
+        Err(ConnectorError::Refused(why)) => {
+            tracing::info!(channel = %key, error = %why, "Graph refused the delta query's date filter; reading the channel whole");
+            query.pop();
+            login.graph.get(delta, &query).await
+        }
+        other => other,
+    }
+}
+
+/// A thread: its root, then its replies oldest first. `unchanged`: nothing in it is newer
+/// than the channel's mark, so it is remembered without being bridged.
 async fn bridge_thread(
     login: &TeamsLogin,
     key: &str,
     root: &ChatMessage,
+    unchanged: bool,
 ) -> Result<(), ConnectorError> {
+    if unchanged {
+        note_thread(login, key, root).await;
+        return Ok(());
+    }
     let at = Placed {
         chat: key,
         id: root.id.clone(),
@@ -144,6 +169,23 @@ async fn bridge_thread(
         bridge_message(login, &at, reply).await?;
     }
     Ok(())
+}
+
+/// Remembers a thread's messages as they are, where they are not remembered yet, without
+/// bridging them.
+async fn note_thread(login: &TeamsLogin, key: &str, root: &ChatMessage) {
+    let mut state = login.state.lock().await;
+    let mark = state.chats.entry(key.to_owned()).or_default();
+    let replies = root
+        .replies
+        .iter()
+        .flatten()
+        .map(|r| (reply_id(&root.id, &r.id), r));
+    for (id, message) in std::iter::once((root.id.clone(), root)).chain(replies) {
+        if !mark.seen.contains_key(&id) {
+            mark.remember(&id, crate::inbound::as_seen(message));
+        }
+    }
 }
 
 /// A thread's replies (`GET .../messages/{id}/replies`), all pages.

@@ -89,6 +89,23 @@ pub(crate) async fn bridge_message(
     Ok(())
 }
 
+/// What the memory keeps of a message as it is now (to note it without bridging it).
+pub(crate) fn as_seen(message: &ChatMessage) -> SeenMessage {
+    SeenMessage {
+        edited: message.last_edited_date_time.clone(),
+        deleted: message.deleted_date_time.is_some(),
+        reactions: message
+            .reactions
+            .iter()
+            .filter_map(|r| {
+                let user = r.user.user.as_ref()?.id.clone()?;
+                Some((user, crate::reactions::to_matrix(&r.reaction_type)))
+            })
+            .collect(),
+        created_ms: created_ms(message),
+    }
+}
+
 /// The message a Teams quote (`messageReference` attachment) names.
 pub(crate) fn quoted(message: &ChatMessage) -> Option<String> {
     message
@@ -143,20 +160,8 @@ pub(crate) fn changes(
     let Some((author, author_name)) = message.author() else {
         return (Vec::new(), None); // an app's message: no person to show it as
     };
-    let reactions: BTreeSet<(String, String)> = message
-        .reactions
-        .iter()
-        .filter_map(|r| {
-            let user = r.user.user.as_ref()?.id.clone()?;
-            Some((user, crate::reactions::to_matrix(&r.reaction_type)))
-        })
-        .collect();
-    let now = SeenMessage {
-        edited: message.last_edited_date_time.clone(),
-        deleted: message.deleted_date_time.is_some(),
-        reactions: reactions.clone(),
-        created_ms: created,
-    };
+    let now = as_seen(message);
+    let reactions: BTreeSet<(String, String)> = now.reactions.clone();
     let target = RemoteMessageId::new(at.id.clone());
     let event = |sender: &str, name: Option<&str>, ts: i64, kind| RemoteEvent {
         chat: RemoteChatId::new(at.chat.to_owned()),
