@@ -1,10 +1,13 @@
 //! The Microsoft Teams connector, on Microsoft Graph v1.0 with delegated permissions (Graph's
 //! application permissions cannot post outside migration): users sign in with the OAuth 2.0
-//! device code flow and the bridge acts as them. This first part sends and receives chat
-//! messages (1:1 and group chats): text with formatting and mentions, edits, deletes and
-//! reactions both ways, receiving through Graph's change notifications where the bridge has
-//! a public URL (`subscriptions.rs`, `notifications.rs`, `web.rs`) and by polling otherwise.
-//! Channels, files and relaying are tracked in issue 15.
+//! device code flow and the bridge acts as them. Chats (1:1 and group) and team channels
+//! (`channels.rs`, named as `ids.rs` says) cross both ways: text with formatting and
+//! mentions, edits, deletes, reactions, channel threads, quoted replies, files and inline
+//! images (`files.rs`), names, topics and members from system messages (`inbound.rs`),
+//! backfill (`backfill.rs`) and chat read markers; relayed messages carry their sender's
+//! name, which the engine adds. Chats are received through Graph's change notifications
+//! where the bridge has a public URL (`subscriptions.rs`, `notifications.rs`, `web.rs`) and by
+//! polling otherwise (`poll.rs`); channels by polling Graph's delta query.
 
 mod api;
 pub mod b64;
