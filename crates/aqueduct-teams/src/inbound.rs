@@ -348,3 +348,47 @@ fn system_events(
         RemoteEventKind::ChatInfoChange { name, topic },
     )]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(value: serde_json::Value) -> ChatMessage {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn quotes_name_their_message_by_reference_or_by_an_older_clients_blockquote() {
+        let quote = message(serde_json::json!({
+            "id": "2", "body": {"contentType": "html", "content": "<attachment id=\"1\"></attachment>yes"},
+            "attachments": [{"id": "1", "contentType": "messageReference",
+                             "content": "{\"messageId\":\"1\",\"messagePreview\":\"q\"}"}]
+        }));
+        assert_eq!(quoted(&quote).as_deref(), Some("1"));
+        let legacy = message(serde_json::json!({
+            "id": "3", "body": {"contentType": "html", "content":
+                "<blockquote itemscope=\"\" itemtype=\"http://schema.skype.com/Reply\" itemid=\"7\"><p>q</p></blockquote><p>yes</p>"}
+        }));
+        assert_eq!(quoted(&legacy).as_deref(), Some("7"));
+        let text = crate::convert::teams_to_matrix(&legacy, &|u| u.as_str().to_owned());
+        assert_eq!(text.body, "yes", "the quote's text stays out of the reply");
+        let file = message(serde_json::json!({
+            "id": "4", "attachments": [{"id": "g", "contentType": "reference", "contentUrl": "https://x/y", "name": "y"}]
+        }));
+        assert_eq!(quoted(&file), None);
+    }
+
+    #[test]
+    fn system_message_kinds_are_read_without_their_namespace() {
+        let m = message(serde_json::json!({
+            "id": "5", "messageType": "systemEventMessage",
+            "eventDetail": {"@odata.type": "#microsoft.graph.membersAddedEventMessageDetail",
+                            "members": [{"id": "u-c", "displayName": "C"}]}
+        }));
+        let detail = m.event_detail.unwrap();
+        assert_eq!(detail.kind(), "membersAddedEventMessageDetail");
+        assert_eq!(detail.members[0].id.as_deref(), Some("u-c"));
+        assert_eq!(channel_room_name(Some("Eng"), "General"), "Eng / General");
+        assert_eq!(channel_room_name(None, "General"), "General");
+    }
+}
