@@ -34,9 +34,9 @@ pub struct Options {
     pub quick: bool,
     /// The command line that produced the report, quoted in it.
     pub command: String,
-    /// Parts to run (`engine`, `baseline`, `s1`..`s6`, `slack`, `rocketchat`, `startup`); empty
-    /// runs them all. A reduced run is for before/after comparisons while profiling, not for
-    /// the published page.
+    /// Parts to run (`engine`, `baseline`, `s1`..`s6`, `slack`, `rocketchat`, `teams`,
+    /// `startup`); empty runs them all. A reduced run is for before/after comparisons while
+    /// profiling, not for the published page.
     pub only: Vec<String>,
 }
 
@@ -128,6 +128,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         "s6",
         "slack",
         "rocketchat",
+        "teams",
         "startup",
     ];
     if !bridge_parts.iter().any(|p| options.wants(p)) {
@@ -284,27 +285,45 @@ async fn measure_all(
         m.push(bench.encrypted_to_matrix(sizes.burst).await?);
     }
 
-    for (part, portal, bob) in [
-        ("slack", &bench.slack, platforms::SLACK_BOB),
-        ("rocketchat", &bench.rocketchat, platforms::ROCKETCHAT_BOB),
+    for (part, bob) in [
+        ("slack", platforms::SLACK_BOB),
+        ("rocketchat", platforms::ROCKETCHAT_BOB),
+        ("teams", platforms::TEAMS_BOB),
     ] {
         if !options.wants(part) {
             continue;
         }
+        let portal = &match part {
+            "slack" => bench.slack.clone(),
+            "rocketchat" => bench.rocketchat.clone(),
+            _ => {
+                step("Teams: signing in (device code) and opening the chat's portal");
+                bench.open_teams().await?
+            }
+        };
         let name = scenarios::side_name(portal.side);
         step(&format!(
             "{name}: both ways through the connector and its fake"
         ));
+        // Teams is polled: a burst is at most one page of a chat's changes (more would be
+        // lost, see `TEAMS_BURST_MAX`), and its latency holds up to one poll interval.
+        let (burst, received) = match portal.side {
+            platforms::Side::Teams => (
+                sizes.burst.min(platforms::TEAMS_BURST_MAX),
+                format!(", polled every {} s", platforms::TEAMS_POLL_INTERVAL_SECS),
+            ),
+            _ => (sizes.burst, String::new()),
+        };
         let requests = || bench.env.fakes.request_counts(portal.side);
         let before = requests();
         let mut to_matrix = bench
             .remote_to_matrix(
                 &format!("S1 {name}"),
-                format!("{name} -> Matrix, one room, burst"),
+                format!("{name} -> Matrix, one room, burst{received}"),
                 std::slice::from_ref(portal),
                 &[bob.to_owned()],
                 None,
-                sizes.burst,
+                burst,
             )
             .await?;
         let between = requests();
@@ -315,6 +334,12 @@ async fn measure_all(
             .await?;
         from_matrix.platform_requests = Some(proxy::diff(&between, &requests()));
         m.push(from_matrix);
+        if portal.side == platforms::Side::Teams {
+            // The fake checks its answers and the bridge's requests against Graph's CSDL.
+            for v in bench.env.fakes.teams.violations() {
+                eprintln!("bench: Graph conformance: {v}");
+            }
+        }
     }
 
     let (after_rss_mib, peak_rss_mib) = process::memory_mib(pid)?;

@@ -5,7 +5,8 @@ use aqueduct_bench::scenarios::Sizes;
 use std::path::PathBuf;
 
 const USAGE: &str = "usage: aqueduct-bench --bridge-bin PATH [--quick] [--postgres URL] \
-[--markdown PATH] [--json PATH] [--command TEXT] [--only engine,baseline,s1,...,s6,slack,rocketchat,startup] \
+[--markdown PATH] [--json PATH] [--command TEXT] \
+[--only engine,baseline,s1,...,s6,slack,rocketchat,teams,startup] \
 [--burst N] [--rates R,R,..] [--engine-messages N]";
 
 fn main() -> anyhow::Result<()> {

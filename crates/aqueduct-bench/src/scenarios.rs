@@ -1,5 +1,6 @@
 //! The scenarios: the baseline (the appservice token sending as ghosts straight to Synapse)
-//! and S1-S5 through the bridge, each run with the same counts and rates.
+//! and S1-S6 through the bridge, each run with the same counts and rates; S1 and S3 also
+//! through the Slack, Rocket.Chat and Teams connectors against their fakes.
 
 use crate::appservice::Appservice;
 use crate::env::BenchEnv;
@@ -221,6 +222,30 @@ impl Bench {
         })
     }
 
+    /// Signs the Matrix user in to Teams and opens the fake Teams chat's portal. Done just
+    /// before the Teams runs rather than in [`Bench::set_up`], so that the connector's
+    /// polling (a round every [`crate::platforms::TEAMS_POLL_INTERVAL_SECS`] s) does not run
+    /// beside the other scenarios and add to their figures.
+    pub async fn open_teams(&self) -> anyhow::Result<Portal> {
+        let mut known: Vec<&str> = self.portals.iter().map(|p| p.room.as_str()).collect();
+        known.extend(
+            [
+                &self.out,
+                &self.crowd,
+                &self.secret,
+                &self.slack,
+                &self.rocketchat,
+            ]
+            .map(|p| p.room.as_str()),
+        );
+        // The baseline rooms came as invites from the bot too.
+        known.extend(self.baseline_rooms.iter().map(|(room, _)| room.as_str()));
+        self.env
+            .fakes
+            .open_teams_portal(&self.env.env, &self.user, &known, ARRIVAL_TIMEOUT)
+            .await
+    }
+
     /// Baseline, ordered ceiling: one ghost sends `n` messages into one room, each after the
     /// previous one was accepted.
     pub async fn baseline_sequential(&self, n: usize) -> anyhow::Result<Measurement> {
@@ -353,6 +378,12 @@ impl Bench {
             sends.mark(&body);
             self.post(portal, &senders[i % senders.len()], &body);
         }
+        // A Teams message's time is the fake's `createdDateTime` (its clock moves at least
+        // 1 ms per message and request, so a fast burst's times run slightly ahead of ours).
+        for p in portals.iter().filter(|p| p.side == Side::Teams) {
+            let made = self.env.fakes.teams.messages(&p.chat);
+            sends.at.extend(arrivals(made, &tag));
+        }
         proxy(self)
             .wait_until(&format!("{n} messages of {tag}"), ARRIVAL_TIMEOUT, |p| {
                 p.sent("m.room.message") >= sent_before + n as u64
@@ -447,6 +478,9 @@ impl Bench {
             Side::RocketChat => {
                 fakes.rocketchat.post(&portal.chat, sender, body, None);
             }
+            Side::Teams => {
+                fakes.teams.post(&portal.chat, sender, body);
+            }
         }
     }
 
@@ -480,6 +514,15 @@ impl Bench {
             Side::RocketChat => arrivals(
                 fakes
                     .rocketchat
+                    .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
+                        tagged(m, tag).count() >= n
+                    })
+                    .await?,
+                tag,
+            ),
+            Side::Teams => arrivals(
+                fakes
+                    .teams
                     .wait_for(&portal.chat, ARRIVAL_TIMEOUT, |m| {
                         tagged(m, tag).count() >= n
                     })
@@ -631,6 +674,20 @@ impl Arrived for aqueduct_testkit::fake_rocketchat::FakeMessage {
     }
 }
 
+impl Arrived for aqueduct_testkit::fake_teams::TeamsMessage {
+    fn text(&self) -> &str {
+        // Plain text as HTML, perhaps in one paragraph.
+        let html = self.html.as_str();
+        html.strip_prefix("<p>")
+            .and_then(|h| h.strip_suffix("</p>"))
+            .unwrap_or(html)
+    }
+    fn received_ms(&self) -> f64 {
+        // `createdDateTime`, ms since the epoch.
+        self.created_ms as f64
+    }
+}
+
 /// The messages among `messages` whose text starts with `tag`.
 fn tagged<'a, M: Arrived>(messages: &'a [M], tag: &'a str) -> impl Iterator<Item = &'a M> {
     messages.iter().filter(move |m| m.text().starts_with(tag))
@@ -659,6 +716,7 @@ pub fn side_name(side: Side) -> &'static str {
         Side::TestNet => "remote",
         Side::Slack => "Slack",
         Side::RocketChat => "Rocket.Chat",
+        Side::Teams => "Teams",
     }
 }
 
