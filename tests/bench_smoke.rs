@@ -39,6 +39,8 @@ async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
         "S3 Slack",
         "S1 Rocket.Chat",
         "S3 Rocket.Chat",
+        "S1 Teams",
+        "S3 Teams",
     ] {
         assert!(
             report.measurements.iter().any(|m| m.scenario == scenario),
@@ -60,10 +62,22 @@ async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
         .find(|m| m.scenario == "S1")
         .unwrap();
     assert!(s1.homeserver_requests_per_msg.unwrap() >= 1.0);
+    // Graph requests were counted by route for Teams: at least one post per Matrix message.
+    let s3_teams = report
+        .measurements
+        .iter()
+        .find(|m| m.scenario == "S3 Teams")
+        .unwrap();
+    let graph = s3_teams.platform_requests.as_ref().unwrap();
+    assert!(
+        graph.get("POST /chats/{id}/messages").copied().unwrap_or(0) >= s3_teams.messages as u64,
+        "{graph:?}"
+    );
     assert_eq!(report.startup.portals, 10);
     assert!(report.engine.iter().all(|e| e.messages == 20));
     let page = aqueduct_bench::report::markdown(&report);
     assert!(page.contains("Against the targets"));
+    assert!(page.contains("| S1 Teams |") && page.contains("receives by **polling**"));
     // Shown with --no-capture: what the tiny run saw, for whoever keeps the harness alive.
     println!("{page}");
     Ok(())
