@@ -17,9 +17,9 @@ use crate::poll::encode;
 use crate::poll_state::{PollState, SeenMessage};
 use aqueduct_connector::MediaGuard;
 use aqueduct_core::connector::{
-    BackfillHandler, BridgeHandle, ChatInfo, ConnectorResult, DeleteHandler, EditHandler,
-    NetworkApi, ReactionHandler, ReadReceiptHandler, RemoteState, ReplyHandler, ThreadHandler,
-    UserInfo,
+    BackfillHandler, BridgeHandle, ChatInfo, ConnectorError, ConnectorResult, DeleteHandler,
+    EditHandler, NetworkApi, ReactionHandler, ReadReceiptHandler, RemoteState, ReplyHandler,
+    ThreadHandler, UserInfo,
 };
 use aqueduct_core::event::{MatrixMessage, MessageContent, RelayedSender, SentMessage};
 use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
@@ -148,12 +148,27 @@ impl TeamsLogin {
                 &text,
             );
         }
+        // A 404 may also mean the quoted message is gone: then the reply goes unquoted.
+        let original = match self
+            .graph
+            .get::<ChatMessage>(&conv.message_path(quoted), &[])
+            .await
+        {
+            Ok(m) if m.deleted_date_time.is_none() => m,
+            Ok(_) | Err(ConnectorError::Refused(_)) => {
+                tracing::info!(
+                    status,
+                    "the quoted Teams message is gone; replying without the quote"
+                );
+                return self.graph.post(&conv.messages_path(), &body).await;
+            }
+            Err(e) => return Err(e),
+        };
         tracing::info!(
             status,
             "replyWithQuote is not offered here; posting the quote as an attachment"
         );
-        let original: Option<ChatMessage> =
-            self.graph.get(&conv.message_path(quoted), &[]).await.ok();
+        let original = Some(original);
         let mut body = body;
         body.attachments.insert(
             0,
@@ -353,7 +368,33 @@ impl EditHandler for TeamsLogin {
     ) -> ConnectorResult<()> {
         let chat = portal.key.chat.as_str();
         let path = Conversation::of(chat).message_path(target.as_str());
-        let body = Self::body(content);
+        let mut body = Self::body(content);
+        // The message keeps its files and its quote: the new body names them again.
+        if let Ok(current) = self.graph.get::<ChatMessage>(&path, &[]).await {
+            let kept: Vec<_> = current
+                .attachments
+                .into_iter()
+                .filter(|a| {
+                    matches!(
+                        a.content_type.as_deref(),
+                        Some("reference" | "messageReference")
+                    ) && a.id.is_some()
+                })
+                .collect();
+            let content = body.body.content.get_or_insert_with(String::new);
+            for a in &kept {
+                let tag = format!(
+                    "<attachment id=\"{}\"></attachment>",
+                    aqueduct_format::escape_html(a.id.as_deref().unwrap_or_default())
+                );
+                if a.content_type.as_deref() == Some("messageReference") {
+                    content.insert_str(0, &tag);
+                } else {
+                    content.push_str(&tag);
+                }
+            }
+            body.attachments = kept;
+        }
         let mut state = self.state.lock().await;
         self.graph.send(Method::PATCH, &path, Some(&body)).await?;
         // The edit's own echo: remember it as bridged, whenever Graph dates it.
