@@ -74,6 +74,37 @@ async fn teams_quoted_replies_cross_both_ways() -> anyhow::Result<()> {
         t.teams.requests()
     );
 
+    // Her edit of the reply keeps the quote.
+    alice
+        .send(
+            &portal,
+            "m.room.message",
+            json!({"msgtype": "m.text", "body": "* sure, noon", "m.new_content": {"msgtype": "m.text", "body": "sure, noon"},
+                   "m.relates_to": {"rel_type": "m.replace", "event_id": answer_event}}),
+        )
+        .await?;
+    let msgs = t
+        .teams
+        .wait_for(CHAT, WAIT, |m| {
+            m.iter()
+                .any(|x| x.id == answer.id && x.html.contains("sure, noon"))
+        })
+        .await?;
+    let edited = msgs.iter().find(|x| x.id == answer.id).unwrap();
+    assert!(
+        edited
+            .html
+            .contains(&format!("<attachment id=\"{question}\"")),
+        "{}",
+        edited.html
+    );
+    assert!(
+        edited
+            .attachments
+            .iter()
+            .any(|a| a["contentType"] == "messageReference")
+    );
+
     // Teams -> Matrix: Bob quotes Alice's answer; Matrix sees a reply to her event, without
     // the quote's text in the body.
     t.teams
