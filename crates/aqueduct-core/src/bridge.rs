@@ -486,15 +486,29 @@ impl Inner {
         if let Some(k) = self.room_portals.lock().expect("room map").get(room) {
             return QueueKey::Portal(k.clone());
         }
-        match self.store.portal_by_room(room).await {
-            Ok(Some(p)) => {
-                self.room_portals
-                    .lock()
-                    .expect("room map")
-                    .insert(room.to_owned(), p.key.clone());
-                QueueKey::Portal(p.key)
+        // A failed look-up is waited out, never guessed: the room's events must all go to one
+        // queue, and a guess of "no portal" would put this one in another queue than those
+        // before it, where it could overtake them (seen in the chaos suite while the SQLite
+        // database was held busy).
+        let mut wait = std::time::Duration::from_millis(50);
+        loop {
+            match self.store.portal_by_room(room).await {
+                Ok(Some(p)) => {
+                    self.room_portals
+                        .lock()
+                        .expect("room map")
+                        .insert(room.to_owned(), p.key.clone());
+                    return QueueKey::Portal(p.key);
+                }
+                Ok(None) => return QueueKey::Room(room.to_owned()),
+                Err(e) if !self.is_shutting_down() => {
+                    tracing::warn!(error = %e, room, "cannot look up a room's portal; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                }
+                // Shutting down: the event stays in the inbox for the next start anyway.
+                Err(_) => return QueueKey::Room(room.to_owned()),
             }
-            _ => QueueKey::Room(room.to_owned()),
         }
     }
 
