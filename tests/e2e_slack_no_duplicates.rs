@@ -263,7 +263,9 @@ async fn a_delete_whose_answer_was_lost_is_done_not_reported_as_failed() -> anyh
     // A later message proves the redaction was handled (the room's queue moved on) ...
     s.alice.send_text(&room, "after the delete").await?;
     s.slack
-        .wait_for("C1", WAIT, |m| m.iter().any(|x| x.text == "after the delete"))
+        .wait_for("C1", WAIT, |m| {
+            m.iter().any(|x| x.text == "after the delete")
+        })
         .await?;
     // ... and that nobody was told it failed.
     let deletes = s
