@@ -120,6 +120,32 @@ async fn a_teams_chat_crosses_both_ways_after_a_device_code_sign_in() -> anyhow:
                 .any(|x| x.id == mine.id && x.html.contains("hi again"))
         })
         .await?;
+    // A post whose answer was lost (Teams posted it, the gateway answered 504) is found by
+    // the retry instead of posted again; the same words sent earlier stay a message of their
+    // own.
+    let ok_count = |m: &[aqueduct_testkit::fake_teams::TeamsMessage]| {
+        m.iter()
+            .filter(|x| x.html == "ok" && x.deleted_ms.is_none())
+            .count()
+    };
+    alice.send_text(&portal, "ok").await?;
+    teams.wait_for(CHAT, WAIT, |m| ok_count(m) == 1).await?;
+    teams.lose_post_answers(1);
+    let second_ok = alice.send_text(&portal, "ok").await?;
+    teams.wait_for(CHAT, WAIT, |m| ok_count(m) == 2).await?;
+    // The redaction of the second "ok" proves the mapping: it takes that message, once.
+    alice.redact(&portal, &second_ok, None).await?;
+    let msgs = teams
+        .wait_for(CHAT, WAIT, |m| {
+            m.iter().filter(|x| x.html == "ok").count() == 2 && ok_count(m) == 1
+        })
+        .await?;
+    assert_eq!(
+        msgs.iter().filter(|x| x.html == "ok").count(),
+        2,
+        "the retried post was not posted a third time"
+    );
+
     let hello_id = hello["event_id"].as_str().unwrap().to_owned();
     alice
         .send(

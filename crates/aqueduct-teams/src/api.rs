@@ -41,6 +41,9 @@ pub struct TeamsLogin {
     /// The polling memory; also held across a send and its recording, so a round never
     /// mistakes the bridge's own post for someone's new message.
     pub(crate) state: Mutex<PollState>,
+    /// Posts whose outcome is unknown (Graph failed to answer): chat, visible text, when. A
+    /// round that meets such a message from the signed-in user leaves it to the retry.
+    uncertain_posts: std::sync::Mutex<Vec<(String, String, std::time::Instant)>>,
     /// Wakes the polling loop early.
     pub(crate) poke: Notify,
     /// Change notifications: subscriptions, keys, what they told (`subscriptions.rs`).
@@ -73,6 +76,7 @@ impl TeamsLogin {
             media,
             state: Mutex::new(state),
             poke: Notify::new(),
+            uncertain_posts: std::sync::Mutex::new(Vec::new()),
             notifications,
             folder_urls: Mutex::new(HashMap::new()),
             tenants: Mutex::new(HashMap::new()),
@@ -112,12 +116,32 @@ impl TeamsLogin {
     }
 
     /// Remembers a message the bridge posted, so polling does not bring it back.
+    /// Whether a message of `chat` with body `html` may be the bridge's own post whose answer
+    /// was lost (within the last five minutes).
+    pub(crate) fn is_uncertain_post(&self, chat: &str, html: &str) -> bool {
+        let text = crate::earlier_posts::visible_text(html);
+        let mut posts = self.uncertain_posts.lock().expect("uncertain posts");
+        posts.retain(|(_, _, at)| at.elapsed() < std::time::Duration::from_secs(300));
+        posts.iter().any(|(c, t, _)| c == chat && *t == text)
+    }
+
+    /// Notes (`unknown`) or forgets the outcome of a post of `html` into `chat`.
+    fn note_uncertain_post(&self, chat: &str, html: &str, unknown: bool) {
+        let text = crate::earlier_posts::visible_text(html);
+        let mut posts = self.uncertain_posts.lock().expect("uncertain posts");
+        posts.retain(|(c, t, _)| !(c == chat && *t == text));
+        if unknown && posts.len() < 1000 {
+            posts.push((chat.to_owned(), text, std::time::Instant::now()));
+        }
+    }
+
     fn remember_sent(state: &mut PollState, chat: &str, id: &str, sent: &ChatMessage) {
         let created_ms = sent.created_date_time.as_deref().and_then(parse_ms);
         state.chats.entry(chat.to_owned()).or_default().remember(
             id,
             SeenMessage {
                 created_ms: created_ms.unwrap_or(0),
+                posted_by_bridge: true,
                 ..SeenMessage::default()
             },
         );
@@ -279,44 +303,82 @@ impl NetworkApi for TeamsLogin {
         crate::files::attach_outbound(self, conv, &message.content.attachments, &mut body).await?;
         // Held across the post and its recording: see `state`.
         let mut state = self.state.lock().await;
-        let (sent, id) = match conv {
-            Conversation::Chat(_) => {
-                // Teams chats have no threads: a Matrix thread message quotes what it answers.
-                let quoted = message
-                    .reply_to
-                    .as_ref()
-                    .or(message.thread_root.as_ref())
-                    .map(|q| q.as_str().to_owned());
-                let sent = match quoted {
-                    Some(q) => self.post_quote(conv, &q, body).await?,
-                    None => self.graph.post(&conv.messages_path(), &body).await?,
-                };
-                let id = sent.id.clone();
-                (sent, id)
-            }
-            Conversation::Channel { .. } => {
-                // A channel's replies live in threads: a Matrix reply joins its message's.
-                let root = message
-                    .thread_root
-                    .as_ref()
-                    .or(message.reply_to.as_ref())
-                    .map(|r| thread_root_of(r.as_str()).to_owned());
-                match root {
-                    Some(root) => {
-                        let sent: ChatMessage =
-                            self.graph.post(&conv.replies_path(&root), &body).await?;
-                        let id = reply_id(&root, &sent.id);
-                        (sent, id)
-                    }
-                    None => {
-                        let sent: ChatMessage =
-                            self.graph.post(&conv.messages_path(), &body).await?;
-                        let id = sent.id.clone();
-                        (sent, id)
+        // A send that may have reached Teams already is looked for before it is posted again
+        // (chats; a channel post is still a duplicate window, see architecture.md).
+        if message.maybe_sent_before
+            && let Conversation::Chat(_) = conv
+            && let Some(earlier) = crate::earlier_posts::find(
+                &self.graph,
+                &conv.messages_path(),
+                self.login.remote_user.as_str(),
+                body.body.content.as_deref().unwrap_or_default(),
+                |id| {
+                    state
+                        .chats
+                        .get(chat)
+                        .and_then(|m| m.seen.get(id))
+                        .is_some_and(|s| s.posted_by_bridge)
+                },
+            )
+            .await
+        {
+            tracing::info!(event = %message.event_id, "found the earlier post of a retried message; not posting again");
+            let id = earlier.id.clone();
+            Self::remember_sent(&mut state, chat, &id, &earlier);
+            return Ok(SentMessage {
+                id: RemoteMessageId::new(id),
+                timestamp_ms: earlier.created_date_time.as_deref().and_then(parse_ms),
+            });
+        }
+        let html = body.body.content.clone().unwrap_or_default();
+        let posted: ConnectorResult<(ChatMessage, String)> = async {
+            Ok(match conv {
+                Conversation::Chat(_) => {
+                    // Teams chats have no threads: a Matrix thread message quotes what it answers.
+                    let quoted = message
+                        .reply_to
+                        .as_ref()
+                        .or(message.thread_root.as_ref())
+                        .map(|q| q.as_str().to_owned());
+                    let sent = match quoted {
+                        Some(q) => self.post_quote(conv, &q, body).await?,
+                        None => self.graph.post(&conv.messages_path(), &body).await?,
+                    };
+                    let id = sent.id.clone();
+                    (sent, id)
+                }
+                Conversation::Channel { .. } => {
+                    // A channel's replies live in threads: a Matrix reply joins its message's.
+                    let root = message
+                        .thread_root
+                        .as_ref()
+                        .or(message.reply_to.as_ref())
+                        .map(|r| thread_root_of(r.as_str()).to_owned());
+                    match root {
+                        Some(root) => {
+                            let sent: ChatMessage =
+                                self.graph.post(&conv.replies_path(&root), &body).await?;
+                            let id = reply_id(&root, &sent.id);
+                            (sent, id)
+                        }
+                        None => {
+                            let sent: ChatMessage =
+                                self.graph.post(&conv.messages_path(), &body).await?;
+                            let id = sent.id.clone();
+                            (sent, id)
+                        }
                     }
                 }
-            }
-        };
+            })
+        }
+        .await;
+        // An unanswered post may be in Teams: the polling rounds leave it to the retry.
+        self.note_uncertain_post(
+            chat,
+            &html,
+            matches!(posted, Err(ConnectorError::Temporary(_))),
+        );
+        let (sent, id) = posted?;
         Self::remember_sent(&mut state, chat, &id, &sent);
         Ok(SentMessage {
             id: RemoteMessageId::new(id),

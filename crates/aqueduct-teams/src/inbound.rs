@@ -103,6 +103,7 @@ pub(crate) fn as_seen(message: &ChatMessage) -> SeenMessage {
             })
             .collect(),
         created_ms: created_ms(message),
+        posted_by_bridge: false,
     }
 }
 
@@ -179,6 +180,13 @@ pub(crate) fn changes(
     let Some(before) = before else {
         if now.deleted {
             return (events, Some(now)); // deleted before it was ever bridged
+        }
+        // The bridge's own post whose answer it never got: the retry under way claims it
+        // (`earlier_posts.rs`); bridging it back would put the user's message twice in Matrix.
+        if author == login.login.remote_user.as_str()
+            && login.is_uncertain_post(at.chat, message.body.content.as_deref().unwrap_or_default())
+        {
+            return (events, None);
         }
         events.push(event(
             author,

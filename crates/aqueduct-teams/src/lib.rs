@@ -17,6 +17,7 @@ mod channels;
 pub mod config;
 mod connector;
 pub mod convert;
+mod earlier_posts;
 mod files;
 pub mod graph;
 mod graph_client;

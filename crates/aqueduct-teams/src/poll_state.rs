@@ -20,6 +20,10 @@ pub(crate) struct SeenMessage {
     pub(crate) reactions: BTreeSet<(String, String)>,
     /// When it was created (ms), to forget the oldest first.
     pub(crate) created_ms: i64,
+    /// Whether the bridge posted it for a Matrix event (not merely saw it): a retried send
+    /// never takes such a message for its own earlier post.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) posted_by_bridge: bool,
 }
 
 /// One chat's memory.

@@ -214,6 +214,12 @@ impl FakeTeams {
         }
     }
 
+    /// The next `n` chat message posts are carried out, then answered 504, as when a
+    /// gateway loses Graph's answer.
+    pub fn lose_post_answers(&self, n: u32) {
+        self.lock().lose_post_answers = n;
+    }
+
     /// The next `n` Graph calls are answered 429 with `Retry-After: 1`.
     pub fn throttle(&self, n: u32) {
         self.lock().throttle = n;
@@ -617,6 +623,14 @@ async fn post_message(
     let v = s.message_json(&chat, &m);
     let found = csdl::Csdl::graph().check(&v, "chatMessage");
     s.violations.extend(found);
+    if s.lose_post_answers > 0 {
+        s.lose_post_answers -= 1;
+        return graph_error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "GatewayTimeout",
+            "the gateway did not receive an answer in time",
+        );
+    }
     (StatusCode::CREATED, Json(v)).into_response()
 }
 

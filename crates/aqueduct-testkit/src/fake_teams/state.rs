@@ -174,6 +174,9 @@ pub(crate) struct State {
     pub(crate) token_lifetime: i64,
     /// Answers of 429 still to give on Graph calls.
     pub(crate) throttle: u32,
+    /// Message posts still to be carried out and then answered 504 (a gateway that lost
+    /// the answer).
+    pub(crate) lose_post_answers: u32,
     /// Every request, as "METHOD path".
     pub(crate) requests: Vec<String>,
     /// Where the fake's answers departed from the CSDL.
