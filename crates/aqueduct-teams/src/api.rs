@@ -331,6 +331,7 @@ impl NetworkApi for TeamsLogin {
             });
         }
         let html = body.body.content.clone().unwrap_or_default();
+        self.graph.wait_post_turn(chat).await;
         let posted: ConnectorResult<(ChatMessage, String)> = async {
             Ok(match conv {
                 Conversation::Chat(_) => {

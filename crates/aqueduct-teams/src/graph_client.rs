@@ -3,6 +3,8 @@
 
 use crate::graph::ErrorAnswer;
 use crate::tokens::Tokens;
+use aqueduct_connector::pacing::{ChatPacer, Pace};
+use aqueduct_connector::rate_limit::{RateLimits, retry_after};
 use aqueduct_core::connector::ConnectorError;
 use reqwest::Method;
 use serde::Serialize;
@@ -14,8 +16,6 @@ use std::time::Duration;
 const MAX_THROTTLED: u32 = 8;
 /// The wait when a throttled answer names none.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(2);
-/// The longest wait honoured for one throttled answer.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 /// Graph for one login.
 #[derive(Clone)]
@@ -23,6 +23,10 @@ pub(crate) struct Graph {
     http: reqwest::Client,
     base: Arc<str>,
     tokens: Arc<Tokens>,
+    /// When Graph said to come back (shared by clones: one login's requests).
+    limits: RateLimits,
+    /// Posts per chat kept to Graph's pace (about ten per ten seconds per chat).
+    pacer: ChatPacer,
 }
 
 impl Graph {
@@ -31,7 +35,17 @@ impl Graph {
             http,
             base: Arc::from(base.trim_end_matches('/')),
             tokens,
+            limits: RateLimits::default(),
+            pacer: ChatPacer::new(Pace {
+                burst: 5,
+                per_second: 1.0,
+            }),
         }
+    }
+
+    /// Waits until one more post into `chat` keeps to Graph's per-chat pace.
+    pub(crate) async fn wait_post_turn(&self, chat: &str) {
+        self.pacer.wait_turn(chat).await;
     }
 
     /// The full URL of `path` (`/me/chats`); a full URL (a `@odata.nextLink`) is kept as it
@@ -163,6 +177,9 @@ impl Graph {
         let mut renewed = false;
         let mut token = self.tokens.bearer().await?;
         loop {
+            // Graph throttles per app, tenant and user: while one request of this login waits
+            // out a 429, the others wait too instead of meeting it again.
+            self.limits.wait_turn("graph").await;
             let mut request = self
                 .http
                 .request(method.clone(), &url)
@@ -193,16 +210,14 @@ impl Graph {
                         "Graph {what}: throttled {throttled} times"
                     )));
                 }
-                let wait = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs)
-                    .unwrap_or(DEFAULT_RETRY_AFTER)
-                    .min(MAX_RETRY_AFTER);
+                let wait = self
+                    .limits
+                    .limit(
+                        "graph",
+                        Some(retry_after(response.headers()).unwrap_or(DEFAULT_RETRY_AFTER)),
+                    )
+                    .await;
                 tracing::info!(path = %what, wait_secs = wait.as_secs(), "Graph throttled a request; waiting");
-                tokio::time::sleep(wait).await;
                 continue;
             }
             if status.as_u16() == 401 && !renewed {
