@@ -133,7 +133,25 @@ pub(crate) fn replacement(
     content: RoomMessageEventContentWithoutRelation,
     target: OwnedEventId,
 ) -> RoomMessageEventContent {
-    content.make_replacement(ReplacementMetadata::new(target, None))
+    let formatted = |m: &MessageType| match m {
+        MessageType::Text(t) => t.formatted.is_some(),
+        MessageType::Notice(t) => t.formatted.is_some(),
+        MessageType::Emote(t) => t.formatted.is_some(),
+        _ => true,
+    };
+    let had_html = formatted(&content.msgtype);
+    let mut full = content.make_replacement(ReplacementMetadata::new(target, None));
+    // ruma writes a `* ` HTML fallback even for plain text; clients would show it as the
+    // edit's whole formatted text where they ignore `m.new_content`.
+    if !had_html {
+        match &mut full.msgtype {
+            MessageType::Text(t) => t.formatted = None,
+            MessageType::Notice(t) => t.formatted = None,
+            MessageType::Emote(t) => t.formatted = None,
+            _ => {}
+        }
+    }
+    full
 }
 
 /// A reaction to `target`.
@@ -400,5 +418,22 @@ mod tests {
         let v = to_json(&replacement(c, root), None);
         assert_eq!(v["m.relates_to"]["rel_type"], "m.replace");
         assert_eq!(v["m.new_content"]["body"], "hi");
+    }
+}
+
+#[cfg(test)]
+mod edit_fallback_tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_of_plain_text_has_no_empty_formatted_fallback() {
+        let target: OwnedEventId = "$t:x".try_into().unwrap();
+        let v = to_json(
+            &replacement(text_message(&MessageContent::text("plain")), target),
+            None,
+        );
+        assert_eq!(v["body"], "* plain");
+        assert!(v.get("formatted_body").is_none(), "{v}");
+        assert!(v["m.new_content"].get("formatted_body").is_none(), "{v}");
     }
 }
