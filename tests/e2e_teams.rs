@@ -37,6 +37,19 @@ async fn a_teams_chat_crosses_both_ways_after_a_device_code_sign_in() -> anyhow:
     let alice = env.user("alice").await?;
     let room = env.management_room(&alice).await?;
 
+    // The bot's help names Teams and how to log in to it.
+    let help = env
+        .command(&alice, &room, "help", "Networks and how to log in")
+        .await?;
+    let help = help["content"]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        help.contains("Microsoft Teams") && help.contains("`login teams device`"),
+        "{help}"
+    );
+
     // Sign-in: the bot shows Microsoft's page and a code; once "Alice" enters it there, the
     // bot says she is logged in.
     let shown = env

@@ -83,6 +83,22 @@ impl Inner {
         }
         let mut ids: Vec<_> = self.connectors.keys().collect();
         ids.sort();
+        if level >= Level::User && !ids.is_empty() {
+            out.push_str("Networks and how to log in:\n");
+            for id in &ids {
+                let connector = &self.connectors[*id];
+                let flows: Vec<String> = connector
+                    .login_flows()
+                    .iter()
+                    .map(|f| format!("`login {id} {}`: {}", f.id, f.description))
+                    .collect();
+                out.push_str(&format!(
+                    "• {} — {}\n",
+                    connector.display_name(),
+                    flows.join("; ")
+                ));
+            }
+        }
         for id in ids {
             for c in self.connectors[id].commands() {
                 if level >= c.level {
