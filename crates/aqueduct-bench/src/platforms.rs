@@ -58,6 +58,14 @@ pub const TEAMS_POLL_INTERVAL_SECS: u64 = 1;
 /// the fake offer one), so more messages than this within one poll interval would be lost,
 /// not measured.
 pub const TEAMS_BURST_MAX: usize = 50;
+/// The most messages a Matrix -> Teams burst holds. The Teams connector keeps its posts to
+/// Graph's per-chat pace ([`TEAMS_SEND_PACE`]) and has no setting to raise it, as Slack's
+/// `send_pace` is raised here, so a burst of n takes about n - 5 seconds: the pace, not the
+/// bridge. Kept small enough to end in under a minute (and well within the arrival timeout).
+pub const TEAMS_SEND_MAX: usize = 50;
+/// The Teams connector's per-chat posting pace as the report describes it (it lives in
+/// `aqueduct-teams`' Graph client, not in the config).
+pub const TEAMS_SEND_PACE: &str = "five at once, then one a second";
 
 /// The platform fakes, started before the bridge's config is written.
 pub struct Fakes {

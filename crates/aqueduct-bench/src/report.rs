@@ -3,7 +3,9 @@
 
 use crate::Report;
 use crate::measure::Measurement;
-use crate::platforms::{TEAMS_BURST_MAX, TEAMS_POLL_INTERVAL_SECS};
+use crate::platforms::{
+    TEAMS_BURST_MAX, TEAMS_POLL_INTERVAL_SECS, TEAMS_SEND_MAX, TEAMS_SEND_PACE,
+};
 use std::fmt::Write;
 
 fn find<'a>(r: &'a Report, scenario: &str, starts: &str) -> Option<&'a Measurement> {
@@ -87,7 +89,10 @@ pub fn markdown(r: &Report) -> String {
          to `origin_server_ts`; \"S3 Teams\" from the Matrix send to `createdDateTime`. The S1 \
          Teams burst is at most {page} messages, one page of a chat's changes: the connector \
          reads one page per chat and round without following `@odata.nextLink`, so a larger \
-         burst within one interval would lose messages instead of measuring them.\n\
+         burst within one interval would lose messages instead of measuring them. Matrix -> \
+         Teams keeps the connector's per-chat posting pace ({pace}, for Graph's per-chat \
+         limit), which, unlike Slack's, no setting raises: \"S3 Teams\" (at most {sent} \
+         messages) shows that pace, not how fast the bridge could go.\n\
          - Baseline: the appservice token sending text messages as ghosts straight to Synapse, \
          into rooms with the same audience as a portal (the bot, the ghost and the benchmark's \
          real Matrix user, for whom Synapse evaluates push rules on every event). Latency \
@@ -99,6 +104,8 @@ pub fn markdown(r: &Report) -> String {
         serde_json::to_string(&r.sizes).unwrap_or_default(),
         poll = TEAMS_POLL_INTERVAL_SECS,
         page = TEAMS_BURST_MAX,
+        pace = TEAMS_SEND_PACE,
+        sent = TEAMS_SEND_MAX,
     );
 
     let seq = find(r, "baseline", "appservice token, one room, sequential");
