@@ -9,6 +9,7 @@ pub mod check;
 pub mod db_proxy;
 pub mod faults;
 pub mod lanes;
+pub mod timeline;
 pub mod world;
 
 use check::{LaneResult, judge};
@@ -19,7 +20,8 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+use timeline::Moment;
 use world::World;
 
 /// How big and how rough a run is.
@@ -67,6 +69,10 @@ pub struct ChaosReport {
     pub faults: BTreeMap<String, u32>,
     /// Wall-clock seconds from the first send to the last check.
     pub seconds: f64,
+    /// Each fault as it was inflicted and, for a lane that failed, when its lost, doubled or
+    /// late messages were sent (runs of consecutive numbers), in time order (UTC, as in the
+    /// bridge's log).
+    pub timeline: Vec<Moment>,
 }
 
 impl ChaosReport {
@@ -99,11 +105,20 @@ impl ChaosReport {
             if !l.duplicated.is_empty() {
                 out.push_str(&format!("    duplicated: {:?}\n", first(&l.duplicated)));
             }
+            if !l.late.is_empty() {
+                out.push_str(&format!("    out of order: {:?}\n", first(&l.late)));
+            }
         }
         let total: u32 = self.faults.values().sum();
         out.push_str(&format!("  faults inflicted: {total}\n"));
         for (name, n) in &self.faults {
             out.push_str(&format!("    {name}: {n}\n"));
+        }
+        if !self.passed() {
+            out.push_str("  timeline (UTC):\n");
+            for m in &self.timeline {
+                out.push_str(&format!("    {}  {}\n", m.at, m.what));
+            }
         }
         out
     }
@@ -171,17 +186,20 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(gap);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut sent_at = Vec::with_capacity(n);
                 for i in 0..n {
                     tick.tick().await;
+                    sent_at.push(SystemTime::now());
                     ends.send(lane, i, give_up).await?;
                 }
-                anyhow::Ok(())
+                anyhow::Ok(sent_at)
             })
         })
         .collect();
 
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut faults = BTreeMap::new();
+    let mut timeline = Vec::new();
     let mut inflicted = 0;
     let sending = |senders: &[tokio::task::JoinHandle<_>]| !senders.iter().all(|s| s.is_finished());
     let least = options.min_faults.max(options.required.len() as u32);
@@ -199,14 +217,48 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
         };
         inflicted += 1;
         tracing::info!(fault = fault.name(), "inflicting");
-        fault.inflict(world, &mut rng).await?;
+        let at = SystemTime::now();
+        let details = fault.inflict(world, &mut rng).await?;
+        timeline.push((
+            at,
+            match details {
+                Some(d) => format!("{} ({d})", fault.name()),
+                None => fault.name().to_owned(),
+            },
+        ));
         *faults.entry(fault.name().to_owned()).or_insert(0) += 1;
     }
+    let mut sent_at = Vec::new();
     for s in senders {
-        s.await??;
+        sent_at.push(s.await??);
     }
 
     let lanes = wait_for_arrivals(&ends, options.messages, options.stall).await?;
+    for (lane, sent_at) in lanes.iter().zip(&sent_at) {
+        let kinds = [
+            (&lane.missing, "lost"),
+            (&lane.duplicated, "doubled"),
+            (&lane.late, "late (after higher numbers)"),
+        ];
+        for (numbers, state) in kinds {
+            for (from, to) in timeline::runs(numbers).into_iter().take(20) {
+                let what = match from == to {
+                    true => format!("{}: {from} {state}: sent", lane.name),
+                    false => format!(
+                        "{}: {from}-{to} {state}: sent from here to {}",
+                        lane.name,
+                        timeline::utc(sent_at[to])
+                    ),
+                };
+                timeline.push((sent_at[from], what));
+            }
+        }
+    }
+    timeline.sort_by_key(|(at, _)| *at);
+    let timeline = timeline
+        .into_iter()
+        .map(|(at, what)| Moment::new(at, what))
+        .collect();
     let report = ChaosReport {
         seed: options.seed,
         messages: options.messages,
@@ -217,6 +269,7 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
         lanes,
         faults,
         seconds: started.elapsed().as_secs_f64(),
+        timeline,
     };
     if !report.passed() {
         let kept = std::env::temp_dir().join(format!("aqueduct-chaos-{}-bridge.log", options.seed));

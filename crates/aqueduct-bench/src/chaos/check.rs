@@ -18,6 +18,8 @@ pub struct LaneResult {
     pub duplicated: Vec<usize>,
     /// Arrivals whose number is lower than one that arrived before it (first arrivals only).
     pub out_of_order: usize,
+    /// Those arrivals' numbers, ascending.
+    pub late: Vec<usize>,
     /// Arrivals whose number was never sent.
     pub unexpected: usize,
 }
@@ -36,7 +38,7 @@ impl LaneResult {
 /// Judges a lane from the numbers of the messages that arrived, in arrival order.
 pub fn judge(name: &str, sent: usize, arrivals: &[usize]) -> LaneResult {
     let mut seen = vec![0u32; sent];
-    let (mut out_of_order, mut unexpected, mut highest) = (0, 0, None::<usize>);
+    let (mut late, mut unexpected, mut highest) = (Vec::new(), 0, None::<usize>);
     for &n in arrivals {
         let Some(count) = seen.get_mut(n) else {
             unexpected += 1;
@@ -47,7 +49,7 @@ pub fn judge(name: &str, sent: usize, arrivals: &[usize]) -> LaneResult {
             continue;
         }
         if highest.is_some_and(|h| n < h) {
-            out_of_order += 1;
+            late.push(n);
         }
         highest = highest.max(Some(n));
     }
@@ -64,7 +66,11 @@ pub fn judge(name: &str, sent: usize, arrivals: &[usize]) -> LaneResult {
         arrived: seen.iter().filter(|c| **c > 0).count(),
         missing: numbers_where(|c| c == 0),
         duplicated: numbers_where(|c| c > 1),
-        out_of_order,
+        out_of_order: late.len(),
+        late: {
+            late.sort_unstable();
+            late
+        },
         unexpected,
     }
 }
@@ -101,6 +107,7 @@ mod tests {
         assert!(!doubled.passed());
         let swapped = judge("lane", 3, &[0, 2, 1]);
         assert_eq!(swapped.out_of_order, 1);
+        assert_eq!(swapped.late, vec![1]);
         assert!(!swapped.passed());
         let stranger = judge("lane", 2, &[0, 1, 9]);
         assert_eq!(stranger.unexpected, 1);

@@ -1,8 +1,9 @@
 //! A loopback TCP proxy between the bridge and its PostgreSQL server, owned by the chaos run,
 //! so the database can "restart" under the bridge without touching the machine's real server:
 //! every open connection is cut at once (sockets closed mid-query, as a server restart does to
-//! its clients) and the proxy stops listening, so new connections are refused, until the
-//! outage is over; then it listens on the same port again.
+//! its clients) and, until the outage is over, new connections are refused ([`Refusal`]):
+//! the port is closed, as when the server is down, or connections are accepted and closed at
+//! once, as a connection pooler or load balancer in front of a down server does.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,14 +11,40 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::{AbortHandle, JoinHandle};
 
+/// How new connections are refused during an outage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Nothing listens: a connection attempt is refused (`ECONNREFUSED`).
+    PortClosed,
+    /// A connection is accepted and closed before a byte is relayed.
+    HungUp,
+}
+
+impl Refusal {
+    /// How the report names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Refusal::PortClosed => "port closed",
+            Refusal::HungUp => "connections hung up",
+        }
+    }
+}
+
 /// A running proxy; stops when dropped.
 pub struct DbProxy {
     addr: SocketAddr,
     target: SocketAddr,
-    /// The task accepting connections; `None` while down (nothing listens).
+    /// The task accepting connections; `None` while the port is closed.
     accept: Mutex<Option<JoinHandle<()>>>,
+    relays: Arc<Mutex<Relays>>,
+}
+
+#[derive(Default)]
+struct Relays {
     /// Each relayed connection's task; aborting it closes both of its sockets.
-    connections: Arc<Mutex<Vec<AbortHandle>>>,
+    connections: Vec<AbortHandle>,
+    /// New connections are closed at once ([`Refusal::HungUp`]).
+    hang_up: bool,
 }
 
 impl DbProxy {
@@ -28,7 +55,7 @@ impl DbProxy {
             addr: listener.local_addr()?,
             target,
             accept: Mutex::default(),
-            connections: Arc::default(),
+            relays: Arc::default(),
         };
         proxy.serve(listener);
         Ok(proxy)
@@ -39,42 +66,42 @@ impl DbProxy {
         self.addr
     }
 
-    /// The server goes away: every open connection is cut and the port is closed, so new
-    /// connections are refused.
-    pub async fn go_down(&self) {
-        let accept = self.accept.lock().expect("proxy state").take();
-        if let Some(accept) = accept {
-            accept.abort();
-            // Once the task is gone its listener is closed.
-            let _ = accept.await;
+    /// The server goes away: every open connection is cut and new ones are refused.
+    pub async fn go_down(&self, refusal: Refusal) {
+        if refusal == Refusal::PortClosed {
+            let accept = self.accept.lock().expect("proxy state").take();
+            if let Some(accept) = accept {
+                accept.abort();
+                // Once the task is gone its listener is closed.
+                let _ = accept.await;
+            }
         }
-        self.cut_all();
+        let mut relays = self.relays.lock().expect("proxy state");
+        relays.hang_up = refusal == Refusal::HungUp;
+        for connection in relays.connections.drain(..) {
+            connection.abort();
+        }
     }
 
-    /// The server is back: the proxy listens on its port again.
+    /// The server is back: new connections are relayed again (on the same port).
     pub fn come_up(&self) -> anyhow::Result<()> {
+        self.relays.lock().expect("proxy state").hang_up = false;
         if self.accept.lock().expect("proxy state").is_none() {
             self.serve(listen(self.addr)?);
         }
         Ok(())
     }
 
-    /// A restart of the server that lasts `outage`.
-    pub async fn restart(&self, outage: Duration) -> anyhow::Result<()> {
-        self.go_down().await;
+    /// A restart of the server whose outage lasts `outage`.
+    pub async fn restart(&self, outage: Duration, refusal: Refusal) -> anyhow::Result<()> {
+        self.go_down(refusal).await;
         tokio::time::sleep(outage).await;
         self.come_up()
     }
 
     fn serve(&self, listener: TcpListener) {
-        let task = tokio::spawn(accept_loop(listener, self.target, self.connections.clone()));
+        let task = tokio::spawn(accept_loop(listener, self.target, self.relays.clone()));
         *self.accept.lock().expect("proxy state") = Some(task);
-    }
-
-    fn cut_all(&self) {
-        for connection in self.connections.lock().expect("proxy state").drain(..) {
-            connection.abort();
-        }
     }
 }
 
@@ -83,7 +110,15 @@ impl Drop for DbProxy {
         if let Some(accept) = self.accept.lock().expect("proxy state").take() {
             accept.abort();
         }
-        self.cut_all();
+        for connection in self
+            .relays
+            .lock()
+            .expect("proxy state")
+            .connections
+            .drain(..)
+        {
+            connection.abort();
+        }
     }
 }
 
@@ -96,20 +131,21 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    target: SocketAddr,
-    connections: Arc<Mutex<Vec<AbortHandle>>>,
-) {
+async fn accept_loop(listener: TcpListener, target: SocketAddr, relays: Arc<Mutex<Relays>>) {
     loop {
         let Ok((client, _)) = listener.accept().await else {
             // Out of file descriptors or the like: try again shortly.
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let mut connections = connections.lock().expect("proxy state");
-        connections.retain(|c| !c.is_finished());
-        connections.push(tokio::spawn(relay(client, target)).abort_handle());
+        let mut guard = relays.lock().expect("proxy state");
+        if guard.hang_up {
+            drop(client);
+            continue;
+        }
+        guard.connections.retain(|c| !c.is_finished());
+        let relay = tokio::spawn(relay(client, target));
+        guard.connections.push(relay.abort_handle());
     }
 }
 
@@ -160,28 +196,36 @@ mod tests {
     #[tokio::test]
     async fn relays_cuts_open_connections_and_refuses_during_an_outage() {
         let proxy = DbProxy::start(echo_server().await).await.unwrap();
+        for refusal in [Refusal::PortClosed, Refusal::HungUp] {
+            let mut open = TcpStream::connect(proxy.addr()).await.unwrap();
+            assert_eq!(
+                round_trip(&mut open, b"select 1").await.unwrap(),
+                b"select 1"
+            );
 
-        let mut open = TcpStream::connect(proxy.addr()).await.unwrap();
-        assert_eq!(
-            round_trip(&mut open, b"select 1").await.unwrap(),
-            b"select 1"
-        );
+            proxy.go_down(refusal).await;
+            assert!(
+                is_closed(&mut open).await,
+                "{refusal:?}: an open connection survived"
+            );
+            match TcpStream::connect(proxy.addr()).await {
+                Ok(mut taken) => {
+                    assert_eq!(refusal, Refusal::HungUp, "the port is still open");
+                    assert!(is_closed(&mut taken).await, "a new connection was relayed");
+                }
+                Err(e) => {
+                    assert_eq!(refusal, Refusal::PortClosed, "{e}");
+                    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+                }
+            }
 
-        proxy.go_down().await;
-        assert!(is_closed(&mut open).await, "an open connection survived");
-        let refused = TcpStream::connect(proxy.addr()).await.map(|_| ());
-        assert_eq!(
-            refused.unwrap_err().kind(),
-            std::io::ErrorKind::ConnectionRefused,
-            "a new connection was taken during the outage"
-        );
-
-        proxy.come_up().unwrap();
-        let mut again = TcpStream::connect(proxy.addr()).await.unwrap();
-        assert_eq!(
-            round_trip(&mut again, b"select 2").await.unwrap(),
-            b"select 2"
-        );
+            proxy.come_up().unwrap();
+            let mut again = TcpStream::connect(proxy.addr()).await.unwrap();
+            assert_eq!(
+                round_trip(&mut again, b"select 2").await.unwrap(),
+                b"select 2"
+            );
+        }
     }
 
     #[tokio::test]
@@ -189,7 +233,10 @@ mod tests {
         let proxy = DbProxy::start(echo_server().await).await.unwrap();
         let mut open = TcpStream::connect(proxy.addr()).await.unwrap();
         round_trip(&mut open, b"x").await.unwrap();
-        proxy.restart(Duration::from_millis(50)).await.unwrap();
+        proxy
+            .restart(Duration::from_millis(50), Refusal::PortClosed)
+            .await
+            .unwrap();
         assert!(is_closed(&mut open).await);
         let mut again = TcpStream::connect(proxy.addr()).await.unwrap();
         assert_eq!(round_trip(&mut again, b"y").await.unwrap(), b"y");

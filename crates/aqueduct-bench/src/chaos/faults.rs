@@ -3,6 +3,7 @@
 //! 429 storms with and without `Retry-After`, the bridge's SQLite database held busy or its
 //! PostgreSQL database restarted.
 
+use super::db_proxy::Refusal;
 use super::world::World;
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -29,7 +30,9 @@ pub enum Fault {
     /// Another process holds the bridge's SQLite database in an exclusive transaction.
     DatabaseBusy,
     /// The bridge's PostgreSQL server restarts: every connection cut mid-query, new ones
-    /// refused for a moment (through the run's proxy; the real server is left alone).
+    /// refused for a moment, by a closed port or (as a pooler or load balancer in front of a
+    /// down server does) accepted and closed at once (through the run's proxy; the real
+    /// server is left alone).
     DatabaseRestart,
 }
 
@@ -102,7 +105,14 @@ impl Fault {
 
     /// Inflicts the fault on `world` and returns once the world is whole again (the bridge
     /// serving, Synapse answering, the socket allowed back); what it broke heals on its own.
-    pub async fn inflict(self, world: &mut World, rng: &mut StdRng) -> anyhow::Result<()> {
+    /// Returns how it went, for a fault with a length of its own (how long the bridge was
+    /// down, an outage lasted, a hold was held) or a variant.
+    pub async fn inflict(
+        self,
+        world: &mut World,
+        rng: &mut StdRng,
+    ) -> anyhow::Result<Option<String>> {
+        let started = tokio::time::Instant::now();
         match self {
             Fault::KillBridge => {
                 // A pause of up to a second while down lets work pile up on both sides.
@@ -112,8 +122,14 @@ impl Fault {
                 world.start_bridge().await?;
             }
             Fault::RestartSynapse => world.env.synapse.restart().await?,
-            Fault::SlackSocketDrop => world.fakes.slack.drop_socket(),
-            Fault::SlackDisconnect => world.fakes.slack.send_disconnect(),
+            Fault::SlackSocketDrop => {
+                world.fakes.slack.drop_socket();
+                return Ok(None);
+            }
+            Fault::SlackDisconnect => {
+                world.fakes.slack.send_disconnect();
+                return Ok(None);
+            }
             Fault::RocketChatRealtimeDown => {
                 world.fakes.rocketchat.close_realtime();
                 tokio::time::sleep(Duration::from_millis(rng.random_range(200..3000))).await;
@@ -125,10 +141,12 @@ impl Fault {
                     .fakes
                     .slack
                     .rate_limit("chat.postMessage", times, rng.random_range(1..3));
+                return Ok(None);
             }
             Fault::RocketChatRateLimitStorm => {
                 let times = rng.random_range(3..20);
                 world.fakes.rocketchat.rate_limit("chat.sendMessage", times);
+                return Ok(None);
             }
             Fault::DatabaseBusy => {
                 let hold = Duration::from_millis(rng.random_range(500..8000));
@@ -136,10 +154,19 @@ impl Fault {
             }
             Fault::DatabaseRestart => {
                 let outage = Duration::from_millis(rng.random_range(500..5000));
-                world.restart_database(outage).await?;
+                let refusal = match rng.random_bool(0.5) {
+                    true => Refusal::PortClosed,
+                    false => Refusal::HungUp,
+                };
+                world.restart_database(outage, refusal).await?;
+                return Ok(Some(format!(
+                    "{:.2} s, {}",
+                    started.elapsed().as_secs_f64(),
+                    refusal.describe()
+                )));
             }
         }
-        Ok(())
+        Ok(Some(format!("{:.2} s", started.elapsed().as_secs_f64())))
     }
 }
 

@@ -3,7 +3,7 @@
 //! portal on each. The bridge's store is SQLite, or a scratch PostgreSQL database reached
 //! through the run's own proxy ([`DbProxy`]) so the database can restart under it.
 
-use super::db_proxy::DbProxy;
+use super::db_proxy::{DbProxy, Refusal};
 use crate::env::ScratchDatabase;
 use crate::platforms::Fakes;
 use crate::scenarios::Portal;
@@ -75,8 +75,8 @@ impl PostgresDatabase {
     }
 
     /// The server restarts: open connections are cut and new ones refused for `outage`.
-    pub async fn restart(&self, outage: Duration) -> anyhow::Result<()> {
-        self.proxy.restart(outage).await
+    pub async fn restart(&self, outage: Duration, refusal: Refusal) -> anyhow::Result<()> {
+        self.proxy.restart(outage, refusal).await
     }
 
     /// Drops the scratch database (and with it any connection still open).
@@ -199,12 +199,12 @@ impl World {
 
     /// Restarts the bridge's PostgreSQL database as seen from the bridge: every connection
     /// cut at once, new ones refused for `outage`.
-    pub async fn restart_database(&self, outage: Duration) -> anyhow::Result<()> {
+    pub async fn restart_database(&self, outage: Duration, refusal: Refusal) -> anyhow::Result<()> {
         let postgres = self
             .postgres
             .as_ref()
             .context("the database restarts only on a PostgreSQL run")?;
-        postgres.restart(outage).await
+        postgres.restart(outage, refusal).await
     }
 
     /// The end of the bridge's log, for a report that failed.
