@@ -266,3 +266,44 @@ async fn a_revoked_teams_sign_in_is_told_to_its_owner() -> anyhow::Result<()> {
     bridge.stop().await?;
     env.synapse.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_a_page_arrives_whole_and_in_order() -> anyhow::Result<()> {
+    use aqueduct_testkit::fake_teams::env::TeamsEnv;
+    let t = TeamsEnv::start("").await?;
+    t.teams
+        .add_user("u-alice", "Alice Teams", "alice@contoso.com");
+    t.teams.add_user("u-bob", "Bob Teams", "bob@contoso.com");
+    t.teams
+        .add_chat(CHAT, "group", Some("Project"), &["u-alice", "u-bob"]);
+    let alice = t.env.user("alice").await?;
+    t.login(&alice, "u-alice").await?;
+    // A message written right after the sign-in, before the first polling round noted where
+    // the chat stands, is new: it opens the portal.
+    t.teams.post(CHAT, "u-bob", "<p>open</p>");
+    let portal = t.accept_new_portal(&alice, &[]).await?;
+    alice
+        .wait_for_event(&portal, WAIT, |e| e["content"]["body"] == "open")
+        .await?;
+    // 120 messages at once: more than two of Graph's pages of 50.
+    for i in 0..120 {
+        t.teams.post(CHAT, "u-bob", &format!("<p>burst {i}</p>"));
+    }
+    alice
+        .wait_for_event(&portal, Duration::from_secs(60), |e| {
+            e["content"]["body"] == "burst 119"
+        })
+        .await?;
+    let bodies: Vec<String> = alice
+        .messages(&portal)
+        .await?
+        .iter()
+        .filter_map(|e| e["content"]["body"].as_str())
+        .filter(|b| b.starts_with("burst "))
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = (0..120).map(|i| format!("burst {i}")).collect();
+    assert_eq!(bodies, expected, "every message once, in order");
+    t.check_conformance()?;
+    t.stop().await
+}

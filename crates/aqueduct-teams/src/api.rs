@@ -44,6 +44,9 @@ pub struct TeamsLogin {
     /// Posts whose outcome is unknown (Graph failed to answer): chat, visible text, when. A
     /// round that meets such a message from the signed-in user leaves it to the retry.
     uncertain_posts: std::sync::Mutex<Vec<(String, String, std::time::Instant)>>,
+    /// When this login was loaded (ms since the epoch): the first polling round after a
+    /// sign-in bridges what was written after it.
+    pub(crate) started_ms: i64,
     /// Wakes the polling loop early.
     pub(crate) poke: Notify,
     /// Change notifications: subscriptions, keys, what they told (`subscriptions.rs`).
@@ -76,6 +79,10 @@ impl TeamsLogin {
             media,
             state: Mutex::new(state),
             poke: Notify::new(),
+            started_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
             uncertain_posts: std::sync::Mutex::new(Vec::new()),
             notifications,
             folder_urls: Mutex::new(HashMap::new()),

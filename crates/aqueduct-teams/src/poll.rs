@@ -14,8 +14,10 @@ use aqueduct_core::connector::{ConnectorError, RemoteState};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Messages asked for per chat and round (Graph's largest page for chat messages).
+/// Messages asked for per chat and page (Graph's largest page for chat messages).
 const PAGE: usize = 50;
+/// Pages read per chat and round at most (50,000 changes).
+const MAX_PAGES: usize = 1000;
 
 /// Polls until the task is aborted, reporting the connection state as it goes.
 pub(crate) async fn run(login: Arc<TeamsLogin>) {
@@ -68,7 +70,9 @@ pub(crate) async fn round(login: &TeamsLogin) -> Result<(), ConnectorError> {
                 .as_ref()
                 .and_then(|p| p.created_date_time.as_deref())
                 .and_then(parse_ms)
-                .unwrap_or(0);
+                .unwrap_or(login.started_ms)
+                // What was written since the login started is new, whenever this round runs.
+                .min(login.started_ms);
             state.chats.entry(chat.id.clone()).or_default().modified_ms = newest;
         }
         state.primed = true;
@@ -102,11 +106,26 @@ pub(crate) async fn poll_chat(login: &TeamsLogin, chat: &Chat) -> Result<(), Con
             format!("lastModifiedDateTime gt {}", format_ms(since)),
         ));
     }
-    let page: Collection<ChatMessage> = login
+    let mut page: Collection<ChatMessage> = login
         .graph
         .get(&format!("/chats/{}/messages", encode(&chat.id)), &query)
         .await?;
-    let mut messages = page.value;
+    let mut messages = std::mem::take(&mut page.value);
+    // Newest first, a page at a time: every page of the change is read before any of it is
+    // bridged, or a burst larger than a page would move the mark past the rest.
+    let mut pages = 1;
+    while let Some(next) = page.next_link.take() {
+        if pages >= MAX_PAGES {
+            // Graph lists newest first: what is left is older than everything read, and the
+            // mark is about to pass it. Said loudly; 50,000 changes in one chat between two
+            // rounds is far beyond any downtime the bridge is built for.
+            tracing::error!(chat = %chat.id, pages, "more changes than a round reads; the oldest are not bridged");
+            break;
+        }
+        page = login.graph.get(&next, &[]).await?;
+        messages.append(&mut page.value);
+        pages += 1;
+    }
     messages.sort_by_key(modified_ms);
     let mut changed = false;
     for message in &messages {

@@ -377,11 +377,20 @@ fn checked(s: &mut State, value: Value, ty: &str) -> Response {
 }
 
 fn collection(s: &mut State, items: Vec<Value>, ty: &str) -> Response {
+    collection_page(s, items, ty, None)
+}
+
+/// One page of a collection, with the link to the next when there is one.
+fn collection_page(s: &mut State, items: Vec<Value>, ty: &str, next: Option<String>) -> Response {
     for item in &items {
         let found = csdl::Csdl::graph().check(item, ty);
         s.violations.extend(found);
     }
-    Json(json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata", "@odata.count": items.len(), "value": items})).into_response()
+    let mut page = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata", "@odata.count": items.len(), "value": items});
+    if let Some(next) = next {
+        page["@odata.nextLink"] = Value::String(next);
+    }
+    Json(page).into_response()
 }
 
 async fn me(AxumState(state): AxumState<Shared>, headers: HeaderMap) -> Response {
@@ -561,12 +570,39 @@ async fn messages(
         .and_then(|t| t.parse().ok())
         .unwrap_or(20usize)
         .min(50);
+    // Pages as Graph does: `@odata.nextLink` carries an opaque `$skiptoken` (here: how many
+    // items came before).
+    let skip: usize = q
+        .get("$skiptoken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     let items: Vec<Value> = list
         .iter()
+        .skip(skip)
         .take(top)
         .map(|m| s.message_json(&id, m))
         .collect();
-    collection(&mut s, items, "chatMessage")
+    let next = (skip + top < list.len()).then(|| {
+        let mut url = url::Url::parse(&format!("{}/v1.0/chats/x/messages", s.base_url))
+            .expect("the fake's own URL");
+        url.path_segments_mut()
+            .expect("a base URL")
+            .pop()
+            .pop()
+            .push(&id)
+            .push("messages");
+        {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in &q {
+                if k != "$skiptoken" {
+                    pairs.append_pair(k, v);
+                }
+            }
+            pairs.append_pair("$skiptoken", &(skip + top).to_string());
+        }
+        url.to_string()
+    });
+    collection_page(&mut s, items, "chatMessage", next)
 }
 
 async fn one_message(
