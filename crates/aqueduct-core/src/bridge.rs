@@ -527,11 +527,27 @@ impl Inner {
                 done,
             } => {
                 let from = self.records().mark();
-                let result = if self.is_shutting_down() {
-                    Err(Error::ShuttingDown)
-                } else {
-                    self.caught(self.handle_remote_event(&connector, &login, *event))
+                // A failure of the bridge's own database (a restart, a cut connection) is not
+                // the event's: it is tried again in place, at the head of its portal's queue,
+                // so it is neither lost nor overtaken by the chat's later messages. Bridging
+                // it again is safe: its Matrix sends carry transaction ids derived from the
+                // remote event, which the homeserver answers with the first event.
+                let mut wait = std::time::Duration::from_millis(100);
+                let result = loop {
+                    if self.is_shutting_down() {
+                        break Err(Error::ShuttingDown);
+                    }
+                    match self
+                        .caught(self.handle_remote_event(&connector, &login, (*event).clone()))
                         .await
+                    {
+                        Err(Error::Store(e)) => {
+                            tracing::warn!(connector = %connector, error = %e, "the bridge's database failed while it bridged a remote event; trying again");
+                            tokio::time::sleep(wait).await;
+                            wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                        }
+                        other => break other,
+                    }
                 };
                 if let Err(e) = &result {
                     tracing::warn!(connector = %connector, login = %login, error = %e, "remote event not bridged");

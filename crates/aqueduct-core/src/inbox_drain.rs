@@ -157,6 +157,10 @@ impl Inner {
         // count each attempt before it starts, so a crash counts too.
         let mut count_before = seq <= self.replay_until.load(Ordering::SeqCst);
         let mut last_panic: Option<String> = None;
+        // Set once the bridge's database failed during a try: the event may have reached the
+        // platform before the failure (storing the mapping comes after the send).
+        let mut store_failed = false;
+        let mut store_wait = Duration::from_millis(100);
         loop {
             if self.is_shutting_down() {
                 return; // stays in the inbox for the next start
@@ -178,15 +182,20 @@ impl Inner {
             }
             // Replayed from before this run, or tried already in it: the platform may have
             // the message already, which a connector without idempotency keys must check.
-            let maybe_sent_before = count_before || attempts > 0;
+            let maybe_sent_before = count_before || attempts > 0 || store_failed;
             match AssertUnwindSafe(self.handle_matrix_event(json, maybe_sent_before))
                 .catch_unwind()
                 .await
             {
-                Ok(()) => {
-                    if let Err(e) = self.store.ack_inbox(seq).await {
-                        tracing::error!(error = %e, seq, "cannot acknowledge an inbox event; it will be handled again after restart");
-                    }
+                Ok(true) => {
+                    // The database failed, not the event: it keeps its place at the head of
+                    // its room's queue (so nothing overtakes it) until the database answers.
+                    store_failed = true;
+                    tokio::time::sleep(store_wait).await;
+                    store_wait = (store_wait * 2).min(Duration::from_secs(5));
+                }
+                Ok(false) => {
+                    self.acknowledge(seq).await;
                     return;
                 }
                 Err(payload) => {
@@ -210,6 +219,28 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Removes a handled event from the inbox. A database that does not answer is waited for
+    /// a while (a restart takes seconds); after that the event stays in the inbox and is
+    /// handled again at the next start (a replay the connectors recognise).
+    async fn acknowledge(&self, seq: i64) {
+        let mut wait = Duration::from_millis(100);
+        for _ in 0..10 {
+            match self.store.ack_inbox(seq).await {
+                Ok(()) => return,
+                Err(e) if !self.is_shutting_down() => {
+                    tracing::warn!(error = %e, seq, "cannot acknowledge an inbox event yet; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+                Err(_) => break,
+            }
+        }
+        tracing::error!(
+            seq,
+            "cannot acknowledge an inbox event; it will be handled again after restart"
+        );
     }
 
     /// Moves an event that used its attempts to the dead letters and says so in its room.

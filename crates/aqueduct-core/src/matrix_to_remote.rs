@@ -24,19 +24,27 @@ struct Sender {
 }
 
 impl Inner {
-    /// Handles one Matrix event from the inbox. Never fails: problems become notices in the
-    /// room or log lines, so one bad event cannot block its queue. `maybe_sent_before`: the
-    /// event is replayed from the inbox and may already have reached the platform (see
+    /// Handles one Matrix event from the inbox. Problems become notices in the room or log
+    /// lines, so one bad event cannot block its queue, with one exception: when the bridge's
+    /// own database failed (a restart, a cut connection), the event is not done and `true`
+    /// is returned, so the caller keeps it and tries again once the database answers, rather
+    /// than dropping it. `maybe_sent_before`: the event is replayed from the inbox and may
+    /// already have reached the platform (see
     /// [`crate::event::MatrixMessage::maybe_sent_before`]).
-    pub(crate) async fn handle_matrix_event(self: &Arc<Self>, json: &str, maybe_sent_before: bool) {
+    #[must_use = "a store failure means the event must be tried again"]
+    pub(crate) async fn handle_matrix_event(
+        self: &Arc<Self>,
+        json: &str,
+        maybe_sent_before: bool,
+    ) -> bool {
         match crate::ephemeral::classify(json) {
             crate::ephemeral::Incoming::Ephemeral(edu) => {
                 self.handle_ephemeral(edu).await;
-                return;
+                return false;
             }
             crate::ephemeral::Incoming::Ignored(kind) => {
                 tracing::debug!(kind, "ignoring ephemeral data the bridge does not use");
-                return;
+                return false;
             }
             crate::ephemeral::Incoming::RoomEvent => {}
         }
@@ -44,19 +52,27 @@ impl Inner {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(error = %e, "ignoring a malformed event from the homeserver");
-                return;
+                return false;
             }
         };
         let env = if env.kind == "m.room.encrypted" {
             match self.decrypt_envelope(env, json).await {
                 Some(env) => env,
-                None => return,
+                None => return false,
             }
         } else {
             env
         };
-        if let Err(e) = self.route_matrix_event(env, maybe_sent_before).await {
-            tracing::warn!(error = %e, "Matrix event not bridged");
+        match self.route_matrix_event(env, maybe_sent_before).await {
+            Ok(()) => false,
+            Err(Error::Store(e)) => {
+                tracing::warn!(error = %e, "the bridge's database failed while it handled a Matrix event; it is kept and tried again");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Matrix event not bridged");
+                false
+            }
         }
     }
 

@@ -164,20 +164,22 @@ async fn write_loop(
     }
 }
 
-/// A failed commit is tried twice more before the records are given up on: a busy or briefly
-/// full disk should not cost a redelivery.
+/// A failed commit is tried again for up to a minute before the records are given up on: a
+/// busy or briefly full disk, or a database restarting (seconds), should not cost a
+/// redelivery; the portal queues go on meanwhile.
 async fn insert_with_retries(
     store: &dyn Store,
     records: &[MessageRecord],
 ) -> crate::store::StoreResult<()> {
+    let started = std::time::Instant::now();
     let mut delay = std::time::Duration::from_millis(50);
     let mut attempt = 1;
     loop {
         match store.insert_messages(records).await {
-            Err(e) if attempt < 3 => {
+            Err(e) if started.elapsed() < std::time::Duration::from_secs(60) => {
                 tracing::warn!(error = %e, attempt, "recording bridged messages failed; retrying");
                 tokio::time::sleep(delay).await;
-                delay *= 4;
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
                 attempt += 1;
             }
             result => return result,
