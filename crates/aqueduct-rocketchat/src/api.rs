@@ -308,7 +308,14 @@ impl RocketLogin {
             // room that are still on their way to Matrix, and a crash would lose them.
             let bridged_something = !receipts.is_empty();
             for r in receipts {
-                r.await?;
+                if let Err(e) = r.await {
+                    // Not in Matrix: forget this state, so the next push or catch-up of the
+                    // message brings the change again.
+                    if let Some(me) = &me {
+                        me.seen.lock().expect("seen").take_back(&id);
+                    }
+                    return Err(e);
+                }
             }
             if let Some(me) = me {
                 me.seen.lock().expect("seen").confirm(&id, now_seen);
@@ -384,7 +391,12 @@ impl RocketLogin {
                             me.seen.lock().expect("seen").confirm(&id, gone);
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "Rocket.Chat delete not bridged"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Rocket.Chat delete not bridged");
+                        if let Some(me) = me.upgrade() {
+                            me.seen.lock().expect("seen").take_back(&id);
+                        }
+                    }
                 }
             });
         }

@@ -89,6 +89,21 @@ impl Seen {
         }
     }
 
+    /// Takes back a [`Seen::put`] whose change did not reach Matrix: the message is again as
+    /// Matrix has it (or unknown), so the next push or catch-up brings the change again
+    /// instead of comparing equal and dropping it.
+    pub(crate) fn take_back(&mut self, id: &str) {
+        match self.bridged.get(id) {
+            Some(bridged) => {
+                self.messages.insert(id.to_owned(), bridged.clone());
+            }
+            None => {
+                self.messages.remove(id);
+                self.order.retain(|o| o != id);
+            }
+        }
+    }
+
     /// Records the message `id` as seen and in Matrix at once: the bridge's own writes,
     /// which came from Matrix, and what a saved state says.
     pub(crate) fn put_bridged(&mut self, id: &str, message: SeenMessage) {
@@ -169,6 +184,37 @@ mod tests {
             seen.recent(10),
             vec![("M1".to_owned(), first)],
             "a restart starts from what Matrix has, so the edit is bridged again"
+        );
+    }
+
+    #[test]
+    fn a_change_that_did_not_reach_matrix_is_seen_as_new_again() {
+        let mut seen = Seen::default();
+        let first = SeenMessage {
+            author: "U".into(),
+            text: text_digest("first"),
+            ..SeenMessage::default()
+        };
+        seen.put("M1", first.clone());
+        seen.take_back("M1");
+        assert_eq!(
+            seen.get("M1"),
+            None,
+            "a new message not bridged is new again"
+        );
+        seen.put_bridged("M1", first.clone());
+        seen.put(
+            "M1",
+            SeenMessage {
+                text: text_digest("edited"),
+                ..first.clone()
+            },
+        );
+        seen.take_back("M1");
+        assert_eq!(
+            seen.get("M1"),
+            Some(&first),
+            "an edit not bridged is an edit again"
         );
     }
 }
