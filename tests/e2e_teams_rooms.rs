@@ -1,7 +1,8 @@
 //! Teams rooms end to end: names, topics and members follow the chat's and channel's system
 //! messages (renamed, description changed, members added and removed); ghosts get the Teams
 //! user's name and profile photo; a new portal brings in the chat's (or channel's, threads
-//! included) earlier messages; Matrix read receipts move the Teams read marker of chats.
+//! included) earlier messages; Matrix read receipts move the Teams read marker of chats; a
+//! Matrix rename, topic, invite and kick reach the group chat (or are refused with a notice).
 
 use aqueduct_testkit::fake_teams::env::{TeamsEnv, WAIT, ghost};
 use serde_json::json;
@@ -266,6 +267,108 @@ async fn teams_matrix_read_receipts_mark_chats_read() -> anyhow::Result<()> {
         anyhow::ensure!(tokio::time::Instant::now() < deadline, "no read marker");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    t.check_conformance()?;
+    t.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_room_changes_from_matrix() -> anyhow::Result<()> {
+    let (t, alice, _mgmt) = setup().await?;
+    t.teams.post(CHAT, "u-bob", "<p>kick-off</p>");
+    let portal = t.env.accept_portal_invite(&alice).await?;
+    alice
+        .wait_for_event(&portal, WAIT, |e| e["content"]["body"] == "kick-off")
+        .await?;
+    let notice = |needle: &'static str| {
+        let bot = t.env.bot.clone();
+        move |e: &serde_json::Value| {
+            e["sender"] == bot.as_str()
+                && e["content"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains(needle))
+        }
+    };
+
+    // The room's name is the group chat's topic.
+    alice
+        .set_state(&portal, "m.room.name", "", json!({ "name": "Project Y" }))
+        .await?;
+    t.teams
+        .wait_until(WAIT, "the chat's new topic", |f| {
+            f.chat_topic(CHAT).as_deref() == Some("Project Y")
+        })
+        .await?;
+    // Teams chats have no description: the room is told so.
+    alice
+        .set_state(&portal, "m.room.topic", "", json!({ "topic": "weekly" }))
+        .await?;
+    alice
+        .wait_for_event(&portal, WAIT, notice("Teams chats have no description"))
+        .await?;
+
+    // Inviting Carol's ghost adds Carol; Teams' "added" message brings her ghost in.
+    let carol = ghost("u-carol");
+    alice.invite(&portal, &carol).await?;
+    t.teams
+        .wait_until(WAIT, "Carol in the chat", |f| {
+            f.chat_members(CHAT).contains(&"u-carol".to_owned())
+        })
+        .await?;
+    alice
+        .wait_for_event(&portal, WAIT, |e| {
+            e["type"] == "m.room.member"
+                && e["state_key"] == carol.as_str()
+                && e["content"]["membership"] == "join"
+        })
+        .await?;
+    alice
+        .request(
+            reqwest::Method::POST,
+            &format!(
+                "/_matrix/client/v3/rooms/{}/kick",
+                aqueduct_testkit::matrix_client::enc(&portal)
+            ),
+            Some(&json!({ "user_id": carol })),
+        )
+        .await?;
+    t.teams
+        .wait_until(WAIT, "Carol out of the chat", |f| {
+            !f.chat_members(CHAT).contains(&"u-carol".to_owned())
+        })
+        .await?;
+
+    // The echoes of these changes change nothing more in Matrix.
+    t.teams.post(CHAT, "u-bob", "<p>settled</p>");
+    alice
+        .wait_for_event(&portal, WAIT, |e| e["content"]["body"] == "settled")
+        .await?;
+    let events = alice.messages(&portal).await?;
+    let renames = events
+        .iter()
+        .filter(|e| e["type"] == "m.room.name" && e["content"]["name"] == "Project Y")
+        .count();
+    assert_eq!(renames, 1, "the rename's echo is not applied again");
+
+    // A 1:1 chat has no name and fixed members in Graph: the room is told.
+    const DM: &str = "19:alice_bob@unq.gbl.spaces";
+    t.teams
+        .add_chat(DM, "oneOnOne", None, &["u-alice", "u-bob"]);
+    t.teams.post(DM, "u-bob", "<p>just us</p>");
+    let dm = t.accept_new_portal(&alice, &[&portal]).await?;
+    alice
+        .wait_for_event(&dm, WAIT, |e| e["content"]["body"] == "just us")
+        .await?;
+    alice
+        .set_state(&dm, "m.room.name", "", json!({ "name": "Bob and me" }))
+        .await?;
+    alice
+        .wait_for_event(&dm, WAIT, notice("the name of a Teams 1:1 chat"))
+        .await?;
+    alice.invite(&dm, &carol).await?;
+    alice
+        .wait_for_event(&dm, WAIT, notice("the members of a Teams 1:1 chat"))
+        .await?;
+    assert!(!t.teams.chat_members(DM).contains(&"u-carol".to_owned()));
     t.check_conformance()?;
     t.stop().await
 }

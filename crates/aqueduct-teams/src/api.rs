@@ -421,6 +421,14 @@ impl NetworkApi for TeamsLogin {
     fn as_read_receipts(&self) -> Option<&dyn ReadReceiptHandler> {
         Some(self)
     }
+
+    fn as_chat_info_changes(&self) -> Option<&dyn aqueduct_core::connector::ChatInfoHandler> {
+        Some(self)
+    }
+
+    fn as_membership(&self) -> Option<&dyn aqueduct_core::connector::MembershipHandler> {
+        Some(self)
+    }
 }
 
 impl ReplyHandler for TeamsLogin {}

@@ -400,6 +400,28 @@ pub struct MarkChatRead {
     pub user: TeamworkUserIdentity,
 }
 
+/// The body of `PATCH /chats/{id}`: the only property Graph lets a chat change, its topic
+/// (group chats only; at most 250 characters, no `:`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatUpdate {
+    /// The chat's new topic, which Teams shows as the group chat's name.
+    pub topic: String,
+}
+
+/// The body of `POST /chats/{id}/members`: `microsoft.graph.aadUserConversationMember`
+/// naming the user by an OData bind to `/users/{id}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewChatMember {
+    /// Always `#microsoft.graph.aadUserConversationMember`.
+    #[serde(rename = "@odata.type")]
+    pub odata_type: &'static str,
+    /// `{graph base}/users/{id}`.
+    #[serde(rename = "user@odata.bind")]
+    pub user_bind: String,
+    /// `owner` (a member of the tenant) as Microsoft's examples give it.
+    pub roles: Vec<String>,
+}
+
 /// `microsoft.graph.driveItem`: a file or folder in OneDrive or SharePoint.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]

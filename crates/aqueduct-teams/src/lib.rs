@@ -3,7 +3,8 @@
 //! device code flow and the bridge acts as them. Chats (1:1 and group) and team channels
 //! (`channels.rs`, named as `ids.rs` says) cross both ways: text with formatting and
 //! mentions, edits, deletes, reactions, channel threads, quoted replies, files and inline
-//! images (`files.rs`), names, topics and members from system messages (`inbound.rs`),
+//! images (`files.rs`), names, topics and members from system messages (`inbound.rs`) and,
+//! for group chats, from Matrix (`room_admin.rs`),
 //! backfill (`backfill.rs`) and chat read markers; relayed messages carry their sender's
 //! name, which the engine adds. Chats are received through Graph's change notifications
 //! where the bridge has a public URL (`subscriptions.rs`, `notifications.rs`, `web.rs`) and by
@@ -30,6 +31,7 @@ mod poll;
 mod poll_state;
 pub mod reactions;
 pub mod resource_crypto;
+mod room_admin;
 mod subscriptions;
 mod tokens;
 mod web;

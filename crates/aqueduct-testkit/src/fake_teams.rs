@@ -4,6 +4,7 @@
 //! (`specs/graph/`); departures are collected in [`FakeTeams::violations`].
 
 mod channels;
+mod chat_admin;
 pub mod csdl;
 mod drive;
 pub mod env;
@@ -51,8 +52,18 @@ impl FakeTeams {
             .route("/v1.0/me", get(me))
             .route("/v1.0/users/{id}", get(user))
             .route("/v1.0/me/chats", get(my_chats))
-            .route("/v1.0/chats/{chat}", get(chat))
-            .route("/v1.0/chats/{chat}/members", get(members))
+            .route(
+                "/v1.0/chats/{chat}",
+                get(chat).patch(chat_admin::update_chat),
+            )
+            .route(
+                "/v1.0/chats/{chat}/members",
+                get(members).post(chat_admin::add_member),
+            )
+            .route(
+                "/v1.0/chats/{chat}/members/{membership}",
+                axum::routing::delete(chat_admin::remove_member),
+            )
             .route(
                 "/v1.0/chats/{chat}/messages",
                 get(messages).post(post_message),
@@ -511,7 +522,7 @@ async fn members(
         .map(|m| {
             json!({
                 "@odata.type": "#microsoft.graph.aadUserConversationMember",
-                "id": format!("member-{m}"),
+                "id": chat_admin::membership_id(&id, m),
                 "roles": ["owner"],
                 "displayName": s.users.get(m).map(|u| u.0.clone()),
                 "userId": m,

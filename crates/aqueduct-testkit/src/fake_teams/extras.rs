@@ -431,25 +431,7 @@ impl FakeTeams {
 
     /// Posts a system message (`systemEventMessage` with `eventDetail`) in a chat.
     pub(crate) fn system_message(&self, place: Place<'_>, detail: Value) -> String {
-        let mut s = self.lock();
-        let now = s.tick();
-        let m = TeamsMessage {
-            message_type: "systemEventMessage".into(),
-            event_detail: Some(detail),
-            ..TeamsMessage::new(now.to_string(), "", "<systemEventMessage/>", now)
-        };
-        let found = csdl::Csdl::graph().check(&s.message_json_at(place, &m), "chatMessage");
-        s.violations.extend(found);
-        match place {
-            Place::Chat(chat) => s.chats.get_mut(chat).expect("chat exists").messages.push(m),
-            Place::Channel(team, channel) => s
-                .channels
-                .get_mut(&(team.to_owned(), channel.to_owned()))
-                .expect("channel exists")
-                .messages
-                .push(m),
-        }
-        now.to_string()
+        self.lock().system_message(place, detail)
     }
 
     /// `by` adds `user` to a group chat (a system message says so).

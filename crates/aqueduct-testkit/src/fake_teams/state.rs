@@ -222,7 +222,7 @@ impl State {
         Some(json!({"id": id, "displayName": name, "userPrincipalName": upn, "mail": upn}))
     }
 
-    fn identity(&self, user: &str) -> Value {
+    pub(crate) fn identity(&self, user: &str) -> Value {
         let name = self.users.get(user).map(|u| u.0.clone());
         json!({"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": user, "displayName": name, "userIdentityType": "aadUser"})
     }
@@ -303,6 +303,31 @@ impl State {
                 "user": {"user": {"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": u, "displayName": null, "userIdentityType": "aadUser"}}
             })).collect::<Vec<_>>(),
         })
+    }
+
+    /// Posts a system message (`systemEventMessage` with `eventDetail`) in a chat or
+    /// channel; answers its id.
+    pub(crate) fn system_message(&mut self, place: Place<'_>, detail: Value) -> String {
+        let s = self;
+        let now = s.tick();
+        let m = TeamsMessage {
+            message_type: "systemEventMessage".into(),
+            event_detail: Some(detail),
+            ..TeamsMessage::new(now.to_string(), "", "<systemEventMessage/>", now)
+        };
+        let found = crate::fake_teams::csdl::Csdl::graph()
+            .check(&s.message_json_at(place, &m), "chatMessage");
+        s.violations.extend(found);
+        match place {
+            Place::Chat(chat) => s.chats.get_mut(chat).expect("chat exists").messages.push(m),
+            Place::Channel(team, channel) => s
+                .channels
+                .get_mut(&(team.to_owned(), channel.to_owned()))
+                .expect("channel exists")
+                .messages
+                .push(m),
+        }
+        now.to_string()
     }
 
     pub(crate) fn message_json(&self, chat: &str, m: &TeamsMessage) -> Value {
