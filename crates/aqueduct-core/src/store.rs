@@ -52,8 +52,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The portal for a remote chat, if known.
     async fn portal_by_key(&self, key: &PortalKey) -> StoreResult<Option<Portal>>;
-    /// The portal bridged to a Matrix room, if any.
+    /// The portal bridged to a Matrix room, if any. A hub room has several; this is the
+    /// first of them by key (connector, chat, receiver), as [`Store::portals_by_room`] lists
+    /// them.
     async fn portal_by_room(&self, room_id: &str) -> StoreResult<Option<Portal>>;
+    /// Every portal bridged to a Matrix room (a hub room has several), ordered by key.
+    async fn portals_by_room(&self, room_id: &str) -> StoreResult<Vec<Portal>>;
     /// Inserts or replaces the portal with this key.
     async fn upsert_portal(&self, portal: &Portal) -> StoreResult<()>;
     /// Forgets a portal and its message and reaction mappings.
@@ -102,6 +106,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<MessageRecord>>;
     /// The part carried by a Matrix event, if the event is bridged.
     async fn message_by_event(&self, event_id: &str) -> StoreResult<Option<MessageRecord>>;
+    /// The part a Matrix event carries in one portal, if it is bridged there. In a hub room
+    /// one Matrix event maps to one message per portal.
+    async fn message_by_event_in(
+        &self,
+        portal: &PortalKey,
+        event_id: &str,
+    ) -> StoreResult<Option<MessageRecord>>;
     /// Forgets every part of one remote message.
     async fn delete_message(
         &self,
@@ -123,8 +134,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<ReactionRecord>>;
     /// The reaction carried by a Matrix event, if bridged.
     async fn reaction_by_event(&self, event_id: &str) -> StoreResult<Option<ReactionRecord>>;
-    /// Forgets a reaction by its Matrix event.
+    /// Forgets a reaction by its Matrix event, in every portal.
     async fn delete_reaction(&self, event_id: &str) -> StoreResult<()>;
+    /// The reaction a Matrix event carries in one portal, if bridged there (a hub room
+    /// records one per portal).
+    async fn reaction_by_event_in(
+        &self,
+        portal: &PortalKey,
+        event_id: &str,
+    ) -> StoreResult<Option<ReactionRecord>>;
+    /// Forgets the reaction a Matrix event carries in one portal; the other portals' records
+    /// of it stay.
+    async fn delete_reaction_in(&self, portal: &PortalKey, event_id: &str) -> StoreResult<()>;
 
     /// The management room of a Matrix user, if one was set up.
     async fn management_room(&self, matrix_user: &str) -> StoreResult<Option<String>>;

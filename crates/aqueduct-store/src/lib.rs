@@ -100,6 +100,7 @@ impl SqlStore {
         &self,
         cached: std::result::Result<Portal, portal_cache::Generation>,
         read: impl std::future::Future<Output = Result<Option<Portal>>>,
+        by_room: bool,
     ) -> StoreResult<Option<Portal>> {
         let read_at = match cached {
             Ok(portal) => return Ok(Some(portal)),
@@ -107,7 +108,7 @@ impl SqlStore {
         };
         let found = read.await?;
         if let Some(p) = &found {
-            self.portals.remember(p, read_at);
+            self.portals.remember(p, read_at, by_room);
         }
         Ok(found)
     }
@@ -166,16 +167,25 @@ impl Store for SqlStore {
     }
 
     async fn portal_by_key(&self, key: &PortalKey) -> StoreResult<Option<Portal>> {
-        self.cached_portal(self.portals.by_key(key), portal::by_key(&self.pool, key))
-            .await
+        self.cached_portal(
+            self.portals.by_key(key),
+            portal::by_key(&self.pool, key),
+            false,
+        )
+        .await
     }
 
     async fn portal_by_room(&self, room_id: &str) -> StoreResult<Option<Portal>> {
         self.cached_portal(
             self.portals.by_room(room_id),
             portal::by_room(&self.pool, room_id),
+            true,
         )
         .await
+    }
+
+    async fn portals_by_room(&self, room_id: &str) -> StoreResult<Vec<Portal>> {
+        Ok(portal::all_by_room(&self.pool, room_id).await?)
     }
 
     async fn upsert_portal(&self, portal: &Portal) -> StoreResult<()> {
@@ -263,6 +273,14 @@ impl Store for SqlStore {
         Ok(message::by_event(&self.pool, event_id).await?)
     }
 
+    async fn message_by_event_in(
+        &self,
+        portal: &PortalKey,
+        event_id: &str,
+    ) -> StoreResult<Option<MessageRecord>> {
+        Ok(message::by_event_in(&self.pool, portal, event_id).await?)
+    }
+
     async fn delete_message(
         &self,
         portal: &PortalKey,
@@ -295,6 +313,18 @@ impl Store for SqlStore {
 
     async fn delete_reaction(&self, event_id: &str) -> StoreResult<()> {
         Ok(reaction::delete_by_event(&self.writer, event_id).await?)
+    }
+
+    async fn reaction_by_event_in(
+        &self,
+        portal: &PortalKey,
+        event_id: &str,
+    ) -> StoreResult<Option<ReactionRecord>> {
+        Ok(reaction::by_event_in(&self.pool, portal, event_id).await?)
+    }
+
+    async fn delete_reaction_in(&self, portal: &PortalKey, event_id: &str) -> StoreResult<()> {
+        Ok(reaction::delete_by_event_in(&self.writer, portal, event_id).await?)
     }
 
     async fn insert_custom_emoji(&self, emoji: &CustomEmojiRecord) -> StoreResult<()> {

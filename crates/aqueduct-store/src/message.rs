@@ -106,6 +106,31 @@ pub(crate) async fn by_event(pool: &AnyPool, event_id: &str) -> Result<Option<Me
     row.as_ref().map(from_row).transpose().map_err(query(OP))
 }
 
+/// The part an event carries in one portal: in a hub room one Matrix event maps to one
+/// message per portal.
+pub(crate) async fn by_event_in(
+    pool: &AnyPool,
+    portal: &PortalKey,
+    event_id: &str,
+) -> Result<Option<MessageRecord>> {
+    const OP: &str = "message_by_event_in";
+    let row = sqlx::query(
+        "SELECT connector, chat, receiver, remote_id, part, event_id, room_id, sender_mxid,
+                remote_sender, thread_root, timestamp_ms
+         FROM message
+         WHERE event_id = $1 AND connector = $2 AND chat = $3 AND receiver = $4
+         ORDER BY seq LIMIT 1",
+    )
+    .bind(event_id)
+    .bind(portal.connector.as_str())
+    .bind(portal.chat.as_str())
+    .bind(receiver_column(portal))
+    .fetch_optional(pool)
+    .await
+    .map_err(query(OP))?;
+    row.as_ref().map(from_row).transpose().map_err(query(OP))
+}
+
 pub(crate) async fn delete(
     pool: &AnyPool,
     portal: &PortalKey,

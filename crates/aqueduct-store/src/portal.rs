@@ -57,13 +57,30 @@ pub(crate) async fn by_room(pool: &AnyPool, room_id: &str) -> Result<Option<Port
     const OP: &str = "portal_by_room";
     let row = sqlx::query(
         "SELECT connector, chat, receiver, room_id, name, topic, is_direct, relay_login
-         FROM portal WHERE room_id = $1",
+         FROM portal WHERE room_id = $1 ORDER BY connector, chat, receiver LIMIT 1",
     )
     .bind(room_id)
     .fetch_optional(pool)
     .await
     .map_err(query(OP))?;
     row.as_ref().map(from_row).transpose().map_err(query(OP))
+}
+
+/// Every portal of a room (a hub room has several), ordered by key.
+pub(crate) async fn all_by_room(pool: &AnyPool, room_id: &str) -> Result<Vec<Portal>> {
+    const OP: &str = "portals_by_room";
+    let rows = sqlx::query(
+        "SELECT connector, chat, receiver, room_id, name, topic, is_direct, relay_login
+         FROM portal WHERE room_id = $1 ORDER BY connector, chat, receiver",
+    )
+    .bind(room_id)
+    .fetch_all(pool)
+    .await
+    .map_err(query(OP))?;
+    rows.iter()
+        .map(from_row)
+        .collect::<Result<_, _>>()
+        .map_err(query(OP))
 }
 
 pub(crate) async fn upsert(pool: &AnyPool, portal: &Portal) -> Result<()> {

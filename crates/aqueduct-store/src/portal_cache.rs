@@ -68,7 +68,10 @@ impl PortalCache {
     }
 
     /// Keeps a row read from the database, unless a write happened since `read_at`.
-    pub(crate) fn remember(&self, portal: &Portal, read_at: Generation) {
+    /// `by_room`: the row was read as the room's portal (the first of a hub room's, by key),
+    /// so it may answer for the room too; a row read by key may not, since a hub room has
+    /// several.
+    pub(crate) fn remember(&self, portal: &Portal, read_at: Generation, by_room: bool) {
         let mut state = self.state();
         if state.generation != read_at.0 {
             return;
@@ -77,15 +80,19 @@ impl PortalCache {
             state.by_key.clear();
             state.key_by_room.clear();
         }
-        state.insert(portal.clone());
+        state.insert(portal.clone(), by_room);
     }
 
-    /// The row for `portal.key` is now `portal`.
+    /// The row for `portal.key` is now `portal`. Which portal answers for its room may have
+    /// changed (a hub room's first by key), so that is read again on the next look-up.
     pub(crate) fn written(&self, portal: &Portal) {
         let mut state = self.state();
         state.generation += 1;
         state.remove(&portal.key);
-        state.insert(portal.clone());
+        if let Some(room) = &portal.room_id {
+            state.key_by_room.remove(room);
+        }
+        state.insert(portal.clone(), false);
     }
 
     /// The row for `key` is gone.
@@ -105,8 +112,8 @@ impl PortalCache {
 }
 
 impl State {
-    fn insert(&mut self, portal: Portal) {
-        if let Some(room) = &portal.room_id {
+    fn insert(&mut self, portal: Portal, by_room: bool) {
+        if let Some(room) = portal.room_id.as_ref().filter(|_| by_room) {
             self.key_by_room.insert(room.clone(), portal.key.clone());
         }
         self.by_key.insert(portal.key.clone(), portal);
@@ -137,13 +144,22 @@ mod tests {
     }
 
     #[test]
+    fn a_row_read_by_key_does_not_answer_for_its_room() {
+        let cache = PortalCache::default();
+        let second = portal("C2", Some("!hub:x"));
+        cache.remember(&second, cache.by_key(&second.key).unwrap_err(), false);
+        assert_eq!(cache.by_key(&second.key).unwrap(), second);
+        assert!(cache.by_room("!hub:x").is_err());
+    }
+
+    #[test]
     fn a_row_read_while_a_write_happened_is_not_kept() {
         let cache = PortalCache::default();
         let old = portal("C1", Some("!old:x"));
         let read_at = cache.by_key(&old.key).unwrap_err();
         let new = portal("C1", Some("!new:x"));
         cache.written(&new);
-        cache.remember(&old, read_at);
+        cache.remember(&old, read_at, true);
         assert_eq!(cache.by_key(&old.key).unwrap(), new);
         assert!(cache.by_room("!old:x").is_err());
     }
@@ -152,11 +168,15 @@ mod tests {
     fn a_moved_room_is_found_only_under_its_new_id() {
         let cache = PortalCache::default();
         let first = portal("C1", Some("!a:x"));
-        cache.remember(&first, cache.by_key(&first.key).unwrap_err());
+        cache.remember(&first, cache.by_key(&first.key).unwrap_err(), true);
         assert_eq!(cache.by_room("!a:x").unwrap(), first);
         let moved = portal("C1", Some("!b:x"));
         cache.written(&moved);
         assert!(cache.by_room("!a:x").is_err());
+        // Which portal answers for a room is read again after a write (a hub room's first).
+        assert!(cache.by_room("!b:x").is_err());
+        assert_eq!(cache.by_key(&moved.key).unwrap(), moved);
+        cache.remember(&moved, cache.by_room("!b:x").unwrap_err(), true);
         assert_eq!(cache.by_room("!b:x").unwrap(), moved);
         cache.deleted(&moved.key);
         assert!(cache.by_key(&moved.key).is_err());

@@ -78,6 +78,48 @@ pub(crate) async fn by_event(pool: &AnyPool, event_id: &str) -> Result<Option<Re
     row.as_ref().map(from_row).transpose().map_err(query(OP))
 }
 
+/// The reaction an event carries in one portal (a hub room records one per portal).
+pub(crate) async fn by_event_in(
+    pool: &AnyPool,
+    portal: &PortalKey,
+    event_id: &str,
+) -> Result<Option<ReactionRecord>> {
+    const OP: &str = "reaction_by_event_in";
+    let row = sqlx::query(
+        "SELECT connector, chat, receiver, target, remote_sender, reaction_key, event_id
+         FROM reaction
+         WHERE event_id = $1 AND connector = $2 AND chat = $3 AND receiver = $4 LIMIT 1",
+    )
+    .bind(event_id)
+    .bind(portal.connector.as_str())
+    .bind(portal.chat.as_str())
+    .bind(receiver_column(portal))
+    .fetch_optional(pool)
+    .await
+    .map_err(query(OP))?;
+    row.as_ref().map(from_row).transpose().map_err(query(OP))
+}
+
+/// Forgets the reaction an event carries in one portal only.
+pub(crate) async fn delete_by_event_in(
+    pool: &AnyPool,
+    portal: &PortalKey,
+    event_id: &str,
+) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM reaction
+         WHERE event_id = $1 AND connector = $2 AND chat = $3 AND receiver = $4",
+    )
+    .bind(event_id)
+    .bind(portal.connector.as_str())
+    .bind(portal.chat.as_str())
+    .bind(receiver_column(portal))
+    .execute(pool)
+    .await
+    .map_err(query("delete_reaction_in"))?;
+    Ok(())
+}
+
 pub(crate) async fn delete_by_event(pool: &AnyPool, event_id: &str) -> Result<()> {
     sqlx::query("DELETE FROM reaction WHERE event_id = $1")
         .bind(event_id)

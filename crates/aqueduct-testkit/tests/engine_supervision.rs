@@ -98,6 +98,10 @@ impl Store for Flaky {
         self.check("portal_by_room");
         self.inner.portal_by_room(room_id).await
     }
+    async fn portals_by_room(&self, room_id: &str) -> StoreResult<Vec<Portal>> {
+        self.check("portals_by_room");
+        self.inner.portals_by_room(room_id).await
+    }
     async fn upsert_portal(&self, portal: &Portal) -> StoreResult<()> {
         self.check("upsert_portal");
         self.inner.upsert_portal(portal).await
@@ -171,6 +175,14 @@ impl Store for Flaky {
         self.check("message_by_event");
         self.inner.message_by_event(event_id).await
     }
+    async fn message_by_event_in(
+        &self,
+        portal: &PortalKey,
+        event_id: &str,
+    ) -> StoreResult<Option<MessageRecord>> {
+        self.check("message_by_event_in");
+        self.inner.message_by_event_in(portal, event_id).await
+    }
     async fn delete_message(
         &self,
         portal: &PortalKey,
@@ -204,6 +216,18 @@ impl Store for Flaky {
     async fn delete_reaction(&self, event_id: &str) -> StoreResult<()> {
         self.check("delete_reaction");
         self.inner.delete_reaction(event_id).await
+    }
+    async fn reaction_by_event_in(
+        &self,
+        portal: &PortalKey,
+        event_id: &str,
+    ) -> StoreResult<Option<ReactionRecord>> {
+        self.check("reaction_by_event_in");
+        self.inner.reaction_by_event_in(portal, event_id).await
+    }
+    async fn delete_reaction_in(&self, portal: &PortalKey, event_id: &str) -> StoreResult<()> {
+        self.check("delete_reaction_in");
+        self.inner.delete_reaction_in(portal, event_id).await
     }
     async fn management_room(&self, matrix_user: &str) -> StoreResult<Option<String>> {
         self.check("management_room");

@@ -8,6 +8,7 @@
 
 mod custom_emoji;
 mod fixtures;
+mod hub;
 mod inbox;
 mod login;
 mod message;
@@ -16,6 +17,7 @@ mod reaction;
 mod rooms;
 
 pub use custom_emoji::*;
+pub use hub::*;
 pub use inbox::*;
 pub use login::*;
 pub use message::*;
@@ -74,6 +76,8 @@ macro_rules! store_conformance_tests {
             membership_set_unset,
             membership_forget_room,
             custom_emoji_by_source_and_mxc,
+            hub_room_holds_several_portals,
+            hub_event_maps_once_per_portal,
         }
     };
 }
