@@ -290,6 +290,35 @@ async fn a_notification_with_a_wrong_client_state_changes_nothing() -> anyhow::R
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_deletes_the_subscriptions() -> anyhow::Result<()> {
+    let s = setup("").await?;
+    let bridge = s.env.start_in_process().await?;
+    let sub = sign_in(&s).await?;
+    let room = s.env.management_room(&s.alice).await?;
+    s.env
+        .command(&s.alice, &room, "logout teams", "Logged out")
+        .await?;
+    // By the time the bot says so, Graph has no subscription of Alice's left.
+    let left: Vec<_> = s
+        .teams
+        .subscriptions()
+        .into_iter()
+        .filter(|k| k.owner == "u-alice")
+        .collect();
+    assert!(left.is_empty(), "Alice's subscriptions are gone: {left:#?}");
+    assert!(
+        s.teams
+            .requests()
+            .contains(&format!("DELETE /subscriptions/{}", sub.id)),
+        "{:#?}",
+        s.teams.requests()
+    );
+    assert_conforms(&s.teams);
+    bridge.stop().await?;
+    s.env.synapse.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_are_renewed_before_they_end_and_replaced_when_graph_lost_one()
 -> anyhow::Result<()> {
     // Six-second subscriptions, without resource data (each notification then means a look).

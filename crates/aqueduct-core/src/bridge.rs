@@ -394,6 +394,7 @@ impl Inner {
             .expect("logins lock")
             .remove(&(connector.clone(), id.clone()));
         if let Some(l) = removed {
+            l.api.log_out().await;
             l.api.disconnect().await;
         }
         self.store.delete_login(connector, id).await?;

@@ -249,6 +249,12 @@ pub trait NetworkApi: Send + Sync + 'static {
     /// Stops receiving, releases connections and saves connector state not yet saved.
     /// Idempotent: the engine calls it again after in-flight work has drained.
     async fn disconnect(&self);
+    /// The account is being logged out for good (its owner's `logout`, or credentials that
+    /// stopped working), unlike [`NetworkApi::disconnect`], which a restart follows: release
+    /// what the platform keeps for this login (webhook subscriptions, sessions). Best
+    /// effort: failures are logged, never raised. Called before `disconnect`. The default
+    /// does nothing.
+    async fn log_out(&self) {}
     /// Facts about a chat this account can see.
     async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo>;
     /// Facts about a remote user.

@@ -258,6 +258,17 @@ impl NetworkApi for TeamsLogin {
         self.save_state(state).await;
     }
 
+    /// Stops receiving first, so no subscription is made again, then deletes the login's
+    /// change-notification subscriptions (`DELETE /subscriptions/{id}`).
+    async fn log_out(&self) {
+        let task = self.poller.lock().expect("poller").take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+        crate::subscriptions::remove_all(self).await;
+    }
+
     async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo> {
         if let Conversation::Channel { team, channel } = Conversation::of(chat.as_str()) {
             return crate::channels::channel_info(self, team, channel, chat.as_str()).await;

@@ -540,6 +540,60 @@ async fn drop_orphans(login: &TeamsLogin, settings: &Settings) {
     }
 }
 
+/// Deletes every subscription of the login (it is logging out): those it keeps, and any
+/// other Graph lists for this user to this bridge's notification URL (one made by a
+/// keeper stopped mid-request). Afterwards Graph notifies no one of this user's chats and
+/// the login keeps no subscription. Failures are logged: an undeleted subscription ends by
+/// itself within the hour, and its notifications are refused meanwhile (no login knows
+/// its `clientState`).
+pub(crate) async fn remove_all(login: &TeamsLogin) {
+    let known: Vec<Subscription> = std::mem::take(&mut login.notifications.inner().subscriptions);
+    login.notifications.changed();
+    let mut ids: Vec<String> = known.into_iter().map(|s| s.id).collect();
+    if let Some(settings) = &login.notifications.settings {
+        match login
+            .graph
+            .get::<Collection<Listed>>("/subscriptions", &[])
+            .await
+        {
+            Ok(listed) => {
+                for s in listed.value {
+                    let ours =
+                        s.notification_url.as_deref() == Some(settings.notification_url.as_str());
+                    if ours && !ids.contains(&s.id) {
+                        ids.push(s.id);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::info!(login = %login.id(), error = %e, "cannot list the Teams subscriptions to delete")
+            }
+        }
+    }
+    for id in ids {
+        let path = format!("/subscriptions/{}", crate::poll::encode(&id));
+        let (status, text) = match login
+            .graph
+            .try_call::<()>(Method::DELETE, &path, None)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::warn!(login = %login.id(), subscription = %id, error = %e, "cannot delete a Teams subscription at logout; it ends within the hour");
+                continue;
+            }
+        };
+        match status {
+            200..=299 | 404 => {
+                tracing::info!(login = %login.id(), subscription = %id, "deleted a Teams subscription at logout")
+            }
+            _ => {
+                tracing::warn!(login = %login.id(), subscription = %id, status, answer = %text, "Graph refused to delete a Teams subscription at logout; it ends within the hour")
+            }
+        }
+    }
+}
+
 /// Makes the login's key when it has none or the newest is due for rotation; true when it
 /// made one. Old keys beyond [`KEYS_KEPT`] and expired ones are dropped.
 async fn ensure_key(login: &TeamsLogin) -> Result<bool, ConnectorError> {
