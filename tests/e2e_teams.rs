@@ -1,7 +1,8 @@
 //! Microsoft Teams end to end: the real Synapse, the bridge, and the fake Teams tenant
 //! (identity platform and Graph, checked against Microsoft's CSDL). Sign-in with the device
 //! code flow, then a group chat both ways: messages, mentions, edits, deletes and reactions,
-//! a renewed access token and Graph's throttling on the way.
+//! a renewed access token and Graph's throttling on the way; posts kept to the configured
+//! per-chat pace.
 
 use aqueduct_core::ghost_ids::GhostNamer;
 use aqueduct_core::ids::{ConnectorId, RemoteUserId};
@@ -304,6 +305,46 @@ async fn a_burst_larger_than_a_page_arrives_whole_and_in_order() -> anyhow::Resu
         .collect();
     let expected: Vec<String> = (0..120).map(|i| format!("burst {i}")).collect();
     assert_eq!(bodies, expected, "every message once, in order");
+    t.check_conformance()?;
+    t.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_keep_to_the_configured_send_pace() -> anyhow::Result<()> {
+    use aqueduct_testkit::fake_teams::env::TeamsEnv;
+    // One at once, then two a second: three messages sent together take a second to post.
+    let t = TeamsEnv::start("    send_pace:\n      burst: 1\n      per_second: 2\n").await?;
+    t.teams
+        .add_user("u-alice", "Alice Teams", "alice@contoso.com");
+    t.teams.add_user("u-bob", "Bob Teams", "bob@contoso.com");
+    t.teams
+        .add_chat(CHAT, "group", Some("Project"), &["u-alice", "u-bob"]);
+    let alice = t.env.user("alice").await?;
+    t.login(&alice, "u-alice").await?;
+    t.teams.post(CHAT, "u-bob", "<p>open</p>");
+    let portal = t.accept_new_portal(&alice, &[]).await?;
+    alice
+        .wait_for_event(&portal, WAIT, |e| e["content"]["body"] == "open")
+        .await?;
+    for i in 0..3 {
+        alice.send_text(&portal, &format!("paced {i}")).await?;
+    }
+    let posted = t
+        .teams
+        .wait_for(CHAT, WAIT, |m| {
+            m.iter().filter(|m| m.html.contains("paced")).count() == 3
+        })
+        .await?;
+    let times: Vec<i64> = posted
+        .iter()
+        .filter(|m| m.html.contains("paced"))
+        .map(|m| m.created_ms)
+        .collect();
+    // Two waits of half a second each (the default pace would post all three at once).
+    assert!(
+        times[2] - times[0] >= 900,
+        "posted at {times:?}: faster than the configured pace"
+    );
     t.check_conformance()?;
     t.stop().await
 }

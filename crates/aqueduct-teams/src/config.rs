@@ -58,6 +58,50 @@ pub struct TeamsConfig {
     /// message subscriptions an hour at most); each is renewed well before it ends.
     #[serde(default = "default_subscription_lifetime")]
     pub subscription_lifetime_secs: u64,
+    /// How fast one login posts into one chat or channel (default: bursts of 5, then 1 per
+    /// second, within Graph's documented "about ten messages per ten seconds per chat").
+    /// Posts over it wait; none are dropped.
+    #[serde(default)]
+    pub send_pace: SendPace,
+}
+
+/// A per-chat posting pace: a token bucket holding up to `burst` posts, refilled at
+/// `per_second` (the connector kit's [`aqueduct_connector::pacing::Pace`]).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SendPace {
+    /// Posts allowed back to back after a quiet spell (at least 1).
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+    /// Posts per second in the long run (more than 0).
+    #[serde(default = "default_per_second")]
+    pub per_second: f64,
+}
+
+fn default_burst() -> u32 {
+    5
+}
+
+fn default_per_second() -> f64 {
+    1.0
+}
+
+impl Default for SendPace {
+    fn default() -> Self {
+        Self {
+            burst: default_burst(),
+            per_second: default_per_second(),
+        }
+    }
+}
+
+impl From<SendPace> for aqueduct_connector::pacing::Pace {
+    fn from(p: SendPace) -> Self {
+        Self {
+            burst: p.burst,
+            per_second: p.per_second,
+        }
+    }
 }
 
 /// How a login receives.
@@ -146,6 +190,7 @@ impl TeamsConfig {
             fallback_poll_secs: default_fallback_poll(),
             resource_data: true,
             subscription_lifetime_secs: default_subscription_lifetime(),
+            send_pace: SendPace::default(),
         }
     }
 
@@ -255,6 +300,30 @@ mod receive_tests {
         assert!(err.contains("public URL"), "{err}");
         assert!(
             serde_json::from_str::<TeamsConfig>(r#"{"client_id": "c", "receive": "push"}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_send_pace_defaults_to_five_at_once_then_one_a_second() {
+        let plain = parse(r#"{"client_id": "c"}"#);
+        assert_eq!(
+            plain.send_pace,
+            SendPace {
+                burst: 5,
+                per_second: 1.0
+            }
+        );
+        let faster = parse(r#"{"client_id": "c", "send_pace": {"per_second": 20}}"#);
+        assert_eq!(
+            faster.send_pace,
+            SendPace {
+                burst: 5,
+                per_second: 20.0
+            }
+        );
+        assert!(
+            serde_json::from_str::<TeamsConfig>(r#"{"client_id": "c", "send_pace": {"rate": 2}}"#)
                 .is_err()
         );
     }

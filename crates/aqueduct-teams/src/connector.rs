@@ -166,7 +166,12 @@ impl NetworkConnector for TeamsConnector {
             login.id.clone(),
             bridge.clone(),
         ));
-        let graph = Graph::new(self.http.clone(), self.config.graph_base(), tokens);
+        let graph = Graph::new(
+            self.http.clone(),
+            self.config.graph_base(),
+            tokens,
+            self.config.send_pace.into(),
+        );
         let api = TeamsLogin::new(self.config.clone(), graph, login.clone(), bridge);
         self.logins.add(&api);
         Ok(api as Arc<dyn NetworkApi>)

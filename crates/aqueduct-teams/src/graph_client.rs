@@ -25,21 +25,20 @@ pub(crate) struct Graph {
     tokens: Arc<Tokens>,
     /// When Graph said to come back (shared by clones: one login's requests).
     limits: RateLimits,
-    /// Posts per chat kept to Graph's pace (about ten per ten seconds per chat).
+    /// Posts per chat kept to a pace (Graph allows about ten per ten seconds per chat).
     pacer: ChatPacer,
 }
 
 impl Graph {
-    pub(crate) fn new(http: reqwest::Client, base: &str, tokens: Arc<Tokens>) -> Self {
+    /// Graph at `base` for the login whose tokens are `tokens`, posting into each chat at
+    /// `pace` (`send_pace` in the config).
+    pub(crate) fn new(http: reqwest::Client, base: &str, tokens: Arc<Tokens>, pace: Pace) -> Self {
         Self {
             http,
             base: Arc::from(base.trim_end_matches('/')),
             tokens,
             limits: RateLimits::default(),
-            pacer: ChatPacer::new(Pace {
-                burst: 5,
-                per_second: 1.0,
-            }),
+            pacer: ChatPacer::new(pace),
         }
     }
 
