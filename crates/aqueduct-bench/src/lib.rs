@@ -305,20 +305,14 @@ async fn measure_all(
         step(&format!(
             "{name}: both ways through the connector and its fake"
         ));
-        // Teams is polled: a burst is at most one page of a chat's changes (more would be
-        // lost, see `TEAMS_BURST_MAX`), and its latency holds up to one poll interval. Its
-        // posts keep the connector's per-chat pace, which no setting raises (`TEAMS_SEND_MAX`).
-        let (burst, received, sent, paced) = match portal.side {
+        // Teams is polled: a burst is at most one page of a chat's changes (see
+        // `TEAMS_BURST_MAX`), and its latency holds up to one poll interval.
+        let (burst, received) = match portal.side {
             platforms::Side::Teams => (
                 sizes.burst.min(platforms::TEAMS_BURST_MAX),
                 format!(", polled every {} s", platforms::TEAMS_POLL_INTERVAL_SECS),
-                sizes.burst.min(platforms::TEAMS_SEND_MAX),
-                format!(
-                    ", at the connector's per-chat pace ({})",
-                    platforms::TEAMS_SEND_PACE
-                ),
             ),
-            _ => (sizes.burst, String::new(), sizes.burst, String::new()),
+            _ => (sizes.burst, String::new()),
         };
         let requests = || bench.env.fakes.request_counts(portal.side);
         let before = requests();
@@ -336,9 +330,8 @@ async fn measure_all(
         to_matrix.platform_requests = Some(proxy::diff(&before, &between));
         m.push(to_matrix);
         let mut from_matrix = bench
-            .matrix_to_remote(&format!("S3 {name}"), portal, None, sent)
+            .matrix_to_remote(&format!("S3 {name}"), portal, None, sizes.burst)
             .await?;
-        from_matrix.description.push_str(&paced);
         from_matrix.platform_requests = Some(proxy::diff(&between, &requests()));
         m.push(from_matrix);
         if portal.side == platforms::Side::Teams {
