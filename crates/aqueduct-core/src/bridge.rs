@@ -64,6 +64,10 @@ impl Default for BridgeConfig {
 /// Content key marking events the bridge sent as a double puppet.
 pub const DOUBLE_PUPPET_MARKER: &str = "io.aqueduct.double_puppet_source";
 
+/// Content key naming the network a double-puppeted event came from, so that in a hub room
+/// it reaches the room's other chats and not its own again.
+pub const SOURCE_NETWORK_KEY: &str = "io.aqueduct.source_network";
+
 /// A room member's (display name, avatar `mxc://`), each if set.
 pub(crate) type MemberProfile = (Option<String>, Option<String>);
 
@@ -139,6 +143,9 @@ pub(crate) struct Inner {
     pub(crate) ghosts: Mutex<HashMap<(ConnectorId, RemoteUserId), Ghost>>,
     /// Room id -> portal key, for routing Matrix events.
     pub(crate) room_portals: Mutex<HashMap<String, PortalKey>>,
+    /// Rooms bridged to more than one chat; kept in step with the store by `link` and
+    /// `unbridge` (not a cache: never trimmed).
+    pub(crate) hub_rooms: crate::hub_rooms::HubRooms,
     /// Room id -> users typing there, to turn typing snapshots into starts and stops.
     pub(crate) typing: Mutex<HashMap<String, HashSet<String>>>,
     /// (room, user) -> (display name, avatar) as their member event says, so messages sent on
@@ -211,6 +218,7 @@ impl Bridge {
                 members: Mutex::new(HashSet::new()),
                 ghosts: Mutex::new(HashMap::new()),
                 room_portals: Mutex::new(HashMap::new()),
+                hub_rooms: Default::default(),
                 typing: Mutex::new(HashMap::new()),
                 profiles: Mutex::new(HashMap::new()),
                 decryptor: std::sync::OnceLock::new(),
@@ -255,6 +263,7 @@ impl Bridge {
     /// (including events left from before a restart). Logins that fail to connect are
     /// reported and retried by their connector; they do not stop the start.
     pub async fn start(&self) -> Result<()> {
+        self.inner.load_hub_rooms().await?;
         for login in self.inner.store.list_logins().await? {
             if let Err(e) = self.inner.activate_login(login.clone()).await {
                 tracing::warn!(connector = %login.connector, login = %login.id, error = %e, "login failed to start");
@@ -277,10 +286,16 @@ impl Bridge {
             return Err(Error::ShuttingDown);
         }
         let n = events.len();
+        // Which rooms are hub rooms decides what is an echo; known once the engine started.
+        self.inner.hub_rooms.loaded().await;
         let bot = self.inner.matrix.bot_user_id();
         let events: Vec<_> = events
             .into_iter()
-            .filter(|(_, json)| !crate::own_echo::is_own_echo(json, bot, &self.inner.namer))
+            .filter(|(_, json)| {
+                !crate::own_echo::is_own_echo(json, bot, &self.inner.namer, &|room| {
+                    self.inner.hub_rooms.contains(room)
+                })
+            })
             .collect();
         if events.is_empty() {
             // Only echoes: nothing to keep, so nothing to record either. A retry of this

@@ -53,6 +53,12 @@ const BUILTIN: &[(&str, &str, &str, Level)] = &[
         Level::Admin,
     ),
     (
+        "unlink",
+        "<network>",
+        "(in a room bridged to several chats) stop bridging it to that network's chat; the others stay",
+        Level::Admin,
+    ),
+    (
         "sync",
         "",
         "(in a bridged room) refresh name, topic, members and profiles from the chat",
@@ -185,10 +191,29 @@ impl Inner {
             "logout" => self.logout(user, args).await?,
             "bridge" => self.bridge_chat(user, args).await?,
             "link" => self.link_chat(env, args, portal).await?,
-            "unbridge" => {
+            "unbridge" | "unlink" => {
                 let portal = in_portal(portal)?;
-                self.unbridge(portal).await?;
-                String::new()
+                let portals = self.store.portals_by_room(&env.room_id).await?;
+                if portals.len() < 2 {
+                    self.unbridge(portal).await?;
+                    return Ok(String::new());
+                }
+                // A hub room: one of its chats goes, the room stays bridged to the others.
+                let Some(network) = args.first() else {
+                    let networks: Vec<&str> =
+                        portals.iter().map(|p| p.key.connector.as_str()).collect();
+                    return Ok(format!(
+                        "This room is bridged to several chats; name the one to remove: `{name} <network>` ({}).",
+                        networks.join(", ")
+                    ));
+                };
+                match portals
+                    .iter()
+                    .find(|p| p.key.connector.as_str() == network.as_str())
+                {
+                    Some(p) => self.unlink_from_hub(p).await?,
+                    None => format!("This room is not bridged to {network}."),
+                }
             }
             "sync" => {
                 let portal = in_portal(portal)?;
@@ -203,8 +228,23 @@ impl Inner {
                     self.metrics.refused_by_room_power(name);
                     return Ok(why);
                 }
-                self.set_relay(user, Some(portal), name == "set-relay")
-                    .await?
+                let portals = self.store.portals_by_room(&env.room_id).await?;
+                if portals.len() < 2 {
+                    return self
+                        .set_relay(user, Some(portal), name == "set-relay")
+                        .await;
+                }
+                // A hub room: the relay is set on each of its chats the user can relay for.
+                let mut replies = Vec::new();
+                for p in &portals {
+                    replies.push(
+                        match self.set_relay(user, Some(p), name == "set-relay").await {
+                            Ok(r) => format!("{}: {r}", p.key.connector),
+                            Err(e) => format!("{}: {e}", p.key.connector),
+                        },
+                    );
+                }
+                replies.join("\n")
             }
             _ => {
                 let connector = self
@@ -428,10 +468,19 @@ impl Inner {
         let (Some(network), Some(chat)) = (args.first(), args.get(1)) else {
             return Ok("Usage (in the room to link): link <network> <chat id>".into());
         };
-        if let Some(p) = portal {
+        // A room may be bridged to chats of several networks at once (a hub room), one chat
+        // per network.
+        if portal.is_some()
+            && let Some(p) = self
+                .store
+                .portals_by_room(&env.room_id)
+                .await?
+                .into_iter()
+                .find(|p| p.key.connector.as_str() == network.as_str())
+        {
             return Ok(format!(
-                "This room is already bridged to {} {}.",
-                p.key.connector, p.key.chat
+                "This room is already bridged to {} {}. Run `unlink {}` first to replace it.",
+                p.key.connector, p.key.chat, p.key.connector
             ));
         }
         if self.store.management_room(&env.sender).await?.as_deref() == Some(env.room_id.as_str()) {

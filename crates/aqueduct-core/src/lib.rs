@@ -15,6 +15,7 @@ mod ephemeral;
 mod error;
 pub mod event;
 pub mod ghost_ids;
+mod hub_rooms;
 pub mod ids;
 mod inbox_drain;
 mod key_strikes;

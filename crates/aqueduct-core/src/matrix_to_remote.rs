@@ -2,6 +2,7 @@
 //! membership), then messages ([`message_out`]), reactions, redactions and room names and
 //! topics.
 
+mod hub_out;
 mod message_out;
 
 use crate::bridge::{DOUBLE_PUPPET_MARKER, Inner, LoadedLogin};
@@ -21,6 +22,10 @@ use std::sync::Arc;
 struct Sender {
     login: LoadedLogin,
     relayed_for: Option<RelayedSender>,
+    /// The portal is one of a hub room's: there the relay also reacts (and takes back its
+    /// reactions) for others, the nearest a platform comes to a reaction of someone it does
+    /// not know, as a message from another chat always arrives relayed.
+    hub_relay: bool,
 }
 
 impl Inner {
@@ -82,13 +87,21 @@ impl Inner {
         maybe_sent_before: bool,
     ) -> Result<()> {
         let bot = self.matrix.bot_user_id().to_owned();
-        // Echo suppression: what the bridge sent never comes back as new.
-        if env.sender == bot || self.namer.is_ghost(&env.sender) {
+        // Echo suppression: what the bridge sent never comes back as new. In a hub room the
+        // bridge's ghosts and double puppets carry one chat's messages to the others.
+        if env.sender == bot {
             return Ok(());
         }
-        if env.content.get(DOUBLE_PUPPET_MARKER).is_some()
-            || self.store.message_by_event(&env.event_id).await?.is_some()
-        {
+        let hub = self.hub_rooms.contains(&env.room_id);
+        if self.namer.is_ghost(&env.sender) || env.content.get(DOUBLE_PUPPET_MARKER).is_some() {
+            if hub {
+                return self.forward_hub_echo(&env, maybe_sent_before).await;
+            }
+            return Ok(());
+        }
+        // In a hub room an event may be bridged to some of its chats already; each is checked
+        // on its own (`bridge_to_hub`).
+        if !hub && self.store.message_by_event(&env.event_id).await?.is_some() {
             return Ok(());
         }
         let level = self.config.permissions.level(&env.sender);
@@ -139,7 +152,12 @@ impl Inner {
             .await;
             return Ok(());
         }
-        self.bridge_to_remote(&env, level, portal, maybe_sent_before)
+        if hub {
+            return self
+                .bridge_to_hub(&env, level, None, maybe_sent_before)
+                .await;
+        }
+        self.bridge_to_remote(&env, level, portal, maybe_sent_before, false)
             .await
     }
 
@@ -216,10 +234,16 @@ impl Inner {
         connector: &crate::ids::ConnectorId,
         remote_user: &crate::ids::RemoteUserId,
     ) -> Result<()> {
-        let Some(portal) = self.store.portal_by_room(&env.room_id).await? else {
+        let portal = self
+            .store
+            .portals_by_room(&env.room_id)
+            .await?
+            .into_iter()
+            .find(|p| &p.key.connector == connector);
+        let Some(portal) = portal else {
             return Ok(());
         };
-        if &portal.key.connector != connector || level < Level::User {
+        if level < Level::User {
             return Ok(());
         }
         let Some(login) = self.login_of_user(connector, &env.sender) else {
@@ -301,7 +325,11 @@ impl Inner {
             } else {
                 Some(self.relayed_sender(env).await)
             };
-            return Ok(Some(Sender { login, relayed_for }));
+            return Ok(Some(Sender {
+                login,
+                relayed_for,
+                hub_relay: false,
+            }));
         }
         let Some(relay_id) = &portal.relay_login else {
             return Ok(None);
@@ -310,7 +338,11 @@ impl Inner {
             return Ok(None);
         };
         let relayed_for = Some(self.relayed_sender(env).await);
-        Ok(Some(Sender { login, relayed_for }))
+        Ok(Some(Sender {
+            login,
+            relayed_for,
+            hub_relay: false,
+        }))
     }
 
     /// The sender's name and avatar in the room, for messages sent on their behalf.
@@ -360,6 +392,7 @@ impl Inner {
         level: Level,
         portal: Portal,
         maybe_sent_before: bool,
+        hub: bool,
     ) -> Result<()> {
         let handled = matches!(
             env.kind.as_str(),
@@ -368,12 +401,13 @@ impl Inner {
         if !handled {
             return Ok(());
         }
-        let Some(sender) = self.sender_for(&portal, env, level).await? else {
+        let Some(mut sender) = self.sender_for(&portal, env, level).await? else {
             if env.kind == "m.room.message" {
                 self.notice(&env.room_id, &format!("{}: your message was not bridged: you are not logged in to {} and this room has no relay. Log in with `login {}` in a chat with me.", env.sender, portal.key.connector, portal.key.connector)).await;
             }
             return Ok(());
         };
+        sender.hub_relay = hub;
         let platform = portal.key.connector.to_string();
         let started = std::time::Instant::now();
         let result = match env.kind.as_str() {
@@ -432,13 +466,20 @@ impl Inner {
         portal: &Portal,
         sender: &Sender,
     ) -> Result<bool> {
-        if sender.relayed_for.is_some() && sender.login.login.matrix_user != env.sender {
+        if sender.relayed_for.is_some()
+            && sender.login.login.matrix_user != env.sender
+            && !sender.hub_relay
+        {
             return Ok(false); // a relay cannot react on someone's behalf without misattributing it
         }
         let content: ReactionEventContent = serde_json::from_value(env.content.clone())
             .map_err(|e| Error::Unknown(format!("malformed reaction: {e}")))?;
         let target_event = content.relates_to.event_id.to_string();
-        let Some(target) = self.store.message_by_event(&target_event).await? else {
+        let Some(target) = self
+            .store
+            .message_by_event_in(&portal.key, &target_event)
+            .await?
+        else {
             return Ok(false);
         };
         let reactions = sender
@@ -511,7 +552,11 @@ impl Inner {
             })
             .ok_or_else(|| Error::Unknown("redaction without a target".into()))?;
         let platform = portal.key.connector.as_str();
-        if let Some(m) = self.store.message_by_event(&redacts).await? {
+        if let Some(m) = self
+            .store
+            .message_by_event_in(&portal.key, &redacts)
+            .await?
+        {
             if let Some(why) = self.redaction_refusal(env, &m, &sender.login).await? {
                 self.refuse(env, "delete", &why).await;
                 return Ok(false);
@@ -528,10 +573,17 @@ impl Inner {
             self.store.delete_message(&portal.key, &m.remote_id).await?;
             return Ok(true);
         }
-        if let Some(r) = self.store.reaction_by_event(&redacts).await? {
-            if let Some(why) = self
-                .reaction_redaction_refusal(env, &r, &sender.login)
-                .await?
+        if let Some(r) = self
+            .store
+            .reaction_by_event_in(&portal.key, &redacts)
+            .await?
+        {
+            // In a hub room the relay takes back a reaction it made for someone else.
+            let relays_own = sender.hub_relay && r.remote_sender == sender.login.login.remote_user;
+            if !relays_own
+                && let Some(why) = self
+                    .reaction_redaction_refusal(env, &r, &sender.login)
+                    .await?
             {
                 self.refuse(env, "unreact", &why).await;
                 return Ok(false);
@@ -545,7 +597,7 @@ impl Inner {
                 reactions.remove_reaction(portal, &r.target, &r.key)
             })
             .await?;
-            self.store.delete_reaction(&redacts).await?;
+            self.store.delete_reaction_in(&portal.key, &redacts).await?;
             return Ok(true);
         }
         Ok(false)

@@ -5,6 +5,11 @@
 //! queue (between that portal's next sends), a parse, and a synced commit to acknowledge.
 //! Encryption reads the whole transaction before this (`observe_transaction`), so it still
 //! sees the bridge's own member and encryption events.
+//!
+//! Hub rooms are the exception: there an event of a ghost (a message from one chat) must
+//! still reach the room's other chats, so it is kept and goes through the inbox like any
+//! user's event, which makes its fan-out as durable as a Matrix user's message. Only the
+//! bot's own events are dropped there.
 
 use crate::ghost_ids::GhostNamer;
 use serde::Deserialize;
@@ -18,16 +23,27 @@ struct Head {
     event_id: Option<IgnoredAny>,
     #[serde(default)]
     sender: Option<String>,
+    #[serde(default)]
+    room_id: Option<String>,
 }
 
-/// Whether `json` is a room event sent by the bridge itself: by `bot` or by a ghost `namer`
-/// recognises. Anything unreadable is kept, so the engine reports it as before.
-pub(crate) fn is_own_echo(json: &str, bot: &str, namer: &GhostNamer) -> bool {
+/// Whether `json` is a room event sent by the bridge itself that the engine has no use for:
+/// by `bot`, or by a ghost `namer` recognises outside a room `is_hub` names. Anything
+/// unreadable is kept, so the engine reports it as before.
+pub(crate) fn is_own_echo(
+    json: &str,
+    bot: &str,
+    namer: &GhostNamer,
+    is_hub: &dyn Fn(&str) -> bool,
+) -> bool {
     let Ok(head) = serde_json::from_str::<Head>(json) else {
         return false;
     };
     match (head.event_id, head.sender) {
-        (Some(_), Some(sender)) => sender == bot || namer.is_ghost(&sender),
+        (Some(_), Some(sender)) if sender == bot => true,
+        (Some(_), Some(sender)) if namer.is_ghost(&sender) => {
+            !head.room_id.as_deref().is_some_and(is_hub)
+        }
         _ => false,
     }
 }
@@ -39,7 +55,17 @@ mod tests {
 
     fn echo(json: &str) -> bool {
         let namer = GhostNamer::new("aqueduct_", "hs");
-        is_own_echo(json, "@aqueduct:hs", &namer)
+        is_own_echo(json, "@aqueduct:hs", &namer, &|room| room == "!hub:hs")
+    }
+
+    #[test]
+    fn keeps_ghost_events_in_hub_rooms_but_not_the_bots() {
+        assert!(!echo(
+            r#"{"event_id":"$1","room_id":"!hub:hs","type":"m.room.message","sender":"@aqueduct_testnet_bob:hs","content":{"body":"hi"}}"#
+        ));
+        assert!(echo(
+            r#"{"event_id":"$2","room_id":"!hub:hs","type":"m.room.message","sender":"@aqueduct:hs","content":{"body":"notice"}}"#
+        ));
     }
 
     #[test]

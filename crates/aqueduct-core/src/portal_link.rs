@@ -42,7 +42,14 @@ impl Inner {
                 "{chat_name} is already bridged to {other}. Run `unbridge` there first to move it here."
             ));
         }
-        if let Some(p) = self.store.portal_by_room(room).await? {
+        // Several chats may share a room (a hub room), one per network.
+        if let Some(p) = self
+            .store
+            .portals_by_room(room)
+            .await?
+            .into_iter()
+            .find(|p| p.key.connector == key.connector)
+        {
             return Ok(format!(
                 "This room is already bridged to {} {}.",
                 p.key.connector, p.key.chat
@@ -104,10 +111,13 @@ impl Inner {
             ..Portal::new(key.clone())
         };
         self.store.upsert_portal(&portal).await?;
+        // A room already bridged keeps the queue its Matrix events go to.
         self.room_portals
             .lock()
             .expect("room map")
-            .insert(room.to_owned(), key.clone());
+            .entry(room.to_owned())
+            .or_insert_with(|| key.clone());
+        self.refresh_hub_room(room).await?;
         self.remember_member(room, &bot).await?;
         // The admin who linked is in the room already: no invite for them.
         self.remember_member(room, &login.login.matrix_user).await?;

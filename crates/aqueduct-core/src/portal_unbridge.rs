@@ -25,6 +25,7 @@ impl Inner {
         // Forget the portal first: from here nothing is bridged into or out of the room.
         self.store.delete_portal(key).await?;
         self.forget_room_caches(&room);
+        self.refresh_hub_room(&room).await?;
 
         let members = match self.matrix.joined_members(&room).await {
             Ok(m) => m,
@@ -56,6 +57,43 @@ impl Inner {
         }
         tracing::info!(portal = %key, room, "unbridged");
         Ok(())
+    }
+
+    /// Removes one chat from a hub room: its portal and mappings go, its ghosts leave, and
+    /// the room stays bridged to its other chats (the bot stays too). Returns the reply.
+    pub(crate) async fn unlink_from_hub(&self, portal: &Portal) -> Result<String> {
+        let Some(room) = portal.room_id.clone() else {
+            return Ok(String::new());
+        };
+        let key = &portal.key;
+        self.store.delete_portal(key).await?;
+        // The room's queue may change with its first portal; later events find it again.
+        self.room_portals.lock().expect("room map").remove(&room);
+        self.refresh_hub_room(&room).await?;
+        let members = match self.matrix.joined_members(&room).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, room, "cannot list the room's members; ghosts may stay");
+                Vec::new()
+            }
+        };
+        let ghosts = members.iter().filter(|m| {
+            self.namer
+                .parse(m)
+                .is_some_and(|(connector, _)| connector == key.connector)
+        });
+        for ghost in ghosts {
+            if let Err(e) = self.matrix.leave(&room, ghost).await {
+                tracing::warn!(error = %e, room, ghost, "a ghost could not leave the unlinked room");
+            }
+            self.forget_member(&room, ghost).await?;
+        }
+        tracing::info!(portal = %key, room, "unlinked from a hub room");
+        let name = portal.name.as_deref().unwrap_or(key.chat.as_str());
+        Ok(format!(
+            "This room is no longer bridged to {name} ({} {}); it stays bridged to its other chats.              New messages in that chat will open a new room.",
+            key.connector, key.chat
+        ))
     }
 
     /// Drops everything the engine remembers in memory about `room`.

@@ -16,6 +16,22 @@ use std::sync::Arc;
 struct Author {
     mxid: String,
     marker: Option<String>,
+    /// The network, for double-puppeted events (see [`crate::bridge::SOURCE_NETWORK_KEY`]).
+    network: Option<String>,
+}
+
+impl Author {
+    /// The event content for `content`, marked as this author's.
+    fn json<T: serde::Serialize>(&self, content: &T) -> serde_json::Value {
+        let mut json = mc::to_json(content, self.marker.as_deref());
+        if let (Some(network), Some(obj)) = (&self.network, json.as_object_mut()) {
+            obj.insert(
+                crate::bridge::SOURCE_NETWORK_KEY.to_owned(),
+                serde_json::Value::String(network.clone()),
+            );
+        }
+        json
+    }
 }
 
 fn event_id(s: &str) -> Result<OwnedEventId> {
@@ -124,7 +140,7 @@ impl Inner {
                 let body_hash =
                     txn_id::derive(&[&content.body, content.html.as_deref().unwrap_or("")]);
                 let new = mc::replacement(mc::text_message(&content), event_id(&first.event_id)?);
-                let json = mc::to_json(&new, author.marker.as_deref());
+                let json = author.json(&new);
                 let txn = txn_id::derive(&[
                     "edit",
                     &key.to_string(),
@@ -186,10 +202,7 @@ impl Inner {
                     None => None,
                 };
                 let matrix_key = image.as_ref().map_or(emoji.as_str(), |(mxc, _)| mxc);
-                let mut json = mc::to_json(
-                    &mc::reaction(event_id(&first.event_id)?, matrix_key),
-                    author.marker.as_deref(),
-                );
+                let mut json = author.json(&mc::reaction(event_id(&first.event_id)?, matrix_key));
                 if let (Some((_, c)), Some(obj)) = (&image, json.as_object_mut()) {
                     obj.insert(
                         crate::custom_emoji::REACTION_SHORTCODE_KEY.to_owned(),
@@ -277,6 +290,7 @@ impl Inner {
             return Ok(Author {
                 mxid: owner.clone(),
                 marker: Some(self.config.bridge_id.clone()),
+                network: Some(login.login.connector.to_string()),
             });
         }
         let mxid = self
@@ -288,7 +302,11 @@ impl Inner {
                 room,
             )
             .await?;
-        Ok(Author { mxid, marker: None })
+        Ok(Author {
+            mxid,
+            marker: None,
+            network: None,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -362,7 +380,7 @@ impl Inner {
         }
         for (i, part) in parts.into_iter().enumerate() {
             let part_id = if i == 0 { String::new() } else { i.to_string() };
-            let json = mc::to_json(&mc::place(part, &placement), author.marker.as_deref());
+            let json = author.json(&mc::place(part, &placement));
             let txn = txn_id::derive(&["msg", &key.to_string(), id.as_str(), &part_id]);
             let event = self
                 .retry_matrix("send message", || {

@@ -34,7 +34,11 @@ impl Inner {
         let api = &sender.login.api;
         let can = api.portal_capabilities(portal);
         if let Some(Relation::Replacement(r)) = &content.relates_to {
-            let Some(target) = self.store.message_by_event(r.event_id.as_str()).await? else {
+            let Some(target) = self
+                .store
+                .message_by_event_in(&portal.key, r.event_id.as_str())
+                .await?
+            else {
                 return Ok(false);
             };
             if let Some(why) = self.edit_refusal(env, &target) {
@@ -136,7 +140,10 @@ impl Inner {
             maybe_sent_before,
         };
         if let Some(r) = reply_to
-            && let Some(m) = self.store.message_by_event(r.as_str()).await?
+            && let Some(m) = self
+                .store
+                .message_by_event_in(&portal.key, r.as_str())
+                .await?
         {
             if can.replies {
                 message.reply_to = Some(m.remote_id);
@@ -152,7 +159,10 @@ impl Inner {
             }
         }
         if let Some(root) = thread_root
-            && let Some(m) = self.store.message_by_event(root.as_str()).await?
+            && let Some(m) = self
+                .store
+                .message_by_event_in(&portal.key, root.as_str())
+                .await?
         {
             if can.threads {
                 message.thread_root = Some(m.thread_root.unwrap_or(m.remote_id));
