@@ -1,0 +1,337 @@
+//! Hub rooms (issue 16): one Matrix room linked to a Slack channel and a Rocket.Chat room at
+//! once, in one bridge process with a real Synapse and the Slack and Rocket.Chat fakes. A
+//! message from any side reaches every other side once, under its author's name; edits,
+//! reactions, deletes and thread replies cross between the two platforms through Matrix; a
+//! restart loses and doubles nothing.
+
+use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
+use aqueduct_testkit::fake_rocketchat::FakeRocketChat;
+use aqueduct_testkit::fake_slack::FakeSlack;
+use aqueduct_testkit::matrix_client::MatrixClient;
+use aqueduct_testkit::rocketchat_env::ghost as rc_ghost;
+use aqueduct_testkit::slack_env::ghost as slack_ghost;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+/// Synapse backs off its pushes to an appservice that was down; a restart waits that out.
+const WAIT_RESTART: Duration = Duration::from_secs(90);
+const SLACK: &str = "C1";
+const RC: &str = "GENERAL";
+
+struct Hub {
+    env: BridgeEnv,
+    slack: FakeSlack,
+    rc: FakeRocketChat,
+    admin: MatrixClient,
+    dave: MatrixClient,
+    room: String,
+}
+
+/// Starts everything, logs the admin in to both platforms, links one room to both chats and
+/// turns the relay on; `dave` is a Matrix user with no login anywhere.
+async fn hub() -> anyhow::Result<(Hub, aqueduct_testkit::bridge_env::RunningBridge)> {
+    let slack = FakeSlack::start().await?;
+    slack.add_user("UBOB", "bob", "Bob Slack");
+    slack.add_channel(SLACK, "general", &["UBOT", "UBOB"], false);
+    let rc = FakeRocketChat::start().await?;
+    let admin_token = rc.add_user("RCADMIN", "admin", "Admin Rocket");
+    rc.add_user("RCCAROL", "carol", "Carol Rocket");
+    rc.add_room(RC, "c", "general", &["RCADMIN", "RCCAROL"]);
+    rc.allow_impersonation("RCADMIN");
+    let env = BridgeEnv::new(EnvOptions {
+        extra_platforms: Some(format!(
+            "  slack:\n    api_url: {}\n  rocketchat:\n    server_url: {}\n",
+            slack.api_base(),
+            rc.url()
+        )),
+        ..EnvOptions::default()
+    })
+    .await?;
+    let bridge = env.start_in_process().await?;
+    let admin = env.user("admin").await?;
+    let dave = env.user("dave").await?;
+    let mgmt = env.management_room(&admin).await?;
+    env.command(&admin, &mgmt, &slack.app_login_command(), "Logged in")
+        .await?;
+    env.command(
+        &admin,
+        &mgmt,
+        &format!("login rocketchat token RCADMIN {admin_token}"),
+        "Logged in",
+    )
+    .await?;
+
+    let room = admin
+        .create_room(json!({ "name": "Hub", "preset": "private_chat", "invite": [env.bot] }))
+        .await?;
+    admin
+        .wait_for_event(&room, WAIT, |e| {
+            e["type"] == "m.room.member"
+                && e["state_key"] == env.bot.as_str()
+                && e["content"]["membership"] == "join"
+        })
+        .await?;
+    let mut power = admin
+        .state_event(&room, "m.room.power_levels", "")
+        .await?
+        .expect("power levels");
+    power["users"][env.bot.as_str()] = json!(50);
+    admin
+        .set_state(&room, "m.room.power_levels", "", power)
+        .await?;
+    admin.invite(&room, dave.user_id()).await?;
+    dave.join(&room).await?;
+
+    env.command(&admin, &room, "!aq link slack C1", "Linked this room")
+        .await?;
+    env.command(
+        &admin,
+        &room,
+        "!aq link slack C1",
+        "already bridged to slack C1",
+    )
+    .await?;
+    env.command(
+        &admin,
+        &room,
+        "!aq link rocketchat GENERAL",
+        "Linked this room",
+    )
+    .await?;
+    env.command(
+        &admin,
+        &room,
+        "!aq set-relay",
+        "rocketchat: Messages from users",
+    )
+    .await?;
+    Ok((
+        Hub {
+            env,
+            slack,
+            rc,
+            admin,
+            dave,
+            room,
+        },
+        bridge,
+    ))
+}
+
+impl Hub {
+    async fn matrix_event(&self, pred: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+        self.admin.wait_for_event(&self.room, WAIT, pred).await
+    }
+
+    /// How many Matrix messages of the room have exactly this body.
+    async fn in_matrix(&self, body: &str) -> anyhow::Result<usize> {
+        Ok(self
+            .admin
+            .messages(&self.room)
+            .await?
+            .iter()
+            .filter(|e| e["type"] == "m.room.message" && e["content"]["body"] == body)
+            .count())
+    }
+
+    fn on_slack(&self, text: &str) -> usize {
+        self.slack
+            .messages(SLACK)
+            .iter()
+            .filter(|m| !m.deleted && m.text.contains(text))
+            .count()
+    }
+
+    fn on_rc(&self, text: &str) -> usize {
+        self.rc
+            .messages(RC)
+            .iter()
+            .filter(|m| !m.deleted && m.text.contains(text))
+            .count()
+    }
+
+    /// Waits until `text` is on Slack, then gives that message.
+    async fn slack_message(
+        &self,
+        text: &str,
+    ) -> anyhow::Result<aqueduct_testkit::fake_slack::FakeMessage> {
+        let msgs = self
+            .slack
+            .wait_for(SLACK, WAIT_RESTART, |m| {
+                m.iter().any(|x| x.text.contains(text))
+            })
+            .await?;
+        Ok(msgs.into_iter().find(|x| x.text.contains(text)).unwrap())
+    }
+
+    /// Waits until `text` is on Rocket.Chat, then gives that message.
+    async fn rc_message(
+        &self,
+        text: &str,
+    ) -> anyhow::Result<aqueduct_testkit::fake_rocketchat::FakeMessage> {
+        let msgs = self
+            .rc
+            .wait_for(RC, WAIT_RESTART, |m| {
+                m.iter().any(|x| x.text.contains(text))
+            })
+            .await?;
+        Ok(msgs.into_iter().find(|x| x.text.contains(text)).unwrap())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_others()
+-> anyhow::Result<()> {
+    let (h, bridge) = hub().await?;
+    let bob = slack_ghost("UBOB");
+    let carol = rc_ghost("RCCAROL");
+
+    // Slack -> Matrix (Bob's ghost) and Rocket.Chat (relayed under Bob's name).
+    let from_slack = h.slack.post(SLACK, "UBOB", "from slack", None);
+    let in_matrix = h
+        .matrix_event(|e| e["sender"] == bob.as_str() && e["content"]["body"] == "from slack")
+        .await?;
+    let slack_event = in_matrix["event_id"].as_str().unwrap().to_owned();
+    let on_rc = h.rc_message("from slack").await?;
+    assert_eq!(on_rc.user, "RCADMIN", "relayed through the admin's account");
+    assert_eq!(on_rc.alias.as_deref(), Some("Bob Slack"), "{on_rc:?}");
+    assert_eq!(on_rc.text, "from slack");
+
+    // Rocket.Chat -> Matrix (Carol's ghost) and Slack (relayed under Carol's name).
+    let from_rc = h.rc.post(RC, "RCCAROL", "from rocket", None);
+    h.matrix_event(|e| e["sender"] == carol.as_str() && e["content"]["body"] == "from rocket")
+        .await?;
+    let on_slack = h.slack_message("from rocket").await?;
+    assert_eq!(
+        on_slack.username.as_deref(),
+        Some("Carol Rocket"),
+        "{on_slack:?}"
+    );
+
+    // Matrix (a user with no login) -> both, relayed under their name.
+    h.dave.send_text(&h.room, "from matrix").await?;
+    let dave_on_slack = h.slack_message("from matrix").await?;
+    assert_eq!(dave_on_slack.username.as_deref(), Some("dave"));
+    let dave_on_rc = h.rc_message("from matrix").await?;
+    assert_eq!(dave_on_rc.alias.as_deref(), Some("dave"));
+
+    // A Slack thread reply lands in the Rocket.Chat thread of the same message.
+    h.slack
+        .post(SLACK, "UBOB", "slack thread reply", Some(&from_slack));
+    let reply = h.rc_message("slack thread reply").await?;
+    assert_eq!(reply.tmid.as_deref(), Some(on_rc.id.as_str()), "{reply:?}");
+
+    // An edit on Slack reaches Rocket.Chat.
+    h.slack.edit(SLACK, &from_slack, "from slack, edited");
+    h.rc.wait_for(RC, WAIT, |m| {
+        m.iter()
+            .any(|x| x.id == on_rc.id && x.text == "from slack, edited")
+    })
+    .await?;
+
+    // A reaction on Rocket.Chat reaches Slack (the app reacts: Slack knows no Carol), and
+    // one on Slack reaches Rocket.Chat.
+    h.rc.react(&on_rc.id, "RCCAROL", ":tada:", true);
+    h.matrix_event(|e| {
+        e["type"] == "m.reaction"
+            && e["sender"] == carol.as_str()
+            && e["content"]["m.relates_to"]["event_id"] == slack_event.as_str()
+    })
+    .await?;
+    h.slack
+        .wait_for(SLACK, WAIT, |m| {
+            m.iter()
+                .any(|x| x.ts == from_slack && x.reactions.iter().any(|(k, _)| k == "tada"))
+        })
+        .await?;
+    h.slack.react(SLACK, &on_slack.ts, "UBOB", "eyes", true);
+    h.rc.wait_for(RC, WAIT, |m| {
+        m.iter()
+            .any(|x| x.id == from_rc && x.reactions.contains_key(":eyes:"))
+    })
+    .await?;
+
+    // A delete on Rocket.Chat reaches Slack, and one on Slack reaches Rocket.Chat.
+    h.rc.delete(&from_rc);
+    h.slack
+        .wait_for(SLACK, WAIT, |m| {
+            m.iter().any(|x| x.ts == on_slack.ts && x.deleted)
+        })
+        .await?;
+    let doomed = h.slack.post(SLACK, "UBOB", "slack to delete", None);
+    let doomed_on_rc = h.rc_message("slack to delete").await?;
+    h.slack.delete(SLACK, &doomed);
+    h.rc.wait_for(RC, WAIT, |m| {
+        m.iter().any(|x| x.id == doomed_on_rc.id && x.deleted)
+    })
+    .await?;
+
+    // A restart: what each side says while the bridge is down arrives once everywhere.
+    bridge.stop().await?;
+    h.slack.post(SLACK, "UBOB", "slack while down", None);
+    h.rc.post(RC, "RCCAROL", "rocket while down", None);
+    h.dave.send_text(&h.room, "matrix while down").await?;
+    let bridge = h.env.start_in_process().await?;
+    h.rc_message("slack while down").await?;
+    h.slack_message("rocket while down").await?;
+    h.rc_message("matrix while down").await?;
+    h.slack_message("matrix while down").await?;
+    // One more message from each side after the restart, so the checks below see the
+    // bridge caught up with everything before it.
+    h.slack.post(SLACK, "UBOB", "slack after", None);
+    h.rc.post(RC, "RCCAROL", "rocket after", None);
+    h.rc_message("slack after").await?;
+    h.slack_message("rocket after").await?;
+    h.matrix_event(|e| e["content"]["body"] == "rocket after")
+        .await?;
+
+    // Echo check: each message exactly once on each side.
+    for text in [
+        "from slack, edited",
+        "slack thread reply",
+        "slack while down",
+        "slack after",
+    ] {
+        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
+        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
+    }
+    for text in ["rocket while down", "rocket after"] {
+        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
+        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
+    }
+    for text in ["from matrix", "matrix while down"] {
+        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
+        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
+    }
+    for body in [
+        "from slack",
+        "slack thread reply",
+        "slack while down",
+        "slack after",
+        "rocket while down",
+        "rocket after",
+        "from matrix",
+        "matrix while down",
+    ] {
+        assert_eq!(h.in_matrix(body).await?, 1, "{body} in Matrix");
+    }
+    // The deleted messages stay deleted everywhere (none came back).
+    assert_eq!(h.on_slack("from rocket"), 0);
+    assert_eq!(h.on_rc("slack to delete"), 0);
+
+    // Unlinking one side leaves the other bridged.
+    h.env
+        .command(
+            &h.admin,
+            &h.room,
+            "!aq unlink rocketchat",
+            "no longer bridged",
+        )
+        .await?;
+    h.dave.send_text(&h.room, "after unlink").await?;
+    h.slack_message("after unlink").await?;
+    assert_eq!(h.on_rc("after unlink"), 0);
+    bridge.stop().await?;
+    Ok(())
+}
