@@ -335,3 +335,112 @@ async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_othe
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_actions_files_threads_and_rocketchat_edits_cross_every_side() -> anyhow::Result<()>
+{
+    let (h, bridge) = hub().await?;
+    let bob = slack_ghost("UBOB");
+
+    // A Matrix user's edit, reaction and delete reach both platforms.
+    let mine = h.dave.send_text(&h.room, "dave says").await?;
+    let on_slack = h.slack_message("dave says").await?;
+    let on_rc = h.rc_message("dave says").await?;
+    h.dave
+        .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "* dave said", "m.new_content": {"msgtype": "m.text", "body": "dave said"}, "m.relates_to": {"rel_type": "m.replace", "event_id": mine}}))
+        .await?;
+    h.slack
+        .wait_for(SLACK, WAIT, |m| {
+            m.iter()
+                .any(|x| x.ts == on_slack.ts && x.text.contains("dave said"))
+        })
+        .await?;
+    h.rc.wait_for(RC, WAIT, |m| {
+        m.iter().any(|x| x.id == on_rc.id && x.text == "dave said")
+    })
+    .await?;
+    let from_slack = h.slack.post(SLACK, "UBOB", "react to me", None);
+    let target = h
+        .matrix_event(|e| e["sender"] == bob.as_str() && e["content"]["body"] == "react to me")
+        .await?;
+    let target_on_rc = h.rc_message("react to me").await?;
+    h.dave
+        .react(&h.room, target["event_id"].as_str().unwrap(), "👍")
+        .await?;
+    h.slack
+        .wait_for(SLACK, WAIT, |m| {
+            m.iter()
+                .any(|x| x.ts == from_slack && !x.reactions.is_empty())
+        })
+        .await?;
+    h.rc.wait_for(RC, WAIT, |m| {
+        m.iter()
+            .any(|x| x.id == target_on_rc.id && !x.reactions.is_empty())
+    })
+    .await?;
+    h.dave.redact(&h.room, &mine, None).await?;
+    h.slack
+        .wait_for(SLACK, WAIT, |m| {
+            m.iter().any(|x| x.ts == on_slack.ts && x.deleted)
+        })
+        .await?;
+    h.rc.wait_for(RC, WAIT, |m| {
+        m.iter().any(|x| x.id == on_rc.id && x.deleted)
+    })
+    .await?;
+
+    // Rocket.Chat -> Slack: an edit, and a thread reply in the thread of the same message.
+    let root = h.rc.post(RC, "RCCAROL", "rocket root", None);
+    let root_on_slack = h.slack_message("rocket root").await?;
+    h.rc.edit(&root, "rocket root, edited");
+    h.slack
+        .wait_for(SLACK, WAIT, |m| {
+            m.iter()
+                .any(|x| x.ts == root_on_slack.ts && x.text.contains("rocket root, edited"))
+        })
+        .await?;
+    h.rc.post(RC, "RCCAROL", "rocket thread reply", Some(&root));
+    let reply = h.slack_message("rocket thread reply").await?;
+    assert_eq!(
+        reply.thread_ts.as_deref(),
+        Some(root_on_slack.ts.as_str()),
+        "{reply:?}"
+    );
+
+    // Files both ways between the platforms.
+    h.slack.upload_file(
+        SLACK,
+        "UBOB",
+        "slack.txt",
+        "text/plain",
+        b"from slack".to_vec(),
+        "a slack file",
+    );
+    h.rc.wait_for(RC, WAIT, |m| {
+        m.iter().any(|x| {
+            x.files
+                .iter()
+                .any(|f| f.name == "slack.txt" && f.data == b"from slack")
+        })
+    })
+    .await?;
+    h.rc.upload_file(
+        RC,
+        "RCCAROL",
+        "rocket.txt",
+        "text/plain",
+        b"from rocket".to_vec(),
+        "a rocket file",
+    );
+    h.slack
+        .wait_for(SLACK, WAIT, |m| {
+            m.iter().any(|x| {
+                x.files
+                    .iter()
+                    .any(|(name, _, bytes)| name == "rocket.txt" && bytes == b"from rocket")
+            })
+        })
+        .await?;
+    bridge.stop().await?;
+    Ok(())
+}
