@@ -30,6 +30,12 @@ struct Setup {
 /// A tenant with Alice and Bob in one group chat, and a bridge with a public URL whose
 /// Teams section polls once an hour; `extra` adds to that section.
 async fn setup(extra: &str) -> anyhow::Result<Setup> {
+    setup_polling(3600, extra).await
+}
+
+/// [`setup`] with polling (where no subscription covers a chat or channel) every
+/// `poll_secs`; full rounds stay an hour apart.
+async fn setup_polling(poll_secs: u64, extra: &str) -> anyhow::Result<Setup> {
     let teams = FakeTeams::start().await?;
     teams.add_user("u-alice", "Alice Teams", "alice@contoso.com");
     teams.add_user("u-bob", "Bob Teams", "bob@contoso.com");
@@ -37,7 +43,7 @@ async fn setup(extra: &str) -> anyhow::Result<Setup> {
     let env = BridgeEnv::new(EnvOptions {
         public_url: true,
         extra_platforms: Some(format!(
-            "  teams:\n    client_id: aqueduct-test\n    tenant: contoso\n    authority: {}\n    graph_url: {}\n    poll_interval_secs: 3600\n    fallback_poll_secs: 3600\n{extra}",
+            "  teams:\n    client_id: aqueduct-test\n    tenant: contoso\n    authority: {}\n    graph_url: {}\n    poll_interval_secs: {poll_secs}\n    fallback_poll_secs: 3600\n{extra}",
             teams.authority(),
             teams.graph_url()
         )),
@@ -476,6 +482,87 @@ async fn messages_posted_while_the_bridge_was_down_arrive_once_in_order() -> any
         [
             "first", "down 1", "down 2", "down 3", "down 4", "down 5", "after"
         ]
+    );
+    assert_conforms(&s.teams);
+    bridge.stop().await?;
+    s.env.synapse.stop().await
+}
+
+const TEAM: &str = "team-eng";
+const CHANNEL: &str = "19:releases@thread.tacv2";
+
+/// Alice signs in and bridges the team channel; answers the channel's room.
+async fn bridge_channel(s: &Setup) -> anyhow::Result<String> {
+    s.teams.add_team(TEAM, "Engineering");
+    s.teams
+        .add_channel(TEAM, CHANNEL, "Releases", None, &["u-alice", "u-bob"]);
+    sign_in(s).await?;
+    let room = s.env.management_room(&s.alice).await?;
+    s.env
+        .command(
+            &s.alice,
+            &room,
+            &format!("bridge teams {TEAM}/{CHANNEL}"),
+            "Bridged",
+        )
+        .await?;
+    let portal = s
+        .alice
+        .wait_for_invite_except(Some(&s.env.bot), &[&room], WAIT)
+        .await?;
+    s.alice.join(&portal).await?;
+    Ok(portal)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridged_channels_are_received_by_their_own_subscription() -> anyhow::Result<()> {
+    let s = setup("").await?;
+    let bridge = s.env.start_in_process().await?;
+    let portal = bridge_channel(&s).await?;
+    let resource = format!("/teams/{TEAM}/channels/{CHANNEL}/messages");
+    let subs = s
+        .teams
+        .wait_for_subscriptions(WAIT, |subs| subs.iter().any(|k| k.resource == resource))
+        .await?;
+    let channel_sub = subs.iter().find(|k| k.resource == resource).unwrap();
+    assert!(channel_sub.lifecycle_url.is_some());
+    assert!(channel_sub.client_state.is_some());
+
+    // Polling is an hour apart: only the channel's notifications bring these.
+    let root = s
+        .teams
+        .post_channel(TEAM, CHANNEL, "u-bob", "<p>v2 is out</p>");
+    let root_event = wait_body(&s, &portal, "v2 is out").await?;
+    s.teams
+        .reply_channel(TEAM, CHANNEL, &root, "u-bob", "<p>notes follow</p>");
+    let reply = wait_body(&s, &portal, "notes follow").await?;
+    assert_eq!(reply["content"]["m.relates_to"]["rel_type"], "m.thread");
+    assert_eq!(
+        reply["content"]["m.relates_to"]["event_id"],
+        root_event["event_id"]
+    );
+    assert_conforms(&s.teams);
+    bridge.stop().await?;
+    s.env.synapse.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_graph_will_not_subscribe_to_is_polled() -> anyhow::Result<()> {
+    // Chats' full rounds stay an hour apart; a channel without a subscription is polled
+    // every second.
+    let s = setup_polling(1, "").await?;
+    s.teams.refuse_channel_subscriptions(true);
+    let bridge = s.env.start_in_process().await?;
+    let portal = bridge_channel(&s).await?;
+    s.teams
+        .post_channel(TEAM, CHANNEL, "u-bob", "<p>still heard</p>");
+    wait_body(&s, &portal, "still heard").await?;
+    assert!(
+        s.teams
+            .subscriptions()
+            .iter()
+            .all(|k| !k.resource.starts_with("/teams/")),
+        "Graph refused the channel's subscription"
     );
     assert_conforms(&s.teams);
     bridge.stop().await?;

@@ -45,7 +45,7 @@ pub(crate) async fn poll_channels(login: &TeamsLogin) -> Result<(), ConnectorErr
 }
 
 /// One channel's round.
-async fn poll_channel(login: &TeamsLogin, key: &str) -> Result<(), ConnectorError> {
+pub(crate) async fn poll_channel(login: &TeamsLogin, key: &str) -> Result<(), ConnectorError> {
     let conv = Conversation::of(key);
     if !conv.is_channel() {
         return Ok(());
@@ -295,4 +295,10 @@ async fn watch(login: &TeamsLogin, key: &str, team_name: Option<String>) {
     let saved = state.to_state();
     drop(state);
     login.save_state(saved).await;
+    if new {
+        // In notifications mode the channel gets its own subscription, and the loop, which
+        // may be waiting for a full round far off, looks at when to poll it meanwhile.
+        login.notifications.maintain.notify_one();
+        login.poke.notify_one();
+    }
 }

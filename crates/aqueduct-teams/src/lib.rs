@@ -8,7 +8,8 @@
 //! backfill (`backfill.rs`) and chat read markers; relayed messages carry their sender's
 //! name, which the engine adds. Chats are received through Graph's change notifications
 //! where the bridge has a public URL (`subscriptions.rs`, `notifications.rs`, `web.rs`) and by
-//! polling otherwise (`poll.rs`); channels by polling Graph's delta query.
+//! polling otherwise (`poll.rs`); channels likewise, each by its own subscription, or by
+//! polling Graph's delta query.
 
 mod api;
 pub mod b64;

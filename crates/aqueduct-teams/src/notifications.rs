@@ -7,7 +7,10 @@
 //!
 //! Looks happen:
 //! - for the chats notifications named, as soon as they arrive (one chat's changes per
-//!   request: `/chats/{id}/messages` with the `$filter` on `lastModifiedDateTime`);
+//!   request: `/chats/{id}/messages` with the `$filter` on `lastModifiedDateTime`); for a
+//!   channel a notification named, its delta query (`channels.rs`);
+//! - for channels without a live subscription of their own (Graph refused it, or it is not
+//!   made yet), every `poll_interval_secs`, as in polling mode;
 //! - over every chat (a full round) at the start (catching up on the downtime), after each new
 //!   or reauthorized subscription and each `missed` lifecycle event, and every
 //!   `fallback_poll_secs` while a subscription is live (every `poll_interval_secs` while none
@@ -55,9 +58,11 @@ pub(crate) async fn run(login: Arc<TeamsLogin>) {
     }
     let mut failing = false;
     let mut look = Look::Full;
+    let mut last_full = tokio::time::Instant::now();
     loop {
         let outcome = match std::mem::replace(&mut look, Look::Full) {
             Look::Full => {
+                last_full = tokio::time::Instant::now();
                 // A full round covers whatever notifications asked for until now.
                 drop(login.notifications.take_pending());
                 crate::poll::round(&login).await
@@ -95,13 +100,30 @@ pub(crate) async fn run(login: Arc<TeamsLogin>) {
             look = Look::Chats(pending.chats);
             continue;
         }
-        let period = if login.notifications.live() {
-            login.config.fallback_poll_secs
+        let period = Duration::from_secs(
+            if login.notifications.live() {
+                login.config.fallback_poll_secs
+            } else {
+                login.config.poll_interval_secs
+            }
+            .max(1),
+        );
+        // Channels without a subscription of their own are polled as in polling mode.
+        let uncovered = uncovered_channels(&login).await;
+        let (wait, on_time) = if uncovered.is_empty() {
+            (period, Look::Full)
         } else {
-            login.config.poll_interval_secs
+            let poll = Duration::from_secs(login.config.poll_interval_secs.max(1));
+            let full_due = period.saturating_sub(last_full.elapsed());
+            if full_due <= poll {
+                (full_due, Look::Full)
+            } else {
+                let chats = uncovered.into_iter().map(|k| (k, vec![None])).collect();
+                (poll, Look::Chats(chats))
+            }
         };
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(period.max(1))) => look = Look::Full,
+            _ = tokio::time::sleep(wait) => look = on_time,
             _ = login.poke.notified() => look = Look::Full,
             _ = login.notifications.wake.notified() => {
                 let pending = login.notifications.take_pending();
@@ -115,7 +137,17 @@ pub(crate) async fn run(login: Arc<TeamsLogin>) {
     }
 }
 
-/// Looks at the chats notifications named.
+/// The watched channels that have no live subscription of their own.
+async fn uncovered_channels(login: &TeamsLogin) -> Vec<String> {
+    let keys: Vec<String> = login.state.lock().await.channels.keys().cloned().collect();
+    keys.into_iter()
+        .filter(|k| {
+            crate::ids::Conversation::of(k).is_channel() && !login.notifications.channel_covered(k)
+        })
+        .collect()
+}
+
+/// Looks at the chats (and channels) notifications named.
 async fn look_at(
     login: &TeamsLogin,
     chats: std::collections::BTreeMap<String, Vec<Option<EncryptedContent>>>,
@@ -127,6 +159,19 @@ async fn look_at(
         return crate::poll::round(login).await; // the first round notes where chats stand
     }
     for (chat, contents) in chats {
+        // A channel's notification (or its turn to be polled): its delta query reads it.
+        if crate::ids::Conversation::of(&chat).is_channel() {
+            match crate::channels::poll_channel(login, &chat).await {
+                Ok(()) => {}
+                Err(e @ (ConnectorError::BadCredentials(_) | ConnectorError::Temporary(_))) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    tracing::warn!(login = %login.id(), channel = %chat, error = %e, "cannot read a Teams channel")
+                }
+            }
+            continue;
+        }
         if nothing_to_read(login, &chat, &contents).await {
             tracing::debug!(chat = %chat, "a Teams notification told of nothing new; no look needed");
             continue;

@@ -6,7 +6,10 @@
 //!   `/users/{id}/chats/getAllMessages`, which Graph allows with the delegated `Chat.Read` or
 //!   `Chat.ReadWrite` (then `/me/chats/getAllMessages`, the same resource by its other name).
 //!   Where Graph refuses both, one subscription per chat, `/chats/{id}/messages`, for the
-//!   most recently active chats (listed again every few minutes for new ones).
+//!   most recently active chats (listed again every few minutes for new ones). And one
+//!   subscription per bridged team channel, `/teams/{id}/channels/{id}/messages` (messages
+//!   and replies, delegated `ChannelMessage.Read.All`); a channel Graph refuses is polled
+//!   with the delta query every `poll_interval_secs` and asked for again later.
 //! - **Secrets.** Each subscription gets its own random `clientState`, kept in the login's
 //!   state (never shown anywhere but to Graph) and compared in constant time (`web.rs`).
 //! - **Lifetime.** Chat message subscriptions live at most an hour. Each is renewed
@@ -83,6 +86,8 @@ pub(crate) enum Scope {
     AllChats,
     /// One chat.
     Chat(String),
+    /// One bridged team channel (`{team}/{channel}`), with its replies.
+    Channel(String),
 }
 
 /// What the lifecycle asked of a subscription.
@@ -142,6 +147,9 @@ struct Inner {
     /// When the chat list was last read for per-chat subscriptions, and when to read it next.
     listed_ms: i64,
     relist_ms: i64,
+    /// Channels whose subscription Graph refused, and when to ask again (they are polled
+    /// meanwhile).
+    channels_refused: BTreeMap<String, i64>,
     /// The saved form, kept ready for `merged`.
     saved: Value,
 }
@@ -265,13 +273,24 @@ impl Notifications {
             .map(|s| s.client_state.clone())
     }
 
-    /// Whether a subscription is live, so a notification will tell of changes.
+    /// Whether a chat subscription is live, so a notification will tell of chats' changes.
     pub(crate) fn live(&self) -> bool {
         let now = now_ms();
-        self.inner()
-            .subscriptions
-            .iter()
-            .any(|s| s.expires_ms > now && s.todo != Some(Todo::Recreate))
+        self.inner().subscriptions.iter().any(|s| {
+            !matches!(s.scope, Scope::Channel(_))
+                && s.expires_ms > now
+                && s.todo != Some(Todo::Recreate)
+        })
+    }
+
+    /// Whether channel `key` (`{team}/{channel}`) has a live subscription of its own.
+    pub(crate) fn channel_covered(&self, key: &str) -> bool {
+        let now = now_ms();
+        self.inner().subscriptions.iter().any(|s| {
+            matches!(&s.scope, Scope::Channel(k) if k == key)
+                && s.expires_ms > now
+                && s.todo != Some(Todo::Recreate)
+        })
     }
 
     /// A notification said `chat` (or something, when `None`) changed.
@@ -451,7 +470,7 @@ async fn pass(login: &TeamsLogin, settings: &Settings) -> Result<i64, ConnectorE
             inner
                 .subscriptions
                 .iter()
-                .filter(|s| covered && s.scope != Scope::AllChats)
+                .filter(|s| covered && matches!(s.scope, Scope::Chat(_)))
                 .cloned()
                 .collect()
         };
@@ -476,6 +495,9 @@ async fn pass(login: &TeamsLogin, settings: &Settings) -> Result<i64, ConnectorE
         dirty |= made || dropped;
         caught_up |= made;
     }
+    let (made, dropped) = channel_subscriptions(login, settings).await?;
+    dirty |= made || dropped;
+    caught_up |= made;
     if dirty {
         notifications.changed();
         let state = login.state.lock().await.to_state();
@@ -493,6 +515,9 @@ async fn pass(login: &TeamsLogin, settings: &Settings) -> Result<i64, ConnectorE
         .unwrap_or(now + RETRY_MS);
     if inner.per_chat {
         next = next.min(inner.relist_ms);
+    }
+    if let Some(retry) = inner.channels_refused.values().min() {
+        next = next.min(*retry);
     }
     if let Some(key) = inner.keys.last() {
         next = next.min(key.not_after_ms - crate::certificate::ROTATE_BEFORE_DAYS * 86_400_000);
@@ -811,11 +836,93 @@ async fn replace(
             Ok(())
         }
         Err(ConnectorError::Refused(why)) => {
-            tracing::info!(login = %login.id(), resource = %s.resource, why = %why, "Graph refused a Teams chat subscription; that chat is polled");
+            tracing::info!(login = %login.id(), resource = %s.resource, why = %why, "Graph refused a Teams chat or channel subscription; it is polled");
+            if let Scope::Channel(key) = &s.scope {
+                login
+                    .notifications
+                    .inner()
+                    .channels_refused
+                    .insert(key.clone(), now_ms() + REFUSED_RETRY_MS);
+            }
             Ok(())
         }
         Err(e) => Err(e),
     }
+}
+
+/// One subscription per bridged team channel, `/teams/{team}/channels/{channel}/messages`
+/// (messages and replies; delegated `ChannelMessage.Read.All`, resource data encrypted as
+/// for chats, asked without it where Graph refuses it). A channel Graph refuses is polled
+/// (`notifications.rs`) and asked for again after [`REFUSED_RETRY_MS`]; subscriptions of
+/// channels no longer watched are deleted. Answers (made any, dropped any).
+async fn channel_subscriptions(
+    login: &TeamsLogin,
+    settings: &Settings,
+) -> Result<(bool, bool), ConnectorError> {
+    let wanted: BTreeSet<String> = login
+        .state
+        .lock()
+        .await
+        .channels
+        .keys()
+        .filter(|k| crate::ids::Conversation::of(k).is_channel())
+        .cloned()
+        .collect();
+    let have: Vec<Subscription> = login.notifications.inner().subscriptions.clone();
+    let mut dropped = false;
+    for s in &have {
+        if let Scope::Channel(key) = &s.scope
+            && !wanted.contains(key)
+        {
+            let path = format!("/subscriptions/{}", crate::poll::encode(&s.id));
+            let _ = login.graph.send::<()>(Method::DELETE, &path, None).await;
+            login
+                .notifications
+                .inner()
+                .subscriptions
+                .retain(|k| k.id != s.id);
+            dropped = true;
+        }
+    }
+    let now = now_ms();
+    let mut made = false;
+    for key in wanted {
+        let covered = have.iter().any(|s| s.scope == Scope::Channel(key.clone()));
+        let refused = login
+            .notifications
+            .inner()
+            .channels_refused
+            .get(&key)
+            .is_some_and(|retry| *retry > now);
+        if covered || refused {
+            continue;
+        }
+        let crate::ids::Conversation::Channel { team, channel } =
+            crate::ids::Conversation::of(&key)
+        else {
+            continue;
+        };
+        // Ids as Graph's docs write them in a resource.
+        let resource = format!("/teams/{team}/channels/{channel}/messages");
+        match create(login, settings, Scope::Channel(key.clone()), &resource).await {
+            Ok(s) => {
+                let mut inner = login.notifications.inner();
+                inner.channels_refused.remove(&key);
+                inner.subscriptions.push(s);
+                made = true;
+            }
+            Err(ConnectorError::Refused(why)) => {
+                tracing::info!(login = %login.id(), resource = %resource, why = %why, "Graph refused a Teams channel subscription; that channel is polled");
+                login
+                    .notifications
+                    .inner()
+                    .channels_refused
+                    .insert(key, now + REFUSED_RETRY_MS);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((made, dropped))
 }
 
 /// Per-chat mode: subscribes to the most recently active chats not yet covered and drops

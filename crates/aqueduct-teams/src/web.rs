@@ -159,24 +159,37 @@ fn same_secret(given: &str, kept: &str) -> bool {
     given.as_bytes().ct_eq(kept.as_bytes()).into()
 }
 
-/// The chat a notification's `resource` names: `chats('19:...')/messages('...')` as Graph
-/// writes it, or a path (`chats/19:.../messages/...`, `/users/u/chats/...`).
+/// The bridge chat a notification's `resource` names: a chat, `chats('19:...')/messages('...')`
+/// as Graph writes it or a path (`chats/19:.../messages/...`, `/users/u/chats/...`), or a
+/// team channel, `teams('{team}')/channels('{channel}')/messages('...')` (replies under
+/// `.../replies('...')`) or its path, as `{team}/{channel}`.
 pub(crate) fn chat_of(resource: &str) -> Option<String> {
+    if let (Some(team), Some(channel)) =
+        (id_after(resource, "teams"), id_after(resource, "channels"))
+    {
+        return Some(format!("{team}/{channel}"));
+    }
+    id_after(resource, "chats").filter(|id| !id.eq_ignore_ascii_case("getAllMessages"))
+}
+
+/// The id that follows `name` in a resource: `name('id')` or `name/id` (percent-decoded).
+fn id_after(resource: &str, name: &str) -> Option<String> {
     let lower = resource.to_ascii_lowercase();
-    if let Some(start) = lower.find("chats('") {
-        let rest = &resource[start + 7..];
+    let opening = format!("{name}('");
+    if let Some(start) = lower.find(&opening) {
+        let rest = &resource[start + opening.len()..];
         let end = rest.find("')")?;
         let id = &rest[..end];
         return (!id.is_empty()).then(|| id.replace("''", "'"));
     }
     let mut segments = resource.split('/').filter(|s| !s.is_empty());
     while let Some(segment) = segments.next() {
-        if segment.eq_ignore_ascii_case("chats") {
+        if segment.eq_ignore_ascii_case(name) {
             let id = segments.next()?;
             let id = url::form_urlencoded::parse(format!("x={id}").as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())?;
-            return (!id.is_empty() && !id.eq_ignore_ascii_case("getAllMessages")).then_some(id);
+            return (!id.is_empty()).then_some(id);
         }
     }
     None
@@ -202,7 +215,19 @@ mod tests {
             Some("19:a@thread.v2")
         );
         assert_eq!(chat_of("/me/chats/getAllMessages"), None);
-        assert_eq!(chat_of("teams('t')/channels('c')/messages('1')"), None);
+        assert_eq!(
+            chat_of("teams('t')/channels('19:c@thread.tacv2')/messages('1')").as_deref(),
+            Some("t/19:c@thread.tacv2")
+        );
+        assert_eq!(
+            chat_of("teams('t')/channels('c')/messages('1')/replies('2')").as_deref(),
+            Some("t/c")
+        );
+        assert_eq!(
+            chat_of("/teams/t/channels/19%3Ac%40thread.tacv2/messages").as_deref(),
+            Some("t/19:c@thread.tacv2")
+        );
+        assert_eq!(chat_of("teams('t')/messages('1')"), None);
         assert_eq!(chat_of("chats('')/messages('1')"), None);
     }
 

@@ -9,9 +9,11 @@
 //!   before it answers 201. `GET`, `PATCH` (renewal, a new certificate), `DELETE` and
 //!   `POST .../reauthorize` work on the caller's own subscriptions; an expired one is gone
 //!   (404).
-//! - Resources: `/chats/{id}/messages`, and the user-wide `/users/{id}/chats/getAllMessages`
-//!   (the caller's own id) and `/me/chats/getAllMessages`.
-//! - A watcher notices every message created, changed or deleted in the fake's chats (also
+//! - Resources: `/chats/{id}/messages`, the user-wide `/users/{id}/chats/getAllMessages`
+//!   (the caller's own id) and `/me/chats/getAllMessages`, and a channel's messages and
+//!   replies, `/teams/{id}/channels/{id}/messages` (the caller must be a channel member).
+//! - A watcher notices every message created, changed or deleted in the fake's chats and
+//!   channels (also
 //!   those the bridge itself posts) and POSTs a `changeNotificationCollection` (checked
 //!   against the CSDL) to each matching subscription's `notificationUrl`, with the message
 //!   encrypted for the subscription's certificate when it asked for resource data (and
@@ -92,6 +94,8 @@ pub(crate) struct SubsState {
     /// Changes are noticed but not delivered (lost).
     lost: bool,
     refuse_user_wide: bool,
+    /// Refuse channel message subscriptions (as a tenant without the admin consent would).
+    refuse_channels: bool,
     deliveries: Vec<Delivery>,
     next: u64,
 }
@@ -189,6 +193,8 @@ fn answer(state: &Shared, status: StatusCode, v: Value) -> Response {
 enum Covers {
     Chat(String),
     AllChatsOf(String),
+    /// A team channel's messages and replies: (team, channel).
+    Channel(String, String),
 }
 
 fn covers(resource: &str, caller: &str) -> Result<Covers, &'static str> {
@@ -202,6 +208,9 @@ fn covers(resource: &str, caller: &str) -> Result<Covers, &'static str> {
     };
     match parts.as_slice() {
         ["chats", chat, "messages"] => Ok(Covers::Chat(decode(chat))),
+        ["teams", team, "channels", channel, "messages"] => {
+            Ok(Covers::Channel(decode(team), decode(channel)))
+        }
         ["me", "chats", "getAllMessages"] => Ok(Covers::AllChatsOf(caller.to_owned())),
         ["users", user, "chats", "getAllMessages"] => {
             if decode(user) != caller {
@@ -257,6 +266,26 @@ async fn create_subscription(
                 );
             }
             Covers::AllChatsOf(_) => {}
+            Covers::Channel(_, _) if subs.lock().refuse_channels => {
+                return graph_error(
+                    StatusCode::FORBIDDEN,
+                    "Forbidden",
+                    "Operation: Create; Exception: [Status Code: Forbidden; Reason: channel message subscriptions are not allowed]",
+                );
+            }
+            Covers::Channel(team, channel) => {
+                if !s
+                    .channels
+                    .get(&(team.clone(), channel.clone()))
+                    .is_some_and(|c| c.members.contains(&owner))
+                {
+                    return graph_error(
+                        StatusCode::FORBIDDEN,
+                        "Forbidden",
+                        "the caller cannot read this channel",
+                    );
+                }
+            }
         }
         owner
     };
@@ -616,6 +645,14 @@ fn start_watching(state: &Shared, subs: &Subs) {
                 );
             }
         }
+        for ((team, channel), c) in &s.channels {
+            for m in &c.messages {
+                all.known.insert(
+                    (format!("{team}/{channel}"), m.id.clone()),
+                    (m.modified_ms, m.deleted_ms.is_some()),
+                );
+            }
+        }
     }
     let (state, subs) = (state.clone(), subs.clone());
     tokio::spawn(async move {
@@ -633,15 +670,66 @@ fn start_watching(state: &Shared, subs: &Subs) {
     });
 }
 
+/// Where a changed message is.
+#[derive(Clone, Debug)]
+enum Where {
+    Chat(String),
+    /// (team, channel).
+    Channel(String, String),
+}
+
+impl Where {
+    /// The watcher's key for the place.
+    fn key(&self) -> String {
+        match self {
+            Where::Chat(chat) => chat.clone(),
+            Where::Channel(team, channel) => format!("{team}/{channel}"),
+        }
+    }
+
+    fn place(&self) -> super::state::Place<'_> {
+        match self {
+            Where::Chat(chat) => super::state::Place::Chat(chat),
+            Where::Channel(team, channel) => super::state::Place::Channel(team, channel),
+        }
+    }
+
+    /// A message's `resource` as Graph writes it in a notification (a channel reply under
+    /// its thread's root).
+    fn resource(&self, m: &super::state::TeamsMessage) -> String {
+        match (self, &m.reply_to_id) {
+            (Where::Chat(chat), _) => format!("chats('{chat}')/messages('{}')", m.id),
+            (Where::Channel(team, channel), None) => {
+                format!("teams('{team}')/channels('{channel}')/messages('{}')", m.id)
+            }
+            (Where::Channel(team, channel), Some(root)) => format!(
+                "teams('{team}')/channels('{channel}')/messages('{root}')/replies('{}')",
+                m.id
+            ),
+        }
+    }
+}
+
 /// The notifications the changes since the last look make: (URL, collection).
 fn changes(state: &Shared, subs: &Subs) -> Vec<(String, Value)> {
     let s = state.lock().expect("state");
     let mut all = subs.lock();
     expire(&mut all);
     let mut changed = Vec::new();
-    for (chat_id, chat) in &s.chats {
-        for m in &chat.messages {
-            let key = (chat_id.clone(), m.id.clone());
+    let places = s
+        .chats
+        .iter()
+        .map(|(id, c)| (Where::Chat(id.clone()), &c.members, &c.messages))
+        .chain(s.channels.iter().map(|((team, channel), c)| {
+            (
+                Where::Channel(team.clone(), channel.clone()),
+                &c.members,
+                &c.messages,
+            )
+        }));
+    for (place, members, messages) in places {
+        for m in messages {
+            let key = (place.key(), m.id.clone());
             let now = (m.modified_ms, m.deleted_ms.is_some());
             let change = match all.known.get(&key) {
                 None if now.1 => "deleted",
@@ -651,20 +739,23 @@ fn changes(state: &Shared, subs: &Subs) -> Vec<(String, Value)> {
                 Some(_) => "updated",
             };
             all.known.insert(key, now);
-            changed.push((chat_id.clone(), chat.members.clone(), m.clone(), change));
+            changed.push((place.clone(), members.clone(), m.clone(), change));
         }
     }
     if all.lost {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for (chat_id, members, m, change) in changed {
-        let resource = format!("chats('{chat_id}')/messages('{}')", m.id);
+    for (place, members, m, change) in changed {
+        let resource = place.resource(&m);
         for sub in all.subs.values() {
-            let matches = match covers(&sub.resource, &sub.owner) {
-                Ok(Covers::Chat(c)) => c == chat_id,
-                Ok(Covers::AllChatsOf(user)) => members.contains(&user),
-                Err(_) => false,
+            let matches = match (covers(&sub.resource, &sub.owner), &place) {
+                (Ok(Covers::Chat(c)), Where::Chat(chat_id)) => c == *chat_id,
+                (Ok(Covers::AllChatsOf(user)), Where::Chat(_)) => members.contains(&user),
+                (Ok(Covers::Channel(t, c)), Where::Channel(team, channel)) => {
+                    t == *team && c == *channel
+                }
+                _ => false,
             };
             if !matches || sub.paused || !sub.change_types.iter().any(|c| c == change) {
                 continue;
@@ -685,7 +776,7 @@ fn changes(state: &Shared, subs: &Subs) -> Vec<(String, Value)> {
             });
             let mut collection = json!({});
             if let (Some(der), Some(cert_id)) = (&sub.certificate, &sub.certificate_id) {
-                let message = s.message_json(&chat_id, &m);
+                let message = s.message_json_at(place.place(), &m);
                 let public = aqueduct_teams::certificate::public_key_of(der).expect("checked");
                 let thumbprint = aqueduct_teams::certificate::thumbprint(der);
                 let content = aqueduct_teams::resource_crypto::encrypt(
@@ -813,6 +904,11 @@ impl FakeTeams {
     /// Refuses (403) subscriptions on the user-wide resources from now on.
     pub fn refuse_user_wide_subscriptions(&self, refuse: bool) {
         self.subs.lock().refuse_user_wide = refuse;
+    }
+
+    /// Refuses (403) subscriptions on channels' messages from now on.
+    pub fn refuse_channel_subscriptions(&self, refuse: bool) {
+        self.subs.lock().refuse_channels = refuse;
     }
 
     /// Makes a copy of subscription `id` under a new id and `clientState`, as if the bridge
