@@ -47,7 +47,7 @@ pub struct RocketLogin {
     pub(crate) user_ids: Mutex<HashMap<String, String>>,
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Live changes for the worker that handles them off the realtime loop.
-    pub(crate) inbound: Mutex<Option<crate::inbound::InboundSender>>,
+    pub(crate) inbound: Mutex<crate::inbound::InboundQueue>,
     /// Method calls for the current realtime connection; `None` while there is none.
     pub(crate) outgoing: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Value>>>,
     /// When the realtime connection was lost, until a new one has caught up.
@@ -55,6 +55,8 @@ pub struct RocketLogin {
     /// Whether the realtime connection is up and has caught up: every change from now on
     /// arrives live.
     pub(crate) live: std::sync::atomic::AtomicBool,
+    /// Realtime connections lost so far (tells a catch-up whether one was lost meanwhile).
+    pub(crate) losses: std::sync::atomic::AtomicU64,
     /// Itself, for spawning tasks that outlive a call.
     pub(crate) me: std::sync::Weak<RocketLogin>,
 }

@@ -61,6 +61,28 @@ impl RocketLogin {
         }
     }
 
+    /// Fetches again, from history, the live changes dropped while the backlog was full (see
+    /// [`crate::inbound`]): the same catch-up as after a lost connection, over the account's
+    /// rooms. If the connection was lost meanwhile, its own catch-up on reconnecting says
+    /// when the stream is whole again.
+    pub(crate) async fn catch_up_dropped(&self) {
+        use std::sync::atomic::Ordering;
+        let losses = self.losses.load(Ordering::SeqCst);
+        let rooms: Vec<(String, String)> = self
+            .rooms
+            .lock()
+            .expect("rooms")
+            .iter()
+            .map(|(rid, t)| (rid.clone(), t.clone()))
+            .collect();
+        self.catch_up(&rooms).await;
+        if self.losses.load(Ordering::SeqCst) == losses {
+            *self.lost_at.lock().expect("lost_at") = None;
+            self.live.store(true, Ordering::SeqCst);
+        }
+        tracing::info!(login = %self.login, "Rocket.Chat changes dropped from a full backlog are fetched again");
+    }
+
     /// Bridges what room `rid` of type `t` received since `since` (milliseconds).
     pub(crate) async fn catch_up_room_since(&self, rid: &str, t: &str, since: i64) {
         let mark = RoomMark {
@@ -74,6 +96,15 @@ impl RocketLogin {
 
     /// Remembers when the realtime connection was lost (only the first loss of a gap counts).
     pub(crate) fn note_connection_lost(&self) {
+        self.losses
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.note_changes_missed();
+    }
+
+    /// Remembers that live changes are being missed from now on (a lost connection, or a
+    /// full backlog, see [`crate::inbound`]): the next catch-up of changes starts here, and
+    /// the saved state stops claiming that everything until now is bridged.
+    pub(crate) fn note_changes_missed(&self) {
         self.live.store(false, std::sync::atomic::Ordering::SeqCst);
         let mut lost_at = self.lost_at.lock().expect("lost_at");
         if lost_at.is_none() {

@@ -12,6 +12,15 @@ pub struct RocketChatConfig {
     /// Largest file the connector takes from or sends to Rocket.Chat, in bytes.
     #[serde(default = "default_max_file")]
     pub max_file_bytes: u64,
+    /// Most live changes (pushed messages, deletions) a login keeps waiting for the bridge.
+    /// Past it, further ones are fetched again from the rooms' history once the backlog is
+    /// handled, so memory stays bounded when Matrix is slow and the server is busy.
+    #[serde(default = "default_realtime_backlog")]
+    pub realtime_backlog: usize,
+}
+
+fn default_realtime_backlog() -> usize {
+    2_000
 }
 
 fn default_max_file() -> u64 {
@@ -25,6 +34,7 @@ impl RocketChatConfig {
         Self {
             server_url: server_url.into(),
             max_file_bytes: default_max_file(),
+            realtime_backlog: default_realtime_backlog(),
         }
     }
 

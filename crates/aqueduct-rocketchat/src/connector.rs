@@ -170,10 +170,11 @@ impl NetworkConnector for RocketChatConnector {
             room_names: Mutex::default(),
             user_ids: Mutex::default(),
             task: Mutex::new(None),
-            inbound: Mutex::new(None),
+            inbound: Mutex::default(),
             without_media: Default::default(),
             lost_at: Mutex::new(None),
             live: Default::default(),
+            losses: Default::default(),
             outgoing: Mutex::new(None),
             me: me.clone(),
         });
