@@ -31,6 +31,13 @@ struct Hub {
 /// Starts everything, logs the admin in to both platforms, links one room to both chats and
 /// turns the relay on; `dave` is a Matrix user with no login anywhere.
 async fn hub() -> anyhow::Result<(Hub, aqueduct_testkit::bridge_env::RunningBridge)> {
+    hub_with(EnvOptions::default()).await
+}
+
+/// As [`hub`], with `options` for the bridge.
+async fn hub_with(
+    options: EnvOptions,
+) -> anyhow::Result<(Hub, aqueduct_testkit::bridge_env::RunningBridge)> {
     let slack = FakeSlack::start().await?;
     slack.add_user("UBOB", "bob", "Bob Slack");
     slack.add_channel(SLACK, "general", &["UBOT", "UBOB"], false);
@@ -45,7 +52,7 @@ async fn hub() -> anyhow::Result<(Hub, aqueduct_testkit::bridge_env::RunningBrid
             slack.api_base(),
             rc.url()
         )),
-        ..EnvOptions::default()
+        ..options
     })
     .await?;
     let bridge = env.start_in_process().await?;
@@ -441,6 +448,84 @@ async fn matrix_actions_files_threads_and_rocketchat_edits_cross_every_side() ->
             })
         })
         .await?;
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_accounts_double_puppets_replies_and_mentions_cross_every_side() -> anyhow::Result<()> {
+    let (h, bridge) = hub_with(EnvOptions {
+        double_puppet: true,
+        ..EnvOptions::default()
+    })
+    .await?;
+    let bob = slack_ghost("UBOB");
+    let admin_id = h.admin.user_id().to_owned();
+
+    // The admin's own Rocket.Chat account writes on Rocket.Chat: in Matrix it is the admin
+    // (double puppet), on Slack it is relayed under the admin's name, and it does not come
+    // back to Rocket.Chat.
+    h.rc.post(RC, "RCADMIN", "admin on rocket", None);
+    h.matrix_event(|e| {
+        e["sender"] == admin_id.as_str() && e["content"]["body"] == "admin on rocket"
+    })
+    .await?;
+    let relayed = h.slack_message("admin on rocket").await?;
+    assert_eq!(relayed.username.as_deref(), Some("admin"), "{relayed:?}");
+
+    // The admin writes in Matrix: on Rocket.Chat as their own account (no alias), on Slack
+    // through the app under their name.
+    h.admin.send_text(&h.room, "admin on matrix").await?;
+    let own = h.rc_message("admin on matrix").await?;
+    assert_eq!(own.user, "RCADMIN");
+    assert_eq!(own.alias, None, "{own:?}");
+    let on_slack = h.slack_message("admin on matrix").await?;
+    assert_eq!(on_slack.username.as_deref(), Some("admin"));
+
+    // A Matrix reply to a Slack message: a thread reply on Slack, a quote on Rocket.Chat.
+    let target_ts = h.slack.post(SLACK, "UBOB", "reply target", None);
+    let target = h
+        .matrix_event(|e| e["sender"] == bob.as_str() && e["content"]["body"] == "reply target")
+        .await?;
+    let target_on_rc = h.rc_message("reply target").await?;
+    let target_id = target["event_id"].as_str().unwrap();
+    h.dave
+        .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "a reply", "m.relates_to": {"m.in_reply_to": {"event_id": target_id}}}))
+        .await?;
+    let reply_on_slack = h.slack_message("a reply").await?;
+    assert_eq!(
+        reply_on_slack.thread_ts.as_deref(),
+        Some(target_ts.as_str())
+    );
+    let reply_on_rc = h.rc_message("a reply").await?;
+    assert!(
+        reply_on_rc
+            .text
+            .contains(&format!("msg={}", target_on_rc.id)),
+        "{reply_on_rc:?}"
+    );
+
+    // A Matrix mention of a Slack user: Slack's own mention there, the name on Rocket.Chat.
+    h.dave
+        .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "hi Bob Slack", "format": "org.matrix.custom.html", "formatted_body": format!("hi <a href=\"https://matrix.to/#/{bob}\">Bob Slack</a>"), "m.mentions": {"user_ids": [bob]}}))
+        .await?;
+    let mention_on_slack = h.slack_message("hi ").await?;
+    assert!(
+        mention_on_slack.text.contains("<@UBOB>"),
+        "{mention_on_slack:?}"
+    );
+    let mention_on_rc = h.rc_message("hi ").await?;
+    assert!(
+        mention_on_rc.text.contains("Bob Slack"),
+        "{mention_on_rc:?}"
+    );
+
+    // Each exactly once on each side.
+    for text in ["admin on rocket", "admin on matrix", "a reply"] {
+        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
+        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
+        assert_eq!(h.in_matrix(text).await?, 1, "{text} in Matrix");
+    }
     bridge.stop().await?;
     Ok(())
 }
