@@ -38,6 +38,24 @@ async fn hub() -> anyhow::Result<(Hub, aqueduct_testkit::bridge_env::RunningBrid
 async fn hub_with(
     options: EnvOptions,
 ) -> anyhow::Result<(Hub, aqueduct_testkit::bridge_env::RunningBridge)> {
+    let (h, bridge) = hub_running(options, None).await?;
+    match bridge {
+        Running::InProcess(b) => Ok((h, b)),
+        Running::Process(_) => unreachable!("asked for an in-process bridge"),
+    }
+}
+
+/// A bridge in this process, or (to be killed) in its own.
+enum Running {
+    InProcess(aqueduct_testkit::bridge_env::RunningBridge),
+    Process(tokio::process::Child),
+}
+
+/// As [`hub_with`], the bridge run as the process `bin` when given.
+async fn hub_running(
+    options: EnvOptions,
+    bin: Option<&std::path::Path>,
+) -> anyhow::Result<(Hub, Running)> {
     let slack = FakeSlack::start().await?;
     slack.add_user("UBOB", "bob", "Bob Slack");
     slack.add_channel(SLACK, "general", &["UBOT", "UBOB"], false);
@@ -55,7 +73,10 @@ async fn hub_with(
         ..options
     })
     .await?;
-    let bridge = env.start_in_process().await?;
+    let bridge = match bin {
+        Some(bin) => Running::Process(env.spawn_process(bin).await?),
+        None => Running::InProcess(env.start_in_process().await?),
+    };
     let admin = env.user("admin").await?;
     let dave = env.user("dave").await?;
     let mgmt = env.management_room(&admin).await?;
@@ -527,5 +548,37 @@ async fn own_accounts_double_puppets_replies_and_mentions_cross_every_side() -> 
         assert_eq!(h.in_matrix(text).await?, 1, "{text} in Matrix");
     }
     bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_between_the_matrix_send_and_another_platforms_send_loses_and_doubles_nothing()
+-> anyhow::Result<()> {
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_aqueduct-testnet-bridge"));
+    let (h, bridge) = hub_running(EnvOptions::default(), Some(&bin)).await?;
+    let Running::Process(mut bridge) = bridge else {
+        unreachable!("asked for a process")
+    };
+    // The Slack message is in Matrix and its post to Rocket.Chat is carried out, but the
+    // answer never comes: the bridge is killed before it knows the post landed.
+    h.rc.leave_unanswered("chat.sendMessage");
+    h.slack.post(SLACK, "UBOB", "mid fan-out", None);
+    h.rc_message("mid fan-out").await?;
+    bridge.start_kill()?;
+    bridge.wait().await?;
+    let mut bridge = h.env.spawn_process(&bin).await?;
+    h.slack.post(SLACK, "UBOB", "slack post-kill", None);
+    h.rc_message("slack post-kill").await?;
+    h.dave.send_text(&h.room, "matrix post-kill").await?;
+    h.rc_message("matrix post-kill").await?;
+    h.slack_message("matrix post-kill").await?;
+    assert_eq!(h.on_rc("mid fan-out"), 1, "posted once on Rocket.Chat");
+    assert_eq!(h.on_slack("mid fan-out"), 1);
+    assert_eq!(h.in_matrix("mid fan-out").await?, 1);
+    assert_eq!(h.on_rc("slack post-kill"), 1);
+    assert_eq!(h.on_rc("matrix post-kill"), 1);
+    assert_eq!(h.on_slack("matrix post-kill"), 1);
+    bridge.start_kill()?;
+    bridge.wait().await?;
     Ok(())
 }
