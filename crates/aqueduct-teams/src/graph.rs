@@ -422,6 +422,53 @@ pub struct NewChatMember {
     pub roles: Vec<String>,
 }
 
+/// The body of `POST /subscriptions`: a `microsoft.graph.subscription` as the bridge asks
+/// for one.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewSubscription {
+    /// `created,updated,deleted`.
+    pub change_type: String,
+    /// Where notifications go.
+    pub notification_url: String,
+    /// Where lifecycle notifications go.
+    pub lifecycle_notification_url: String,
+    /// What is watched (`/chats/{id}/messages`, ...).
+    pub resource: String,
+    /// When it ends (UTC).
+    pub expiration_date_time: String,
+    /// The secret each notification carries back.
+    pub client_state: String,
+    /// Resource data, when asked for.
+    #[serde(flatten)]
+    pub encryption: Option<SubscriptionEncryption>,
+}
+
+/// The body of `PATCH /subscriptions/{id}`: a renewal, with a new certificate when the
+/// bridge's key changed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionRenewal {
+    /// The new end (UTC).
+    pub expiration_date_time: String,
+    /// The new certificate, when there is one.
+    #[serde(flatten)]
+    pub encryption: Option<SubscriptionEncryption>,
+}
+
+/// A subscription's resource data settings: the changed message in each notification,
+/// encrypted for the certificate (`includeResourceData` needs one).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionEncryption {
+    /// Always true here.
+    pub include_resource_data: bool,
+    /// The certificate (DER, base64).
+    pub encryption_certificate: String,
+    /// The bridge's name for it, which each notification's `encryptedContent` names.
+    pub encryption_certificate_id: String,
+}
+
 /// `microsoft.graph.driveItem`: a file or folder in OneDrive or SharePoint.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]

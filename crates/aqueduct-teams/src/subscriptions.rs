@@ -32,13 +32,15 @@
 
 use crate::api::TeamsLogin;
 use crate::certificate::{BridgeKey, SavedKey};
-use crate::graph::{Chat, Collection};
+use crate::graph::{
+    Chat, Collection, NewSubscription, SubscriptionEncryption, SubscriptionRenewal,
+};
 use crate::iso_time::{format_ms, parse_ms};
 use aqueduct_core::connector::ConnectorError;
 use base64::Engine;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -667,17 +669,18 @@ struct SubscriptionAnswer {
     expiration_date_time: Option<String>,
 }
 
-/// The certificate fields of a subscription body, for the newest key.
-fn certificate_fields(login: &TeamsLogin, settings: &Settings, body: &mut Value) -> Option<String> {
+/// The resource data settings for the newest key, when resource data is asked for.
+fn encryption(login: &TeamsLogin, settings: &Settings) -> Option<SubscriptionEncryption> {
     if !settings.resource_data {
         return None;
     }
     let inner = login.notifications.inner();
     let key = inner.keys.last()?;
-    body["includeResourceData"] = json!(true);
-    body["encryptionCertificate"] = json!(key.certificate_base64());
-    body["encryptionCertificateId"] = json!(key.id);
-    Some(key.id.clone())
+    Some(SubscriptionEncryption {
+        include_resource_data: true,
+        encryption_certificate: key.certificate_base64(),
+        encryption_certificate_id: key.id.clone(),
+    })
 }
 
 /// Creates a subscription on `resource` (Graph first checks the notification URLs with its
@@ -690,29 +693,25 @@ async fn create(
 ) -> Result<Subscription, ConnectorError> {
     let now = now_ms();
     let client_state = new_client_state();
-    let mut body = json!({
-        "changeType": CHANGE_TYPES,
-        "notificationUrl": settings.notification_url,
-        "lifecycleNotificationUrl": settings.lifecycle_url,
-        "resource": resource,
-        "expirationDateTime": format_ms(now + settings.lifetime_ms),
-        "clientState": client_state,
-    });
-    let mut certificate_id = certificate_fields(login, settings, &mut body);
+    let mut body = NewSubscription {
+        change_type: CHANGE_TYPES.into(),
+        notification_url: settings.notification_url.clone(),
+        lifecycle_notification_url: settings.lifecycle_url.clone(),
+        resource: resource.to_owned(),
+        expiration_date_time: format_ms(now + settings.lifetime_ms),
+        client_state: client_state.clone(),
+        encryption: encryption(login, settings),
+    };
+    let mut certificate_id = body
+        .encryption
+        .as_ref()
+        .map(|e| e.encryption_certificate_id.clone());
     let answer: SubscriptionAnswer = match login.graph.post("/subscriptions", &body).await {
         Ok(answer) => answer,
         // Notifications without the message are worth more than none.
         Err(ConnectorError::Refused(why)) if certificate_id.is_some() => {
             tracing::warn!(login = %login.id(), resource = %resource, why = %why, "Graph refused a Teams subscription with encrypted resource data; asking without it");
-            if let Some(object) = body.as_object_mut() {
-                for field in [
-                    "includeResourceData",
-                    "encryptionCertificate",
-                    "encryptionCertificateId",
-                ] {
-                    object.remove(field);
-                }
-            }
+            body.encryption = None;
             certificate_id = None;
             login.graph.post("/subscriptions", &body).await?
         }
@@ -743,7 +742,6 @@ async fn renew(
     s: &Subscription,
 ) -> Result<bool, ConnectorError> {
     let now = now_ms();
-    let mut body = json!({ "expirationDateTime": format_ms(now + settings.lifetime_ms) });
     // A new key reaches existing subscriptions with their renewal, as Graph suggests.
     let newest = login
         .notifications
@@ -751,10 +749,15 @@ async fn renew(
         .keys
         .last()
         .map(|k| k.id.clone());
-    let certificate_id = if settings.resource_data && newest != s.certificate_id {
-        certificate_fields(login, settings, &mut body)
-    } else {
-        s.certificate_id.clone()
+    let body = SubscriptionRenewal {
+        expiration_date_time: format_ms(now + settings.lifetime_ms),
+        encryption: (settings.resource_data && newest != s.certificate_id)
+            .then(|| encryption(login, settings))
+            .flatten(),
+    };
+    let certificate_id = match &body.encryption {
+        Some(e) => Some(e.encryption_certificate_id.clone()),
+        None => s.certificate_id.clone(),
     };
     let path = format!("/subscriptions/{}", crate::poll::encode(&s.id));
     match login.graph.send(Method::PATCH, &path, Some(&body)).await {
@@ -984,6 +987,7 @@ async fn per_chat_subscriptions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn sub(renewed_ms: i64, expires_ms: i64) -> Subscription {
         Subscription {
@@ -1067,5 +1071,40 @@ mod tests {
         assert!(!pending.full);
         assert_eq!(pending.chats["19:a"].len(), 2);
         assert!(back.take_pending().chats.is_empty());
+    }
+
+    #[test]
+    fn subscription_bodies_carry_the_certificate_only_with_resource_data() {
+        let encryption = SubscriptionEncryption {
+            include_resource_data: true,
+            encryption_certificate: "MIIB".into(),
+            encryption_certificate_id: "k1".into(),
+        };
+        let mut body = NewSubscription {
+            change_type: CHANGE_TYPES.into(),
+            notification_url: "https://b/n".into(),
+            lifecycle_notification_url: "https://b/l".into(),
+            resource: "/chats/19:a/messages".into(),
+            expiration_date_time: "2026-01-01T10:00:00.000Z".into(),
+            client_state: "secret".into(),
+            encryption: Some(encryption.clone()),
+        };
+        let with = serde_json::to_value(&body).unwrap();
+        assert_eq!(with["includeResourceData"], true);
+        assert_eq!(with["encryptionCertificateId"], "k1");
+        assert_eq!(with["lifecycleNotificationUrl"], "https://b/l");
+        body.encryption = None;
+        let without = serde_json::to_value(&body).unwrap();
+        assert!(without.get("includeResourceData").is_none(), "{without}");
+        assert!(without.get("encryptionCertificate").is_none(), "{without}");
+        let renewal = serde_json::to_value(SubscriptionRenewal {
+            expiration_date_time: "2026-01-01T11:00:00.000Z".into(),
+            encryption: None,
+        })
+        .unwrap();
+        assert_eq!(
+            renewal,
+            json!({"expirationDateTime": "2026-01-01T11:00:00.000Z"})
+        );
     }
 }
