@@ -344,6 +344,21 @@ async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_othe
     ] {
         assert_eq!(h.in_matrix(body).await?, 1, "{body} in Matrix");
     }
+    // The relays' reactions on each platform did not come back as new reactions: Matrix
+    // holds Carol's and Bob's only.
+    let reactions: Vec<String> = h
+        .admin
+        .messages(&h.room)
+        .await?
+        .iter()
+        .filter(|e| e["type"] == "m.reaction")
+        .map(|e| e["sender"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let mut expected = vec![bob.clone(), carol.clone()];
+    expected.sort();
+    let mut reactions = reactions;
+    reactions.sort();
+    assert_eq!(reactions, expected, "reactions in Matrix");
     // The deleted messages stay deleted everywhere (none came back).
     assert_eq!(h.on_slack("from rocket"), 0);
     assert_eq!(h.on_rc("slack to delete"), 0);
