@@ -421,6 +421,22 @@ async fn matrix_actions_files_threads_and_rocketchat_edits_cross_every_side() ->
             .any(|x| x.id == target_on_rc.id && !x.reactions.is_empty())
     })
     .await?;
+    // Carol's reaction on Rocket.Chat reaches Slack (the app's), and taking it back there
+    // takes it back on Slack.
+    h.rc.react(&target_on_rc.id, "RCCAROL", ":tada:", true);
+    h.slack
+        .wait_for(SLACK, WAIT, |m| {
+            m.iter()
+                .any(|x| x.ts == from_slack && x.reactions.iter().any(|(k, _)| k == "tada"))
+        })
+        .await?;
+    h.rc.react(&target_on_rc.id, "RCCAROL", ":tada:", false);
+    h.slack
+        .wait_for(SLACK, WAIT, |m| {
+            m.iter()
+                .any(|x| x.ts == from_slack && !x.reactions.iter().any(|(k, _)| k == "tada"))
+        })
+        .await?;
     h.dave.redact(&h.room, &mine, None).await?;
     h.slack
         .wait_for(SLACK, WAIT, |m| {

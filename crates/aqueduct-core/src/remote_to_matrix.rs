@@ -246,7 +246,9 @@ impl Inner {
                             .redact(&room, &author.mxid, &r.event_id, &txn, None)
                     })
                     .await?;
-                    self.store.delete_reaction(&r.event_id).await?;
+                    // This portal's record only: in a hub room the other chats' records of
+                    // the reaction are needed to take it back there too.
+                    self.store.delete_reaction_in(&key, &r.event_id).await?;
                     self.metrics.bridged(platform, Direction::ToMatrix, None);
                 }
             }
