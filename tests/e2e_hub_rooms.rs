@@ -572,6 +572,64 @@ async fn own_accounts_double_puppets_replies_and_mentions_cross_every_side() -> 
         "{mention_on_rc:?}"
     );
 
+    // A Rocket.Chat quote of the Slack message: a reply in Matrix, a thread reply on Slack.
+    h.rc.post(
+        RC,
+        "RCCAROL",
+        &format!(
+            "[ ]({}/channel/general?msg={}) quoting bob",
+            h.rc.url(),
+            target_on_rc.id
+        ),
+        None,
+    );
+    h.matrix_event(|e| {
+        e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == target_id
+            && e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.ends_with("quoting bob"))
+    })
+    .await?;
+    let quote_on_slack = h.slack_message("quoting bob").await?;
+    assert_eq!(
+        quote_on_slack.thread_ts.as_deref(),
+        Some(target_ts.as_str())
+    );
+
+    // A Matrix thread message and a Matrix file reach both platforms.
+    h.dave
+        .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "matrix in thread", "m.relates_to": {"rel_type": "m.thread", "event_id": target_id, "is_falling_back": true, "m.in_reply_to": {"event_id": target_id}}}))
+        .await?;
+    let in_thread = h.slack_message("matrix in thread").await?;
+    assert_eq!(in_thread.thread_ts.as_deref(), Some(target_ts.as_str()));
+    let in_thread = h.rc_message("matrix in thread").await?;
+    assert_eq!(in_thread.tmid.as_deref(), Some(target_on_rc.id.as_str()));
+    let doc = b"minutes".to_vec();
+    let mxc = h
+        .dave
+        .upload(doc.clone(), "text/plain", "minutes.txt")
+        .await?;
+    h.dave
+        .send(&h.room, "m.room.message", json!({"msgtype": "m.file", "body": "minutes.txt", "url": mxc, "info": {"mimetype": "text/plain", "size": doc.len()}}))
+        .await?;
+    h.slack
+        .wait_for(SLACK, WAIT, |m| {
+            m.iter().any(|x| {
+                x.files
+                    .iter()
+                    .any(|(name, _, bytes)| name == "minutes.txt" && bytes == &doc)
+            })
+        })
+        .await?;
+    h.rc.wait_for(RC, WAIT, |m| {
+        m.iter().any(|x| {
+            x.files
+                .iter()
+                .any(|f| f.name == "minutes.txt" && f.data == doc)
+        })
+    })
+    .await?;
+
     // Each exactly once on each side.
     for text in ["admin on rocket", "admin on matrix", "a reply"] {
         assert_eq!(h.on_slack(text), 1, "{text} on Slack");
