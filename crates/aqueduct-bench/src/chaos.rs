@@ -18,7 +18,7 @@ use lanes::{Ends, Lane};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 use timeline::Moment;
@@ -108,6 +108,12 @@ impl ChaosReport {
             if !l.late.is_empty() {
                 out.push_str(&format!("    out of order: {:?}\n", first(&l.late)));
             }
+            if !l.homeserver_reordered.is_empty() {
+                out.push_str(&format!(
+                    "    late as Synapse delivered them (not the bridge's order): {:?}\n",
+                    first(&l.homeserver_reordered)
+                ));
+            }
         }
         let total: u32 = self.faults.values().sum();
         out.push_str(&format!("  faults inflicted: {total}\n"));
@@ -187,12 +193,13 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
                 let mut tick = tokio::time::interval(gap);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let mut sent_at = Vec::with_capacity(n);
+                let mut event_ids = Vec::with_capacity(n);
                 for i in 0..n {
                     tick.tick().await;
                     sent_at.push(SystemTime::now());
-                    ends.send(lane, i, give_up).await?;
+                    event_ids.push(ends.send(lane, i, give_up).await?);
                 }
-                anyhow::Ok(sent_at)
+                anyhow::Ok((sent_at, event_ids))
             })
         })
         .collect();
@@ -228,12 +235,31 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
         ));
         *faults.entry(fault.name().to_owned()).or_insert(0) += 1;
     }
-    let mut sent_at = Vec::new();
+    let (mut sent_at, mut event_ids) = (Vec::new(), Vec::new());
     for s in senders {
-        sent_at.push(s.await??);
+        let (at, ids) = s.await??;
+        sent_at.push(at);
+        event_ids.push(ids);
     }
 
-    let lanes = wait_for_arrivals(&ends, options.messages, options.stall).await?;
+    let mut lanes = wait_for_arrivals(&ends, options.messages, options.stall).await?;
+    // Matrix -> platform lanes answer for the order Synapse delivered in, not the send order.
+    let delivered = delivered_event_ids(&world.env.bridge_log());
+    for ((lane, result), ids) in Lane::ALL.iter().zip(&mut lanes).zip(&event_ids) {
+        if result.late.is_empty() || ids.iter().all(Option::is_none) {
+            continue;
+        }
+        let number: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .filter_map(|(n, id)| Some((id.as_deref()?, n)))
+            .collect();
+        let order: Vec<usize> = delivered
+            .iter()
+            .filter_map(|id| number.get(id.as_str()).copied())
+            .collect();
+        check::excuse_homeserver_order(result, &ends.arrivals(*lane).await?, &order);
+    }
     for (lane, sent_at) in lanes.iter().zip(&sent_at) {
         let kinds = [
             (&lane.missing, "lost"),
@@ -283,6 +309,49 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
     Ok(report)
 }
 
+/// The Matrix event ids the bridge's log says it stored, in order (its `transaction stored`
+/// lines at debug level); an event delivered again counts where it came first.
+fn delivered_event_ids(log: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut ids = Vec::new();
+    for line in log.lines().filter(|l| l.contains("transaction stored")) {
+        let plain = strip_ansi(line);
+        let Some(rest) = plain.split("event_ids=").nth(1) else {
+            continue;
+        };
+        let list = rest.split_whitespace().next().unwrap_or_default();
+        for id in list
+            .trim_matches('"')
+            .split(',')
+            .filter(|id| !id.is_empty())
+        {
+            if seen.insert(id.to_owned()) {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    ids
+}
+
+/// `line` without its terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ ... letter
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Reads every lane's far end until all messages are there or nothing new arrived for
 /// `stall`; returns each lane's verdict on what arrived by then.
 async fn wait_for_arrivals(
@@ -316,5 +385,18 @@ async fn wait_for_arrivals(
             return Ok(results);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delivered_event_ids;
+
+    #[test]
+    fn the_delivery_order_is_read_from_coloured_and_plain_logs() {
+        let log = "\u{1b}[2m2026-12-07T15:11:29Z\u{1b}[0m \u{1b}[34mDEBUG\u{1b}[0m \u{1b}[2maqueduct_matrix::appservice_server\u{1b}[0m\u{1b}[2m:\u{1b}[0m transaction stored \u{1b}[3mtxn_id\u{1b}[0m\u{1b}[2m=\u{1b}[0m\"59\" \u{1b}[3mevent_ids\u{1b}[0m\u{1b}[2m=\u{1b}[0m$b:hs,$c:hs\n\
+            2026-12-07T15:11:30Z  INFO other line event_ids=$x:hs\n\
+            2026-12-07T15:11:31Z DEBUG aqueduct_matrix::appservice_server: transaction stored txn_id=\"51\" event_ids=$a:hs,$b:hs\n";
+        assert_eq!(delivered_event_ids(log), ["$b:hs", "$c:hs", "$a:hs"]);
     }
 }

@@ -178,9 +178,17 @@ async fn put_transaction(
         ),
     }
     let key = transaction_key(&txn_id, &txn.timeline, &txn.ephemeral);
+    // The order the homeserver delivered events in, for telling its reordering from the
+    // bridge's (the chaos suite reads it); only built when someone listens.
+    let delivered = tracing::enabled!(tracing::Level::DEBUG).then(|| event_ids(&txn.timeline));
     let events = txn.events;
     match state.handler.receive_transaction(&key, events).await {
-        Ok(()) => json(StatusCode::OK, serde_json::json!({})),
+        Ok(()) => {
+            if let Some(ids) = delivered {
+                tracing::debug!(txn_id, event_ids = %ids, "transaction stored");
+            }
+            json(StatusCode::OK, serde_json::json!({}))
+        }
         Err(e) => {
             tracing::error!(txn_id, error = %e, "could not store a transaction; the homeserver will retry it");
             error(
@@ -190,6 +198,20 @@ async fn put_transaction(
             )
         }
     }
+}
+
+/// The ids of a transaction's room events, comma-separated, in the transaction's order.
+fn event_ids(timeline: &[Box<RawValue>]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Id<'a> {
+        #[serde(borrow)]
+        event_id: Option<std::borrow::Cow<'a, str>>,
+    }
+    timeline
+        .iter()
+        .filter_map(|raw| serde_json::from_str::<Id>(raw.get()).ok()?.event_id)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// # GET /_matrix/app/v1/users/{userId}

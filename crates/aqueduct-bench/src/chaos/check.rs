@@ -22,6 +22,12 @@ pub struct LaneResult {
     pub late: Vec<usize>,
     /// Arrivals whose number was never sent.
     pub unexpected: usize,
+    /// Late arrivals (not in `late`) that the homeserver had already handed to the bridge
+    /// after higher numbers: reordered by the homeserver, which the bridge cannot see (Synapse
+    /// creates an appservice transaction as "service down" while its recoverer finishes,
+    /// and sends it only at the next failure). Not a failure of the bridge.
+    #[serde(default)]
+    pub homeserver_reordered: Vec<usize>,
 }
 
 impl LaneResult {
@@ -72,7 +78,45 @@ pub fn judge(name: &str, sent: usize, arrivals: &[usize]) -> LaneResult {
             late
         },
         unexpected,
+        homeserver_reordered: Vec::new(),
     }
+}
+
+/// Excuses, in a lane's verdict, the late arrivals that the homeserver delivered late:
+/// `delivered` holds the lane's numbers in the order the homeserver handed them to the bridge
+/// (first delivery each). The bridge answers for keeping that order, so an arrival counts as
+/// out of order only if it also came after one delivered after it. Without a delivery for
+/// every arrival (a log that lost lines), nothing is excused.
+pub fn excuse_homeserver_order(result: &mut LaneResult, arrivals: &[usize], delivered: &[usize]) {
+    let mut rank = vec![None; result.sent];
+    for (position, &n) in delivered.iter().enumerate() {
+        if let Some(r @ None) = rank.get_mut(n) {
+            *r = Some(position);
+        }
+    }
+    let mut first = vec![false; result.sent];
+    let mut bridge_late = Vec::new();
+    let mut highest = None::<usize>;
+    for &n in arrivals {
+        let Some(seen) = first.get_mut(n) else {
+            continue;
+        };
+        if std::mem::replace(seen, true) {
+            continue;
+        }
+        let Some(r) = rank[n] else {
+            return; // delivered unknown: judge by the numbers alone
+        };
+        if highest.is_some_and(|h| r < h) {
+            bridge_late.push(n);
+        }
+        highest = highest.max(Some(r));
+    }
+    let (still, excused): (Vec<usize>, Vec<usize>) =
+        result.late.iter().partition(|n| bridge_late.contains(n));
+    result.out_of_order = still.len();
+    result.late = still;
+    result.homeserver_reordered = excused;
 }
 
 /// The message number in `text` after `tag` (`ms-17` with tag `ms-` is 17), wherever the
@@ -118,6 +162,24 @@ mod tests {
     fn a_late_duplicate_is_not_counted_as_reordering() {
         let r = judge("lane", 3, &[0, 1, 2, 1]);
         assert_eq!((r.out_of_order, r.duplicated.clone()), (0, vec![1]));
+    }
+
+    #[test]
+    fn only_the_homeserver_s_own_reordering_is_excused() {
+        // 1 arrived after 2, but the homeserver delivered it after 2: excused.
+        let mut r = judge("lane", 4, &[0, 2, 1, 3]);
+        excuse_homeserver_order(&mut r, &[0, 2, 1, 3], &[0, 2, 1, 3]);
+        assert!(r.passed(), "{r:?}");
+        assert_eq!(r.homeserver_reordered, vec![1]);
+        // Delivered in order, arrived out of order: the bridge's fault.
+        let mut r = judge("lane", 4, &[0, 2, 1, 3]);
+        excuse_homeserver_order(&mut r, &[0, 2, 1, 3], &[0, 1, 2, 3]);
+        assert_eq!(r.late, vec![1]);
+        assert!(!r.passed());
+        // A delivery the log does not show: nothing excused.
+        let mut r = judge("lane", 4, &[0, 2, 1, 3]);
+        excuse_homeserver_order(&mut r, &[0, 2, 1, 3], &[0, 2, 3]);
+        assert_eq!(r.late, vec![1]);
     }
 
     #[test]

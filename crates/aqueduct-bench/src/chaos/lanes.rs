@@ -72,22 +72,23 @@ impl Ends {
     /// Sends message `n` of `lane` from its near end. A Matrix send that fails (Synapse is
     /// restarting) is retried with the same transaction id until `give_up`, so Synapse
     /// makes one event of it however often it is tried.
+    /// Returns the Matrix event id of a Matrix send.
     pub async fn send(
         &self,
         lane: Lane,
         n: usize,
         give_up: tokio::time::Instant,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<String>> {
         let body = format!("{}{n}", lane.tag());
         let room = match lane {
             Lane::SlackToMatrix => {
                 self.slack.post(SLACK_CHANNEL, SLACK_BOB, &body, None);
-                return Ok(());
+                return Ok(None);
             }
             Lane::RocketChatToMatrix => {
                 self.rocketchat
                     .post(ROCKETCHAT_ROOM, ROCKETCHAT_BOB, &body, None);
-                return Ok(());
+                return Ok(None);
             }
             Lane::MatrixToSlack => &self.slack_room,
             Lane::MatrixToRocketChat => &self.rocketchat_room,
@@ -100,7 +101,7 @@ impl Ends {
         let content = serde_json::json!({ "msgtype": "m.text", "body": body });
         loop {
             match self.alice.request(Method::PUT, &path, Some(&content)).await {
-                Ok(_) => return Ok(()),
+                Ok(answer) => return Ok(answer["event_id"].as_str().map(str::to_owned)),
                 Err(e) if tokio::time::Instant::now() < give_up => {
                     tracing::debug!(error = %e, "a Matrix send failed; trying again");
                     tokio::time::sleep(Duration::from_millis(250)).await;

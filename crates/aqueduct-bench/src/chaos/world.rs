@@ -134,6 +134,13 @@ impl World {
                 ..EnvOptions::default()
             })
             .await?;
+            // The appservice listener's debug lines say in which order Synapse delivered the
+            // events, which the verdict needs (see `check::excuse_homeserver_order`).
+            let config = std::fs::read_to_string(&env.config_path)?.replace(
+                "logging:\n  level: info\n",
+                "logging:\n  level: \"info,aqueduct_matrix::appservice_server=debug\"\n",
+            );
+            std::fs::write(&env.config_path, config)?;
             let bridge = env.spawn_process(&bridge_bin).await?;
             let alice = env.user("alice").await?;
             let (slack, rocketchat) = fakes
