@@ -4,7 +4,7 @@
 //! the Matrix room, never a silent drop.
 
 use crate::event::{MatrixMessage, MessageContent, RemoteEvent, SentMessage};
-use crate::ids::{ConnectorId, LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
+use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
 use crate::records::{Login, Portal};
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
@@ -255,6 +255,21 @@ pub trait NetworkApi: Send + Sync + 'static {
     /// effort: failures are logged, never raised. Called before `disconnect`. The default
     /// does nothing.
     async fn log_out(&self) {}
+    /// The engine stopped bridging `portal`: its room was unbridged, or its network unlinked
+    /// from a hub room. Called after the portal is gone from the store, on every loaded login
+    /// of the portal's network (only its receiver's, when the portal has one), so a login
+    /// that never watched the chat gets a call it ignores. Release what this login keeps for
+    /// that chat alone (its webhook or change-notification subscription, its polling) and
+    /// stop bringing its messages to the engine where the chat was bridged on request (a
+    /// channel the login watches only because someone bridged it); a chat the platform
+    /// delivers anyway may go on (its next message opens a fresh portal, as for a new chat).
+    /// **Idempotent**: the same portal may be named again, or one the login never knew. An
+    /// error is logged, never shown, and the portal stays unbridged. The default does
+    /// nothing.
+    async fn portal_unbridged(&self, portal: &PortalKey) -> ConnectorResult<()> {
+        let _ = portal;
+        Ok(())
+    }
     /// Facts about a chat this account can see.
     async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo>;
     /// Facts about a remote user.

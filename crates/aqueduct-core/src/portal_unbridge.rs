@@ -4,7 +4,8 @@
 //! reused.
 
 use crate::Result;
-use crate::bridge::Inner;
+use crate::bridge::{Inner, LoadedLogin};
+use crate::ids::PortalKey;
 use crate::records::Portal;
 
 impl Inner {
@@ -26,6 +27,7 @@ impl Inner {
         self.store.delete_portal(key).await?;
         self.forget_room_caches(&room);
         self.refresh_hub_room(&room).await?;
+        self.tell_logins_unbridged(key).await;
 
         let members = match self.matrix.joined_members(&room).await {
             Ok(m) => m,
@@ -70,6 +72,7 @@ impl Inner {
         // The room's queue may change with its first portal; later events find it again.
         self.room_portals.lock().expect("room map").remove(&room);
         self.refresh_hub_room(&room).await?;
+        self.tell_logins_unbridged(key).await;
         let members = match self.matrix.joined_members(&room).await {
             Ok(m) => m,
             Err(e) => {
@@ -94,6 +97,28 @@ impl Inner {
             "This room is no longer bridged to {name} ({} {}); it stays bridged to its other chats.              New messages in that chat will open a new room.",
             key.connector, key.chat
         ))
+    }
+
+    /// Tells the logins of the portal's network that it is gone (`NetworkApi::
+    /// portal_unbridged`), so none keeps watching a chat nobody bridges any more. After the
+    /// store forgot the portal: a failure here leaves a watch behind, never a half-unbridged
+    /// room, so it is logged and the unbridge stands.
+    async fn tell_logins_unbridged(&self, key: &PortalKey) {
+        let logins: Vec<LoadedLogin> = self
+            .logins
+            .read()
+            .expect("logins lock")
+            .iter()
+            .filter(|((connector, id), _)| {
+                *connector == key.connector && key.receiver.as_ref().is_none_or(|r| r == id)
+            })
+            .map(|(_, l)| l.clone())
+            .collect();
+        for l in logins {
+            if let Err(e) = l.api.portal_unbridged(key).await {
+                tracing::warn!(portal = %key, login = %l.login.id, error = %e, "the connector could not stop watching an unbridged chat");
+            }
+        }
     }
 
     /// Drops everything the engine remembers in memory about `room`.
