@@ -22,7 +22,7 @@ use aqueduct_core::connector::{
     ThreadHandler, UserInfo,
 };
 use aqueduct_core::event::{MatrixMessage, MessageContent, RelayedSender, SentMessage};
-use aqueduct_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
+use aqueduct_core::ids::{LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
 use aqueduct_core::records::{Login, Portal};
 use async_trait::async_trait;
 use reqwest::Method;
@@ -267,6 +267,14 @@ impl NetworkApi for TeamsLogin {
             let _ = task.await;
         }
         crate::subscriptions::remove_all(self).await;
+    }
+
+    /// A team channel is watched only because it was bridged: unwatching it ends its delta
+    /// queries and (through the subscription keeper) deletes its subscription. Chats stay
+    /// received, as the user's own chats all are: their next message opens a fresh portal.
+    async fn portal_unbridged(&self, portal: &PortalKey) -> ConnectorResult<()> {
+        crate::channels::unwatch(self, portal.chat.as_str()).await;
+        Ok(())
     }
 
     async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo> {

@@ -52,6 +52,10 @@ pub(crate) async fn poll_channel(login: &TeamsLogin, key: &str) -> Result<(), Co
     }
     let (link, since) = {
         let state = login.state.lock().await;
+        // Unbridged since the notification (or the round) named it: nobody reads it now.
+        if !state.channels.contains_key(key) {
+            return Ok(());
+        }
         (
             state.channels.get(key).and_then(|c| c.delta_link.clone()),
             state.chats.get(key).map(|m| m.modified_ms).unwrap_or(0),
@@ -264,6 +268,27 @@ pub(crate) async fn channel_info(
             .collect(),
         ..ChatInfo::default()
     })
+}
+
+/// Stops watching a channel whose portal was unbridged: no more delta queries, and the
+/// subscription keeper, woken here, deletes its subscription (it keeps only the watched
+/// channels'). Its memory and delta link go too, so bridging it again starts afresh from
+/// that look-up, as for a channel never bridged. A chat, or a channel not watched, is left
+/// alone.
+pub(crate) async fn unwatch(login: &TeamsLogin, key: &str) {
+    if !Conversation::of(key).is_channel() {
+        return;
+    }
+    let mut state = login.state.lock().await;
+    if state.channels.remove(key).is_none() {
+        return;
+    }
+    state.chats.remove(key);
+    let saved = state.to_state();
+    drop(state);
+    login.save_state(saved).await;
+    login.notifications.forget_channel(key);
+    tracing::info!(login = %login.id(), channel = %key, "no longer watching an unbridged Teams channel");
 }
 
 /// Adds a channel to the polled ones (keeping its memory when it is there already).

@@ -285,6 +285,13 @@ impl Notifications {
         })
     }
 
+    /// Channel `key` is no longer watched: its refusal is forgotten and the keeper woken,
+    /// which deletes its subscription (`channel_subscriptions`).
+    pub(crate) fn forget_channel(&self, key: &str) {
+        self.inner().channels_refused.remove(key);
+        self.maintain.notify_one();
+    }
+
     /// Whether channel `key` (`{team}/{channel}`) has a live subscription of its own.
     pub(crate) fn channel_covered(&self, key: &str) -> bool {
         let now = now_ms();
