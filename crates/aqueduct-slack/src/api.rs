@@ -48,6 +48,8 @@ pub struct SlackLogin {
     /// Socket Mode deliveries by event id, so that Slack's second delivery of an event still
     /// being bridged is not queued again (see [`crate::acks`]).
     pub(crate) socket_deliveries: Arc<crate::seen_events::SeenEvents>,
+    /// Names of mentioned users, for the text of their mention pills.
+    pub(crate) mention_names: crate::mention_names::MentionNames,
 }
 
 impl SlackLogin {
@@ -55,6 +57,7 @@ impl SlackLogin {
         &'a self,
         matrix_id: &'a dyn Fn(&RemoteUserId) -> String,
         channel_rooms: &'a HashMap<String, String>,
+        user_names: &'a HashMap<String, String>,
     ) -> Context<'a> {
         Context {
             team: &self.team,
@@ -63,6 +66,7 @@ impl SlackLogin {
             login: &self.login,
             matrix_id,
             channel_rooms,
+            user_names,
         }
     }
 
@@ -105,7 +109,8 @@ impl SlackLogin {
         let bridge = self.bridge.clone();
         let matrix_id = move |u: &RemoteUserId| bridge.matrix_id_for(u);
         let channel_rooms = self.channel_rooms(ev).await;
-        let mut event = convert::event(ev, &self.context(&matrix_id, &channel_rooms))?;
+        let user_names = self.mention_names.of_event(&self.bot, ev).await;
+        let mut event = convert::event(ev, &self.context(&matrix_id, &channel_rooms, &user_names))?;
         self.resolve_custom_emoji(&mut event).await;
         if let RemoteEventKind::Message { content, .. } = &mut event.kind {
             for (i, (name, mime, url)) in convert::files(ev).into_iter().enumerate() {

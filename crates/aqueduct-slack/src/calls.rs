@@ -360,16 +360,7 @@ impl Calls<'_> {
             .await?;
         let u = &info["user"];
         let p = &u["profile"];
-        let name = [
-            &p["display_name"],
-            &p["real_name"],
-            &u["real_name"],
-            &u["name"],
-        ]
-        .into_iter()
-        .filter_map(|v| v.as_str())
-        .find(|s| !s.is_empty())
-        .map(str::to_owned);
+        let name = crate::mention_names::display_name(u);
         let avatar = match p["image_72"].as_str() {
             // Public (Gravatar, Slack's avatar CDN): fetched without the token.
             Some(url) => match self.web.download_public(url, 5 * 1024 * 1024).await {

@@ -181,6 +181,7 @@ impl NetworkConnector for SlackConnector {
             socket_deliveries: Arc::new(crate::seen_events::SeenEvents::new(
                 crate::seen_events::REMEMBERED_EVENTS,
             )),
+            mention_names: Default::default(),
         });
         Ok(api)
     }

@@ -24,6 +24,9 @@ pub(crate) struct Context<'a> {
     pub matrix_id: &'a dyn Fn(&RemoteUserId) -> String,
     /// Matrix rooms of bridged channels the event names, for links to them.
     pub channel_rooms: &'a HashMap<String, String>,
+    /// Names of the users the event mentions, by Slack user id, for the text of their
+    /// mention pills (a user missing here is shown by id).
+    pub user_names: &'a HashMap<String, String>,
 }
 
 /// Adds the channel ids that `channel` elements of `rich_text` blocks name to `out`, each once.
@@ -90,7 +93,12 @@ pub(crate) fn content(message: &Value, cx: &Context<'_>) -> MessageContent {
     let team = cx.team.to_owned();
     let user = |u: &str| {
         let id = user_id(&team, u);
-        Some(((cx.matrix_id)(&id), u.to_owned()))
+        let name = cx
+            .user_names
+            .get(u)
+            .cloned()
+            .unwrap_or_else(|| u.to_owned());
+        Some(((cx.matrix_id)(&id), name))
     };
     let channel = |id: &str| {
         Some(ChannelRef {
@@ -318,6 +326,7 @@ mod tests {
             login,
             matrix_id: f,
             channel_rooms: &NO_ROOMS,
+            user_names: &NO_ROOMS,
         }
     }
 

@@ -20,6 +20,7 @@ mod earlier_posts;
 mod events_config;
 mod events_http;
 mod events_login;
+mod mention_names;
 mod oauth;
 mod pacing;
 mod puppet;
@@ -56,6 +57,7 @@ pub fn convert_event_for_fuzzing(ev: &serde_json::Value) -> bool {
         login: &login,
         matrix_id: &|u| format!("@slack_{}:example.org", u.as_str()),
         channel_rooms: &rooms,
+        user_names: &rooms,
     };
     routing::authorized_user(&ev["authorizations"]);
     convert::event(&ev["event"], &cx).is_some()
