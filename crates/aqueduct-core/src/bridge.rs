@@ -146,6 +146,8 @@ pub(crate) struct Inner {
     /// Rooms bridged to more than one chat; kept in step with the store by `link` and
     /// `unbridge` (not a cache: never trimmed).
     pub(crate) hub_rooms: crate::hub_rooms::HubRooms,
+    /// Hub-room chats the room was told have no relay, so it is told once per chat.
+    pub(crate) unrelayed: crate::unrelayed_chats::UnrelayedChats,
     /// Room id -> users typing there, to turn typing snapshots into starts and stops.
     pub(crate) typing: Mutex<HashMap<String, HashSet<String>>>,
     /// (room, user) -> (display name, avatar) as their member event says, so messages sent on
@@ -178,6 +180,7 @@ impl Bridge {
         let namer = GhostNamer::new(config.ghost_prefix.clone(), matrix.server_name().to_owned());
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             let engine = crate::engine_metrics::EngineMetrics::new(metrics.registry());
+            let unrelayed = crate::unrelayed_chats::UnrelayedChats::new(metrics.registry());
             let on_panic = engine.job_panics.clone();
             let weak = weak.clone();
             let queues = Queues::with_panic_hook(
@@ -219,6 +222,7 @@ impl Bridge {
                 ghosts: Mutex::new(HashMap::new()),
                 room_portals: Mutex::new(HashMap::new()),
                 hub_rooms: Default::default(),
+                unrelayed,
                 typing: Mutex::new(HashMap::new()),
                 profiles: Mutex::new(HashMap::new()),
                 decryptor: std::sync::OnceLock::new(),

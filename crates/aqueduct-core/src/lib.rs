@@ -44,6 +44,7 @@ mod send_retry;
 pub mod store;
 pub mod text;
 pub mod txn_id;
+mod unrelayed_chats;
 pub mod web;
 
 pub use bridge::{Bridge, BridgeConfig};

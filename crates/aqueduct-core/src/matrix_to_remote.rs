@@ -3,6 +3,8 @@
 //! topics.
 
 mod hub_out;
+mod hub_unrelayed;
+mod mentioned_people;
 mod message_out;
 
 use crate::bridge::{DOUBLE_PUPPET_MARKER, Inner, LoadedLogin};
@@ -402,11 +404,16 @@ impl Inner {
             return Ok(());
         }
         let Some(mut sender) = self.sender_for(&portal, env, level).await? else {
-            if env.kind == "m.room.message" {
+            if hub && self.carried_from_another_chat(env) {
+                self.skip_unrelayed(env, &portal).await;
+            } else if env.kind == "m.room.message" {
                 self.notice(&env.room_id, &format!("{}: your message was not bridged: you are not logged in to {} and this room has no relay. Log in with `login {}` in a chat with me.", env.sender, portal.key.connector, portal.key.connector)).await;
             }
             return Ok(());
         };
+        if hub && sender.relayed_for.is_some() {
+            self.unrelayed.relayed(&portal.key);
+        }
         sender.hub_relay = hub;
         let platform = portal.key.connector.to_string();
         let started = std::time::Instant::now();

@@ -287,14 +287,6 @@ impl Inner {
         }
         content
     }
-
-    fn remote_id_of(&self, mxid: &str, portal: &Portal) -> Option<crate::ids::RemoteUserId> {
-        if let Some((c, u)) = self.namer.parse(mxid) {
-            return (c == portal.key.connector).then_some(u);
-        }
-        self.login_of_user(&portal.key.connector, mxid)
-            .map(|l| l.login.remote_user.clone())
-    }
 }
 
 /// Why an edit of `target` made at `edited_ms` is past the portal's edit window, if it is.
