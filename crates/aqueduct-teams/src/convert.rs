@@ -263,6 +263,15 @@ fn outbound(
                 });
                 return;
             }
+            // Someone with no Teams identity here (a Matrix user, another network's ghost in
+            // a hub room): their name as text. A link to their Matrix id would show Teams
+            // users an address they cannot open, with another platform's user id in it.
+            if user_from_matrix_to(href).is_some() {
+                for child in children {
+                    outbound(child, content, out, mentions);
+                }
+                return;
+            }
             let allowed = is_allowed_link(href);
             if allowed {
                 out.push_str(&format!("<a href=\"{}\">", escape_html(href)));
@@ -380,6 +389,20 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("&lt;b&gt;"), "{out}");
+    }
+
+    #[test]
+    fn a_pill_of_someone_without_a_teams_identity_is_their_name() {
+        let (out, mentions) = matrix_to_teams(&MessageContent::html(
+            "hi Bob Slack",
+            "hi <a href=\"https://matrix.to/#/@aqueduct_slack_UBOB:localhost\">Bob Slack</a>, \
+             see <a href=\"https://example.com/x\">this</a>",
+        ));
+        assert_eq!(
+            out,
+            "hi Bob Slack, see <a href=\"https://example.com/x\">this</a>"
+        );
+        assert!(mentions.is_empty());
     }
 
     #[test]

@@ -376,6 +376,36 @@ impl FakeTeams {
         );
     }
 
+    /// `user` writes `html` in `chat` mentioning people as Teams clients do: each
+    /// `<at id="n">` of the body is the `n`th `(user id, name)` of `mentioned` in the
+    /// message's `mentions`; returns the message id.
+    pub fn post_mentioning(
+        &self,
+        chat: &str,
+        user: &str,
+        html: &str,
+        mentioned: &[(&str, &str)],
+    ) -> String {
+        let mut s = self.lock();
+        let now = s.tick();
+        let mut m = TeamsMessage::new(now.to_string(), user, html, now);
+        m.mentions = serde_json::Value::Array(
+            mentioned
+                .iter()
+                .enumerate()
+                .map(|(n, (id, name))| {
+                    serde_json::json!({
+                        "id": n, "mentionText": name,
+                        "mentioned": {"application": null, "device": null, "conversation": null,
+                                      "user": {"id": id, "displayName": name, "userIdentityType": "aadUser"}},
+                    })
+                })
+                .collect(),
+        );
+        s.chats.get_mut(chat).expect("chat exists").messages.push(m);
+        now.to_string()
+    }
+
     /// `user` writes `html` in `chat` with inline images (`(MIME type, bytes)`), which the
     /// body shows as `<img>`s after the text; returns the message id.
     pub fn post_with_images(
