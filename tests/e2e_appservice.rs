@@ -102,12 +102,7 @@ async fn tokens_are_checked_and_answers_carry_content_length() -> anyhow::Result
         .send()
         .await?;
     assert_eq!(user.status(), 404);
-    let metrics = http
-        .get(format!("http://127.0.0.1:{}/metrics", env.bridge_port))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let metrics = env.metrics().await?;
     assert!(
         metrics.contains("aqueduct_appservice_transactions_total 1"),
         "{metrics}"

@@ -59,12 +59,7 @@ async fn still_bridges(
 }
 
 async fn metrics(env: &BridgeEnv) -> anyhow::Result<String> {
-    Ok(
-        reqwest::get(format!("http://127.0.0.1:{}/metrics", env.bridge_port))
-            .await?
-            .text()
-            .await?,
-    )
+    env.metrics().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

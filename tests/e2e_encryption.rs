@@ -565,10 +565,7 @@ async fn plaintext_and_keys_never_reach_the_log_or_the_metrics() -> anyhow::Resu
         })
         .await?;
 
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", env.bridge_port))
-        .await?
-        .text()
-        .await?;
+    let metrics = env.metrics().await?;
     nio.close().await?;
     bridge.start_kill()?;
     bridge.wait().await?;

@@ -310,10 +310,7 @@ async fn a_member_without_power_cannot_take_over_the_relay_or_remove_others_reac
 
 /// The bridge's Prometheus counter `name` (summed over labels), or 0 before its first count.
 async fn metric(env: &BridgeEnv, name: &str) -> anyhow::Result<f64> {
-    let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", env.bridge_port))
-        .await?
-        .text()
-        .await?;
+    let text = env.metrics().await?;
     Ok(text
         .lines()
         .filter(|l| l.starts_with(name) && !l.starts_with('#'))

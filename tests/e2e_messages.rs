@@ -192,10 +192,7 @@ async fn every_kind_of_event_crosses_both_ways() -> anyhow::Result<()> {
         .await?;
 
     // The metrics saw traffic both ways.
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", env.bridge_port))
-        .await?
-        .text()
-        .await?;
+    let metrics = env.metrics().await?;
     for direction in ["to_matrix", "to_remote"] {
         let line = metrics
             .lines()

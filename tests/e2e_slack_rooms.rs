@@ -142,10 +142,7 @@ async fn a_revoked_app_is_logged_out_with_a_notice_and_a_metric() -> anyhow::Res
     s.env
         .command(&s.alice, &mgmt, "list", "You have no logins")
         .await?;
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", s.env.bridge_port))
-        .await?
-        .text()
-        .await?;
+    let metrics = s.env.metrics().await?;
     let state = metrics
         .lines()
         .find(|l| l.starts_with("aqueduct_remote_connected{") && l.contains("slack"))

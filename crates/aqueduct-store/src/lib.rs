@@ -95,6 +95,12 @@ impl SqlStore {
         self.backend
     }
 
+    /// Every stored login's connector and id, read fresh from the database (one small query:
+    /// health checks use it to ask whether the database answers and who is logged in).
+    pub async fn login_keys(&self) -> Result<Vec<(ConnectorId, LoginId)>> {
+        login::keys(&self.pool).await
+    }
+
     /// The cached portal, else what `read` finds in the database (kept for next time).
     async fn cached_portal(
         &self,

@@ -76,6 +76,24 @@ pub(crate) async fn list(pool: &AnyPool) -> Result<Vec<Login>> {
     rows.iter().map(|row| from_row(OP, row)).collect()
 }
 
+/// Every login's (connector, id), without the connector-owned columns, which can be large.
+pub(crate) async fn keys(pool: &AnyPool) -> Result<Vec<(ConnectorId, LoginId)>> {
+    const OP: &str = "login_keys";
+    let rows = sqlx::query("SELECT connector, id FROM login ORDER BY connector, id")
+        .fetch_all(pool)
+        .await
+        .map_err(query(OP))?;
+    rows.iter()
+        .map(|row| {
+            let text = |column: &str| row.try_get::<String, _>(column).map_err(query(OP));
+            Ok((
+                ConnectorId::new(text("connector")?),
+                LoginId::new(text("id")?),
+            ))
+        })
+        .collect()
+}
+
 pub(crate) async fn upsert(pool: &AnyPool, login: &Login) -> Result<()> {
     sqlx::query(
         "INSERT INTO login (connector, id, matrix_user, remote_user, remote_name, secret, state)

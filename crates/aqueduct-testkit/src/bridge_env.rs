@@ -76,6 +76,7 @@ impl BridgeEnv {
         let net = TestNet::start().await?;
         let dir = tempfile::tempdir()?;
         let bridge_port = free_port();
+        let metrics_port = free_port();
         let (as_token, hs_token) = (token(), token());
         let registration = AppserviceRegistration {
             id: "aqueduct".into(),
@@ -160,6 +161,7 @@ impl BridgeEnv {
         let config = format!(
             "homeserver:\n  url: {hs}\n  server_name: localhost\n\
              appservice:\n  address: http://127.0.0.1:{bridge_port}\n  listen: 127.0.0.1:{bridge_port}\n  as_token: {as_token}\n  hs_token: {hs_token}\n{public_url}\
+             metrics:\n  listen: 127.0.0.1:{metrics_port}\n\
              database:\n  uri: \"{db}\"\n\
              bridge:\n  shutdown_grace_secs: 10\n  max_attachment_bytes: 2000000\n  permissions:\n    \"*\": relay\n    localhost: user\n    \"@admin:localhost\": admin\n    \"@banned:localhost\": none\n    \"@relayonly:localhost\": relay\n\
              {double_puppet}{encryption}\
@@ -243,6 +245,25 @@ impl BridgeEnv {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The URL of the bridge's `/metrics`, on the metrics listener its config names
+    /// (`metrics.listen`, which [`BridgeEnv::new`] sets to a free port).
+    pub fn metrics_url(&self) -> anyhow::Result<String> {
+        let config = aqueduct::Config::load(&self.config_path)?;
+        let listen = config
+            .metrics
+            .listen
+            .context("the bridge's config has no metrics.listen")?;
+        Ok(format!("http://{listen}/metrics"))
+    }
+
+    /// The bridge's Prometheus metrics, read from its metrics listener.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        let answer = reqwest::get(self.metrics_url()?)
+            .await?
+            .error_for_status()?;
+        Ok(answer.text().await?)
     }
 
     /// Registers a Matrix user.

@@ -98,10 +98,9 @@ impl RocketChatEnv {
     /// Waits until the bridge's portal queues are empty (`aqueduct_queue_depth` 0 on its
     /// `/metrics`): everything queued so far has been handled.
     pub async fn queues_drained(&self) -> anyhow::Result<()> {
-        let url = format!("http://127.0.0.1:{}/metrics", self.env.bridge_port);
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let metrics = reqwest::get(&url).await?.text().await?;
+            let metrics = self.env.metrics().await?;
             if metrics
                 .lines()
                 .any(|l| l.trim() == "aqueduct_queue_depth 0")

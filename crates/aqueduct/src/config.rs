@@ -29,6 +29,9 @@ pub struct Config {
     /// End-to-bridge encryption.
     #[serde(default)]
     pub encryption: crate::encryption_config::EncryptionConfig,
+    /// Where Prometheus metrics are served (default: nowhere).
+    #[serde(default)]
+    pub metrics: crate::metrics_config::MetricsConfig,
     /// One section per enabled platform, keyed by connector id; each connector reads its own.
     #[serde(default)]
     pub platforms: BTreeMap<String, serde_norway::Value>,
@@ -53,7 +56,8 @@ pub struct AppserviceConfig {
     pub id: String,
     /// URL the homeserver uses to reach the bridge (the registration's `url`).
     pub address: String,
-    /// Address the bridge listens on for the homeserver, `/metrics` and `/health`.
+    /// Address the bridge listens on for the homeserver, connectors' endpoints and the health
+    /// endpoints (not `/metrics`: see `metrics.listen`).
     pub listen: String,
     /// Token the bridge uses with the homeserver. `AQUEDUCT_AS_TOKEN` overrides it.
     #[serde(default)]
@@ -344,6 +348,9 @@ impl Config {
         if let Some(problem) = self.encryption.problem() {
             return bad(problem);
         }
+        if let Some(problem) = self.metrics.problem(&self.appservice.listen) {
+            return bad(problem);
+        }
         if !matches!(self.logging.format.as_str(), "text" | "json") {
             return bad(format!(
                 "logging.format must be text or json, not {:?}",
@@ -382,6 +389,8 @@ mod tests {
         assert_eq!(c.database.uri, "sqlite://aqueduct.db");
         assert_eq!(c.appservice.ghost_prefix, "aqueduct_");
         assert_eq!(c.bridge.command_prefix, "!aq");
+        // Configs from before the metrics listener keep working: no metrics listener.
+        assert_eq!(c.metrics.listen, None);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 pub mod config;
 pub mod connectors;
 pub mod encryption_config;
+pub mod health;
+pub mod metrics_config;
+mod metrics_listener;
 pub mod process;
 mod public_media_route;
 pub mod registration;

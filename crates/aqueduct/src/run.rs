@@ -71,12 +71,19 @@ pub async fn run(
         )),
         None => Arc::new(client.clone()),
     };
+    let metrics = Metrics::new();
+    let health = crate::health::Health::new(
+        store.clone(),
+        client.clone(),
+        metrics.clone(),
+        config.platforms.keys().cloned().collect(),
+    );
     let bridge = Bridge::new(
         bridge_config,
         Arc::new(store),
         matrix,
         connectors,
-        Metrics::new(),
+        metrics.clone(),
     );
     if let Some(crypto) = &crypto {
         bridge.set_decryptor(crypto.clone());
@@ -87,6 +94,23 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", config.appservice.listen))?;
     tracing::info!(listen = %config.appservice.listen, "appservice listener up");
+    // Bound before anything is served, so a taken port stops the start with nothing running.
+    let metrics_listener = match &config.metrics.listen {
+        Some(listen) => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen} (metrics.listen)"))?;
+            tracing::info!(listen = %listen, "metrics listener up: /metrics, /health/live, /health/ready");
+            Some(listener)
+        }
+        None => {
+            tracing::warn!(
+                "metrics are not served: set metrics.listen (e.g. 127.0.0.1:9330) to serve /metrics \
+                 (the appservice listener does not serve it)"
+            );
+            None
+        }
+    };
     let app = crate::server::router(
         bridge.clone(),
         client.clone(),
@@ -95,14 +119,13 @@ pub async fn run(
         public_media(&config),
         crypto.clone(),
         config.appservice.max_transaction_bytes,
+        &health,
     );
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stopped.await;
-            })
-            .await
+    let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
+    let server = serve(listener, app, server_stopped.clone());
+    let metrics_server = metrics_listener.map(|listener| {
+        let app = crate::metrics_listener::router(metrics.registry().clone(), &health);
+        serve(listener, app, server_stopped)
     });
 
     wait_for_homeserver(&client).await?;
@@ -128,20 +151,40 @@ pub async fn run(
         tracing::warn!(error = %e, "cannot set the bot's display name");
     }
     bridge.start().await.context("starting the engine")?;
+    health.set_phase(crate::health::Phase::Running);
     tracing::info!(bot = %bot, "bridge running; start a chat with the bot to use it");
 
     shutdown.await;
+    health.set_phase(crate::health::Phase::Stopping);
     tracing::info!("stopping: finishing in-flight work");
     bridge
         .shutdown(Duration::from_secs(config.bridge.shutdown_grace_secs))
         .await;
-    let _ = stop_server.send(());
+    let _ = stop_server.send(true);
     let _ = server.await;
+    if let Some(metrics_server) = metrics_server {
+        let _ = metrics_server.await;
+    }
     if let Some(crypto) = &crypto {
         crypto.stop();
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves `app` on `listener` in a task until `stop` turns true.
+fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    })
 }
 
 /// Signed public URLs for media, when a public URL is configured. The key comes from the

@@ -1,5 +1,6 @@
-//! The bridge's HTTP listener: the appservice API for the homeserver, connectors' endpoints,
-//! signed public media, `/metrics` and `/health`.
+//! The bridge's appservice listener: the appservice API for the homeserver, connectors'
+//! endpoints, signed public media and the health endpoints. `/metrics` is not here but on a
+//! listener of its own (`metrics_listener.rs`), as this one may face the internet.
 
 use aqueduct_core::Bridge;
 use aqueduct_core::matrix::MatrixApi;
@@ -14,7 +15,6 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use prometheus::Encoder;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -72,7 +72,8 @@ impl AppserviceHandler for EngineHandler {
 pub type WebHandlers = Arc<HashMap<String, Arc<dyn WebHandler>>>;
 
 /// The full router: appservice routes (bodies up to `max_transaction_bytes`), connectors'
-/// endpoints under `/_aqueduct/<connector>/`, `/metrics` and `/health`.
+/// endpoints under `/_aqueduct/<connector>/`, public media and `health`'s routes.
+#[allow(clippy::too_many_arguments)] // each is one separate piece of the wiring
 pub fn router(
     bridge: Bridge,
     client: HomeserverClient,
@@ -81,8 +82,8 @@ pub fn router(
     public_media: Option<PublicMedia>,
     crypto: Option<Arc<aqueduct_crypto::BridgeCrypto>>,
     max_transaction_bytes: usize,
+    health: &crate::health::Health,
 ) -> Router {
-    let registry = bridge.metrics().registry().clone();
     let media = crate::public_media_route::MediaRoute {
         signer: public_media,
         client: client.clone(),
@@ -103,27 +104,7 @@ pub fn router(
                 connector_endpoint(web.clone(), path, method, uri, headers, body)
             }),
         )
-        .route(
-            "/metrics",
-            get(move || {
-                let registry = registry.clone();
-                async move {
-                    let mut buf = Vec::new();
-                    let encoder = prometheus::TextEncoder::new();
-                    match encoder.encode(&registry.gather(), &mut buf) {
-                        Ok(()) => (
-                            [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
-                            buf,
-                        )
-                            .into_response(),
-                        Err(e) => {
-                            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
-                        }
-                    }
-                }
-            }),
-        )
-        .route("/health", get(health))
+        .merge(health.routes())
 }
 
 /// Hands a request to the connector that owns the path.
@@ -154,14 +135,6 @@ async fn connector_endpoint(
         status,
         [(header::CONTENT_TYPE, answer.content_type)],
         answer.body,
-    )
-        .into_response()
-}
-
-async fn health() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"status":"ok"}"#,
     )
         .into_response()
 }
