@@ -1,0 +1,2 @@
+-- Runs once, when the PostgreSQL volume is first created: the bridge's own database.
+CREATE DATABASE aqueduct;
