@@ -588,6 +588,19 @@ async fn files_and_mentions_cross_between_slack_matrix_and_teams() -> anyhow::Re
     assert_eq!(ping.mentions, json!([]), "Teams has no Bob to mention");
     let ping_on_slack = h.slack_message("ping").await?;
     assert!(ping_on_slack.text.contains("<@UBOB>"), "{ping_on_slack:?}");
+    // A Slack mention of Bob reaches Teams as his name too, never his Slack id.
+    h.slack.post(SLACK, "UBOB", "cc <@UBOB> from slack", None);
+    let cc = h.teams_message("cc ").await?;
+    assert!(
+        cc.html.contains(": cc ") && cc.html.contains("Bob Slack from slack"),
+        "{}",
+        cc.html
+    );
+    assert!(
+        !cc.html.contains("UBOB") && !cc.html.contains("matrix.to"),
+        "{}",
+        cc.html
+    );
     // A Matrix mention of Tina's ghost is Teams' own mention of Tina.
     let tina = teams_ghost("u-tina");
     h.dave
@@ -614,7 +627,7 @@ async fn files_and_mentions_cross_between_slack_matrix_and_teams() -> anyhow::Re
     assert!(note.text.contains("Tina Teams"), "{note:?}");
     assert!(!note.text.contains("u-tina"), "{note:?}");
 
-    for text in ["the notes", "the plan", "ping", "hi ", "note to"] {
+    for text in ["the notes", "the plan", "ping", "cc ", "hi ", "note to"] {
         assert_eq!(h.on_slack(text), 1, "{text} on Slack");
         assert_eq!(h.on_teams(text), 1, "{text} on Teams");
     }
@@ -702,7 +715,11 @@ async fn a_teams_channel_in_a_hub_carries_threads_to_slack_and_back() -> anyhow:
     let deltas = delta_queries(&h.teams);
     h.teams_post("u-tina", "<p>after the unlink</p>");
     wait_for_rounds(&h.teams, 3).await?;
-    assert_eq!(delta_queries(&h.teams), deltas, "no delta query after the unlink");
+    assert_eq!(
+        delta_queries(&h.teams),
+        deltas,
+        "no delta query after the unlink"
+    );
     h.dave.send_text(&h.room, "slack only now").await?;
     h.slack_message("slack only now").await?;
     assert_eq!(h.on_teams("slack only now"), 0);
