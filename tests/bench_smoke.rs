@@ -41,6 +41,7 @@ async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
         "S3 Rocket.Chat",
         "S1 Teams",
         "S3 Teams",
+        "Hub",
     ] {
         assert!(
             report.measurements.iter().any(|m| m.scenario == scenario),
@@ -73,10 +74,31 @@ async fn every_benchmark_scenario_runs() -> anyhow::Result<()> {
         graph.get("POST /chats/{id}/messages").copied().unwrap_or(0) >= s3_teams.messages as u64,
         "{graph:?}"
     );
+    // The hub room: a burst from Slack, Rocket.Chat and Matrix, each to both other sides,
+    // and each burst's platform requests: at least one post per message on a platform.
+    let hub: Vec<_> = report
+        .measurements
+        .iter()
+        .filter(|m| m.scenario == "Hub")
+        .collect();
+    assert_eq!(hub.len(), 6, "{hub:?}");
+    for m in hub
+        .iter()
+        .filter_map(|m| m.platform_requests.as_ref().map(|p| (m, p)))
+    {
+        let total: u64 = m.1.values().sum();
+        assert!(
+            total >= m.0.messages as u64,
+            "{}: {:?}",
+            m.0.description,
+            m.1
+        );
+    }
     assert_eq!(report.startup.portals, 10);
     assert!(report.engine.iter().all(|e| e.messages == 20));
     let page = aqueduct_bench::report::markdown(&report);
     assert!(page.contains("Against the targets"));
+    assert!(page.contains("## Hub room"));
     assert!(page.contains("| S1 Teams |") && page.contains("receives by **polling**"));
     // Shown with --no-capture: what the tiny run saw, for whoever keeps the harness alive.
     println!("{page}");

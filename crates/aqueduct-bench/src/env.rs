@@ -135,7 +135,7 @@ impl BenchEnv {
             "homeserver:\n  url: {hs}\n  server_name: localhost\n\
              appservice:\n  address: http://127.0.0.1:{bridge_port}\n  listen: 127.0.0.1:{bridge_port}\n  as_token: {as_token}\n  hs_token: {hs_token}\n\
              database:\n  uri: \"{db}\"\n\
-             bridge:\n  shutdown_grace_secs: 10\n  backfill_limit: 0\n  permissions:\n    \"*\": relay\n    localhost: user\n\
+             bridge:\n  shutdown_grace_secs: 10\n  backfill_limit: 0\n  permissions:\n    \"*\": relay\n    localhost: user\n    \"@bench:localhost\": admin\n\
              encryption:\n  allow: true\n  pickle_key: {pickle}\n\
              logging:\n  level: info\n\
              platforms:\n  testnet:\n    url: {net}\n{platforms}",

@@ -7,6 +7,7 @@ pub mod appservice;
 pub mod chaos;
 pub mod engine;
 pub mod env;
+pub mod hub_report;
 pub mod measure;
 pub mod platforms;
 pub mod process;
@@ -35,7 +36,7 @@ pub struct Options {
     /// The command line that produced the report, quoted in it.
     pub command: String,
     /// Parts to run (`engine`, `baseline`, `s1`..`s6`, `slack`, `rocketchat`, `teams`,
-    /// `startup`); empty runs them all. A reduced run is for before/after comparisons while
+    /// `hub`, `startup`); empty runs them all. A reduced run is for before/after comparisons while
     /// profiling, not for the published page.
     pub only: Vec<String>,
 }
@@ -129,6 +130,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         "slack",
         "rocketchat",
         "teams",
+        "hub",
         "startup",
     ];
     if !bridge_parts.iter().any(|p| options.wants(p)) {
@@ -340,6 +342,12 @@ async fn measure_all(
                 eprintln!("bench: Graph conformance: {v}");
             }
         }
+    }
+
+    if options.wants("hub") {
+        step("Hub: one room linked to Slack and Rocket.Chat, a burst from each side");
+        let hub = bench.open_hub().await?;
+        m.extend(bench.hub(&hub, sizes.burst).await?);
     }
 
     let (after_rss_mib, peak_rss_mib) = process::memory_mib(pid)?;

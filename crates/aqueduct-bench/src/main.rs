@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 const USAGE: &str = "usage: aqueduct-bench --bridge-bin PATH [--quick] [--postgres URL] \
 [--markdown PATH] [--json PATH] [--command TEXT] \
-[--only engine,baseline,s1,...,s6,slack,rocketchat,teams,startup] \
+[--only engine,baseline,s1,...,s6,slack,rocketchat,teams,hub,startup] \
 [--burst N] [--rates R,R,..] [--engine-messages N]";
 
 fn main() -> anyhow::Result<()> {

@@ -39,7 +39,7 @@ const ROCKETCHAT_ROOM_NAME: &str = "rcbench";
 /// The Rocket.Chat user whose messages the Rocket.Chat scenarios send.
 pub const ROCKETCHAT_BOB: &str = "RCBOB";
 /// The Rocket.Chat account the Matrix user logs in as.
-const ROCKETCHAT_ALICE: &str = "RCALICE";
+pub const ROCKETCHAT_ALICE: &str = "RCALICE";
 /// The Teams group chat of the benchmark.
 pub const TEAMS_CHAT: &str = "19:teamsbench@thread.v2";
 /// Its topic, which the portal's room takes.

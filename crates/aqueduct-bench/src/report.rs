@@ -123,6 +123,8 @@ pub fn markdown(r: &Report) -> String {
             // Matrix -> remote crosses a different path than the appservice sends.
             ("baseline", _) => None,
             (s3, _) if s3.starts_with("S3") => None,
+            // A hub row crosses two bridge legs (platform -> Matrix -> platform).
+            (crate::scenarios::HUB, _) => None,
             ("S2", _) => conc,
             (_, Some(rate)) => at_rate(r, "baseline", rate),
             _ => seq,
@@ -211,6 +213,7 @@ pub fn markdown(r: &Report) -> String {
     }
 
     s.push_str(&platform_requests(r));
+    s.push_str(&crate::hub_report::section(r));
     let _ = writeln!(s, "\n## Memory and start-up\n");
     let mem = &r.memory;
     let _ = writeln!(

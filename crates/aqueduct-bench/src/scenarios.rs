@@ -2,6 +2,9 @@
 //! and S1-S6 through the bridge, each run with the same counts and rates; S1 and S3 also
 //! through the Slack, Rocket.Chat and Teams connectors against their fakes.
 
+mod hub;
+pub use hub::{HUB, HubRoom};
+
 use crate::appservice::Appservice;
 use crate::env::BenchEnv;
 use crate::measure::{Measurement, Pacer, Sends, SequentialGaps, Snapshot, measurement};

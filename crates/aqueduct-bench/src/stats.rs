@@ -9,6 +9,8 @@ pub struct Latency {
     pub samples: usize,
     /// Median.
     pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
     /// 99th percentile.
     pub p99_ms: f64,
     /// Largest.
@@ -31,6 +33,7 @@ impl Latency {
         Self {
             samples: samples.len(),
             p50_ms: rank(0.50),
+            p95_ms: rank(0.95),
             p99_ms: rank(0.99),
             max_ms: samples[samples.len() - 1],
             mean_ms: samples.iter().sum::<f64>() / samples.len() as f64,
@@ -54,6 +57,7 @@ mod tests {
     fn nearest_rank_percentiles() {
         let l = Latency::of((1..=100).map(f64::from).collect());
         assert_eq!((l.p50_ms, l.p99_ms, l.max_ms), (50.0, 99.0, 100.0));
+        assert_eq!(l.p95_ms, 95.0);
         assert_eq!(Latency::of(vec![]).samples, 0);
     }
 }
