@@ -9,17 +9,20 @@ pub mod check;
 pub mod db_proxy;
 pub mod faults;
 pub mod lanes;
+pub mod progress;
 pub mod timeline;
 pub mod world;
 
 use check::{LaneResult, judge};
 use faults::Fault;
 use lanes::{Ends, Lane};
+use progress::Progress;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use timeline::Moment;
 use world::World;
@@ -136,6 +139,9 @@ impl ChaosReport {
     }
 }
 
+/// How often a run says how far it got (on standard error).
+const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+
 /// The first few of a list, for a readable report.
 fn first(numbers: &[usize]) -> &[usize] {
     &numbers[..numbers.len().min(20)]
@@ -183,6 +189,8 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
         rocketchat: world.fakes.rocketchat.clone(),
     };
     let started = Instant::now();
+    let progress = Arc::new(Progress::default());
+    let printer = progress.print_every(PROGRESS_EVERY, started, options.messages);
     // Senders give up on Matrix only long after any fault has healed.
     let give_up = tokio::time::Instant::now()
         + Duration::from_secs_f64(options.messages as f64 / options.rate)
@@ -190,7 +198,7 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
     let senders: Vec<_> = Lane::ALL
         .iter()
         .map(|&lane| {
-            let ends = ends.clone();
+            let (ends, progress) = (ends.clone(), progress.clone());
             let (n, gap) = (
                 options.messages,
                 Duration::from_secs_f64(1.0 / options.rate),
@@ -204,6 +212,7 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
                     tick.tick().await;
                     sent_at.push(SystemTime::now());
                     event_ids.push(ends.send(lane, i, give_up).await?);
+                    progress.sent(lane);
                 }
                 anyhow::Ok((sent_at, event_ids))
             })
@@ -229,6 +238,7 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
             None => Fault::pick(&options.faults, &mut rng),
         };
         inflicted += 1;
+        progress.fault();
         tracing::info!(fault = fault.name(), "inflicting");
         let at = SystemTime::now();
         let details = fault.inflict(world, &mut rng).await?;
@@ -247,8 +257,10 @@ async fn drive(world: &mut World, options: &ChaosOptions) -> anyhow::Result<Chao
         sent_at.push(at);
         event_ids.push(ids);
     }
+    drop(printer);
+    eprintln!("{}", progress.sending_line(started, options.messages));
 
-    let mut lanes = wait_for_arrivals(&ends, options.messages, options.stall).await?;
+    let mut lanes = wait_for_arrivals(&ends, options.messages, options.stall, started).await?;
     // Matrix -> platform lanes answer for the order Synapse delivered in, not the send order.
     let delivered = delivered_event_ids(&world.env.bridge_log());
     let delivered_set: std::collections::HashSet<&str> =
@@ -374,9 +386,11 @@ async fn wait_for_arrivals(
     ends: &Ends,
     messages: usize,
     stall: Duration,
+    started: Instant,
 ) -> anyhow::Result<Vec<LaneResult>> {
     let mut last_total = 0;
     let mut last_progress = Instant::now();
+    let mut last_printed = Instant::now();
     loop {
         let mut results = Vec::new();
         for lane in Lane::ALL {
@@ -387,6 +401,14 @@ async fn wait_for_arrivals(
         if total > last_total {
             last_total = total;
             last_progress = Instant::now();
+        }
+        if last_printed.elapsed() >= PROGRESS_EVERY {
+            last_printed = Instant::now();
+            let arrived: Vec<(String, usize)> = results
+                .iter()
+                .map(|r| (r.name.clone(), r.arrived))
+                .collect();
+            eprintln!("{}", progress::arrived_line(started, &arrived, messages));
         }
         if complete || last_progress.elapsed() > stall {
             // A duplicate can trail its original: look once more after a short while.
