@@ -28,6 +28,10 @@ pub struct EventsHttpOptions {
     pub timeout: Duration,
     /// The wait before each of the 3 retries (Slack: at once, 1 minute, 5 minutes).
     pub retry_delays: [Duration; 3],
+    /// Deliveries under way at once. Slack does not wait for one answer before the next
+    /// delivery; 1 (the default) delivers one event at a time, in order, which keeps most
+    /// tests' expectations simple.
+    pub in_flight: usize,
 }
 
 impl EventsHttpOptions {
@@ -38,6 +42,7 @@ impl EventsHttpOptions {
             signing_secret: signing_secret.into(),
             timeout: Duration::from_secs(3),
             retry_delays: [Duration::from_millis(50); 3],
+            in_flight: 1,
         }
     }
 }
@@ -89,6 +94,7 @@ impl FakeSlack {
         let attempts = Arc::new(Mutex::new(Vec::new()));
         let attempted = Arc::new(Notify::new());
         let sender = Sender {
+            slots: Arc::new(tokio::sync::Semaphore::new(options.in_flight.max(1))),
             shared: self.shared.clone(),
             options: options.clone(),
             http: http.clone(),
@@ -199,7 +205,10 @@ impl EventsHttp {
 }
 
 /// The delivery loop's state.
+#[derive(Clone)]
 struct Sender {
+    /// One per delivery that may be under way at once.
+    slots: Arc<tokio::sync::Semaphore>,
     shared: Arc<Shared>,
     options: EventsHttpOptions,
     http: reqwest::Client,
@@ -208,10 +217,16 @@ struct Sender {
 }
 
 impl Sender {
-    /// Takes queued events one by one (the queue Socket Mode would otherwise drain) and
-    /// delivers each with Slack's retries.
+    /// Takes queued events in order (the queue Socket Mode would otherwise drain) and
+    /// delivers each with Slack's retries, up to `in_flight` at once.
     async fn run(self) {
+        // Owned by this task, so stopping the deliveries (aborting it) stops those under way.
+        let mut deliveries = tokio::task::JoinSet::new();
         loop {
+            while deliveries.try_join_next().is_some() {}
+            let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                return;
+            };
             let notified = self.shared.sock_notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -223,8 +238,17 @@ impl Sender {
                 st.pending.pop_front()
             };
             match next {
-                Some(p) => self.deliver(&p.payload).await,
-                None => notified.await,
+                Some(p) => {
+                    let sender = self.clone();
+                    deliveries.spawn(async move {
+                        sender.deliver(&p.payload).await;
+                        drop(slot);
+                    });
+                }
+                None => {
+                    drop(slot);
+                    notified.await;
+                }
             }
         }
     }
