@@ -50,6 +50,8 @@ pub struct SlackLogin {
     pub(crate) socket_deliveries: Arc<crate::seen_events::SeenEvents>,
     /// Names of mentioned users, for the text of their mention pills.
     pub(crate) mention_names: crate::mention_names::MentionNames,
+    /// The bound on live events on their way to Matrix (`realtime_backlog`).
+    pub(crate) backlog: crate::backlog::Backlog,
 }
 
 impl SlackLogin {
@@ -249,12 +251,14 @@ impl SlackLogin {
     /// through `acks` once it is in Matrix, or within Slack's 3 s when the catch-up would
     /// find it). Returns the bridging itself ([`Self::deliver`]: converting, downloading
     /// files, queueing), which the caller runs off the read loop in the order of the event's
-    /// conversation; `None` when an earlier delivery is already doing it.
+    /// conversation; `None` when an earlier delivery is already doing it. `place` is the
+    /// event's place in the login's backlog ([`crate::backlog`]), held until it is settled.
     pub(crate) fn accept_envelope(
         self: &Arc<Self>,
         envelope_id: String,
         frame: &Value,
         acks: mpsc::UnboundedSender<String>,
+        place: tokio::sync::OwnedSemaphorePermit,
     ) -> Option<futures_util::future::BoxFuture<'static, ()>> {
         let payload = frame["payload"].clone();
         let event = payload["event"].clone();
@@ -284,7 +288,11 @@ impl SlackLogin {
                                     me.socket_deliveries.clone(),
                                     key,
                                     report,
-                                    Box::pin(async move { crate::acks::outcome_of(receipt.await) }),
+                                    Box::pin(async move {
+                                        let outcome = crate::acks::outcome_of(receipt.await);
+                                        drop(place);
+                                        outcome
+                                    }),
                                 );
                             });
                             (outcome, Some(work))
@@ -299,6 +307,7 @@ impl SlackLogin {
                         let receipt = me.deliver(&event, &payload).await;
                         tokio::spawn(async move {
                             let _ = report.send(Some(crate::acks::outcome_of(receipt.await)));
+                            drop(place);
                         });
                     });
                     (outcome, Some(work))

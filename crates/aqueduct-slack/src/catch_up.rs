@@ -85,7 +85,15 @@ impl SlackLogin {
         reader: &SlackWeb,
         for_user: Option<(&str, &str)>,
     ) -> ConnectorResult<()> {
-        let newer = |ts: &str| ts_order(ts) > ts_order(&mark.newest);
+        // Events refused by a full backlog may be older than the checkpoint (see
+        // `backlog.rs`): from the oldest of them, messages count as possibly missed too.
+        let refused = self.backlog.refused_since(&mark.channel);
+        let newer = |ts: &str| {
+            ts_order(ts) > ts_order(&mark.newest)
+                || refused
+                    .as_deref()
+                    .is_some_and(|r| ts_order(ts) >= ts_order(r))
+        };
         let (remembered_oldest, remembered_threads) = {
             let cps = self.checkpoints.lock().expect("checkpoints");
             let recent = cps.recent();
@@ -94,21 +102,33 @@ impl SlackLogin {
                 recent.threads(&mark.channel),
             )
         };
-        // From the checkpoint, or from the oldest remembered message if that is older.
-        let from = match remembered_oldest {
-            Some(old) if ts_order(&old) < ts_order(&mark.newest) => old,
-            _ => mark.newest.clone(),
-        };
+        // From the checkpoint, or from the oldest remembered message or refused event if
+        // older.
+        let from = [remembered_oldest, refused.clone()]
+            .into_iter()
+            .flatten()
+            .fold(mark.newest.clone(), |from, ts| {
+                if ts_order(&ts) < ts_order(&from) {
+                    ts
+                } else {
+                    from
+                }
+            });
         let mut now = ChannelNow {
             messages: HashMap::new(),
             history_complete: false,
             complete_threads: BTreeSet::new(),
         };
+        // Replies of threads with news are read from the checkpoint (or a refused event).
+        let thread_from = match &refused {
+            Some(r) if ts_order(r) < ts_order(&mark.newest) => r.clone(),
+            _ => mark.newest.clone(),
+        };
         // Thread roots -> the oldest reply to fetch from.
         let mut threads: BTreeMap<String, String> = mark
             .threads
             .iter()
-            .map(|t| (t.clone(), mark.newest.clone()))
+            .map(|t| (t.clone(), thread_from.clone()))
             .collect();
         for (root, oldest) in remembered_threads {
             let from = threads.entry(root).or_insert_with(|| oldest.clone());
@@ -133,7 +153,7 @@ impl SlackLogin {
                 if m["latest_reply"].as_str().is_some_and(newer) {
                     threads
                         .entry(ts.to_owned())
-                        .or_insert_with(|| mark.newest.clone());
+                        .or_insert_with(|| thread_from.clone());
                 }
                 now.messages.insert(ts.to_owned(), m.clone());
             }

@@ -24,6 +24,11 @@ pub struct SlackConfig {
     /// second, near Slack's documented limit). Posts over it wait; none are dropped.
     #[serde(default)]
     pub send_pace: crate::pacing::SendPace,
+    /// Most live events (Socket Mode or Events API) a workspace login keeps on their way to
+    /// Matrix. Past it, further ones are not taken and are fetched from the channels' history
+    /// once the backlog is handled, so memory stays bounded when Matrix is slow.
+    #[serde(default = "default_realtime_backlog")]
+    pub realtime_backlog: usize,
 }
 
 /// OAuth v2 settings of the Slack app that personal logins authorize.
@@ -66,6 +71,10 @@ fn default_api_url() -> String {
     "https://slack.com/api".into()
 }
 
+fn default_realtime_backlog() -> usize {
+    2_000
+}
+
 fn default_max_file() -> u64 {
     50 * 1024 * 1024
 }
@@ -78,6 +87,7 @@ impl Default for SlackConfig {
             events_api: None,
             oauth: None,
             send_pace: crate::pacing::SendPace::default(),
+            realtime_backlog: default_realtime_backlog(),
         }
     }
 }

@@ -182,6 +182,7 @@ impl NetworkConnector for SlackConnector {
                 crate::seen_events::REMEMBERED_EVENTS,
             )),
             mention_names: Default::default(),
+            backlog: crate::backlog::Backlog::new(self.config.realtime_backlog),
         });
         Ok(api)
     }

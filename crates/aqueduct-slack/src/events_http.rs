@@ -11,6 +11,11 @@
 //! As for Socket Mode: see [`crate::acks`]. An acknowledgement is a 200, a request to deliver
 //! again a 503.
 //!
+//! ## A full backlog
+//!
+//! Past `realtime_backlog` events on their way to Matrix, deliveries get a 503 and the login
+//! catches up from its channels' history once those are in Matrix ([`crate::backlog`]).
+//!
 //! ## Unknown workspaces
 //!
 //! An event for a workspace with no loaded app login gets 200 and a log line. Slack's docs ask
@@ -96,12 +101,22 @@ impl EventsEndpoint {
             );
             return WebResponse::text(200, "");
         };
+        let place = match login.backlog.take(&body["event"]) {
+            Ok(place) => place,
+            Err(refused) => {
+                if refused.first {
+                    catch_up_after_backlog(login.clone());
+                }
+                return WebResponse::text(503, "too many events on their way to Matrix; retry");
+            }
+        };
         let key = format!("{team}:{event_id}");
         // The bot's catch-up cannot read a user's own conversations.
         let covered = covered_by_catch_up(&body["event"])
             && crate::routing::authorized_user(&body["authorizations"]).is_none();
         let outcome = match self.seen.claim(&key) {
             Claim::Seen(outcome) => {
+                drop(place);
                 tracing::debug!(
                     event_id,
                     retry = request.header("x-slack-retry-num"),
@@ -116,7 +131,11 @@ impl EventsEndpoint {
                     self.seen.clone(),
                     key,
                     report,
-                    Box::pin(async move { bridge(&login, ready, &body).await }),
+                    Box::pin(async move {
+                        let outcome = bridge(&login, ready, &body).await;
+                        drop(place);
+                        outcome
+                    }),
                 );
                 outcome
             }
@@ -126,6 +145,16 @@ impl EventsEndpoint {
             Answer::Retry => WebResponse::text(503, "not bridged yet; retry"),
         }
     }
+}
+
+/// Once the events a login took are in Matrix, catches it up on what it refused meanwhile
+/// (see [`crate::backlog`]) and lets it take live events again.
+fn catch_up_after_backlog(login: Arc<SlackLogin>) {
+    tokio::spawn(async move {
+        login.backlog.handled().await;
+        login.catch_up().await;
+        login.backlog.caught_up();
+    });
 }
 
 /// Waits for the login's catch-up, then bridges the event of wrapper `body` and reports how

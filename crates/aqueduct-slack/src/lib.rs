@@ -8,6 +8,7 @@ mod acks;
 mod api;
 mod app_logins;
 mod backfill;
+mod backlog;
 mod calls;
 mod catch_up;
 mod channel_handlers;

@@ -11,6 +11,10 @@
 //! either within [`PONG_WAIT`] of the bridge's own ping), is taken as dead: a half-open TCP
 //! connection would otherwise wait forever. The reconnection's catch-up bridges what was
 //! sent meanwhile.
+//!
+//! At most `realtime_backlog` events are on their way to Matrix at once ([`crate::backlog`]):
+//! past it the connection is closed without acknowledging the event, and opened again once
+//! the backlog is in Matrix, whose catch-up then bridges what was not taken.
 
 use crate::api::SlackLogin;
 use crate::socket_lanes::Lanes;
@@ -48,6 +52,12 @@ pub(crate) async fn run(login: Arc<SlackLogin>) {
 /// One connection, from `apps.connections.open` to its end. `Ok` when Slack asked for a
 /// reconnect, `Err` when the connection failed or went silent.
 async fn connect_once(login: &Arc<SlackLogin>, lanes: &mut Lanes) -> Result<(), ConnectorError> {
+    if login.backlog.overflowed() {
+        // The last connection was closed because too many events were on their way to
+        // Matrix: reconnect only once they are there, then catch up on what was not taken.
+        lanes.idle().await;
+        login.backlog.handled().await;
+    }
     let opened = login.app.call("apps.connections.open", &[]).await?;
     let url = opened["url"]
         .as_str()
@@ -69,6 +79,7 @@ async fn connect_once(login: &Arc<SlackLogin>, lanes: &mut Lanes) -> Result<(), 
     // channel stays in order.
     lanes.idle().await;
     login.catch_up().await;
+    login.backlog.caught_up();
     let write_failed = |e: tokio_tungstenite::tungstenite::Error| {
         ConnectorError::Temporary(format!("socket write: {e}"))
     };
@@ -113,9 +124,12 @@ async fn connect_once(login: &Arc<SlackLogin>, lanes: &mut Lanes) -> Result<(), 
                     Some("hello") => login.bridge.report_state(&login.login, RemoteState::Connected),
                     Some("disconnect") => return Ok(()),
                     _ => {
-                        if let Some(envelope_id) = frame["envelope_id"].as_str()
-                            && let Some(work) = login.accept_envelope(envelope_id.to_owned(), &frame, ack_tx.clone())
-                        {
+                        let Some(envelope_id) = frame["envelope_id"].as_str() else { continue };
+                        let Ok(place) = login.backlog.take(&frame["payload"]["event"]) else {
+                            // Left unacknowledged; the catch-up after the backlog finds it.
+                            return Ok(());
+                        };
+                        if let Some(work) = login.accept_envelope(envelope_id.to_owned(), &frame, ack_tx.clone(), place) {
                             lanes.push(&frame["payload"]["event"], work);
                         }
                     }
