@@ -286,3 +286,76 @@ async fn a_delete_whose_answer_was_lost_is_done_not_reported_as_failed() -> anyh
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_replayed_after_a_crash_reads_the_channel_once() -> anyhow::Result<()> {
+    const QUEUED: usize = 5;
+    let s = SlackEnv::start().await?;
+    // The appservice listener's debug lines say which events the bridge stored.
+    let config = std::fs::read_to_string(&s.env.config_path)?.replace(
+        "logging:\n  level: info\n",
+        "logging:\n  level: \"info,aqueduct_matrix::appservice_server=debug\"\n",
+    );
+    std::fs::write(&s.env.config_path, config)?;
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_aqueduct-testnet-bridge"));
+    let mut bridge = s.env.spawn_process(&bin).await?;
+    s.login_app().await?;
+    let (room, _) = open_portal(&s).await?;
+
+    // The first post is carried out and never answered; the messages after it wait behind
+    // it in the portal's queue, stored in the bridge's inbox, when the bridge dies.
+    s.slack.stall_answers("chat.postMessage", 1);
+    let first = s.alice.send_text(&room, "backlog 0").await?;
+    let mut later = Vec::new();
+    for i in 1..=QUEUED {
+        later.push(s.alice.send_text(&room, &format!("backlog {i}")).await?);
+    }
+    s.slack
+        .wait_for("C1", WAIT, |m| m.iter().any(|x| x.text == "backlog 0"))
+        .await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !later
+        .iter()
+        .all(|id| s.env.bridge_log().contains(id.as_str()))
+    {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the bridge never stored the queued events"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    bridge.start_kill()?;
+    bridge.wait().await?;
+    let reads = || {
+        s.slack
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.method == "conversations.history" && r.params["include_all_metadata"] == "true"
+            })
+            .count()
+    };
+    let reads_before = reads();
+
+    // All six are replayed: each reaches Slack once, for one read of the channel.
+    let mut bridge = s.env.spawn_process(&bin).await?;
+    let texts: Vec<String> = (0..=QUEUED).map(|i| format!("backlog {i}")).collect();
+    s.slack
+        .wait_for("C1", WAIT, |m| {
+            texts.iter().all(|t| m.iter().any(|x| &x.text == t))
+        })
+        .await?;
+    assert_eq!(posts_of(&s, &first, "backlog 0").len(), 1);
+    for text in &texts {
+        assert_eq!(post_calls(&s, text), 1, "{text} posted once");
+    }
+    assert_eq!(
+        reads() - reads_before,
+        1,
+        "one read of the channel answers every replayed message"
+    );
+    s.check_conformance()?;
+    bridge.start_kill()?;
+    let _ = bridge.wait().await;
+    Ok(())
+}

@@ -102,6 +102,7 @@ impl Calls<'_> {
         }
         params.extend(extra);
         self.web.wait_send_turn(portal.key.chat.as_str()).await;
+        self.web.replay_lookups().trying(&message.event_id);
         let sent = self.web.call("chat.postMessage", &params).await?;
         Ok(sent["ts"].as_str().unwrap_or_default().to_owned())
     }

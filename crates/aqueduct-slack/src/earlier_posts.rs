@@ -216,12 +216,19 @@ impl Calls<'_> {
     ) -> Result<Option<String>, ConnectorError> {
         let channel = portal.key.chat.to_string();
         let Some(root) = thread_of(message) else {
+            let lookups = self.web.replay_lookups();
+            if let Mark::Event(event_id) = mark
+                && let Some(answer) = lookups.answer(&channel, event_id)
+            {
+                return Ok(answer);
+            }
             let params = [
-                ("channel", channel),
+                ("channel", channel.clone()),
                 ("include_all_metadata", "true".to_owned()),
                 ("limit", LOOK_BACK.to_string()),
             ];
             let page = self.message_page("conversations.history", &params).await?;
+            lookups.keep(&channel, bridge_posts(&page.messages));
             return Ok(found_in(page.messages, mark));
         };
         let mut cursor = String::new();
@@ -259,6 +266,19 @@ impl Calls<'_> {
         serde_json::from_value(answer)
             .map_err(|e| ConnectorError::Temporary(format!("{method}: unexpected answer: {e}")))
     }
+}
+
+/// The Matrix event id and `ts` of each of the bridge's posts among `messages`.
+fn bridge_posts(messages: &[ListedMessage]) -> Vec<(String, String)> {
+    messages
+        .iter()
+        .filter_map(|m| match &m.metadata {
+            Some(AnyMetadata::Bridge(b)) if b.event_type == EVENT_TYPE => {
+                Some((b.event_payload.matrix_event_id.clone(), m.ts.clone()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn found_in(messages: Vec<ListedMessage>, mark: &Mark<'_>) -> Option<String> {

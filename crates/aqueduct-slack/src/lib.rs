@@ -29,6 +29,7 @@ mod puppets;
 mod recent;
 mod recent_changes;
 mod relay_identity;
+mod replay_lookups;
 mod routing;
 mod seen_events;
 mod signature;

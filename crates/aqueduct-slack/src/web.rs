@@ -50,6 +50,8 @@ pub struct SlackWeb {
     pacer: aqueduct_connector::pacing::ChatPacer,
     /// The files of the latest uploads, for retried uploads (see [`crate::earlier_posts`]).
     recent_uploads: crate::earlier_posts::RecentUploads,
+    /// Reads of channels kept for replayed posts (see [`crate::replay_lookups`]).
+    replay_lookups: crate::replay_lookups::ReplayLookups,
 }
 
 impl SlackWeb {
@@ -65,6 +67,7 @@ impl SlackWeb {
                 crate::pacing::SendPace::default().into(),
             ),
             recent_uploads: Default::default(),
+            replay_lookups: Default::default(),
         }
     }
 
@@ -83,6 +86,11 @@ impl SlackWeb {
     /// The files of the latest uploads through this client, by Matrix event.
     pub(crate) fn recent_uploads(&self) -> &crate::earlier_posts::RecentUploads {
         &self.recent_uploads
+    }
+
+    /// The reads of channels kept for replayed posts through this client.
+    pub(crate) fn replay_lookups(&self) -> &crate::replay_lookups::ReplayLookups {
+        &self.replay_lookups
     }
 
     /// Waits until posting one more message into `channel` keeps to the pace.
