@@ -31,16 +31,25 @@ pub(crate) struct Context<'a> {
 
 /// Adds the channel ids that `channel` elements of `rich_text` blocks name to `out`, each once.
 pub(crate) fn block_channels(blocks: &Value, out: &mut Vec<String>) {
+    block_element_ids(blocks, "channel", "channel_id", out);
+}
+
+/// Adds the ids that elements of type `kind` in `rich_text` blocks carry in `id_field` to
+/// `out`, each once. (The JSON parser's depth limit bounds the recursion.)
+pub(crate) fn block_element_ids(blocks: &Value, kind: &str, id_field: &str, out: &mut Vec<String>) {
     match blocks {
-        Value::Array(items) => items.iter().for_each(|v| block_channels(v, out)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| block_element_ids(v, kind, id_field, out)),
         Value::Object(o) => {
-            if o.get("type").and_then(Value::as_str) == Some("channel")
-                && let Some(id) = o.get("channel_id").and_then(Value::as_str)
+            if o.get("type").and_then(Value::as_str) == Some(kind)
+                && let Some(id) = o.get(id_field).and_then(Value::as_str)
                 && !out.iter().any(|c| c == id)
             {
                 out.push(id.to_owned());
             }
-            o.values().for_each(|v| block_channels(v, out));
+            o.values()
+                .for_each(|v| block_element_ids(v, kind, id_field, out));
         }
         _ => {}
     }

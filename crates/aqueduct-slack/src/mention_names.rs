@@ -98,19 +98,7 @@ fn mentioned_users(text: &str, out: &mut Vec<String>) {
 
 /// Adds the user ids that `user` elements of `rich_text` blocks name to `out`, each once.
 fn block_users(blocks: &Value, out: &mut Vec<String>) {
-    match blocks {
-        Value::Array(items) => items.iter().for_each(|v| block_users(v, out)),
-        Value::Object(o) => {
-            if o.get("type").and_then(Value::as_str) == Some("user")
-                && let Some(id) = o.get("user_id").and_then(Value::as_str)
-                && !out.iter().any(|u| u == id)
-            {
-                out.push(id.to_owned());
-            }
-            o.values().for_each(|v| block_users(v, out));
-        }
-        _ => {}
-    }
+    crate::convert::block_element_ids(blocks, "user", "user_id", out);
 }
 
 #[cfg(test)]
