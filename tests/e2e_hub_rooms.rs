@@ -90,26 +90,7 @@ async fn hub_running(
     )
     .await?;
 
-    let room = admin
-        .create_room(json!({ "name": "Hub", "preset": "private_chat", "invite": [env.bot] }))
-        .await?;
-    admin
-        .wait_for_event(&room, WAIT, |e| {
-            e["type"] == "m.room.member"
-                && e["state_key"] == env.bot.as_str()
-                && e["content"]["membership"] == "join"
-        })
-        .await?;
-    let mut power = admin
-        .state_event(&room, "m.room.power_levels", "")
-        .await?
-        .expect("power levels");
-    power["users"][env.bot.as_str()] = json!(50);
-    admin
-        .set_state(&room, "m.room.power_levels", "", power)
-        .await?;
-    admin.invite(&room, dave.user_id()).await?;
-    dave.join(&room).await?;
+    let room = env.hub_room(&admin, &[&dave]).await?;
 
     env.command(&admin, &room, "!aq link slack C1", "Linked this room")
         .await?;

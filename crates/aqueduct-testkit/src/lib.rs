@@ -3,6 +3,7 @@ pub mod fake_rocketchat;
 pub mod fake_slack;
 pub mod fake_teams;
 pub mod http_forward;
+pub mod hub_room;
 pub mod matrix_client;
 pub mod nio_client;
 pub mod older_homeserver;
