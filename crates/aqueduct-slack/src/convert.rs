@@ -34,6 +34,20 @@ pub(crate) fn block_channels(blocks: &Value, out: &mut Vec<String>) {
     block_element_ids(blocks, "channel", "channel_id", out);
 }
 
+/// Adds the ids that mrkdwn mentions opened by `opening` (`<@`, `<#`) name in `text` to
+/// `out`, each once.
+pub(crate) fn mentioned_ids(text: &str, opening: &str, out: &mut Vec<String>) {
+    for (at, _) in text.match_indices(opening) {
+        let id: String = text[at + opening.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if !id.is_empty() && !out.contains(&id) {
+            out.push(id);
+        }
+    }
+}
+
 /// Adds the ids that elements of type `kind` in `rich_text` blocks carry in `id_field` to
 /// `out`, each once. (The JSON parser's depth limit bounds the recursion.)
 pub(crate) fn block_element_ids(blocks: &Value, kind: &str, id_field: &str, out: &mut Vec<String>) {
@@ -58,15 +72,7 @@ pub(crate) fn block_element_ids(blocks: &Value, kind: &str, id_field: &str, out:
 /// The channel ids that `<#C...>` mentions in mrkdwn `text` name, each once.
 pub(crate) fn mentioned_channels(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for (at, _) in text.match_indices("<#") {
-        let id: String = text[at + 2..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        if !id.is_empty() && !out.contains(&id) {
-            out.push(id);
-        }
-    }
+    mentioned_ids(text, "<#", &mut out);
     out
 }
 

@@ -85,15 +85,7 @@ pub(crate) fn display_name(user: &Value) -> Option<String> {
 
 /// Adds the user ids that `<@U...>` mentions in mrkdwn `text` name to `out`, each once.
 fn mentioned_users(text: &str, out: &mut Vec<String>) {
-    for (at, _) in text.match_indices("<@") {
-        let id: String = text[at + 2..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        if !id.is_empty() && !out.contains(&id) {
-            out.push(id);
-        }
-    }
+    crate::convert::mentioned_ids(text, "<@", out);
 }
 
 /// Adds the user ids that `user` elements of `rich_text` blocks name to `out`, each once.
