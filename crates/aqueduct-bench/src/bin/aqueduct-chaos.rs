@@ -9,7 +9,13 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: aqueduct-chaos --bridge-bin PATH [--messages N] [--rate MSG_PER_S] \
 [--fault-every SECONDS] [--seed N] [--stall SECONDS] [--synapse-restarts] [--postgres [URL]] \
-[--json PATH]";
+[--faults KIND,KIND...] [--json PATH]
+
+--faults picks the kinds of fault to inflict (default: every kind that fits the backend but
+Synapse restarts): kill-bridge, restart-synapse, slack-socket-drop, slack-disconnect,
+rocketchat-realtime-down, slack-429, rocketchat-429, database-busy (SQLite),
+database-restart (PostgreSQL). A run that repeats a loss around one kind of fault is faster
+with only that kind (and kill-bridge).";
 
 /// The admin URL `--postgres` uses without one: `AQUEDUCT_TEST_POSTGRES`, else the local
 /// server the tests use.
@@ -33,6 +39,7 @@ fn main() -> anyhow::Result<()> {
     };
     let mut synapse_restarts = false;
     let mut json = None;
+    let mut picked: Option<Vec<Fault>> = None;
     let mut args = std::env::args().skip(1).peekable();
     while let Some(a) = args.next() {
         if a == "--postgres" {
@@ -54,16 +61,33 @@ fn main() -> anyhow::Result<()> {
             "--stall" => options.stall = Duration::from_secs_f64(value()?.parse()?),
             "--json" => json = Some(PathBuf::from(value()?)),
             "--synapse-restarts" => synapse_restarts = true,
+            "--faults" => picked = Some(parse_faults(&value()?)?),
             _ => anyhow::bail!("unknown argument {a}\n{USAGE}"),
         }
     }
     anyhow::ensure!(!options.bridge_bin.as_os_str().is_empty(), "{USAGE}");
-    options.faults = Fault::bridge_faults(options.postgres.is_some());
-    if synapse_restarts {
+    let postgres = options.postgres.is_some();
+    options.faults = picked
+        .clone()
+        .unwrap_or_else(|| Fault::bridge_faults(postgres));
+    anyhow::ensure!(
+        !options.faults.is_empty(),
+        "--faults names no fault\n{USAGE}"
+    );
+    if let Some(misfit) = options.faults.iter().find(|f| !f.fits(postgres)) {
+        anyhow::bail!(
+            "{} cannot be inflicted on a bridge on {}",
+            misfit.flag(),
+            if postgres { "PostgreSQL" } else { "SQLite" }
+        );
+    }
+    if synapse_restarts && !options.faults.contains(&Fault::RestartSynapse) {
         options.faults.push(Fault::RestartSynapse);
     }
-    if options.postgres.is_some() {
-        // The fault a PostgreSQL run is for happens at least once.
+    // The faults a run is for happen at least once: a SIGKILL, and on PostgreSQL a restart
+    // of the database, unless the kinds were picked without them.
+    options.required.retain(|f| options.faults.contains(f));
+    if postgres && options.faults.contains(&Fault::DatabaseRestart) {
         options.required.push(Fault::DatabaseRestart);
     }
     let report = tokio::runtime::Runtime::new()?.block_on(run(options))?;
@@ -73,4 +97,15 @@ fn main() -> anyhow::Result<()> {
     }
     anyhow::ensure!(report.passed(), "messages were lost, doubled or reordered");
     Ok(())
+}
+
+/// The kinds of `--faults`: comma-separated flags.
+fn parse_faults(list: &str) -> anyhow::Result<Vec<Fault>> {
+    list.split(',')
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            Fault::from_flag(f.trim())
+                .ok_or_else(|| anyhow::anyhow!("unknown fault {f:?}\n{USAGE}"))
+        })
+        .collect()
 }

@@ -65,6 +65,26 @@ impl Fault {
         }
     }
 
+    /// A short name for the command line (`kill-bridge`, `rocketchat-realtime-down`, ...).
+    pub fn flag(self) -> &'static str {
+        match self {
+            Fault::KillBridge => "kill-bridge",
+            Fault::RestartSynapse => "restart-synapse",
+            Fault::SlackSocketDrop => "slack-socket-drop",
+            Fault::SlackDisconnect => "slack-disconnect",
+            Fault::RocketChatRealtimeDown => "rocketchat-realtime-down",
+            Fault::SlackRateLimitStorm => "slack-429",
+            Fault::RocketChatRateLimitStorm => "rocketchat-429",
+            Fault::DatabaseBusy => "database-busy",
+            Fault::DatabaseRestart => "database-restart",
+        }
+    }
+
+    /// The kind whose [`Fault::flag`] is `flag`.
+    pub fn from_flag(flag: &str) -> Option<Fault> {
+        Fault::ALL.into_iter().find(|f| f.flag() == flag)
+    }
+
     /// The kinds a run inflicts unless told otherwise: all but Synapse restarts, and of the
     /// database faults the one of the bridge's backend (busy on SQLite, restarted on
     /// PostgreSQL). A Synapse restart loses and doubles messages on Synapse's side, whatever

@@ -142,10 +142,25 @@ impl World {
             );
             std::fs::write(&env.config_path, config)?;
             let bridge = env.spawn_process(&bridge_bin).await?;
-            let alice = env.user("alice").await?;
-            let (slack, rocketchat) = fakes
-                .open_portals(&env, &alice, &[], Duration::from_secs(120))
-                .await?;
+            let opened = async {
+                let alice = env.user("alice").await?;
+                let (slack, rocketchat) = fakes
+                    .open_portals(&env, &alice, &[], Duration::from_secs(120))
+                    .await?;
+                anyhow::Ok((alice, slack, rocketchat))
+            }
+            .await;
+            // A world that never opened its portals is a failure to read about later (a CI
+            // run keeps nothing else): the bridge's log goes with the error.
+            let (alice, slack, rocketchat) = opened.map_err(|e| {
+                let kept = keep_log(&env.bridge_log(), "start");
+                e.context(format!(
+                    "the chaos world did not start; the bridge's whole log is kept in {}, \
+                     it ends with:\n{}",
+                    kept.display(),
+                    log_tail(&env.bridge_log(), 60)
+                ))
+            })?;
             anyhow::Ok((env, fakes, alice, slack, rocketchat, bridge))
         }
         .await;
@@ -216,9 +231,7 @@ impl World {
 
     /// The end of the bridge's log, for a report that failed.
     pub fn bridge_log_tail(&self, lines: usize) -> String {
-        let log = self.env.bridge_log();
-        let all: Vec<&str> = log.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        log_tail(&self.env.bridge_log(), lines)
     }
 
     /// Stops the bridge (SIGKILL: nothing is left to finish) and Synapse, and drops the
@@ -232,4 +245,26 @@ impl World {
         killed?;
         stopped
     }
+}
+
+/// The last `lines` lines of `log`.
+fn log_tail(log: &str, lines: usize) -> String {
+    let all: Vec<&str> = log.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Writes the bridge's whole `log` to a file in the temporary directory named after `what`
+/// (and the process, so parallel runs keep theirs) and returns its path.
+pub(crate) fn keep_log(log: &str, what: &str) -> PathBuf {
+    let kept = std::env::temp_dir().join(format!(
+        "aqueduct-chaos-{what}-{}-bridge.log",
+        std::process::id()
+    ));
+    if let Err(e) = std::fs::write(&kept, log) {
+        eprintln!(
+            "chaos: cannot keep the bridge's log in {}: {e}",
+            kept.display()
+        );
+    }
+    kept
 }
