@@ -11,7 +11,7 @@
 
 use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions, RunningBridge};
 use aqueduct_testkit::fake_slack::FakeSlack;
-use aqueduct_testkit::fake_teams::env::ghost as teams_ghost;
+use aqueduct_testkit::fake_teams::env::{ghost as teams_ghost, sign_in};
 use aqueduct_testkit::fake_teams::{FakeTeams, NewFile, TeamsMessage};
 use aqueduct_testkit::matrix_client::MatrixClient;
 use aqueduct_testkit::slack_env::ghost as slack_ghost;
@@ -78,7 +78,7 @@ async fn hub(side: TeamsSide) -> anyhow::Result<(Hub, RunningBridge)> {
     let mgmt = env.management_room(&admin).await?;
     env.command(&admin, &mgmt, &slack.app_login_command(), "Logged in")
         .await?;
-    teams_login(&env, &teams, &admin, &mgmt, "u-admin").await?;
+    sign_in(&env, &teams, &admin, &mgmt, "u-admin").await?;
 
     let room = env.hub_room(&admin, &[&dave]).await?;
     env.command(&admin, &room, "!aq link slack C1", "Linked this room")
@@ -108,33 +108,6 @@ async fn hub(side: TeamsSide) -> anyhow::Result<(Hub, RunningBridge)> {
         },
         bridge,
     ))
-}
-
-/// Signs `user` in to Teams as `remote` with the device code, as a person does it.
-async fn teams_login(
-    env: &BridgeEnv,
-    teams: &FakeTeams,
-    user: &MatrixClient,
-    mgmt: &str,
-    remote: &str,
-) -> anyhow::Result<()> {
-    let shown = env
-        .command(user, mgmt, "login teams", "enter the code")
-        .await?;
-    let text = shown["content"]["body"].as_str().unwrap_or_default();
-    let code = text
-        .split_whitespace()
-        .find(|w| w.starts_with("CODE"))
-        .ok_or_else(|| anyhow::anyhow!("no code in {text}"))?;
-    anyhow::ensure!(teams.approve_device_code(code, remote), "code not pending");
-    user.wait_for_event(mgmt, WAIT, |e| {
-        e["sender"] == env.bot.as_str()
-            && e["content"]["body"]
-                .as_str()
-                .is_some_and(|b| b.contains("Logged in") && b.to_lowercase().contains("teams"))
-    })
-    .await?;
-    Ok(())
 }
 
 impl Hub {

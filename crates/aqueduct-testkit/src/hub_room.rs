@@ -2,7 +2,7 @@
 
 use crate::bridge_env::BridgeEnv;
 use crate::matrix_client::MatrixClient;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// How long the set-up waits for the bridge bot to join.
@@ -16,8 +16,37 @@ impl BridgeEnv {
         admin: &MatrixClient,
         members: &[&MatrixClient],
     ) -> anyhow::Result<String> {
+        self.make_hub_room(admin, members, json!([])).await
+    }
+
+    /// As [`hub_room`](Self::hub_room), end-to-end encrypted (Megolm) from its creation.
+    pub async fn encrypted_hub_room(
+        &self,
+        admin: &MatrixClient,
+        members: &[&MatrixClient],
+    ) -> anyhow::Result<String> {
+        let encryption = json!({
+            "type": "m.room.encryption",
+            "state_key": "",
+            "content": { "algorithm": "m.megolm.v1.aes-sha2" },
+        });
+        self.make_hub_room(admin, members, json!([encryption]))
+            .await
+    }
+
+    async fn make_hub_room(
+        &self,
+        admin: &MatrixClient,
+        members: &[&MatrixClient],
+        initial_state: Value,
+    ) -> anyhow::Result<String> {
         let room = admin
-            .create_room(json!({ "name": "Hub", "preset": "private_chat", "invite": [self.bot] }))
+            .create_room(json!({
+                "name": "Hub",
+                "preset": "private_chat",
+                "invite": [self.bot],
+                "initial_state": initial_state,
+            }))
             .await?;
         admin
             .wait_for_event(&room, WAIT, |e| {

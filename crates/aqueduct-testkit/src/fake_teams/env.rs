@@ -48,30 +48,7 @@ impl TeamsEnv {
     /// "Microsoft's page"); returns their management room.
     pub async fn login(&self, user: &MatrixClient, remote: &str) -> anyhow::Result<String> {
         let room = self.env.management_room(user).await?;
-        let shown = self
-            .env
-            .command(user, &room, "login teams", "enter the code")
-            .await?;
-        let text = shown["content"]["body"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let code = text
-            .split_whitespace()
-            .find(|w| w.starts_with("CODE"))
-            .ok_or_else(|| anyhow::anyhow!("no code in {text}"))?
-            .to_owned();
-        anyhow::ensure!(
-            self.teams.approve_device_code(&code, remote),
-            "the code {code} is not pending"
-        );
-        user.wait_for_event(&room, WAIT, |e| {
-            e["sender"] == self.env.bot.as_str()
-                && e["content"]["body"]
-                    .as_str()
-                    .is_some_and(|b| b.contains("Logged in"))
-        })
-        .await?;
+        sign_in(&self.env, &self.teams, user, &room, remote).await?;
         Ok(room)
     }
 
@@ -101,4 +78,35 @@ impl TeamsEnv {
         self.bridge.stop().await?;
         self.env.synapse.stop().await
     }
+}
+
+/// Signs `user` in to Teams as `remote` from their management room `room`, as a person does
+/// it: `login teams`, then the shown code entered on "Microsoft's page" (the fake's).
+pub async fn sign_in(
+    env: &BridgeEnv,
+    teams: &FakeTeams,
+    user: &MatrixClient,
+    room: &str,
+    remote: &str,
+) -> anyhow::Result<()> {
+    let shown = env
+        .command(user, room, "login teams", "enter the code")
+        .await?;
+    let text = shown["content"]["body"].as_str().unwrap_or_default();
+    let code = text
+        .split_whitespace()
+        .find(|w| w.starts_with("CODE"))
+        .ok_or_else(|| anyhow::anyhow!("no code in {text}"))?;
+    anyhow::ensure!(
+        teams.approve_device_code(code, remote),
+        "the code {code} is not pending"
+    );
+    user.wait_for_event(room, WAIT, |e| {
+        e["sender"] == env.bot.as_str()
+            && e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("Logged in") && b.to_lowercase().contains("teams"))
+    })
+    .await?;
+    Ok(())
 }
