@@ -16,13 +16,21 @@ impl Inner {
         env: Envelope,
         json: &str,
     ) -> Option<Envelope> {
-        // What the bridge encrypted itself comes back as its echo: never decrypt it again.
-        if env.sender == self.matrix.bot_user_id() || self.namer.is_ghost(&env.sender) {
+        // What the bridge encrypted itself comes back as its echo: never decrypt it again,
+        // except a ghost's in a hub room, whose plaintext goes on to the room's other chats
+        // (`hub_out.rs`); the bridge's device keeps the keys of what it encrypted.
+        let hub_ghost = self.namer.is_ghost(&env.sender) && self.hub_rooms.contains(&env.room_id);
+        if env.sender == self.matrix.bot_user_id()
+            || (self.namer.is_ghost(&env.sender) && !hub_ghost)
+        {
             return None;
         }
         // Cheap checks before any wait for a key: someone the bridge ignores whatever they
-        // write must not hold the room's queue while their keys are awaited.
-        if self.config.permissions.level(&env.sender) < crate::permissions::Level::Relay {
+        // write must not hold the room's queue while their keys are awaited. A ghost speaks
+        // for a chat of the room, not for itself: the hub forwards it as relayed.
+        if !hub_ghost
+            && self.config.permissions.level(&env.sender) < crate::permissions::Level::Relay
+        {
             return None;
         }
         let Some(decryptor) = self.decryptor.get() else {
