@@ -112,6 +112,11 @@ pub(crate) enum Job {
         info: Box<crate::connector::ChatInfo>,
         done: oneshot::Sender<Result<String>>,
     },
+    /// Bring a portal's bridge info (MSC2346) up to date, in its queue (see `bridge_info.rs`).
+    BridgeInfo {
+        key: PortalKey,
+        done: oneshot::Sender<()>,
+    },
 }
 
 pub(crate) struct Inner {
@@ -275,6 +280,7 @@ impl Bridge {
         }
         tokio::spawn(self.inner.clone().supervise_inbox());
         tokio::spawn(Inner::upkeep(Arc::downgrade(&self.inner)));
+        tokio::spawn(self.inner.clone().refresh_all_bridge_info());
         Ok(())
     }
 
@@ -607,6 +613,17 @@ impl Inner {
                         .await
                 };
                 let _ = done.send(result);
+            }
+            Job::BridgeInfo { key, done } => {
+                if !self.is_shutting_down() {
+                    let _ = self
+                        .caught(async {
+                            self.refresh_bridge_info_job(&key).await;
+                            Ok(())
+                        })
+                        .await;
+                }
+                let _ = done.send(());
             }
             Job::Matrix {
                 seq,

@@ -23,15 +23,15 @@ impl Inner {
         Ok(json!({ "url": mxc, SOURCE_FIELD: avatar.source }))
     }
 
-    /// Sets the room's avatar to `avatar` unless it already shows that image. Returns whether
-    /// it changed.
+    /// Sets the room's avatar to `avatar` unless it already shows that image. Returns the
+    /// new image's `mxc://` URI when it changed.
     pub(crate) async fn apply_chat_avatar(
         &self,
         room: &str,
         avatar: Option<RemoteAvatar>,
-    ) -> Result<bool> {
+    ) -> Result<Option<String>> {
         let Some(avatar) = avatar else {
-            return Ok(false);
+            return Ok(None);
         };
         let current = self
             .retry_matrix("read room avatar", || {
@@ -44,7 +44,7 @@ impl Inner {
             .and_then(Value::as_str)
             == Some(avatar.source.as_str())
         {
-            return Ok(false);
+            return Ok(None);
         }
         let content = self.room_avatar_content(&avatar).await?;
         let bot = self.matrix.bot_user_id().to_owned();
@@ -53,6 +53,6 @@ impl Inner {
                 .send_state(room, &bot, "m.room.avatar", "", &content)
         })
         .await?;
-        Ok(true)
+        Ok(content["url"].as_str().map(str::to_owned))
     }
 }

@@ -68,6 +68,16 @@ pub struct PortalCapabilities {
     pub max_file_bytes: Option<u64>,
 }
 
+/// The workspace, server or tenant a login's chats belong to, as the rooms' bridge info
+/// (MSC2346 `network`) names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkInfo {
+    /// A stable id (a Slack team id, a server's URL).
+    pub id: String,
+    /// A human name ("Acme", "chat.example.com").
+    pub display_name: String,
+}
+
 /// A way to log in, offered by `login <connector>`.
 #[derive(Clone, Debug)]
 pub struct LoginFlow {
@@ -190,6 +200,11 @@ pub trait NetworkConnector: Send + Sync + 'static {
     fn id(&self) -> ConnectorId;
     /// A human name ("Slack").
     fn display_name(&self) -> &str;
+    /// The network's public web address (`https://slack.com`), for the rooms' bridge info
+    /// (MSC2346 `protocol.external_url`). `None` (the default) leaves it out.
+    fn external_url(&self) -> Option<String> {
+        None
+    }
     /// What the network can carry.
     fn capabilities(&self) -> Capabilities;
     /// The ways to log in.
@@ -269,6 +284,12 @@ pub trait NetworkApi: Send + Sync + 'static {
     async fn portal_unbridged(&self, portal: &PortalKey) -> ConnectorResult<()> {
         let _ = portal;
         Ok(())
+    }
+    /// The workspace, server or tenant this account's chats belong to, for the rooms' bridge
+    /// info (MSC2346 `network`). `None` (the default) where the network has no such level or
+    /// it cannot be learnt now; the engine then keeps what the room's bridge info said before.
+    async fn network_info(&self) -> Option<NetworkInfo> {
+        None
     }
     /// Facts about a chat this account can see.
     async fn chat_info(&self, chat: &RemoteChatId) -> ConnectorResult<ChatInfo>;

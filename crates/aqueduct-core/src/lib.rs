@@ -3,6 +3,7 @@
 //! [`matrix::MatrixApi`]. It names no platform and does no HTTP.
 
 pub mod bridge;
+mod bridge_info;
 mod chat_avatar;
 mod clock;
 mod commands;

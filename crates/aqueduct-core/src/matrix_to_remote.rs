@@ -642,6 +642,9 @@ impl Inner {
             portal.topic = Some(topic);
         }
         self.store.upsert_portal(&portal).await?;
+        if env.kind == "m.room.name" {
+            self.update_bridge_info(&portal, Default::default()).await;
+        }
         Ok(true)
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::Result;
 use crate::bridge::{Inner, LoadedLogin};
+use crate::bridge_info::BridgeInfoHints;
 use crate::connector::ChatInfo;
 use crate::ids::PortalKey;
 use crate::matrix::MatrixError;
@@ -118,6 +119,15 @@ impl Inner {
             .entry(room.to_owned())
             .or_insert_with(|| key.clone());
         self.refresh_hub_room(room).await?;
+        self.update_bridge_info(
+            &portal,
+            BridgeInfoHints {
+                creator: Some(login.login.matrix_user.clone()),
+                network: login.api.network_info().await,
+                ..Default::default()
+            },
+        )
+        .await;
         self.remember_member(room, &bot).await?;
         // The admin who linked is in the room already: no invite for them.
         self.remember_member(room, &login.login.matrix_user).await?;

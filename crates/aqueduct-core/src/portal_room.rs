@@ -2,6 +2,7 @@
 
 use crate::Result;
 use crate::bridge::{Inner, LoadedLogin};
+use crate::bridge_info::BridgeInfoHints;
 use crate::connector::UserInfo;
 use crate::ids::{ConnectorId, PortalKey, RemoteMessageId, RemoteUserId};
 use crate::matrix::NewRoom;
@@ -30,15 +31,31 @@ impl Inner {
         let bot = self.matrix.bot_user_id().to_owned();
         let owner = login.login.matrix_user.clone();
         let mut initial_state = vec![];
+        let mut avatar_mxc = None;
         if let Some(avatar) = &info.avatar {
             // A picture that cannot be uploaded costs the room its avatar, not the room.
             match self.room_avatar_content(avatar).await {
-                Ok(content) => initial_state.push(("m.room.avatar".into(), String::new(), content)),
+                Ok(content) => {
+                    avatar_mxc = content["url"].as_str().map(str::to_owned);
+                    initial_state.push(("m.room.avatar".into(), String::new(), content))
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, portal = %key, "cannot upload the chat's picture")
                 }
             }
         }
+        let mut portal = existing.unwrap_or_else(|| Portal::new(key.clone()));
+        portal.name = info.name.clone();
+        portal.topic = info.topic.clone();
+        portal.is_direct = info.is_direct;
+        initial_state.extend(self.bridge_info_initial_state(
+            &portal,
+            &BridgeInfoHints {
+                creator: Some(owner.clone()),
+                channel_avatar: avatar_mxc,
+                network: login.api.network_info().await,
+            },
+        ));
         let new_room = NewRoom {
             name: info.name.clone(),
             topic: info.topic.clone(),
@@ -50,11 +67,7 @@ impl Inner {
         let room = self
             .retry_matrix("create portal room", || self.matrix.create_room(&new_room))
             .await?;
-        let mut portal = existing.unwrap_or_else(|| Portal::new(key.clone()));
         portal.room_id = Some(room.clone());
-        portal.name = info.name;
-        portal.topic = info.topic;
-        portal.is_direct = info.is_direct;
         self.store.upsert_portal(&portal).await?;
         self.room_portals
             .lock()

@@ -72,12 +72,23 @@ impl Inner {
             return Ok(SyncSummary::default());
         };
         let connector = portal.key.connector.clone();
+        let portal_key = portal.key.clone();
         let info = login.api.chat_info(&portal.key.chat).await?;
         let mut summary = SyncSummary::default();
         (summary.name, summary.topic) = self
             .apply_chat_info(portal, &room, info.name, info.topic)
             .await?;
-        summary.avatar = self.apply_chat_avatar(&room, info.avatar).await?;
+        if let Some(mxc) = self.apply_chat_avatar(&room, info.avatar).await? {
+            summary.avatar = true;
+            // The name may have changed just before: the portal as it is stored now.
+            if let Some(portal) = self.store.portal_by_key(&portal_key).await? {
+                let hints = crate::bridge_info::BridgeInfoHints {
+                    channel_avatar: Some(mxc),
+                    ..Default::default()
+                };
+                self.update_bridge_info(&portal, hints).await;
+            }
+        }
 
         // The homeserver's member list is the truth; the bridge's memory may be stale.
         let present: HashSet<RemoteUserId> = self

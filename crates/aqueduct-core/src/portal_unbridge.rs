@@ -28,6 +28,7 @@ impl Inner {
         self.forget_room_caches(&room);
         self.refresh_hub_room(&room).await?;
         self.tell_logins_unbridged(key).await;
+        self.clear_bridge_info(&room, key).await;
 
         let members = match self.matrix.joined_members(&room).await {
             Ok(m) => m,
@@ -73,6 +74,7 @@ impl Inner {
         self.room_portals.lock().expect("room map").remove(&room);
         self.refresh_hub_room(&room).await?;
         self.tell_logins_unbridged(key).await;
+        self.clear_bridge_info(&room, key).await;
         let members = match self.matrix.joined_members(&room).await {
             Ok(m) => m,
             Err(e) => {

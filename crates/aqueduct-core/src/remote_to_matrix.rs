@@ -445,6 +445,9 @@ impl Inner {
         if changed.0 || changed.1 {
             self.store.upsert_portal(&portal).await?;
         }
+        if changed.0 {
+            self.update_bridge_info(&portal, Default::default()).await;
+        }
         Ok(changed)
     }
 }

@@ -515,6 +515,10 @@ use crate::iso_time::now_millis;
 
 #[async_trait]
 impl NetworkApi for RocketLogin {
+    async fn network_info(&self) -> Option<aqueduct_core::connector::NetworkInfo> {
+        Some(self.rest.server_info())
+    }
+
     async fn connect(&self) -> ConnectorResult<()> {
         self.rest.get("me", &[]).await?;
         let me = self

@@ -93,6 +93,10 @@ impl NetworkConnector for RocketChatConnector {
         "Rocket.Chat"
     }
 
+    fn external_url(&self) -> Option<String> {
+        Some("https://rocket.chat".into())
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             relay_identity: true,

@@ -35,6 +35,19 @@ pub struct Rest {
 }
 
 impl Rest {
+    /// The server, for the rooms' bridge info (MSC2346 `network`): its URL as the id, its
+    /// host as the name.
+    pub fn server_info(&self) -> aqueduct_core::connector::NetworkInfo {
+        let host = url::Url::parse(&self.base)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| self.base.to_string());
+        aqueduct_core::connector::NetworkInfo {
+            id: self.base.to_string(),
+            display_name: host,
+        }
+    }
+
     /// A client calling the server at `base` (`https://chat.example.com`) as `user_id` with
     /// `token` (a personal access token or a login's resume token).
     pub fn new(http: reqwest::Client, base: &str, user_id: &str, token: &str) -> Self {

@@ -52,6 +52,8 @@ pub struct SlackLogin {
     pub(crate) mention_names: crate::mention_names::MentionNames,
     /// The bound on live events on their way to Matrix (`realtime_backlog`).
     pub(crate) backlog: crate::backlog::Backlog,
+    /// The workspace, for the rooms' bridge info.
+    pub(crate) workspace: crate::workspace::Workspace,
 }
 
 impl SlackLogin {
@@ -401,6 +403,10 @@ impl NetworkApi for SlackLogin {
             old.abort();
         }
         Ok(())
+    }
+
+    async fn network_info(&self) -> Option<aqueduct_core::connector::NetworkInfo> {
+        self.workspace.info(&self.bot).await
     }
 
     async fn disconnect(&self) {

@@ -73,6 +73,10 @@ impl NetworkConnector for SlackConnector {
         "Slack"
     }
 
+    fn external_url(&self) -> Option<String> {
+        Some("https://slack.com".into())
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             relay_identity: true,
@@ -146,6 +150,9 @@ impl NetworkConnector for SlackConnector {
                 bridge,
                 config: self.config.clone(),
                 puppets: self.puppets.clone(),
+                workspace: crate::workspace::Workspace::new(
+                    s["team_id"].as_str().unwrap_or_default(),
+                ),
             }));
         }
         let field = |k: &str| {
@@ -183,6 +190,7 @@ impl NetworkConnector for SlackConnector {
             )),
             mention_names: Default::default(),
             backlog: crate::backlog::Backlog::new(self.config.realtime_backlog),
+            workspace: crate::workspace::Workspace::new(s["team_id"].as_str().unwrap_or_default()),
         });
         Ok(api)
     }

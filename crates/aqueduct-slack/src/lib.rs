@@ -37,6 +37,7 @@ mod socket;
 mod socket_lanes;
 mod web;
 mod web_routes;
+mod workspace;
 
 pub use api::SlackLogin;
 pub use config::{OAuthConfig, SlackConfig};

@@ -56,6 +56,8 @@ pub struct SlackPuppet {
     pub(crate) bridge: Arc<dyn BridgeHandle>,
     pub(crate) config: SlackConfig,
     pub(crate) puppets: Puppets,
+    /// The workspace, for the rooms' bridge info.
+    pub(crate) workspace: crate::workspace::Workspace,
 }
 
 impl SlackPuppet {
@@ -70,6 +72,10 @@ impl SlackPuppet {
 
 #[async_trait]
 impl NetworkApi for SlackPuppet {
+    async fn network_info(&self) -> Option<aqueduct_core::connector::NetworkInfo> {
+        self.workspace.info(&self.web).await
+    }
+
     /// Checks the token; a dead one logs the user out (and tells them) through the engine.
     async fn connect(&self) -> ConnectorResult<()> {
         match self.web.call("auth.test", &[]).await {

@@ -107,6 +107,10 @@ impl NetworkConnector for TeamsConnector {
         "Microsoft Teams"
     }
 
+    fn external_url(&self) -> Option<String> {
+        Some("https://teams.microsoft.com".into())
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             relay_identity: false,
