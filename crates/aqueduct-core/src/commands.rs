@@ -2,8 +2,8 @@
 //! command prefix). Connectors add theirs through [`crate::connector::NetworkConnector::commands`].
 
 use crate::bridge::{Inner, LoadedLogin};
-use crate::connector::LoginStep;
 use crate::ids::ConnectorId;
+use crate::login_start::{LoggedIn, LoginStart};
 use crate::matrix::NewRoom;
 use crate::matrix_content::Envelope;
 use crate::permissions::Level;
@@ -314,50 +314,18 @@ impl Inner {
                 ids.join(", ")
             ));
         };
-        let connector = self
-            .connectors
-            .get(&ConnectorId::new(network.as_str()))
-            .cloned()
-            .ok_or_else(|| Error::Unknown(format!("no network called {network} is enabled")))?;
-        // A login that posts as an app (a workspace bot) leaves room for the user's own.
-        if self
-            .login_of_user(&connector.id(), &user)
-            .is_some_and(|l| l.api.sends_as_owner())
-        {
-            return Ok(format!(
-                "You are already logged in to {network}. Use `logout {network}` first."
-            ));
-        }
-        let flows = connector.login_flows();
-        let (flow, flow_args) = match rest.split_first() {
-            Some((f, r)) if flows.iter().any(|fl| &fl.id == f) => (f.clone(), r.to_vec()),
-            _ if flows.len() == 1 => (flows[0].id.clone(), rest.to_vec()),
-            _ => {
-                let list: Vec<String> = flows
-                    .iter()
-                    .map(|f| format!("{} ({})", f.id, f.description))
-                    .collect();
-                return Ok(format!(
-                    "Choose a way to log in: login {network} <flow> ... where flow is one of: {}",
-                    list.join("; ")
-                ));
-            }
-        };
-        match connector.start_login(&user, &flow, &flow_args).await? {
-            LoginStep::Complete(new) => self.finish_login(&connector.id(), &user, new).await,
-            LoginStep::Pending {
+        match self.start_login(&user, network, None, rest).await? {
+            LoginStart::Refused(why) => Ok(why),
+            LoginStart::Complete(done) => Ok(logged_in_text(&done)),
+            LoginStart::Pending {
                 instructions,
                 completion,
             } => {
                 let inner = self.clone();
                 let room = env.room_id.clone();
-                let connector_id = connector.id();
                 tokio::spawn(async move {
                     let text = match completion.await {
-                        Ok(new) => inner
-                            .finish_login(&connector_id, &user, new)
-                            .await
-                            .unwrap_or_else(|e| format!("Login failed: {e}")),
+                        Ok(done) => logged_in_text(&done),
                         Err(e) => format!("Login failed: {e}"),
                     };
                     inner.notice(&room, &text).await;
@@ -365,34 +333,6 @@ impl Inner {
                 Ok(instructions)
             }
         }
-    }
-
-    async fn finish_login(
-        self: &Arc<Self>,
-        connector: &ConnectorId,
-        user: &str,
-        new: crate::connector::NewLogin,
-    ) -> Result<String> {
-        let login = Login {
-            connector: connector.clone(),
-            id: new.id,
-            matrix_user: user.to_owned(),
-            remote_user: new.remote_user,
-            remote_name: new.remote_name,
-            secret: new.secret,
-            state: serde_json::Value::Null,
-        };
-        if let Some(existing) = self.store.login(connector, &login.id).await?
-            && existing.matrix_user != user
-        {
-            return Err(Error::Unknown(
-                "that remote account is already logged in by another Matrix user".into(),
-            ));
-        }
-        self.store.upsert_login(&login).await?;
-        let name = login.remote_name.clone();
-        self.activate_login(login).await?;
-        Ok(format!("Logged in to {connector} as {name}."))
     }
 
     async fn logout(&self, user: &str, args: &[String]) -> Result<String> {
@@ -617,6 +557,11 @@ impl Inner {
         };
         self.notice(&room, text).await;
     }
+}
+
+/// The reply to a login that finished.
+fn logged_in_text(done: &LoggedIn) -> String {
+    format!("Logged in to {} as {}.", done.network, done.remote_name)
 }
 
 /// The portal of the room a command was typed in, or the error saying it needs one.

@@ -7,6 +7,7 @@ mod auth;
 mod client;
 mod error;
 mod intents;
+mod openid;
 mod shared_secret_login;
 mod startup_ping;
 mod transaction_key;

@@ -221,8 +221,9 @@ impl SynapseBuilder {
                 "tls": false,
                 "x_forwarded": false,
                 // `keys` serves this server's signing key, which tells it apart from
-                // another test's Synapse on the same port.
-                "resources": [{ "names": ["client", "keys"], "compress": false }],
+                // another test's Synapse on the same port; `openid` lets the bridge check
+                // OpenID tokens (`/_matrix/federation/v1/openid/userinfo`).
+                "resources": [{ "names": ["client", "keys", "openid"], "compress": false }],
             }],
             "database": {
                 "name": "sqlite3",

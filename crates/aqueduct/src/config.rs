@@ -32,6 +32,9 @@ pub struct Config {
     /// Where Prometheus metrics are served (default: nowhere).
     #[serde(default)]
     pub metrics: crate::metrics_config::MetricsConfig,
+    /// The provisioning API (default: off).
+    #[serde(default)]
+    pub provisioning: crate::provisioning_config::ProvisioningConfig,
     /// One section per enabled platform, keyed by connector id; each connector reads its own.
     #[serde(default)]
     pub platforms: BTreeMap<String, serde_norway::Value>,
@@ -290,6 +293,9 @@ impl Config {
         if let Some(v) = env("AQUEDUCT_CRYPTO_PICKLE_KEY") {
             self.encryption.pickle_key = Some(v);
         }
+        if let Some(v) = env("AQUEDUCT_PROVISIONING_SECRET") {
+            self.provisioning.shared_secret = Some(v);
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -349,6 +355,9 @@ impl Config {
             return bad(problem);
         }
         if let Some(problem) = self.metrics.problem(&self.appservice.listen) {
+            return bad(problem);
+        }
+        if let Some(problem) = self.provisioning.problem() {
             return bad(problem);
         }
         if !matches!(self.logging.format.as_str(), "text" | "json") {

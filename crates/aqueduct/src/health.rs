@@ -267,7 +267,7 @@ async fn within<T, E: std::fmt::Display>(
 /// (1 up, 0 down, -1 bad credentials), by (platform, login). The gauge is the one record of
 /// connection state the engine keeps; it also holds logins logged out since, which is why
 /// readiness counts only the logins the store still has.
-fn connection_states(metrics: &Metrics) -> HashMap<(String, String), i64> {
+pub(crate) fn connection_states(metrics: &Metrics) -> HashMap<(String, String), i64> {
     let mut states = HashMap::new();
     for family in metrics.registry().gather() {
         if family.name() != "aqueduct_remote_connected" {

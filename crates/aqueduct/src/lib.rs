@@ -8,6 +8,8 @@ pub mod health;
 pub mod metrics_config;
 mod metrics_listener;
 pub mod process;
+pub mod provisioning;
+pub mod provisioning_config;
 mod public_media_route;
 pub mod registration;
 pub mod run;

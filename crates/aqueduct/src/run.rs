@@ -120,7 +120,13 @@ pub async fn run(
         crypto.clone(),
         config.appservice.max_transaction_bytes,
         &health,
-    );
+    )
+    .merge(crate::provisioning::routes(
+        bridge.clone(),
+        client.clone(),
+        config.provisioning.secret(),
+        metrics.clone(),
+    ));
     let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
     let server = serve(listener, app, server_stopped.clone());
     let metrics_server = metrics_listener.map(|listener| {
