@@ -7,13 +7,14 @@
 //!
 //! A message from each of the four sides reaches the other three exactly once with its author
 //! shown; an edit, a delete and a reaction made on each platform reach the other two platforms
-//! and Matrix; nothing the bridge posts comes back, across a restart.
+//! and Matrix; nothing the bridge posts comes back, across a restart. Replies, threads, files
+//! and mentions between Rocket.Chat and Teams, the pair no two-platform hub test has.
 
 use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions, RunningBridge};
 use aqueduct_testkit::fake_rocketchat::FakeRocketChat;
 use aqueduct_testkit::fake_slack::FakeSlack;
 use aqueduct_testkit::fake_teams::env::{ghost as teams_ghost, sign_in};
-use aqueduct_testkit::fake_teams::{FakeTeams, TeamsMessage};
+use aqueduct_testkit::fake_teams::{FakeTeams, NewFile, TeamsMessage};
 use aqueduct_testkit::matrix_client::MatrixClient;
 use aqueduct_testkit::rocketchat_env::ghost as rc_ghost;
 use aqueduct_testkit::slack_env::ghost as slack_ghost;
@@ -587,6 +588,149 @@ async fn edits_deletes_and_reactions_on_each_platform_reach_the_two_others_and_m
         assert_eq!(h.on_teams(text), 0, "{text} on Teams after the deletes");
     }
     assert_eq!(h.matrix_reactors().await?, expected, "reactions in Matrix");
+    h.check_conformance()?;
+    bridge.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_threads_files_and_mentions_cross_between_rocketchat_and_teams()
+-> anyhow::Result<()> {
+    let (h, bridge) = hub().await?;
+    let tina_id = h.teams.post(CHAT, "u-tina", "<p>tina asks</p>");
+    let tina_on_rc = h.rc_message("tina asks").await?.id;
+    let tina_on_slack = h.slack_message("tina asks").await?.ts;
+    let carol_id = h.rc.post(RC, "RCCAROL", "carol asks", None);
+    let carol_on_teams = h.teams_message("carol asks").await?.id;
+    let carol_on_slack = h.slack_message("carol asks").await?.ts;
+
+    // A Rocket.Chat thread reply to Tina's message: a quote of hers on Teams (a group chat
+    // has no threads), a thread reply to hers on Slack.
+    h.rc.post(RC, "RCCAROL", "carol answers", Some(&tina_on_rc));
+    let answer = h.teams_message("carol answers").await?;
+    assert!(
+        answer
+            .attachments
+            .iter()
+            .any(|a| a["contentType"] == "messageReference" && a["id"] == tina_id.as_str()),
+        "a quote of Tina's message: {answer:?}"
+    );
+    let answer = h.slack_message("carol answers").await?;
+    assert_eq!(answer.thread_ts.as_deref(), Some(tina_on_slack.as_str()));
+
+    // A Teams quote of Carol's message: a quote of hers on Rocket.Chat, a thread reply on
+    // Slack.
+    h.teams
+        .post_quote(CHAT, "u-tina", &carol_on_teams, "<p>tina quotes carol</p>");
+    let quote = h.rc_message("tina quotes carol").await?;
+    assert!(
+        quote.text.contains(&format!("msg={carol_id}")),
+        "a quote of Carol's message: {quote:?}"
+    );
+    let quote = h.slack_message("tina quotes carol").await?;
+    assert_eq!(quote.thread_ts.as_deref(), Some(carol_on_slack.as_str()));
+
+    // Files: Carol's from Rocket.Chat is uploaded to Teams by the relay, Tina's from Teams
+    // reaches Rocket.Chat, each with its bytes.
+    let notes = b"rocket notes".to_vec();
+    h.rc.upload_file(
+        RC,
+        "RCCAROL",
+        "notes.txt",
+        "text/plain",
+        notes.clone(),
+        "the notes",
+    );
+    h.teams
+        .wait_for(CHAT, WAIT, |m| {
+            m.iter().any(|x| {
+                x.attachments
+                    .iter()
+                    .any(|a| a["contentType"] == "reference" && a["name"] == "notes.txt")
+            })
+        })
+        .await?;
+    assert!(
+        h.teams
+            .files()
+            .iter()
+            .any(|f| f.name == "notes.txt" && f.data == notes),
+        "the file's bytes on Teams"
+    );
+    let plan = b"teams plan".to_vec();
+    h.teams.post_file(
+        CHAT,
+        "u-tina",
+        "<p>the plan</p>",
+        NewFile {
+            name: "plan.txt",
+            mime: "text/plain",
+            data: plan.clone(),
+        },
+    );
+    h.rc.wait_for(RC, WAIT, |m| {
+        m.iter().any(|x| {
+            x.files
+                .iter()
+                .any(|f| f.name == "plan.txt" && f.data == plan)
+        })
+    })
+    .await?;
+
+    // Mentions: the admin is one person with an account on each platform, so a Rocket.Chat
+    // mention of them is Teams' mention of their Teams account, and the other way round;
+    // Carol, whom Teams does not know, is her name there.
+    h.rc.post(RC, "RCCAROL", "ask @admin and @carol too", None);
+    let ask = h.teams_message("too").await?;
+    assert!(
+        ask.mentions
+            .as_array()
+            .is_some_and(|m| m.iter().any(|x| x["mentioned"]["user"]["id"] == "u-admin")),
+        "{ask:?}"
+    );
+    assert!(ask.html.contains("Carol Rocket"), "{}", ask.html);
+    for id in ["RCCAROL", "RCADMIN", "matrix.to"] {
+        assert!(!ask.html.contains(id), "{}", ask.html);
+    }
+    h.teams.post_mentioning(
+        CHAT,
+        "u-tina",
+        "<p>note to <at id=\"0\">Admin Teams</at> and <at id=\"1\">Tina Teams</at></p>",
+        &[("u-admin", "Admin Teams"), ("u-tina", "Tina Teams")],
+    );
+    let note = h.rc_message("note to").await?;
+    assert!(
+        note.text.contains("@admin") && note.text.contains("Tina Teams"),
+        "{note:?}"
+    );
+    assert!(
+        !note.text.contains("u-tina") && !note.text.contains("u-admin"),
+        "{note:?}"
+    );
+
+    let note = h.slack_message("note to").await?;
+    assert!(note.text.contains("Tina Teams"), "{note:?}");
+    assert!(
+        !note.text.contains("u-tina") && !note.text.contains("u-admin"),
+        "{note:?}"
+    );
+
+    // Each once on every platform.
+    for text in [
+        "carol answers",
+        "tina quotes carol",
+        "the notes",
+        "the plan",
+        "too",
+        "note to",
+    ] {
+        h.slack_message(text).await?;
+        h.rc_message(text).await?;
+        h.teams_message(text).await?;
+        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
+        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
+        assert_eq!(h.on_teams(text), 1, "{text} on Teams");
+    }
     h.check_conformance()?;
     bridge.stop().await?;
     Ok(())
