@@ -237,6 +237,25 @@ async fn an_encrypted_hub_room_carries_every_side_to_the_others_and_stays_cipher
         })
         .await?;
 
+    // A Slack file is an encrypted file in Matrix, and reaches Rocket.Chat with its bytes.
+    let report = b"quarterly figures".to_vec();
+    h.slack.upload_file(
+        SLACK,
+        "UBOB",
+        "figures.txt",
+        "text/plain",
+        report.clone(),
+        "sealed figures",
+    );
+    h.rc.wait_for(RC, WAIT, |m| {
+        m.iter().any(|x| {
+            x.files
+                .iter()
+                .any(|f| f.name == "figures.txt" && f.data == report)
+        })
+    })
+    .await?;
+
     // A restart: the bridge keeps its keys, and both directions go on.
     bridge.stop().await?;
     let bridge = h.env.start_in_process().await?;
