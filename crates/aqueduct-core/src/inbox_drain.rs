@@ -13,7 +13,10 @@
 //!   before a restart durably counts an attempt right before its handling starts, and one that
 //!   already used its attempts goes to the `dead_letter` table, with a notice in its room
 //!   that names the reason, never the event's content. Events received during the current run
-//!   pay nothing extra unless their handling fails.
+//!   pay nothing extra unless their handling fails. A try that met a failure of the bridge's
+//!   own database is not an attempt: the event waits at the head of its queue until the
+//!   database answers (a restart of it must not set messages aside), and one whose attempt
+//!   cannot be counted is not tried until it can.
 //!
 //! - **Replays may have been sent.** An event left from before a restart, or handled again
 //!   after a panic, may have reached the platform before the bridge stopped (between the
@@ -156,11 +159,16 @@ impl Inner {
         // An event from before this run may have been under way when the bridge stopped:
         // count each attempt before it starts, so a crash counts too.
         let mut count_before = seq <= self.replay_until.load(Ordering::SeqCst);
+        // Whether the next try is a new attempt still to be counted. A try that met a
+        // database failure is not one: the event is not at fault, and a database outage
+        // must not use up its attempts and set it aside.
+        let mut uncounted = count_before;
         let mut last_panic: Option<String> = None;
         // Set once the bridge's database failed during a try: the event may have reached the
         // platform before the failure (storing the mapping comes after the send).
         let mut store_failed = false;
         let mut store_wait = Duration::from_millis(100);
+        let mut count_wait = Duration::from_millis(100);
         loop {
             if self.is_shutting_down() {
                 return; // stays in the inbox for the next start
@@ -170,15 +178,23 @@ impl Inner {
                     .await;
                 return;
             }
-            if count_before {
-                attempts = match self.store.count_inbox_attempt(seq).await {
+            if count_before && uncounted {
+                match self.store.count_inbox_attempt(seq).await {
                     Ok(0) => return, // no longer in the inbox
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::error!(error = %e, seq, "cannot count an attempt at an inbox event");
-                        attempts + 1
+                    Ok(n) => {
+                        attempts = n;
+                        uncounted = false;
                     }
-                };
+                    Err(e) => {
+                        // Not tried uncounted: if this event is what crashes the process, a
+                        // try the count does not know of would let it crash every start.
+                        // The database is waited for, as a failure during the try would be.
+                        tracing::warn!(error = %e, seq, "cannot count an attempt at an inbox event yet; waiting for the database");
+                        tokio::time::sleep(count_wait).await;
+                        count_wait = (count_wait * 2).min(Duration::from_secs(5));
+                        continue;
+                    }
+                }
             }
             // Replayed from before this run, or tried already in it: the platform may have
             // the message already, which a connector without idempotency keys must check.
@@ -212,10 +228,13 @@ impl Inner {
                         attempts = match self.store.count_inbox_attempt(seq).await {
                             Ok(0) => return,
                             Ok(n) => n,
+                            // A panic is the event's own failure: it counts, durably or not.
                             Err(_) => attempts + 1,
                         };
                         count_before = true;
                     }
+                    // From now on each try is counted before it starts.
+                    uncounted = true;
                 }
             }
         }
@@ -263,12 +282,22 @@ impl Inner {
                 "the bridge stopped while handling it",
             ),
         };
-        match self.store.dead_letter_inbox(seq, &stored).await {
-            Ok(_) => {}
-            Err(e) => {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.store.dead_letter_inbox(seq, &stored).await {
+                Ok(_) => break,
                 // Left in the inbox: the next start tries again to set it aside.
-                tracing::error!(error = %e, seq, "cannot set aside a failing inbox event");
-                return;
+                Err(e) if self.is_shutting_down() => {
+                    tracing::error!(error = %e, seq, "cannot set aside a failing inbox event; the next start will");
+                    return;
+                }
+                Err(e) => {
+                    // The drainer has moved past it, so giving up here would strand it
+                    // until the next start: wait for the database.
+                    tracing::warn!(error = %e, seq, "cannot set aside a failing inbox event yet; waiting for the database");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
             }
         }
         self.engine.dead_letters.inc();
