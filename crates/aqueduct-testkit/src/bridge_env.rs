@@ -208,6 +208,16 @@ impl BridgeEnv {
 
     /// Runs the bridge as a separate process (`bin` is the test bridge binary).
     pub async fn spawn_process(&self, bin: &Path) -> anyhow::Result<tokio::process::Child> {
+        self.spawn_process_with_env(bin, &[]).await
+    }
+
+    /// [`BridgeEnv::spawn_process`] with extra environment variables for the process (what a
+    /// service manager passes, such as systemd's `NOTIFY_SOCKET`).
+    pub async fn spawn_process_with_env(
+        &self,
+        bin: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<tokio::process::Child> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -215,6 +225,7 @@ impl BridgeEnv {
         let child = tokio::process::Command::new(bin)
             .arg("-c")
             .arg(&self.config_path)
+            .envs(env.iter().copied())
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true)

@@ -13,6 +13,7 @@ pub mod provisioning_config;
 mod public_media_route;
 pub mod registration;
 pub mod run;
+pub mod sd_notify;
 pub mod server;
 
 pub use config::Config;

@@ -159,9 +159,11 @@ pub async fn run(
     bridge.start().await.context("starting the engine")?;
     health.set_phase(crate::health::Phase::Running);
     tracing::info!(bot = %bot, "bridge running; start a chat with the bot to use it");
+    crate::sd_notify::notify("READY=1\nSTATUS=bridge running");
 
     shutdown.await;
     health.set_phase(crate::health::Phase::Stopping);
+    crate::sd_notify::notify("STOPPING=1\nSTATUS=stopping: finishing in-flight work");
     tracing::info!("stopping: finishing in-flight work");
     bridge
         .shutdown(Duration::from_secs(config.bridge.shutdown_grace_secs))
