@@ -566,3 +566,23 @@ async fn rocketchat_emoji_shortcodes_in_text_become_emoji_in_matrix() -> anyhow:
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_posted_right_after_logged_in_is_bridged_when_the_realtime_api_is_slow()
+-> anyhow::Result<()> {
+    let e = RocketChatEnv::start().await?;
+    // The realtime handshake takes a moment (a busy server, a slow load balancer). A new
+    // login has no checkpoint to catch up from, so only a stream already subscribed when
+    // "Logged in" shows can carry what is posted right after it.
+    e.rc.slow_realtime(Duration::from_millis(1500));
+    let _bridge = e.env.start_in_process().await?;
+    e.login_alice().await?;
+    e.rc.post(GENERAL, "RCBOB", "right after the login", None);
+    let room = e.env.accept_portal_invite(&e.alice).await?;
+    e.alice
+        .wait_for_event(&room, WAIT, |ev| {
+            ev["content"]["body"] == "right after the login"
+        })
+        .await?;
+    Ok(())
+}

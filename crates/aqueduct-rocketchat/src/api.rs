@@ -51,6 +51,9 @@ pub struct RocketLogin {
     /// Method calls for the current realtime connection; `None` while there is none.
     pub(crate) outgoing: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Value>>>,
     /// When the realtime connection was lost, until a new one has caught up.
+    /// Turns true once a realtime connection has its subscriptions confirmed. `connect` of
+    /// a login with nothing saved yet waits for it (see `NetworkApi::connect` below).
+    pub(crate) realtime_ready: tokio::sync::watch::Sender<bool>,
     pub(crate) lost_at: Mutex<Option<i64>>,
     /// Whether the realtime connection is up and has caught up: every change from now on
     /// arrives live.
@@ -513,6 +516,9 @@ impl RocketLogin {
 
 use crate::iso_time::now_millis;
 
+/// How long `connect` of a new login waits for its realtime subscriptions.
+const FIRST_CONNECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 #[async_trait]
 impl NetworkApi for RocketLogin {
     async fn network_info(&self) -> Option<aqueduct_core::connector::NetworkInfo> {
@@ -525,9 +531,26 @@ impl NetworkApi for RocketLogin {
             .me
             .upgrade()
             .ok_or_else(|| ConnectorError::Temporary("login dropped".into()))?;
+        // A new login has no checkpoint to catch up from, so a message posted between "Logged
+        // in" and the realtime subscriptions would be neither pushed nor fetched: its connect
+        // returns once the stream is subscribed (or after a bound, the connection going on
+        // trying in the background), as the trait's contract asks. A login with saved state
+        // catches up from its checkpoints and does not hold up the bridge's start.
+        let fresh = {
+            let cps = self.checkpoints.lock().expect("checkpoints");
+            cps.marks().is_empty() && cps.synced_until().is_none()
+        };
+        let mut ready = self.realtime_ready.subscribe();
         let handle = tokio::spawn(crate::ddp::run(me));
         if let Some(old) = self.task.lock().expect("task").replace(handle) {
             old.abort();
+        }
+        if fresh
+            && tokio::time::timeout(FIRST_CONNECTION_WAIT, ready.wait_for(|r| *r))
+                .await
+                .is_err()
+        {
+            tracing::warn!(login = %self.login, "Rocket.Chat realtime connection not up yet; it keeps trying in the background");
         }
         Ok(())
     }

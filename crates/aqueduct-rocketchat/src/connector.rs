@@ -177,6 +177,7 @@ impl NetworkConnector for RocketChatConnector {
             inbound: Mutex::default(),
             without_media: Default::default(),
             lost_at: Mutex::new(None),
+            realtime_ready: tokio::sync::watch::channel(false).0,
             live: Default::default(),
             losses: Default::default(),
             outgoing: Mutex::new(None),

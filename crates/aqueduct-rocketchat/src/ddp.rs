@@ -23,6 +23,8 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const SILENCE_LIMIT: Duration = Duration::from_secs(70);
 /// Longest wait for the websocket to open (TCP, TLS and the upgrade).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the server to confirm a connection's subscriptions.
+const SUBSCRIBED_WAIT: Duration = Duration::from_secs(10);
 
 /// Runs the realtime connection until the task is aborted or the credentials fail.
 pub(crate) async fn run(login: Arc<RocketLogin>) {
@@ -111,20 +113,63 @@ impl Connection {
         }
     }
 
-    /// Subscribes to `name` with `param`.
-    async fn sub(&mut self, name: &str, param: &str) -> Result<(), ConnectorError> {
+    /// Subscribes to `name` with `param`; returns the subscription's id.
+    async fn sub(&mut self, name: &str, param: &str) -> Result<String, ConnectorError> {
         let id = self.id();
         self.send(json!({ "msg": "sub", "id": id, "name": name, "params": [param, false] }))
-            .await
+            .await?;
+        Ok(id)
     }
 
-    /// Subscribes to one room's messages, deletions and typing.
-    async fn sub_room(&mut self, rid: &str) -> Result<(), ConnectorError> {
-        self.sub("stream-room-messages", rid).await?;
-        self.sub("stream-notify-room", &format!("{rid}/deleteMessage"))
-            .await?;
-        self.sub("stream-notify-room", &format!("{rid}/user-activity"))
-            .await
+    /// Subscribes to one room's messages, deletions and typing; returns the subscriptions'
+    /// ids.
+    async fn sub_room(&mut self, rid: &str) -> Result<Vec<String>, ConnectorError> {
+        Ok(vec![
+            self.sub("stream-room-messages", rid).await?,
+            self.sub("stream-notify-room", &format!("{rid}/deleteMessage"))
+                .await?,
+            self.sub("stream-notify-room", &format!("{rid}/user-activity"))
+                .await?,
+        ])
+    }
+
+    /// Waits until the server answered every subscription of `ids` (`ready`, or `nosub` for
+    /// one it refused, which `dispatch` logs), keeping other frames for later, for at most
+    /// [`SUBSCRIBED_WAIT`]: from then on every message of those rooms is pushed.
+    async fn subscribed(
+        &mut self,
+        ids: Vec<String>,
+        held: &mut Vec<Value>,
+    ) -> Result<(), ConnectorError> {
+        let mut waiting: std::collections::HashSet<String> = ids.into_iter().collect();
+        let deadline = tokio::time::Instant::now() + SUBSCRIBED_WAIT;
+        while !waiting.is_empty() {
+            let Ok(frame) = tokio::time::timeout_at(deadline, self.next()).await else {
+                tracing::warn!(
+                    unanswered = waiting.len(),
+                    "Rocket.Chat did not confirm every realtime subscription in time; going on"
+                );
+                return Ok(());
+            };
+            let frame = frame?;
+            match frame["msg"].as_str() {
+                Some("ready") => {
+                    for id in frame["subs"].as_array().into_iter().flatten() {
+                        if let Some(id) = id.as_str() {
+                            waiting.remove(id);
+                        }
+                    }
+                }
+                Some("nosub") => {
+                    if let Some(id) = frame["id"].as_str() {
+                        waiting.remove(id);
+                    }
+                    held.push(frame);
+                }
+                _ => held.push(frame),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -178,11 +223,13 @@ async fn connect_once(login: &Arc<RocketLogin>) -> Result<(), ConnectorError> {
     // The notification stream first: a room joined from now on is announced there, one
     // joined before is in `subscriptions.get`.
     let uid = login.user_id().to_owned();
-    conn.sub(
-        "stream-notify-user",
-        &format!("{uid}/subscriptions-changed"),
-    )
-    .await?;
+    let mut sub_ids = vec![
+        conn.sub(
+            "stream-notify-user",
+            &format!("{uid}/subscriptions-changed"),
+        )
+        .await?,
+    ];
     let subscriptions = login.rest.get("subscriptions.get", &[]).await?;
     let rooms: Vec<(String, String)> = subscriptions["update"]
         .as_array()
@@ -196,11 +243,14 @@ async fn connect_once(login: &Arc<RocketLogin>) -> Result<(), ConnectorError> {
         .expect("rooms")
         .extend(rooms.iter().cloned());
     for (rid, _) in &rooms {
-        conn.sub_room(rid).await?;
+        sub_ids.extend(conn.sub_room(rid).await?);
     }
+    conn.subscribed(sub_ids, &mut held).await?;
     login
         .bridge
         .report_state(&login.login, RemoteState::Connected);
+    // What `connect` of a new login waits for (see `RocketLogin::realtime_ready`).
+    login.realtime_ready.send_replace(true);
     // Subscribed first, so nothing falls between the catch-up and the live stream; what both
     // deliver, the engine and the seen-message memory skip.
     login.catch_up(&rooms).await;

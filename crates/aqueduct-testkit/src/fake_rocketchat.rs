@@ -258,6 +258,13 @@ impl FakeRocketChat {
         self.shared.lock().keepalive_ms = Some(interval.as_millis() as u64);
     }
 
+    /// Makes the realtime API take `delay` to answer each DDP `connect` (a busy server, a
+    /// slow load balancer): what is posted meanwhile is not pushed on that connection, as
+    /// with Rocket.Chat, which pushes only to subscriptions in place.
+    pub fn slow_realtime(&self, delay: Duration) {
+        self.shared.lock().realtime_delay_ms = delay.as_millis() as u64;
+    }
+
     /// Plays a server before 6.8: `rooms.media` and `rooms.mediaConfirm` do not exist (404),
     /// files are sent with `rooms.upload`.
     pub fn before_6_8(&self) {

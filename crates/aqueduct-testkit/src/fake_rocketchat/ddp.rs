@@ -90,6 +90,10 @@ async fn run(sh: Arc<Shared>, mut ws: WebSocket) {
                     Some(Ok(_)) => continue,
                     _ => return,
                 };
+                let delay = sh.lock().realtime_delay_ms;
+                if frame["msg"] == "connect" && delay > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                }
                 for reply in answer(&sh, &frame, &mut user, &mut subs) {
                     if ws.send(text(reply)).await.is_err() {
                         return;

@@ -179,6 +179,8 @@ pub(crate) struct State {
     pub keepalive_ms: Option<u64>,
     /// Connections dropped for not answering a ping in time.
     pub keepalive_drops: u32,
+    /// How long the realtime API takes to answer a DDP `connect`, milliseconds.
+    pub realtime_delay_ms: u64,
     /// Whether the fake plays a server before 6.8: no `rooms.media` or `rooms.mediaConfirm`.
     pub before_6_8: bool,
 }
