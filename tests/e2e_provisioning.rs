@@ -219,6 +219,21 @@ async fn a_token_login_through_the_api_shows_in_whoami_bridges_and_logs_out() ->
         })
         .await?;
 
+    // Bridging the chat through the API names its room, the one she is in.
+    let bridge_path = "/bridge/{network}/{chat_id}";
+    let (status, bridged) = api
+        .as_user(
+            Method::POST,
+            bridge_path,
+            &format!("/bridge/rocketchat/{GENERAL}"),
+            &alice,
+            None,
+        )
+        .await?;
+    assert_eq!(status, 200, "{bridged}");
+    assert_eq!(bridged["room_id"], room.as_str());
+    assert_eq!(bridged["name"], "general");
+
     // A second login to the same network is refused.
     let (status, body) = api
         .as_user(
@@ -257,6 +272,17 @@ async fn a_token_login_through_the_api_shows_in_whoami_bridges_and_logs_out() ->
         )
         .await?;
     assert_eq!(status, 404);
+    // Without a login there is nothing to bridge through.
+    let (status, body) = api
+        .as_user(
+            Method::POST,
+            bridge_path,
+            &format!("/bridge/rocketchat/{GENERAL}"),
+            &alice,
+            None,
+        )
+        .await?;
+    assert_eq!(status, 400, "{body}");
     bridge.stop().await?;
     Ok(())
 }

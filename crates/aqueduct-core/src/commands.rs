@@ -375,24 +375,11 @@ impl Inner {
         let (Some(network), Some(chat)) = (args.first(), args.get(1)) else {
             return Ok("Usage: bridge <network> <chat id>".into());
         };
-        let connector = ConnectorId::new(network.as_str());
-        let login = self
-            .login_of_user(&connector, user)
-            .ok_or_else(|| Error::Unknown(format!("log in to {network} first")))?;
-        let info = login
-            .api
-            .chat_info(&crate::ids::RemoteChatId::new(chat.as_str()))
-            .await?;
-        let key = crate::ids::PortalKey {
-            connector,
-            chat: crate::ids::RemoteChatId::new(chat.as_str()),
-            receiver: info.is_direct.then(|| login.login.id.clone()),
-        };
-        let portal = self.ensure_portal_queued(key, login).await?;
+        let opened = self.open_portal(user, network, chat).await?;
         Ok(format!(
             "Bridged {} to {}; you have been invited.",
-            info.name.as_deref().unwrap_or(chat),
-            portal.room_id.unwrap_or_default()
+            opened.chat_name.as_deref().unwrap_or(chat),
+            opened.portal.room_id.unwrap_or_default()
         ))
     }
 

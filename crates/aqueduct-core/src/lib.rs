@@ -32,6 +32,7 @@ pub mod metrics;
 mod own_echo;
 pub mod permissions;
 mod portal_link;
+pub mod portal_open;
 mod portal_room;
 mod portal_sync;
 mod portal_unbridge;

@@ -1,6 +1,6 @@
 //! What the provisioning API (served by the binary) asks of the engine, on behalf of one
-//! Matrix user: the networks and their login flows, the user's logins, starting a login and
-//! logging out. Each goes through the same code as the management room's commands.
+//! Matrix user: the networks and their login flows, the user's logins, starting a login,
+//! logging out and bridging a chat. Each goes through the same code as the management room's commands.
 
 use crate::Bridge;
 use crate::Result;
@@ -75,6 +75,17 @@ impl Bridge {
         self.inner
             .start_login(user, network, Some(flow), args)
             .await
+    }
+
+    /// Bridges `chat` of `network` into a room (creating it and inviting `user` if the chat
+    /// had none), through `user`'s login there, as `bridge <network> <chat>` does.
+    pub async fn bridge_chat(
+        &self,
+        user: &str,
+        network: &str,
+        chat: &str,
+    ) -> Result<crate::portal_open::OpenedPortal> {
+        self.inner.open_portal(user, network, chat).await
     }
 
     /// Logs `user`'s login `id` out, as `logout <network> <id>` does. `false` when `user` has

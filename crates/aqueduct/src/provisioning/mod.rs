@@ -37,6 +37,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/login/start/{network}/{flow}"),
     ("POST", "/login/step/{login_id}/{step_id}/{step_type}"),
     ("POST", "/logout/{login_id}"),
+    ("POST", "/bridge/{network}/{chat_id}"),
 ];
 
 /// The step id of a login waiting for the user to act elsewhere.
@@ -86,6 +87,7 @@ pub fn routes(
             ("POST", "/login/start/{network}/{flow}") => post(login_start),
             ("POST", "/login/step/{login_id}/{step_id}/{step_type}") => post(login_step),
             ("POST", "/logout/{login_id}") => post(logout),
+            ("POST", "/bridge/{network}/{chat_id}") => post(bridge_chat),
             other => unreachable!("no handler for {other:?}"),
         };
         router = router.route(&format!("{PREFIX}{path}"), handler);
@@ -296,6 +298,34 @@ async fn logout(
         return Err(ApiError::not_found(format!("you have no login {login_id}")));
     }
     Ok(Json(json!({})))
+}
+
+/// `POST /bridge/{network}/{chat_id}`: bridges a chat the user's login sees into a room (its
+/// existing room if it has one) and invites them, as `bridge <network> <chat id>` does.
+async fn bridge_chat(
+    State(api): State<Api>,
+    Path((network, chat)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: Params,
+) -> Result<Json<Value>, ApiError> {
+    let user = api.user(&headers, &query).await?;
+    if !api
+        .bridge
+        .networks()
+        .iter()
+        .any(|n| n.id.as_str() == network)
+    {
+        return Err(ApiError::not_found(format!(
+            "no network {network} is enabled"
+        )));
+    }
+    let opened = api.bridge.bridge_chat(&user, &network, &chat).await?;
+    Ok(Json(json!({
+        "room_id": opened.portal.room_id,
+        "network": network,
+        "chat_id": chat,
+        "name": opened.chat_name,
+    })))
 }
 
 #[cfg(test)]
