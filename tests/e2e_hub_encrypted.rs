@@ -5,8 +5,7 @@
 //! others' messages and of the admin's, once.
 
 use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions, RunningBridge};
-use aqueduct_testkit::fake_rocketchat::FakeRocketChat;
-use aqueduct_testkit::fake_slack::FakeSlack;
+use aqueduct_testkit::hub_sides::{RC, RcSide, SLACK, SlackSide};
 use aqueduct_testkit::matrix_client::MatrixClient;
 use aqueduct_testkit::nio_client::{MessageFilter, NioClient, ReceivedMessage};
 use aqueduct_testkit::rocketchat_env::ghost as rc_ghost;
@@ -14,14 +13,13 @@ use aqueduct_testkit::slack_env::ghost as slack_ghost;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
-const SLACK: &str = "C1";
-const RC: &str = "GENERAL";
 const ADMIN_PW: &str = "admin-password-1";
 
 struct Hub {
     env: BridgeEnv,
-    slack: FakeSlack,
-    rc: FakeRocketChat,
+    // Each platform side below waits `WAIT` for a message.
+    slack: SlackSide,
+    rc: RcSide,
     /// The admin, unencrypted: their management room, and the room as the server holds it.
     admin: MatrixClient,
     /// The admin's phone, which reads and writes the encrypted room.
@@ -32,22 +30,12 @@ struct Hub {
 /// Starts everything with encryption allowed, logs the admin in to both platforms, makes an
 /// encrypted room and links it, from the phone, to both chats with the relay on.
 async fn encrypted_hub() -> anyhow::Result<(Hub, RunningBridge)> {
-    let slack = FakeSlack::start().await?;
-    slack.add_user("UBOB", "bob", "Bob Slack");
-    slack.add_channel(SLACK, "general", &["UBOT", "UBOB"], false);
-    let rc = FakeRocketChat::start().await?;
-    let rc_token = rc.add_user("RCADMIN", "admin", "Admin Rocket");
-    rc.add_user("RCCAROL", "carol", "Carol Rocket");
-    rc.add_room(RC, "c", "general", &["RCADMIN", "RCCAROL"]);
-    rc.allow_impersonation("RCADMIN");
+    let slack = SlackSide::start(&[], WAIT).await?;
+    let rc = RcSide::start(WAIT).await?;
     let env = BridgeEnv::new(EnvOptions {
         encryption: Some("  default: true\n".into()),
         double_puppet: true,
-        extra_platforms: Some(format!(
-            "  slack:\n    api_url: {}\n  rocketchat:\n    server_url: {}\n",
-            slack.api_base(),
-            rc.url()
-        )),
+        extra_platforms: Some([slack.config(), rc.config()].concat()),
         ..EnvOptions::default()
     })
     .await?;
@@ -61,15 +49,8 @@ async fn encrypted_hub() -> anyhow::Result<(Hub, RunningBridge)> {
         .login(&env.synapse.base_url(), admin.user_id(), ADMIN_PW)
         .await?;
     let mgmt = env.management_room(&admin).await?;
-    env.command(&admin, &mgmt, &slack.app_login_command(), "Logged in")
-        .await?;
-    env.command(
-        &admin,
-        &mgmt,
-        &format!("login rocketchat token RCADMIN {rc_token}"),
-        "Logged in",
-    )
-    .await?;
+    slack.log_in(&env, &admin, &mgmt).await?;
+    rc.log_in(&env, &admin, &mgmt).await?;
 
     let room = env.encrypted_hub_room(&admin, &[]).await?;
     phone.wait_member(&room, &env.bot, WAIT).await?;
@@ -125,46 +106,6 @@ impl Hub {
         assert!(got.encrypted, "{text} arrived encrypted: {got:?}");
         Ok(got)
     }
-
-    fn on_slack(&self, text: &str) -> usize {
-        self.slack
-            .messages(SLACK)
-            .iter()
-            .filter(|m| !m.deleted && m.text.contains(text))
-            .count()
-    }
-
-    fn on_rc(&self, text: &str) -> usize {
-        self.rc
-            .messages(RC)
-            .iter()
-            .filter(|m| !m.deleted && m.text.contains(text))
-            .count()
-    }
-
-    /// Waits until `text` is on Slack, then gives that message.
-    async fn slack_message(
-        &self,
-        text: &str,
-    ) -> anyhow::Result<aqueduct_testkit::fake_slack::FakeMessage> {
-        let msgs = self
-            .slack
-            .wait_for(SLACK, WAIT, |m| m.iter().any(|x| x.text.contains(text)))
-            .await?;
-        Ok(msgs.into_iter().find(|x| x.text.contains(text)).unwrap())
-    }
-
-    /// Waits until `text` is on Rocket.Chat, then gives that message.
-    async fn rc_message(
-        &self,
-        text: &str,
-    ) -> anyhow::Result<aqueduct_testkit::fake_rocketchat::FakeMessage> {
-        let msgs = self
-            .rc
-            .wait_for(RC, WAIT, |m| m.iter().any(|x| x.text.contains(text)))
-            .await?;
-        Ok(msgs.into_iter().find(|x| x.text.contains(text)).unwrap())
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +117,7 @@ async fn an_encrypted_hub_room_carries_every_side_to_the_others_and_stays_cipher
     // Slack -> the phone, decrypted as Bob's ghost, and Rocket.Chat under Bob's name.
     let bob_ts = h.slack.post(SLACK, "UBOB", "sealed from slack", None);
     h.on_phone(&bob, "sealed from slack").await?;
-    let bob_on_rc = h.rc_message("sealed from slack").await?;
+    let bob_on_rc = h.rc.message("sealed from slack").await?;
     assert_eq!(
         bob_on_rc.alias.as_deref(),
         Some("Bob Slack"),
@@ -186,7 +127,7 @@ async fn an_encrypted_hub_room_carries_every_side_to_the_others_and_stays_cipher
     // Rocket.Chat -> the phone as Carol's ghost, and Slack under Carol's name.
     let carol_id = h.rc.post(RC, "RCCAROL", "sealed from rocket", None);
     h.on_phone(&carol, "sealed from rocket").await?;
-    let carol_on_slack = h.slack_message("sealed from rocket").await?;
+    let carol_on_slack = h.slack.message("sealed from rocket").await?;
     assert_eq!(
         carol_on_slack.username.as_deref(),
         Some("Carol Rocket"),
@@ -197,13 +138,13 @@ async fn an_encrypted_hub_room_carries_every_side_to_the_others_and_stays_cipher
     // Rocket.Chat account, and through the Slack app under the admin's name.
     let sent = h.phone.send_text(&h.room, "sealed from matrix").await?;
     assert!(sent.encrypted);
-    let on_rc = h.rc_message("sealed from matrix").await?;
+    let on_rc = h.rc.message("sealed from matrix").await?;
     assert_eq!(
         (on_rc.user.as_str(), on_rc.alias.as_deref()),
         ("RCADMIN", None)
     );
     assert_eq!(on_rc.text, "sealed from matrix");
-    let on_slack = h.slack_message("sealed from matrix").await?;
+    let on_slack = h.slack.message("sealed from matrix").await?;
     assert_eq!(on_slack.username.as_deref(), Some("admin"));
     assert_eq!(on_slack.text, "sealed from matrix");
 
@@ -212,7 +153,7 @@ async fn an_encrypted_hub_room_carries_every_side_to_the_others_and_stays_cipher
     h.rc.post(RC, "RCADMIN", "sealed from the admin on rocket", None);
     h.on_phone(h.admin.user_id(), "sealed from the admin on rocket")
         .await?;
-    let relayed = h.slack_message("sealed from the admin on rocket").await?;
+    let relayed = h.slack.message("sealed from the admin on rocket").await?;
     assert_eq!(relayed.username.as_deref(), Some("admin"), "{relayed:?}");
 
     // An edit on Slack and a reaction there reach Rocket.Chat; a delete on Rocket.Chat
@@ -265,8 +206,8 @@ async fn an_encrypted_hub_room_carries_every_side_to_the_others_and_stays_cipher
     h.rc.post(RC, "RCCAROL", "sealed last from rocket", None);
     h.on_phone(&bob, "sealed last from slack").await?;
     h.on_phone(&carol, "sealed last from rocket").await?;
-    h.rc_message("sealed last from slack").await?;
-    h.slack_message("sealed last from rocket").await?;
+    h.rc.message("sealed last from slack").await?;
+    h.slack.message("sealed last from rocket").await?;
 
     // Each message once on each platform.
     for text in [
@@ -276,10 +217,10 @@ async fn an_encrypted_hub_room_carries_every_side_to_the_others_and_stays_cipher
         "sealed last from slack",
         "sealed last from rocket",
     ] {
-        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
-        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
+        assert_eq!(h.slack.copies(text), 1, "{text} on Slack");
+        assert_eq!(h.rc.copies(text), 1, "{text} on Rocket.Chat");
     }
-    assert_eq!(h.on_slack("sealed from rocket"), 0, "deleted on Slack");
+    assert_eq!(h.slack.copies("sealed from rocket"), 0, "deleted on Slack");
 
     // In Matrix: every message event of the ghosts, the bot and the admin (the phone's and
     // the double puppet's) is ciphertext, no plaintext is on the server, and the phone

@@ -4,21 +4,19 @@
 //! One bridge process, a real Synapse, the Slack and Rocket.Chat fakes.
 
 use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions, RunningBridge};
-use aqueduct_testkit::fake_rocketchat::FakeRocketChat;
-use aqueduct_testkit::fake_slack::FakeSlack;
+use aqueduct_testkit::hub_sides::{RC, RcSide, SLACK, SlackSide};
 use aqueduct_testkit::matrix_client::MatrixClient;
 use aqueduct_testkit::slack_env::ghost as slack_ghost;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
-const SLACK: &str = "C1";
-const RC: &str = "GENERAL";
 
 struct Hub {
     env: BridgeEnv,
-    slack: FakeSlack,
-    rc: FakeRocketChat,
+    // Each platform side below waits `WAIT` for a message.
+    slack: SlackSide,
+    rc: RcSide,
     admin: MatrixClient,
     dave: MatrixClient,
     room: String,
@@ -29,27 +27,17 @@ struct Hub {
 /// Erin are Slack users, Carol a Rocket.Chat user, `dave` a Matrix user with no login.
 /// `relay`: whether `set-relay` is run.
 async fn hub(relay: bool) -> anyhow::Result<(Hub, RunningBridge)> {
-    let slack = FakeSlack::start().await?;
-    slack.add_user("UBOB", "bob", "Bob Slack");
-    slack.add_user("UERIN", "erin", "Erin Slack");
-    slack.add_user("UADMIN", "adminslack", "Admin Slack");
-    slack.add_channel(
-        SLACK,
-        "general",
-        &["UBOT", "UBOB", "UERIN", "UADMIN"],
-        false,
-    );
-    let rc = FakeRocketChat::start().await?;
-    let admin_token = rc.add_user("RCADMIN", "admin", "Admin Rocket");
-    rc.add_user("RCCAROL", "carol", "Carol Rocket");
-    rc.add_room(RC, "c", "general", &["RCADMIN", "RCCAROL"]);
-    rc.allow_impersonation("RCADMIN");
+    let slack = SlackSide::start(
+        &[
+            ("UERIN", "erin", "Erin Slack"),
+            ("UADMIN", "adminslack", "Admin Slack"),
+        ],
+        WAIT,
+    )
+    .await?;
+    let rc = RcSide::start(WAIT).await?;
     let env = BridgeEnv::new(EnvOptions {
-        extra_platforms: Some(format!(
-            "  slack:\n    api_url: {}\n  rocketchat:\n    server_url: {}\n",
-            slack.api_base(),
-            rc.url()
-        )),
+        extra_platforms: Some([slack.config(), rc.config()].concat()),
         ..EnvOptions::default()
     })
     .await?;
@@ -57,24 +45,15 @@ async fn hub(relay: bool) -> anyhow::Result<(Hub, RunningBridge)> {
     let admin = env.user("admin").await?;
     let dave = env.user("dave").await?;
     let mgmt = env.management_room(&admin).await?;
-    env.command(&admin, &mgmt, &slack.app_login_command(), "Logged in")
-        .await?;
+    slack.log_in(&env, &admin, &mgmt).await?;
     let own_slack = format!("login slack token {}", slack.user_token("UADMIN"));
     env.command(&admin, &mgmt, &own_slack, "Logged in to slack")
         .await?;
-    let own_rc = format!("login rocketchat token RCADMIN {admin_token}");
-    env.command(&admin, &mgmt, &own_rc, "Logged in").await?;
+    rc.log_in(&env, &admin, &mgmt).await?;
 
     let room = env.hub_room(&admin, &[&dave]).await?;
-    env.command(&admin, &room, "!aq link slack C1", "Linked this room")
-        .await?;
-    env.command(
-        &admin,
-        &room,
-        "!aq link rocketchat GENERAL",
-        "Linked this room",
-    )
-    .await?;
+    env.link(&admin, &room, "slack C1").await?;
+    env.link(&admin, &room, "rocketchat GENERAL").await?;
     if relay {
         env.command(
             &admin,
@@ -96,32 +75,6 @@ async fn hub(relay: bool) -> anyhow::Result<(Hub, RunningBridge)> {
 }
 
 impl Hub {
-    /// Waits until a message containing `text` is on Slack, then gives its text.
-    async fn on_slack(&self, text: &str) -> anyhow::Result<String> {
-        let msgs = self
-            .slack
-            .wait_for(SLACK, WAIT, |m| m.iter().any(|x| x.text.contains(text)))
-            .await?;
-        Ok(msgs
-            .into_iter()
-            .find(|x| x.text.contains(text))
-            .unwrap()
-            .text)
-    }
-
-    /// Waits until a message containing `text` is on Rocket.Chat, then gives its text.
-    async fn on_rc(&self, text: &str) -> anyhow::Result<String> {
-        let msgs = self
-            .rc
-            .wait_for(RC, WAIT, |m| m.iter().any(|x| x.text.contains(text)))
-            .await?;
-        Ok(msgs
-            .into_iter()
-            .find(|x| x.text.contains(text))
-            .unwrap()
-            .text)
-    }
-
     /// Waits until a Matrix message whose body contains `text` is in the room, then gives it.
     async fn in_matrix(&self, text: &str) -> anyhow::Result<Value> {
         self.admin
@@ -169,7 +122,7 @@ async fn a_mention_is_the_person_on_each_platform_that_knows_them_else_their_nam
         body.contains("Erin Slack") && !body.contains("UERIN"),
         "{in_matrix}"
     );
-    let on_rc = h.on_rc("please").await?;
+    let on_rc = h.rc.message("please").await?.text;
     assert!(
         on_rc.contains("Erin Slack") && !on_rc.contains("UERIN"),
         "{on_rc}"
@@ -178,7 +131,7 @@ async fn a_mention_is_the_person_on_each_platform_that_knows_them_else_their_nam
     // Slack -> Rocket.Chat: the admin's Slack account is the admin, whose Rocket.Chat account
     // the bridge knows: there it is Rocket.Chat's mention of them.
     h.slack.post(SLACK, "UBOB", "ask <@UADMIN> now", None);
-    let on_rc = h.on_rc("now").await?;
+    let on_rc = h.rc.message("now").await?.text;
     assert!(
         on_rc.contains("@admin") && !on_rc.contains("UADMIN"),
         "{on_rc}"
@@ -187,7 +140,7 @@ async fn a_mention_is_the_person_on_each_platform_that_knows_them_else_their_nam
     // Rocket.Chat -> Slack: the same person the other way, and a Rocket.Chat user Slack
     // does not know as their name.
     h.rc.post(RC, "RCCAROL", "ask @admin and @carol too", None);
-    let on_slack = h.on_slack("too").await?;
+    let on_slack = h.slack.message("too").await?.text;
     assert!(on_slack.contains("<@UADMIN>"), "{on_slack}");
     assert!(on_slack.contains("Carol Rocket"), "{on_slack}");
 
@@ -202,12 +155,12 @@ async fn a_mention_is_the_person_on_each_platform_that_knows_them_else_their_nam
     h.dave
         .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "hello Erin Slack and Admin Slack here", "format": "org.matrix.custom.html", "formatted_body": html, "m.mentions": {"user_ids": [erin, admin_on_slack]}}))
         .await?;
-    let on_slack = h.on_slack("here").await?;
+    let on_slack = h.slack.message("here").await?.text;
     assert!(
         on_slack.contains("<@UERIN>") && on_slack.contains("<@UADMIN>"),
         "{on_slack}"
     );
-    let on_rc = h.on_rc("here").await?;
+    let on_rc = h.rc.message("here").await?.text;
     assert!(
         on_rc.contains("Erin Slack") && on_rc.contains("@admin"),
         "{on_rc}"
@@ -229,7 +182,7 @@ async fn a_chat_without_a_relay_is_named_once_and_set_relay_opens_it() -> anyhow
     // The room's events are handled in order: once the admin's own message (they are
     // logged in to Rocket.Chat) is there, the three before it were handled.
     h.admin.send_text(&h.room, "admin marker one").await?;
-    h.on_rc("admin marker one").await?;
+    h.rc.message("admin marker one").await?;
     let told = h.notices(&["Rocket.Chat", "set-relay"]).await?;
     assert_eq!(told.len(), 1, "{told:?}");
     assert!(
@@ -244,7 +197,7 @@ async fn a_chat_without_a_relay_is_named_once_and_set_relay_opens_it() -> anyhow
     }
     h.in_matrix("rc unrelayed 2").await?;
     h.admin.send_text(&h.room, "admin marker two").await?;
-    h.on_slack("admin marker two").await?;
+    h.slack.message("admin marker two").await?;
     let told = h.notices(&["Slack", "set-relay"]).await?;
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(h.notices(&["Rocket.Chat", "set-relay"]).await?.len(), 1);
@@ -270,7 +223,7 @@ async fn a_chat_without_a_relay_is_named_once_and_set_relay_opens_it() -> anyhow
         )
         .await?;
     h.slack.post(SLACK, "UBOB", "relayed at last", None);
-    h.on_rc("relayed at last").await?;
+    h.rc.message("relayed at last").await?;
     bridge.stop().await?;
     Ok(())
 }

@@ -5,8 +5,7 @@
 //! restart loses and doubles nothing.
 
 use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
-use aqueduct_testkit::fake_rocketchat::FakeRocketChat;
-use aqueduct_testkit::fake_slack::FakeSlack;
+use aqueduct_testkit::hub_sides::{RC, RcSide, SLACK, SlackSide};
 use aqueduct_testkit::matrix_client::MatrixClient;
 use aqueduct_testkit::rocketchat_env::ghost as rc_ghost;
 use aqueduct_testkit::slack_env::ghost as slack_ghost;
@@ -16,13 +15,12 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(30);
 /// Synapse backs off its pushes to an appservice that was down; a restart waits that out.
 const WAIT_RESTART: Duration = Duration::from_secs(90);
-const SLACK: &str = "C1";
-const RC: &str = "GENERAL";
 
 struct Hub {
     env: BridgeEnv,
-    slack: FakeSlack,
-    rc: FakeRocketChat,
+    // Each platform side below waits `WAIT_RESTART` for a message.
+    slack: SlackSide,
+    rc: RcSide,
     admin: MatrixClient,
     dave: MatrixClient,
     room: String,
@@ -56,20 +54,10 @@ async fn hub_running(
     options: EnvOptions,
     bin: Option<&std::path::Path>,
 ) -> anyhow::Result<(Hub, Running)> {
-    let slack = FakeSlack::start().await?;
-    slack.add_user("UBOB", "bob", "Bob Slack");
-    slack.add_channel(SLACK, "general", &["UBOT", "UBOB"], false);
-    let rc = FakeRocketChat::start().await?;
-    let admin_token = rc.add_user("RCADMIN", "admin", "Admin Rocket");
-    rc.add_user("RCCAROL", "carol", "Carol Rocket");
-    rc.add_room(RC, "c", "general", &["RCADMIN", "RCCAROL"]);
-    rc.allow_impersonation("RCADMIN");
+    let slack = SlackSide::start(&[], WAIT_RESTART).await?;
+    let rc = RcSide::start(WAIT_RESTART).await?;
     let env = BridgeEnv::new(EnvOptions {
-        extra_platforms: Some(format!(
-            "  slack:\n    api_url: {}\n  rocketchat:\n    server_url: {}\n",
-            slack.api_base(),
-            rc.url()
-        )),
+        extra_platforms: Some([slack.config(), rc.config()].concat()),
         ..options
     })
     .await?;
@@ -80,20 +68,12 @@ async fn hub_running(
     let admin = env.user("admin").await?;
     let dave = env.user("dave").await?;
     let mgmt = env.management_room(&admin).await?;
-    env.command(&admin, &mgmt, &slack.app_login_command(), "Logged in")
-        .await?;
-    env.command(
-        &admin,
-        &mgmt,
-        &format!("login rocketchat token RCADMIN {admin_token}"),
-        "Logged in",
-    )
-    .await?;
+    slack.log_in(&env, &admin, &mgmt).await?;
+    rc.log_in(&env, &admin, &mgmt).await?;
 
     let room = env.hub_room(&admin, &[&dave]).await?;
 
-    env.command(&admin, &room, "!aq link slack C1", "Linked this room")
-        .await?;
+    env.link(&admin, &room, "slack C1").await?;
     env.command(
         &admin,
         &room,
@@ -101,13 +81,7 @@ async fn hub_running(
         "already bridged to slack C1",
     )
     .await?;
-    env.command(
-        &admin,
-        &room,
-        "!aq link rocketchat GENERAL",
-        "Linked this room",
-    )
-    .await?;
+    env.link(&admin, &room, "rocketchat GENERAL").await?;
     env.command(
         &admin,
         &room,
@@ -143,50 +117,6 @@ impl Hub {
             .filter(|e| e["type"] == "m.room.message" && e["content"]["body"] == body)
             .count())
     }
-
-    fn on_slack(&self, text: &str) -> usize {
-        self.slack
-            .messages(SLACK)
-            .iter()
-            .filter(|m| !m.deleted && m.text.contains(text))
-            .count()
-    }
-
-    fn on_rc(&self, text: &str) -> usize {
-        self.rc
-            .messages(RC)
-            .iter()
-            .filter(|m| !m.deleted && m.text.contains(text))
-            .count()
-    }
-
-    /// Waits until `text` is on Slack, then gives that message.
-    async fn slack_message(
-        &self,
-        text: &str,
-    ) -> anyhow::Result<aqueduct_testkit::fake_slack::FakeMessage> {
-        let msgs = self
-            .slack
-            .wait_for(SLACK, WAIT_RESTART, |m| {
-                m.iter().any(|x| x.text.contains(text))
-            })
-            .await?;
-        Ok(msgs.into_iter().find(|x| x.text.contains(text)).unwrap())
-    }
-
-    /// Waits until `text` is on Rocket.Chat, then gives that message.
-    async fn rc_message(
-        &self,
-        text: &str,
-    ) -> anyhow::Result<aqueduct_testkit::fake_rocketchat::FakeMessage> {
-        let msgs = self
-            .rc
-            .wait_for(RC, WAIT_RESTART, |m| {
-                m.iter().any(|x| x.text.contains(text))
-            })
-            .await?;
-        Ok(msgs.into_iter().find(|x| x.text.contains(text)).unwrap())
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,7 +132,7 @@ async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_othe
         .matrix_event(|e| e["sender"] == bob.as_str() && e["content"]["body"] == "from slack")
         .await?;
     let slack_event = in_matrix["event_id"].as_str().unwrap().to_owned();
-    let on_rc = h.rc_message("from slack").await?;
+    let on_rc = h.rc.message("from slack").await?;
     assert_eq!(on_rc.user, "RCADMIN", "relayed through the admin's account");
     assert_eq!(on_rc.alias.as_deref(), Some("Bob Slack"), "{on_rc:?}");
     assert_eq!(on_rc.text, "from slack");
@@ -211,7 +141,7 @@ async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_othe
     let from_rc = h.rc.post(RC, "RCCAROL", "from rocket", None);
     h.matrix_event(|e| e["sender"] == carol.as_str() && e["content"]["body"] == "from rocket")
         .await?;
-    let on_slack = h.slack_message("from rocket").await?;
+    let on_slack = h.slack.message("from rocket").await?;
     assert_eq!(
         on_slack.username.as_deref(),
         Some("Carol Rocket"),
@@ -220,15 +150,15 @@ async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_othe
 
     // Matrix (a user with no login) -> both, relayed under their name.
     h.dave.send_text(&h.room, "from matrix").await?;
-    let dave_on_slack = h.slack_message("from matrix").await?;
+    let dave_on_slack = h.slack.message("from matrix").await?;
     assert_eq!(dave_on_slack.username.as_deref(), Some("dave"));
-    let dave_on_rc = h.rc_message("from matrix").await?;
+    let dave_on_rc = h.rc.message("from matrix").await?;
     assert_eq!(dave_on_rc.alias.as_deref(), Some("dave"));
 
     // A Slack thread reply lands in the Rocket.Chat thread of the same message.
     h.slack
         .post(SLACK, "UBOB", "slack thread reply", Some(&from_slack));
-    let reply = h.rc_message("slack thread reply").await?;
+    let reply = h.rc.message("slack thread reply").await?;
     assert_eq!(reply.tmid.as_deref(), Some(on_rc.id.as_str()), "{reply:?}");
 
     // An edit on Slack reaches Rocket.Chat.
@@ -269,7 +199,7 @@ async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_othe
         })
         .await?;
     let doomed = h.slack.post(SLACK, "UBOB", "slack to delete", None);
-    let doomed_on_rc = h.rc_message("slack to delete").await?;
+    let doomed_on_rc = h.rc.message("slack to delete").await?;
     h.slack.delete(SLACK, &doomed);
     h.rc.wait_for(RC, WAIT, |m| {
         m.iter().any(|x| x.id == doomed_on_rc.id && x.deleted)
@@ -282,16 +212,16 @@ async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_othe
     h.rc.post(RC, "RCCAROL", "rocket while down", None);
     h.dave.send_text(&h.room, "matrix while down").await?;
     let bridge = h.env.start_in_process().await?;
-    h.rc_message("slack while down").await?;
-    h.slack_message("rocket while down").await?;
-    h.rc_message("matrix while down").await?;
-    h.slack_message("matrix while down").await?;
+    h.rc.message("slack while down").await?;
+    h.slack.message("rocket while down").await?;
+    h.rc.message("matrix while down").await?;
+    h.slack.message("matrix while down").await?;
     // One more message from each side after the restart, so the checks below see the
     // bridge caught up with everything before it.
     h.slack.post(SLACK, "UBOB", "slack after", None);
     h.rc.post(RC, "RCCAROL", "rocket after", None);
-    h.rc_message("slack after").await?;
-    h.slack_message("rocket after").await?;
+    h.rc.message("slack after").await?;
+    h.slack.message("rocket after").await?;
     h.matrix_event(|e| e["content"]["body"] == "rocket after")
         .await?;
 
@@ -302,16 +232,16 @@ async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_othe
         "slack while down",
         "slack after",
     ] {
-        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
-        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
+        assert_eq!(h.slack.copies(text), 1, "{text} on Slack");
+        assert_eq!(h.rc.copies(text), 1, "{text} on Rocket.Chat");
     }
     for text in ["rocket while down", "rocket after"] {
-        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
-        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
+        assert_eq!(h.rc.copies(text), 1, "{text} on Rocket.Chat");
+        assert_eq!(h.slack.copies(text), 1, "{text} on Slack");
     }
     for text in ["from matrix", "matrix while down"] {
-        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
-        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
+        assert_eq!(h.slack.copies(text), 1, "{text} on Slack");
+        assert_eq!(h.rc.copies(text), 1, "{text} on Rocket.Chat");
     }
     for body in [
         "from slack",
@@ -327,22 +257,16 @@ async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_othe
     }
     // The relays' reactions on each platform did not come back as new reactions: Matrix
     // holds Carol's and Bob's only.
-    let reactions: Vec<String> = h
-        .admin
-        .messages(&h.room)
-        .await?
-        .iter()
-        .filter(|e| e["type"] == "m.reaction")
-        .map(|e| e["sender"].as_str().unwrap_or_default().to_owned())
-        .collect();
     let mut expected = vec![bob.clone(), carol.clone()];
     expected.sort();
-    let mut reactions = reactions;
-    reactions.sort();
-    assert_eq!(reactions, expected, "reactions in Matrix");
+    assert_eq!(
+        h.admin.reaction_senders(&h.room).await?,
+        expected,
+        "reactions in Matrix"
+    );
     // The deleted messages stay deleted everywhere (none came back).
-    assert_eq!(h.on_slack("from rocket"), 0);
-    assert_eq!(h.on_rc("slack to delete"), 0);
+    assert_eq!(h.slack.copies("from rocket"), 0);
+    assert_eq!(h.rc.copies("slack to delete"), 0);
 
     // Unlinking one side leaves the other bridged.
     h.env
@@ -354,8 +278,8 @@ async fn one_room_bridged_to_slack_and_rocketchat_carries_every_side_to_the_othe
         )
         .await?;
     h.dave.send_text(&h.room, "after unlink").await?;
-    h.slack_message("after unlink").await?;
-    assert_eq!(h.on_rc("after unlink"), 0);
+    h.slack.message("after unlink").await?;
+    assert_eq!(h.rc.copies("after unlink"), 0);
     bridge.stop().await?;
     Ok(())
 }
@@ -368,8 +292,8 @@ async fn matrix_actions_files_threads_and_rocketchat_edits_cross_every_side() ->
 
     // A Matrix user's edit, reaction and delete reach both platforms.
     let mine = h.dave.send_text(&h.room, "dave says").await?;
-    let on_slack = h.slack_message("dave says").await?;
-    let on_rc = h.rc_message("dave says").await?;
+    let on_slack = h.slack.message("dave says").await?;
+    let on_rc = h.rc.message("dave says").await?;
     h.dave
         .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "* dave said", "m.new_content": {"msgtype": "m.text", "body": "dave said"}, "m.relates_to": {"rel_type": "m.replace", "event_id": mine}}))
         .await?;
@@ -387,7 +311,7 @@ async fn matrix_actions_files_threads_and_rocketchat_edits_cross_every_side() ->
     let target = h
         .matrix_event(|e| e["sender"] == bob.as_str() && e["content"]["body"] == "react to me")
         .await?;
-    let target_on_rc = h.rc_message("react to me").await?;
+    let target_on_rc = h.rc.message("react to me").await?;
     h.dave
         .react(&h.room, target["event_id"].as_str().unwrap(), "👍")
         .await?;
@@ -431,7 +355,7 @@ async fn matrix_actions_files_threads_and_rocketchat_edits_cross_every_side() ->
 
     // Rocket.Chat -> Slack: an edit, and a thread reply in the thread of the same message.
     let root = h.rc.post(RC, "RCCAROL", "rocket root", None);
-    let root_on_slack = h.slack_message("rocket root").await?;
+    let root_on_slack = h.slack.message("rocket root").await?;
     h.rc.edit(&root, "rocket root, edited");
     h.slack
         .wait_for(SLACK, WAIT, |m| {
@@ -440,7 +364,7 @@ async fn matrix_actions_files_threads_and_rocketchat_edits_cross_every_side() ->
         })
         .await?;
     h.rc.post(RC, "RCCAROL", "rocket thread reply", Some(&root));
-    let reply = h.slack_message("rocket thread reply").await?;
+    let reply = h.slack.message("rocket thread reply").await?;
     assert_eq!(
         reply.thread_ts.as_deref(),
         Some(root_on_slack.ts.as_str()),
@@ -503,16 +427,16 @@ async fn own_accounts_double_puppets_replies_and_mentions_cross_every_side() -> 
         e["sender"] == admin_id.as_str() && e["content"]["body"] == "admin on rocket"
     })
     .await?;
-    let relayed = h.slack_message("admin on rocket").await?;
+    let relayed = h.slack.message("admin on rocket").await?;
     assert_eq!(relayed.username.as_deref(), Some("admin"), "{relayed:?}");
 
     // The admin writes in Matrix: on Rocket.Chat as their own account (no alias), on Slack
     // through the app under their name.
     h.admin.send_text(&h.room, "admin on matrix").await?;
-    let own = h.rc_message("admin on matrix").await?;
+    let own = h.rc.message("admin on matrix").await?;
     assert_eq!(own.user, "RCADMIN");
     assert_eq!(own.alias, None, "{own:?}");
-    let on_slack = h.slack_message("admin on matrix").await?;
+    let on_slack = h.slack.message("admin on matrix").await?;
     assert_eq!(on_slack.username.as_deref(), Some("admin"));
 
     // A Matrix reply to a Slack message: a thread reply on Slack, a quote on Rocket.Chat.
@@ -520,17 +444,17 @@ async fn own_accounts_double_puppets_replies_and_mentions_cross_every_side() -> 
     let target = h
         .matrix_event(|e| e["sender"] == bob.as_str() && e["content"]["body"] == "reply target")
         .await?;
-    let target_on_rc = h.rc_message("reply target").await?;
+    let target_on_rc = h.rc.message("reply target").await?;
     let target_id = target["event_id"].as_str().unwrap();
     h.dave
         .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "a reply", "m.relates_to": {"m.in_reply_to": {"event_id": target_id}}}))
         .await?;
-    let reply_on_slack = h.slack_message("a reply").await?;
+    let reply_on_slack = h.slack.message("a reply").await?;
     assert_eq!(
         reply_on_slack.thread_ts.as_deref(),
         Some(target_ts.as_str())
     );
-    let reply_on_rc = h.rc_message("a reply").await?;
+    let reply_on_rc = h.rc.message("a reply").await?;
     assert!(
         reply_on_rc
             .text
@@ -542,12 +466,12 @@ async fn own_accounts_double_puppets_replies_and_mentions_cross_every_side() -> 
     h.dave
         .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "hi Bob Slack", "format": "org.matrix.custom.html", "formatted_body": format!("hi <a href=\"https://matrix.to/#/{bob}\">Bob Slack</a>"), "m.mentions": {"user_ids": [bob]}}))
         .await?;
-    let mention_on_slack = h.slack_message("hi ").await?;
+    let mention_on_slack = h.slack.message("hi ").await?;
     assert!(
         mention_on_slack.text.contains("<@UBOB>"),
         "{mention_on_slack:?}"
     );
-    let mention_on_rc = h.rc_message("hi ").await?;
+    let mention_on_rc = h.rc.message("hi ").await?;
     assert!(
         mention_on_rc.text.contains("Bob Slack"),
         "{mention_on_rc:?}"
@@ -571,7 +495,7 @@ async fn own_accounts_double_puppets_replies_and_mentions_cross_every_side() -> 
                 .is_some_and(|b| b.ends_with("quoting bob"))
     })
     .await?;
-    let quote_on_slack = h.slack_message("quoting bob").await?;
+    let quote_on_slack = h.slack.message("quoting bob").await?;
     assert_eq!(
         quote_on_slack.thread_ts.as_deref(),
         Some(target_ts.as_str())
@@ -581,9 +505,9 @@ async fn own_accounts_double_puppets_replies_and_mentions_cross_every_side() -> 
     h.dave
         .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "matrix in thread", "m.relates_to": {"rel_type": "m.thread", "event_id": target_id, "is_falling_back": true, "m.in_reply_to": {"event_id": target_id}}}))
         .await?;
-    let in_thread = h.slack_message("matrix in thread").await?;
+    let in_thread = h.slack.message("matrix in thread").await?;
     assert_eq!(in_thread.thread_ts.as_deref(), Some(target_ts.as_str()));
-    let in_thread = h.rc_message("matrix in thread").await?;
+    let in_thread = h.rc.message("matrix in thread").await?;
     assert_eq!(in_thread.tmid.as_deref(), Some(target_on_rc.id.as_str()));
     let doc = b"minutes".to_vec();
     let mxc = h
@@ -613,8 +537,8 @@ async fn own_accounts_double_puppets_replies_and_mentions_cross_every_side() -> 
 
     // Each exactly once on each side.
     for text in ["admin on rocket", "admin on matrix", "a reply"] {
-        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
-        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
+        assert_eq!(h.slack.copies(text), 1, "{text} on Slack");
+        assert_eq!(h.rc.copies(text), 1, "{text} on Rocket.Chat");
         assert_eq!(h.in_matrix(text).await?, 1, "{text} in Matrix");
     }
     bridge.stop().await?;
@@ -633,21 +557,21 @@ async fn a_kill_between_the_matrix_send_and_another_platforms_send_loses_and_dou
     // answer never comes: the bridge is killed before it knows the post landed.
     h.rc.leave_unanswered("chat.sendMessage");
     h.slack.post(SLACK, "UBOB", "mid fan-out", None);
-    h.rc_message("mid fan-out").await?;
+    h.rc.message("mid fan-out").await?;
     bridge.start_kill()?;
     bridge.wait().await?;
     let mut bridge = h.env.spawn_process(&bin).await?;
     h.slack.post(SLACK, "UBOB", "slack post-kill", None);
-    h.rc_message("slack post-kill").await?;
+    h.rc.message("slack post-kill").await?;
     h.dave.send_text(&h.room, "matrix post-kill").await?;
-    h.rc_message("matrix post-kill").await?;
-    h.slack_message("matrix post-kill").await?;
-    assert_eq!(h.on_rc("mid fan-out"), 1, "posted once on Rocket.Chat");
-    assert_eq!(h.on_slack("mid fan-out"), 1);
+    h.rc.message("matrix post-kill").await?;
+    h.slack.message("matrix post-kill").await?;
+    assert_eq!(h.rc.copies("mid fan-out"), 1, "posted once on Rocket.Chat");
+    assert_eq!(h.slack.copies("mid fan-out"), 1);
     assert_eq!(h.in_matrix("mid fan-out").await?, 1);
-    assert_eq!(h.on_rc("slack post-kill"), 1);
-    assert_eq!(h.on_rc("matrix post-kill"), 1);
-    assert_eq!(h.on_slack("matrix post-kill"), 1);
+    assert_eq!(h.rc.copies("slack post-kill"), 1);
+    assert_eq!(h.rc.copies("matrix post-kill"), 1);
+    assert_eq!(h.slack.copies("matrix post-kill"), 1);
     bridge.start_kill()?;
     bridge.wait().await?;
     Ok(())

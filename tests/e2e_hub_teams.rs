@@ -10,9 +10,11 @@
 //! doubles nothing.
 
 use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions, RunningBridge};
-use aqueduct_testkit::fake_slack::FakeSlack;
-use aqueduct_testkit::fake_teams::env::{ghost as teams_ghost, sign_in};
-use aqueduct_testkit::fake_teams::{FakeTeams, NewFile, TeamsMessage};
+use aqueduct_testkit::fake_teams::env::ghost as teams_ghost;
+use aqueduct_testkit::fake_teams::{FakeTeams, NewFile};
+use aqueduct_testkit::hub_sides::{
+    CHANNEL, CHAT, SLACK, SlackSide, TEAM, TeamsConversation, TeamsSide,
+};
 use aqueduct_testkit::matrix_client::MatrixClient;
 use aqueduct_testkit::slack_env::ghost as slack_ghost;
 use serde_json::{Value, json};
@@ -21,23 +23,12 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(30);
 /// Synapse backs off its pushes to an appservice that was down; a restart waits that out.
 const WAIT_RESTART: Duration = Duration::from_secs(90);
-const SLACK: &str = "C1";
-const CHAT: &str = "19:hub@thread.v2";
-const TEAM: &str = "6f0c2f3e-team-hub";
-const CHANNEL: &str = "19:hub@thread.tacv2";
-
-/// Which Teams conversation the hub links.
-#[derive(Clone, Copy, PartialEq)]
-enum TeamsSide {
-    GroupChat,
-    Channel,
-}
 
 struct Hub {
     env: BridgeEnv,
-    slack: FakeSlack,
-    teams: FakeTeams,
-    side: TeamsSide,
+    // Each platform side below waits `WAIT_RESTART` for a message.
+    slack: SlackSide,
+    teams: TeamsSide,
     admin: MatrixClient,
     dave: MatrixClient,
     room: String,
@@ -45,30 +36,12 @@ struct Hub {
 
 /// Starts everything, signs the admin in to Slack (the app) and Teams (as `u-admin`), links
 /// one room to the Slack channel and the Teams conversation and turns the relay on.
-async fn hub(side: TeamsSide) -> anyhow::Result<(Hub, RunningBridge)> {
-    let slack = FakeSlack::start().await?;
-    slack.add_user("UBOB", "bob", "Bob Slack");
-    slack.add_channel(SLACK, "general", &["UBOT", "UBOB"], false);
-    let teams = FakeTeams::start().await?;
-    teams.add_user("u-admin", "Admin Teams", "admin@contoso.com");
-    teams.add_user("u-tina", "Tina Teams", "tina@contoso.com");
-    match side {
-        TeamsSide::GroupChat => {
-            teams.add_chat(CHAT, "group", Some("Hub"), &["u-admin", "u-tina"]);
-        }
-        TeamsSide::Channel => {
-            teams.add_team(TEAM, "Hub team");
-            teams.add_channel(TEAM, CHANNEL, "General", None, &["u-admin", "u-tina"]);
-        }
-    }
+async fn hub(conversation: TeamsConversation) -> anyhow::Result<(Hub, RunningBridge)> {
+    let slack = SlackSide::start(&[], WAIT_RESTART).await?;
+    let teams = TeamsSide::start(conversation, WAIT_RESTART).await?;
     let env = BridgeEnv::new(EnvOptions {
         double_puppet: true,
-        extra_platforms: Some(format!(
-            "  slack:\n    api_url: {}\n  teams:\n    client_id: aqueduct-test\n    tenant: contoso\n    authority: {}\n    graph_url: {}\n    poll_interval_secs: 1\n",
-            slack.api_base(),
-            teams.authority(),
-            teams.graph_url()
-        )),
+        extra_platforms: Some([slack.config(), teams.config()].concat()),
         ..EnvOptions::default()
     })
     .await?;
@@ -76,24 +49,12 @@ async fn hub(side: TeamsSide) -> anyhow::Result<(Hub, RunningBridge)> {
     let admin = env.user("admin").await?;
     let dave = env.user("dave").await?;
     let mgmt = env.management_room(&admin).await?;
-    env.command(&admin, &mgmt, &slack.app_login_command(), "Logged in")
-        .await?;
-    sign_in(&env, &teams, &admin, &mgmt, "u-admin").await?;
+    slack.log_in(&env, &admin, &mgmt).await?;
+    teams.log_in(&env, &admin, &mgmt).await?;
 
     let room = env.hub_room(&admin, &[&dave]).await?;
-    env.command(&admin, &room, "!aq link slack C1", "Linked this room")
-        .await?;
-    let teams_chat = match side {
-        TeamsSide::GroupChat => CHAT.to_owned(),
-        TeamsSide::Channel => format!("{TEAM}/{CHANNEL}"),
-    };
-    env.command(
-        &admin,
-        &room,
-        &format!("!aq link teams {teams_chat}"),
-        "Linked this room",
-    )
-    .await?;
+    env.link(&admin, &room, "slack C1").await?;
+    env.link(&admin, &room, &teams.link_target()).await?;
     env.command(&admin, &room, "!aq set-relay", "teams: Messages from users")
         .await?;
     Ok((
@@ -101,7 +62,6 @@ async fn hub(side: TeamsSide) -> anyhow::Result<(Hub, RunningBridge)> {
             env,
             slack,
             teams,
-            side,
             admin,
             dave,
             room,
@@ -117,101 +77,14 @@ impl Hub {
 
     /// How many Matrix messages of the room (edits aside) have a body containing `text`.
     async fn in_matrix(&self, text: &str) -> anyhow::Result<usize> {
-        Ok(self
-            .admin
-            .messages(&self.room)
-            .await?
-            .iter()
-            .filter(|e| {
-                e["type"] == "m.room.message"
-                    && e["content"]["m.relates_to"]["rel_type"] != "m.replace"
-                    && e["content"]["body"]
-                        .as_str()
-                        .is_some_and(|b| b.contains(text))
-            })
-            .count())
-    }
-
-    fn teams_messages(&self) -> Vec<TeamsMessage> {
-        match self.side {
-            TeamsSide::GroupChat => self.teams.messages(CHAT),
-            TeamsSide::Channel => self.teams.channel_messages(TEAM, CHANNEL),
-        }
-    }
-
-    /// `user` writes `html` on Teams (a new thread in a channel); returns its id.
-    fn teams_post(&self, user: &str, html: &str) -> String {
-        match self.side {
-            TeamsSide::GroupChat => self.teams.post(CHAT, user, html),
-            TeamsSide::Channel => self.teams.post_channel(TEAM, CHANNEL, user, html),
-        }
-    }
-
-    fn on_slack(&self, text: &str) -> usize {
-        self.slack
-            .messages(SLACK)
-            .iter()
-            .filter(|m| !m.deleted && m.text.contains(text))
-            .count()
-    }
-
-    fn on_teams(&self, text: &str) -> usize {
-        self.teams_messages()
-            .iter()
-            .filter(|m| m.deleted_ms.is_none() && m.html.contains(text))
-            .count()
-    }
-
-    /// Waits until `pred` holds for the Teams conversation's messages.
-    async fn teams_wait(
-        &self,
-        timeout: Duration,
-        pred: impl Fn(&[TeamsMessage]) -> bool,
-    ) -> anyhow::Result<Vec<TeamsMessage>> {
-        match self.side {
-            TeamsSide::GroupChat => self.teams.wait_for(CHAT, timeout, pred).await,
-            TeamsSide::Channel => {
-                self.teams
-                    .wait_for_channel(TEAM, CHANNEL, timeout, pred)
-                    .await
-            }
-        }
-    }
-
-    /// Waits until `text` is on Teams, then gives that message.
-    async fn teams_message(&self, text: &str) -> anyhow::Result<TeamsMessage> {
-        let msgs = self
-            .teams_wait(WAIT_RESTART, |m| m.iter().any(|x| x.html.contains(text)))
-            .await?;
-        Ok(msgs.into_iter().find(|x| x.html.contains(text)).unwrap())
-    }
-
-    /// Waits until `text` is on Slack, then gives that message.
-    async fn slack_message(
-        &self,
-        text: &str,
-    ) -> anyhow::Result<aqueduct_testkit::fake_slack::FakeMessage> {
-        let msgs = self
-            .slack
-            .wait_for(SLACK, WAIT_RESTART, |m| {
-                m.iter().any(|x| x.text.contains(text))
-            })
-            .await?;
-        Ok(msgs.into_iter().find(|x| x.text.contains(text)).unwrap())
-    }
-
-    /// Fails when the Teams fake saw requests (or gave answers) outside Graph's rules.
-    fn check_teams_conformance(&self) -> anyhow::Result<()> {
-        let found = self.teams.violations();
-        anyhow::ensure!(found.is_empty(), "Graph conformance: {found:#?}");
-        Ok(())
+        self.admin.messages_containing(&self.room, text).await
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_teams_and_matrix_messages_reach_every_other_side_once_across_a_restart()
 -> anyhow::Result<()> {
-    let (h, bridge) = hub(TeamsSide::GroupChat).await?;
+    let (h, bridge) = hub(TeamsConversation::GroupChat).await?;
     let admin_id = h.admin.user_id().to_owned();
 
     // Slack -> Matrix (Bob's ghost) and Teams (through the relay, Bob's name in front).
@@ -220,7 +93,7 @@ async fn slack_teams_and_matrix_messages_reach_every_other_side_once_across_a_re
         e["sender"] == slack_ghost("UBOB").as_str() && e["content"]["body"] == "from slack"
     })
     .await?;
-    let on_teams = h.teams_message("from slack").await?;
+    let on_teams = h.teams.message("from slack").await?;
     assert_eq!(
         on_teams.from, "u-admin",
         "relayed through the admin's account"
@@ -228,12 +101,12 @@ async fn slack_teams_and_matrix_messages_reach_every_other_side_once_across_a_re
     assert_eq!(on_teams.html, "<strong>Bob Slack</strong>: from slack");
 
     // Teams -> Matrix (Tina's ghost) and Slack (under Tina's name).
-    h.teams_post("u-tina", "<p>from teams</p>");
+    h.teams.post_as("u-tina", "<p>from teams</p>");
     h.matrix_event(|e| {
         e["sender"] == teams_ghost("u-tina").as_str() && e["content"]["body"] == "from teams"
     })
     .await?;
-    let on_slack = h.slack_message("from teams").await?;
+    let on_slack = h.slack.message("from teams").await?;
     assert_eq!(
         on_slack.username.as_deref(),
         Some("Tina Teams"),
@@ -242,44 +115,44 @@ async fn slack_teams_and_matrix_messages_reach_every_other_side_once_across_a_re
 
     // Matrix, someone without a Teams login -> relayed into Teams, named on Slack.
     h.dave.send_text(&h.room, "from matrix").await?;
-    let dave_on_teams = h.teams_message("from matrix").await?;
+    let dave_on_teams = h.teams.message("from matrix").await?;
     assert_eq!(dave_on_teams.from, "u-admin");
     assert_eq!(dave_on_teams.html, "<strong>dave</strong>: from matrix");
-    let dave_on_slack = h.slack_message("from matrix").await?;
+    let dave_on_slack = h.slack.message("from matrix").await?;
     assert_eq!(dave_on_slack.username.as_deref(), Some("dave"));
 
     // Matrix, someone with a Teams login -> their own Teams account, nothing in front.
     h.admin.send_text(&h.room, "admin on matrix").await?;
-    let own = h.teams_message("admin on matrix").await?;
+    let own = h.teams.message("admin on matrix").await?;
     assert_eq!(own.from, "u-admin");
     assert!(!own.html.contains("<strong>"), "{}", own.html);
-    h.slack_message("admin on matrix").await?;
+    h.slack.message("admin on matrix").await?;
 
     // The admin's own Teams account writing on Teams: the admin in Matrix (double puppet),
     // named on Slack.
-    h.teams_post("u-admin", "<p>admin on teams</p>");
+    h.teams.post_as("u-admin", "<p>admin on teams</p>");
     h.matrix_event(|e| {
         e["sender"] == admin_id.as_str() && e["content"]["body"] == "admin on teams"
     })
     .await?;
-    let relayed = h.slack_message("admin on teams").await?;
+    let relayed = h.slack.message("admin on teams").await?;
     assert_eq!(relayed.username.as_deref(), Some("admin"), "{relayed:?}");
 
     // A restart: what each side says while the bridge is down arrives once everywhere.
     bridge.stop().await?;
     h.slack.post(SLACK, "UBOB", "slack while down", None);
-    h.teams_post("u-tina", "<p>teams while down</p>");
+    h.teams.post_as("u-tina", "<p>teams while down</p>");
     h.dave.send_text(&h.room, "matrix while down").await?;
     let bridge = h.env.start_in_process().await?;
-    h.teams_message("slack while down").await?;
-    h.slack_message("teams while down").await?;
-    h.teams_message("matrix while down").await?;
-    h.slack_message("matrix while down").await?;
+    h.teams.message("slack while down").await?;
+    h.slack.message("teams while down").await?;
+    h.teams.message("matrix while down").await?;
+    h.slack.message("matrix while down").await?;
     // One more from each side, so the counts below see the bridge caught up.
     h.slack.post(SLACK, "UBOB", "slack after", None);
-    h.teams_post("u-tina", "<p>teams after</p>");
-    h.teams_message("slack after").await?;
-    h.slack_message("teams after").await?;
+    h.teams.post_as("u-tina", "<p>teams after</p>");
+    h.teams.message("slack after").await?;
+    h.slack.message("teams after").await?;
     h.matrix_event(|e| e["content"]["body"] == "slack after")
         .await?;
     h.matrix_event(|e| e["content"]["body"] == "teams after")
@@ -299,11 +172,11 @@ async fn slack_teams_and_matrix_messages_reach_every_other_side_once_across_a_re
         "slack after",
         "teams after",
     ] {
-        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
-        assert_eq!(h.on_teams(text), 1, "{text} on Teams");
+        assert_eq!(h.slack.copies(text), 1, "{text} on Slack");
+        assert_eq!(h.teams.copies(text), 1, "{text} on Teams");
         assert_eq!(h.in_matrix(text).await?, 1, "{text} in Matrix");
     }
-    h.check_teams_conformance()?;
+    h.teams.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }
@@ -311,7 +184,7 @@ async fn slack_teams_and_matrix_messages_reach_every_other_side_once_across_a_re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_deletes_reactions_and_replies_cross_between_slack_matrix_and_teams()
 -> anyhow::Result<()> {
-    let (h, bridge) = hub(TeamsSide::GroupChat).await?;
+    let (h, bridge) = hub(TeamsConversation::GroupChat).await?;
 
     // Slack -> Teams: an edit of Bob's message keeps his name in front; a reaction to it is
     // the relay's; a delete deletes the relayed copy.
@@ -320,24 +193,25 @@ async fn edits_deletes_reactions_and_replies_cross_between_slack_matrix_and_team
         .matrix_event(|e| e["content"]["body"] == "bob says")
         .await?;
     let bob_event = bob_event["event_id"].as_str().unwrap().to_owned();
-    let bob_on_teams = h.teams_message("bob says").await?;
+    let bob_on_teams = h.teams.message("bob says").await?;
     h.slack.edit(SLACK, &bob_ts, "bob said");
-    h.teams_wait(WAIT, |m| {
-        m.iter().any(|x| {
-            x.id == bob_on_teams.id
-                && x.html == "<strong>Bob Slack</strong>: bob said"
-                && x.edited_ms.is_some()
+    h.teams
+        .wait_for_conversation(WAIT, |m| {
+            m.iter().any(|x| {
+                x.id == bob_on_teams.id
+                    && x.html == "<strong>Bob Slack</strong>: bob said"
+                    && x.edited_ms.is_some()
+            })
         })
-    })
-    .await?;
+        .await?;
 
     // Teams -> Slack: Tina's edit, reaction, and delete.
-    let tina_id = h.teams_post("u-tina", "<p>tina says</p>");
+    let tina_id = h.teams.post_as("u-tina", "<p>tina says</p>");
     let tina_event = h
         .matrix_event(|e| e["content"]["body"] == "tina says")
         .await?;
     let tina_event = tina_event["event_id"].as_str().unwrap().to_owned();
-    let tina_on_slack = h.slack_message("tina says").await?;
+    let tina_on_slack = h.slack.message("tina says").await?;
     h.teams.edit(CHAT, &tina_id, "<p>tina said</p>");
     h.slack
         .wait_for(SLACK, WAIT, |m| {
@@ -353,25 +227,27 @@ async fn edits_deletes_reactions_and_replies_cross_between_slack_matrix_and_team
         .await?;
     h.slack
         .react(SLACK, &tina_on_slack.ts, "UBOB", "eyes", true);
-    h.teams_wait(WAIT, |m| {
-        m.iter()
-            .any(|x| x.id == tina_id && x.reactions.iter().any(|(u, _)| u == "u-admin"))
-    })
-    .await?;
+    h.teams
+        .wait_for_conversation(WAIT, |m| {
+            m.iter()
+                .any(|x| x.id == tina_id && x.reactions.iter().any(|(u, _)| u == "u-admin"))
+        })
+        .await?;
 
     // Matrix -> Teams: Dave's reaction, reply, edit and delete.
     h.dave.react(&h.room, &tina_event, "🎉").await?;
-    h.teams_wait(WAIT, |m| {
-        m.iter().any(|x| {
-            x.id == tina_id && x.reactions.iter().any(|(u, r)| u == "u-admin" && r == "🎉")
+    h.teams
+        .wait_for_conversation(WAIT, |m| {
+            m.iter().any(|x| {
+                x.id == tina_id && x.reactions.iter().any(|(u, r)| u == "u-admin" && r == "🎉")
+            })
         })
-    })
-    .await?;
+        .await?;
     let reply = h
         .dave
         .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "dave replies", "m.relates_to": {"m.in_reply_to": {"event_id": tina_event}}}))
         .await?;
-    let reply_on_teams = h.teams_message("dave replies").await?;
+    let reply_on_teams = h.teams.message("dave replies").await?;
     assert!(
         reply_on_teams
             .attachments
@@ -382,17 +258,19 @@ async fn edits_deletes_reactions_and_replies_cross_between_slack_matrix_and_team
     h.dave
         .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "* dave replied", "m.new_content": {"msgtype": "m.text", "body": "dave replied"}, "m.relates_to": {"rel_type": "m.replace", "event_id": reply}}))
         .await?;
-    h.teams_wait(WAIT, |m| {
-        m.iter()
-            .any(|x| x.id == reply_on_teams.id && x.html.contains("dave replied"))
-    })
-    .await?;
+    h.teams
+        .wait_for_conversation(WAIT, |m| {
+            m.iter()
+                .any(|x| x.id == reply_on_teams.id && x.html.contains("dave replied"))
+        })
+        .await?;
     h.dave.redact(&h.room, &reply, None).await?;
-    h.teams_wait(WAIT, |m| {
-        m.iter()
-            .any(|x| x.id == reply_on_teams.id && x.deleted_ms.is_some())
-    })
-    .await?;
+    h.teams
+        .wait_for_conversation(WAIT, |m| {
+            m.iter()
+                .any(|x| x.id == reply_on_teams.id && x.deleted_ms.is_some())
+        })
+        .await?;
 
     // Replies: a Teams quote of Bob's relayed message is a Slack thread reply to Bob's; a
     // Slack thread reply to Tina's message quotes Tina's message on Teams.
@@ -402,7 +280,7 @@ async fn edits_deletes_reactions_and_replies_cross_between_slack_matrix_and_team
         e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == bob_event.as_str()
     })
     .await?;
-    let quote_on_slack = h.slack_message("quoting bob").await?;
+    let quote_on_slack = h.slack.message("quoting bob").await?;
     assert_eq!(quote_on_slack.thread_ts.as_deref(), Some(bob_ts.as_str()));
     h.slack.post(
         SLACK,
@@ -410,7 +288,7 @@ async fn edits_deletes_reactions_and_replies_cross_between_slack_matrix_and_team
         "bob in tina's thread",
         Some(&tina_on_slack.ts),
     );
-    let threaded = h.teams_message("bob in tina").await?;
+    let threaded = h.teams.message("bob in tina").await?;
     assert!(
         threaded
             .attachments
@@ -427,23 +305,16 @@ async fn edits_deletes_reactions_and_replies_cross_between_slack_matrix_and_team
         })
         .await?;
     h.slack.delete(SLACK, &bob_ts);
-    h.teams_wait(WAIT, |m| {
-        m.iter()
-            .any(|x| x.id == bob_on_teams.id && x.deleted_ms.is_some())
-    })
-    .await?;
+    h.teams
+        .wait_for_conversation(WAIT, |m| {
+            m.iter()
+                .any(|x| x.id == bob_on_teams.id && x.deleted_ms.is_some())
+        })
+        .await?;
 
     // Nothing came back: Matrix holds Tina's and Bob's reactions and Dave's, none of the
     // relay's, and each message once.
-    let mut reactions: Vec<String> = h
-        .admin
-        .messages(&h.room)
-        .await?
-        .iter()
-        .filter(|e| e["type"] == "m.reaction")
-        .map(|e| e["sender"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    reactions.sort();
+    let reactions = h.admin.reaction_senders(&h.room).await?;
     let mut expected = vec![
         teams_ghost("u-tina"),
         slack_ghost("UBOB"),
@@ -452,18 +323,18 @@ async fn edits_deletes_reactions_and_replies_cross_between_slack_matrix_and_team
     expected.sort();
     assert_eq!(reactions, expected, "reactions in Matrix");
     for text in ["quoting bob", "bob in tina"] {
-        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
-        assert_eq!(h.on_teams(text), 1, "{text} on Teams");
+        assert_eq!(h.slack.copies(text), 1, "{text} on Slack");
+        assert_eq!(h.teams.copies(text), 1, "{text} on Teams");
         assert_eq!(h.in_matrix(text).await?, 1, "{text} in Matrix");
     }
-    h.check_teams_conformance()?;
+    h.teams.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_and_mentions_cross_between_slack_matrix_and_teams() -> anyhow::Result<()> {
-    let (h, bridge) = hub(TeamsSide::GroupChat).await?;
+    let (h, bridge) = hub(TeamsConversation::GroupChat).await?;
 
     // Slack file -> Teams, uploaded by the relay and attached by reference.
     let notes = b"slack notes".to_vec();
@@ -475,14 +346,15 @@ async fn files_and_mentions_cross_between_slack_matrix_and_teams() -> anyhow::Re
         notes.clone(),
         "the notes",
     );
-    h.teams_wait(WAIT, |m| {
-        m.iter().any(|x| {
-            x.attachments
-                .iter()
-                .any(|a| a["contentType"] == "reference" && a["name"] == "notes.txt")
+    h.teams
+        .wait_for_conversation(WAIT, |m| {
+            m.iter().any(|x| {
+                x.attachments
+                    .iter()
+                    .any(|a| a["contentType"] == "reference" && a["name"] == "notes.txt")
+            })
         })
-    })
-    .await?;
+        .await?;
     assert!(
         h.teams
             .files()
@@ -522,14 +394,15 @@ async fn files_and_mentions_cross_between_slack_matrix_and_teams() -> anyhow::Re
     h.dave
         .send(&h.room, "m.room.message", json!({"msgtype": "m.file", "body": "minutes.txt", "url": mxc, "info": {"mimetype": "text/plain", "size": minutes.len()}}))
         .await?;
-    h.teams_wait(WAIT, |m| {
-        m.iter().any(|x| {
-            x.attachments
-                .iter()
-                .any(|a| a["contentType"] == "reference" && a["name"] == "minutes.txt")
+    h.teams
+        .wait_for_conversation(WAIT, |m| {
+            m.iter().any(|x| {
+                x.attachments
+                    .iter()
+                    .any(|a| a["contentType"] == "reference" && a["name"] == "minutes.txt")
+            })
         })
-    })
-    .await?;
+        .await?;
 
     // Mentions: a Matrix mention of Bob's Slack ghost reaches Teams as his name (Teams has
     // no Bob), neither a link to his ghost nor his Slack id.
@@ -537,14 +410,14 @@ async fn files_and_mentions_cross_between_slack_matrix_and_teams() -> anyhow::Re
     h.dave
         .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "ping Bob Slack", "format": "org.matrix.custom.html", "formatted_body": format!("ping <a href=\"https://matrix.to/#/{bob}\">Bob Slack</a>"), "m.mentions": {"user_ids": [bob]}}))
         .await?;
-    let ping = h.teams_message("ping").await?;
+    let ping = h.teams.message("ping").await?;
     assert_eq!(ping.html, "<strong>dave</strong>: ping Bob Slack");
     assert_eq!(ping.mentions, json!([]), "Teams has no Bob to mention");
-    let ping_on_slack = h.slack_message("ping").await?;
+    let ping_on_slack = h.slack.message("ping").await?;
     assert!(ping_on_slack.text.contains("<@UBOB>"), "{ping_on_slack:?}");
     // A Slack mention of Bob reaches Teams as his name too, never his Slack id.
     h.slack.post(SLACK, "UBOB", "cc <@UBOB> from slack", None);
-    let cc = h.teams_message("cc ").await?;
+    let cc = h.teams.message("cc ").await?;
     assert!(
         cc.html.contains(": cc ") && cc.html.contains("Bob Slack from slack"),
         "{}",
@@ -560,14 +433,14 @@ async fn files_and_mentions_cross_between_slack_matrix_and_teams() -> anyhow::Re
     h.dave
         .send(&h.room, "m.room.message", json!({"msgtype": "m.text", "body": "hi Tina Teams", "format": "org.matrix.custom.html", "formatted_body": format!("hi <a href=\"https://matrix.to/#/{tina}\">Tina Teams</a>"), "m.mentions": {"user_ids": [tina]}}))
         .await?;
-    let hi = h.teams_message("hi ").await?;
+    let hi = h.teams.message("hi ").await?;
     assert!(
         hi.html.contains("<at id=\"0\">Tina Teams</at>"),
         "{}",
         hi.html
     );
     assert_eq!(hi.mentions[0]["mentioned"]["user"]["id"], "u-tina");
-    let hi_on_slack = h.slack_message("hi ").await?;
+    let hi_on_slack = h.slack.message("hi ").await?;
     assert!(hi_on_slack.text.contains("Tina Teams"), "{hi_on_slack:?}");
     assert!(!hi_on_slack.text.contains("u-tina"), "{hi_on_slack:?}");
     // A Teams mention of Tina reaches Slack as her name.
@@ -577,29 +450,29 @@ async fn files_and_mentions_cross_between_slack_matrix_and_teams() -> anyhow::Re
         "<p>note to <at id=\"0\">Tina Teams</at></p>",
         &[("u-tina", "Tina Teams")],
     );
-    let note = h.slack_message("note to").await?;
+    let note = h.slack.message("note to").await?;
     assert!(note.text.contains("Tina Teams"), "{note:?}");
     assert!(!note.text.contains("u-tina"), "{note:?}");
 
     for text in ["the notes", "the plan", "ping", "cc ", "hi ", "note to"] {
-        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
-        assert_eq!(h.on_teams(text), 1, "{text} on Teams");
+        assert_eq!(h.slack.copies(text), 1, "{text} on Slack");
+        assert_eq!(h.teams.copies(text), 1, "{text} on Teams");
     }
-    h.check_teams_conformance()?;
+    h.teams.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_teams_channel_in_a_hub_carries_threads_to_slack_and_back() -> anyhow::Result<()> {
-    let (h, bridge) = hub(TeamsSide::Channel).await?;
+    let (h, bridge) = hub(TeamsConversation::Channel).await?;
 
     // A Teams thread and a reply in it: a Slack message and a Slack thread reply.
-    let root = h.teams_post("u-tina", "<p>channel root</p>");
-    let root_on_slack = h.slack_message("channel root").await?;
+    let root = h.teams.post_as("u-tina", "<p>channel root</p>");
+    let root_on_slack = h.slack.message("channel root").await?;
     h.teams
         .reply_channel(TEAM, CHANNEL, &root, "u-tina", "<p>channel reply</p>");
-    let reply_on_slack = h.slack_message("channel reply").await?;
+    let reply_on_slack = h.slack.message("channel reply").await?;
     assert_eq!(
         reply_on_slack.thread_ts.as_deref(),
         Some(root_on_slack.ts.as_str())
@@ -607,11 +480,11 @@ async fn a_teams_channel_in_a_hub_carries_threads_to_slack_and_back() -> anyhow:
 
     // A Slack message and a thread reply to it: a Teams thread and a reply in it.
     let slack_root = h.slack.post(SLACK, "UBOB", "slack root", None);
-    let slack_root_on_teams = h.teams_message("slack root").await?;
+    let slack_root_on_teams = h.teams.message("slack root").await?;
     assert_eq!(slack_root_on_teams.reply_to_id, None);
     h.slack
         .post(SLACK, "UBOB", "slack reply", Some(&slack_root));
-    let slack_reply_on_teams = h.teams_message("slack reply").await?;
+    let slack_reply_on_teams = h.teams.message("slack reply").await?;
     assert_eq!(
         slack_reply_on_teams.reply_to_id.as_deref(),
         Some(slack_root_on_teams.id.as_str())
@@ -624,13 +497,13 @@ async fn a_teams_channel_in_a_hub_carries_threads_to_slack_and_back() -> anyhow:
         "slack in the teams thread",
         Some(&root_on_slack.ts),
     );
-    let in_thread = h.teams_message("slack in the teams thread").await?;
+    let in_thread = h.teams.message("slack in the teams thread").await?;
     assert_eq!(in_thread.reply_to_id.as_deref(), Some(root.as_str()));
 
     // A Matrix message from Dave, and the edit of a Teams reply.
     h.dave.send_text(&h.room, "dave in channel").await?;
-    h.teams_message("dave in channel").await?;
-    h.slack_message("dave in channel").await?;
+    h.teams.message("dave in channel").await?;
+    h.slack.message("dave in channel").await?;
     h.teams
         .edit_channel(TEAM, CHANNEL, &root, None, "<p>channel root, edited</p>");
     h.slack
@@ -642,8 +515,8 @@ async fn a_teams_channel_in_a_hub_carries_threads_to_slack_and_back() -> anyhow:
 
     // Each once on each side: the relay's posts (as the admin) did not come back through
     // the channel's delta query as new messages.
-    h.teams_post("u-tina", "<p>last one</p>");
-    h.slack_message("last one").await?;
+    h.teams.post_as("u-tina", "<p>last one</p>");
+    h.slack.message("last one").await?;
     for text in [
         "channel root",
         "channel reply",
@@ -653,8 +526,8 @@ async fn a_teams_channel_in_a_hub_carries_threads_to_slack_and_back() -> anyhow:
         "dave in channel",
         "last one",
     ] {
-        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
-        assert_eq!(h.on_teams(text), 1, "{text} on Teams");
+        assert_eq!(h.slack.copies(text), 1, "{text} on Slack");
+        assert_eq!(h.teams.copies(text), 1, "{text} on Teams");
         assert_eq!(h.in_matrix(text).await?, 1, "{text} in Matrix");
     }
 
@@ -667,7 +540,7 @@ async fn a_teams_channel_in_a_hub_carries_threads_to_slack_and_back() -> anyhow:
     // after it began afterwards.
     wait_for_rounds(&h.teams, 2).await?;
     let deltas = delta_queries(&h.teams);
-    h.teams_post("u-tina", "<p>after the unlink</p>");
+    h.teams.post_as("u-tina", "<p>after the unlink</p>");
     wait_for_rounds(&h.teams, 3).await?;
     assert_eq!(
         delta_queries(&h.teams),
@@ -675,10 +548,10 @@ async fn a_teams_channel_in_a_hub_carries_threads_to_slack_and_back() -> anyhow:
         "no delta query after the unlink"
     );
     h.dave.send_text(&h.room, "slack only now").await?;
-    h.slack_message("slack only now").await?;
-    assert_eq!(h.on_teams("slack only now"), 0);
+    h.slack.message("slack only now").await?;
+    assert_eq!(h.teams.copies("slack only now"), 0);
     assert_eq!(h.in_matrix("after the unlink").await?, 0);
-    h.check_teams_conformance()?;
+    h.teams.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }

@@ -11,10 +11,11 @@
 //! and mentions between Rocket.Chat and Teams, the pair no two-platform hub test has.
 
 use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions, RunningBridge};
-use aqueduct_testkit::fake_rocketchat::FakeRocketChat;
-use aqueduct_testkit::fake_slack::FakeSlack;
-use aqueduct_testkit::fake_teams::env::{ghost as teams_ghost, sign_in};
-use aqueduct_testkit::fake_teams::{FakeTeams, NewFile, TeamsMessage};
+use aqueduct_testkit::fake_teams::NewFile;
+use aqueduct_testkit::fake_teams::env::ghost as teams_ghost;
+use aqueduct_testkit::hub_sides::{
+    CHAT, RC, RcSide, SLACK, SlackSide, TeamsConversation, TeamsSide,
+};
 use aqueduct_testkit::matrix_client::MatrixClient;
 use aqueduct_testkit::rocketchat_env::ghost as rc_ghost;
 use aqueduct_testkit::slack_env::ghost as slack_ghost;
@@ -24,15 +25,13 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(30);
 /// Synapse backs off its pushes to an appservice that was down; a restart waits that out.
 const WAIT_RESTART: Duration = Duration::from_secs(90);
-const SLACK: &str = "C1";
-const RC: &str = "GENERAL";
-const CHAT: &str = "19:hub@thread.v2";
 
 struct Hub {
     env: BridgeEnv,
-    slack: FakeSlack,
-    rc: FakeRocketChat,
-    teams: FakeTeams,
+    // Each platform side below waits `WAIT_RESTART` for a message.
+    slack: SlackSide,
+    rc: RcSide,
+    teams: TeamsSide,
     admin: MatrixClient,
     dave: MatrixClient,
     room: String,
@@ -41,27 +40,12 @@ struct Hub {
 /// Starts everything, logs the admin in to the three platforms, links one room to the three
 /// chats and turns the relay on for each.
 async fn hub() -> anyhow::Result<(Hub, RunningBridge)> {
-    let slack = FakeSlack::start().await?;
-    slack.add_user("UBOB", "bob", "Bob Slack");
-    slack.add_channel(SLACK, "general", &["UBOT", "UBOB"], false);
-    let rc = FakeRocketChat::start().await?;
-    let rc_token = rc.add_user("RCADMIN", "admin", "Admin Rocket");
-    rc.add_user("RCCAROL", "carol", "Carol Rocket");
-    rc.add_room(RC, "c", "general", &["RCADMIN", "RCCAROL"]);
-    rc.allow_impersonation("RCADMIN");
-    let teams = FakeTeams::start().await?;
-    teams.add_user("u-admin", "Admin Teams", "admin@contoso.com");
-    teams.add_user("u-tina", "Tina Teams", "tina@contoso.com");
-    teams.add_chat(CHAT, "group", Some("Hub"), &["u-admin", "u-tina"]);
+    let slack = SlackSide::start(&[], WAIT_RESTART).await?;
+    let rc = RcSide::start(WAIT_RESTART).await?;
+    let teams = TeamsSide::start(TeamsConversation::GroupChat, WAIT_RESTART).await?;
     let env = BridgeEnv::new(EnvOptions {
         double_puppet: true,
-        extra_platforms: Some(format!(
-            "  slack:\n    api_url: {}\n  rocketchat:\n    server_url: {}\n  teams:\n    client_id: aqueduct-test\n    tenant: contoso\n    authority: {}\n    graph_url: {}\n    poll_interval_secs: 1\n",
-            slack.api_base(),
-            rc.url(),
-            teams.authority(),
-            teams.graph_url()
-        )),
+        extra_platforms: Some([slack.config(), rc.config(), teams.config()].concat()),
         ..EnvOptions::default()
     })
     .await?;
@@ -69,27 +53,17 @@ async fn hub() -> anyhow::Result<(Hub, RunningBridge)> {
     let admin = env.user("admin").await?;
     let dave = env.user("dave").await?;
     let mgmt = env.management_room(&admin).await?;
-    env.command(&admin, &mgmt, &slack.app_login_command(), "Logged in")
-        .await?;
-    env.command(
-        &admin,
-        &mgmt,
-        &format!("login rocketchat token RCADMIN {rc_token}"),
-        "Logged in",
-    )
-    .await?;
-    sign_in(&env, &teams, &admin, &mgmt, "u-admin").await?;
+    slack.log_in(&env, &admin, &mgmt).await?;
+    rc.log_in(&env, &admin, &mgmt).await?;
+    teams.log_in(&env, &admin, &mgmt).await?;
 
     let room = env.hub_room(&admin, &[&dave]).await?;
-    let teams_chat = format!("teams {CHAT}");
-    for chat in ["slack C1", "rocketchat GENERAL", teams_chat.as_str()] {
-        env.command(
-            &admin,
-            &room,
-            &format!("!aq link {chat}"),
-            "Linked this room",
-        )
-        .await?;
+    for chat in [
+        "slack C1",
+        "rocketchat GENERAL",
+        teams.link_target().as_str(),
+    ] {
+        env.link(&admin, &room, chat).await?;
     }
     let relays = env
         .command(&admin, &room, "!aq set-relay", "teams: Messages from users")
@@ -133,93 +107,17 @@ impl Hub {
         Ok(event["event_id"].as_str().unwrap_or_default().to_owned())
     }
 
-    /// How many Matrix messages of the room (edits aside) have a body containing `text`.
-    async fn in_matrix(&self, text: &str) -> anyhow::Result<usize> {
-        Ok(self
-            .admin
-            .messages(&self.room)
-            .await?
-            .iter()
-            .filter(|e| {
-                e["type"] == "m.room.message"
-                    && e["content"]["m.relates_to"]["rel_type"] != "m.replace"
-                    && e["content"]["body"]
-                        .as_str()
-                        .is_some_and(|b| b.contains(text))
-            })
-            .count())
-    }
-
-    fn on_slack(&self, text: &str) -> usize {
-        self.slack
-            .messages(SLACK)
-            .iter()
-            .filter(|m| !m.deleted && m.text.contains(text))
-            .count()
-    }
-
-    fn on_rc(&self, text: &str) -> usize {
-        self.rc
-            .messages(RC)
-            .iter()
-            .filter(|m| !m.deleted && m.text.contains(text))
-            .count()
-    }
-
-    fn on_teams(&self, text: &str) -> usize {
-        self.teams
-            .messages(CHAT)
-            .iter()
-            .filter(|m| m.deleted_ms.is_none() && m.html.contains(text))
-            .count()
-    }
-
-    /// Waits until `text` is on Slack, then gives that message.
-    async fn slack_message(
-        &self,
-        text: &str,
-    ) -> anyhow::Result<aqueduct_testkit::fake_slack::FakeMessage> {
-        let msgs = self
-            .slack
-            .wait_for(SLACK, WAIT_RESTART, |m| {
-                m.iter().any(|x| x.text.contains(text))
-            })
-            .await?;
-        Ok(msgs.into_iter().find(|x| x.text.contains(text)).unwrap())
-    }
-
-    /// Waits until `text` is on Rocket.Chat, then gives that message.
-    async fn rc_message(
-        &self,
-        text: &str,
-    ) -> anyhow::Result<aqueduct_testkit::fake_rocketchat::FakeMessage> {
-        let msgs = self
-            .rc
-            .wait_for(RC, WAIT_RESTART, |m| {
-                m.iter().any(|x| x.text.contains(text))
-            })
-            .await?;
-        Ok(msgs.into_iter().find(|x| x.text.contains(text)).unwrap())
-    }
-
-    /// Waits until `text` is on Teams, then gives that message.
-    async fn teams_message(&self, text: &str) -> anyhow::Result<TeamsMessage> {
-        let msgs = self
-            .teams
-            .wait_for(CHAT, WAIT_RESTART, |m| {
-                m.iter().any(|x| x.html.contains(text))
-            })
-            .await?;
-        Ok(msgs.into_iter().find(|x| x.html.contains(text)).unwrap())
-    }
-
     /// Fails unless each of `texts` is exactly once on each of the four sides.
     async fn each_once_everywhere(&self, texts: &[&str]) -> anyhow::Result<()> {
         for text in texts {
-            assert_eq!(self.on_slack(text), 1, "{text} on Slack");
-            assert_eq!(self.on_rc(text), 1, "{text} on Rocket.Chat");
-            assert_eq!(self.on_teams(text), 1, "{text} on Teams");
-            assert_eq!(self.in_matrix(text).await?, 1, "{text} in Matrix");
+            assert_eq!(self.slack.copies(text), 1, "{text} on Slack");
+            assert_eq!(self.rc.copies(text), 1, "{text} on Rocket.Chat");
+            assert_eq!(self.teams.copies(text), 1, "{text} on Teams");
+            assert_eq!(
+                self.admin.messages_containing(&self.room, text).await?,
+                1,
+                "{text} in Matrix"
+            );
         }
         Ok(())
     }
@@ -237,9 +135,9 @@ impl Hub {
         self.teams
             .post(CHAT, "u-tina", &format!("<p>{}</p>", texts[2]));
         for text in &texts {
-            self.slack_message(text).await?;
-            self.rc_message(text).await?;
-            self.teams_message(text).await?;
+            self.slack.message(text).await?;
+            self.rc.message(text).await?;
+            self.teams.message(text).await?;
             self.matrix_event(|e| e["content"]["body"] == text.as_str())
                 .await?;
         }
@@ -267,27 +165,6 @@ impl Hub {
             .find(|m| m.id == id)
             .map_or(0, |m| m.reactions.len())
     }
-
-    /// The senders of the room's Matrix reactions, sorted.
-    async fn matrix_reactors(&self) -> anyhow::Result<Vec<String>> {
-        let mut reactors: Vec<String> = self
-            .admin
-            .messages(&self.room)
-            .await?
-            .iter()
-            .filter(|e| e["type"] == "m.reaction")
-            .map(|e| e["sender"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        reactors.sort();
-        Ok(reactors)
-    }
-
-    /// Fails when a fake saw requests outside its platform's published rules.
-    fn check_conformance(&self) -> anyhow::Result<()> {
-        let teams = self.teams.violations();
-        anyhow::ensure!(teams.is_empty(), "Graph conformance: {teams:#?}");
-        Ok(())
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,12 +176,12 @@ async fn a_message_from_each_of_four_sides_reaches_the_other_three_once_across_a
     // front, through the admin's account).
     h.slack.post(SLACK, "UBOB", "from slack", None);
     h.matrix_message(&slack_ghost("UBOB"), "from slack").await?;
-    let on_rc = h.rc_message("from slack").await?;
+    let on_rc = h.rc.message("from slack").await?;
     assert_eq!(
         (on_rc.user.as_str(), on_rc.alias.as_deref()),
         ("RCADMIN", Some("Bob Slack"))
     );
-    let on_teams = h.teams_message("from slack").await?;
+    let on_teams = h.teams.message("from slack").await?;
     assert_eq!(on_teams.from, "u-admin");
     assert_eq!(on_teams.html, "<strong>Bob Slack</strong>: from slack");
 
@@ -312,27 +189,27 @@ async fn a_message_from_each_of_four_sides_reaches_the_other_three_once_across_a
     h.rc.post(RC, "RCCAROL", "from rocket", None);
     h.matrix_message(&rc_ghost("RCCAROL"), "from rocket")
         .await?;
-    let on_slack = h.slack_message("from rocket").await?;
+    let on_slack = h.slack.message("from rocket").await?;
     assert_eq!(on_slack.username.as_deref(), Some("Carol Rocket"));
-    let on_teams = h.teams_message("from rocket").await?;
+    let on_teams = h.teams.message("from rocket").await?;
     assert_eq!(on_teams.html, "<strong>Carol Rocket</strong>: from rocket");
 
     // Teams: Tina's ghost, her name on Slack and on Rocket.Chat.
     h.teams.post(CHAT, "u-tina", "<p>from teams</p>");
     h.matrix_message(&teams_ghost("u-tina"), "from teams")
         .await?;
-    let on_slack = h.slack_message("from teams").await?;
+    let on_slack = h.slack.message("from teams").await?;
     assert_eq!(on_slack.username.as_deref(), Some("Tina Teams"));
-    let on_rc = h.rc_message("from teams").await?;
+    let on_rc = h.rc.message("from teams").await?;
     assert_eq!(on_rc.alias.as_deref(), Some("Tina Teams"));
 
     // Matrix, Dave without a login anywhere: his name on all three.
     h.dave.send_text(&h.room, "from matrix").await?;
-    let on_slack = h.slack_message("from matrix").await?;
+    let on_slack = h.slack.message("from matrix").await?;
     assert_eq!(on_slack.username.as_deref(), Some("dave"));
-    let on_rc = h.rc_message("from matrix").await?;
+    let on_rc = h.rc.message("from matrix").await?;
     assert_eq!(on_rc.alias.as_deref(), Some("dave"));
-    let on_teams = h.teams_message("from matrix").await?;
+    let on_teams = h.teams.message("from matrix").await?;
     assert_eq!(on_teams.html, "<strong>dave</strong>: from matrix");
 
     // A restart: what each side says while the bridge is down arrives once everywhere.
@@ -342,15 +219,15 @@ async fn a_message_from_each_of_four_sides_reaches_the_other_three_once_across_a
     h.teams.post(CHAT, "u-tina", "<p>teams while down</p>");
     h.dave.send_text(&h.room, "matrix while down").await?;
     let bridge = h.env.start_in_process().await?;
-    h.rc_message("slack while down").await?;
-    h.teams_message("slack while down").await?;
-    h.slack_message("rocket while down").await?;
-    h.teams_message("rocket while down").await?;
-    h.slack_message("teams while down").await?;
-    h.rc_message("teams while down").await?;
-    h.slack_message("matrix while down").await?;
-    h.rc_message("matrix while down").await?;
-    h.teams_message("matrix while down").await?;
+    h.rc.message("slack while down").await?;
+    h.teams.message("slack while down").await?;
+    h.slack.message("rocket while down").await?;
+    h.teams.message("rocket while down").await?;
+    h.slack.message("teams while down").await?;
+    h.rc.message("teams while down").await?;
+    h.slack.message("matrix while down").await?;
+    h.rc.message("matrix while down").await?;
+    h.teams.message("matrix while down").await?;
 
     // One more from each platform, so the counts below see the bridge caught up with
     // everything before (an echo of an earlier post included).
@@ -369,7 +246,7 @@ async fn a_message_from_each_of_four_sides_reaches_the_other_three_once_across_a
     .await?;
     h.each_once_everywhere(&after.each_ref().map(String::as_str))
         .await?;
-    h.check_conformance()?;
+    h.teams.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }
@@ -391,12 +268,12 @@ async fn edits_deletes_and_reactions_on_each_platform_reach_the_two_others_and_m
     let bob_event = h.matrix_message(&bob, "bob says").await?;
     let carol_event = h.matrix_message(&carol, "carol says").await?;
     let tina_event = h.matrix_message(&tina, "tina says").await?;
-    let bob_on_rc = h.rc_message("bob says").await?.id;
-    let bob_on_teams = h.teams_message("bob says").await?.id;
-    let carol_on_slack = h.slack_message("carol says").await?.ts;
-    let carol_on_teams = h.teams_message("carol says").await?.id;
-    let tina_on_slack = h.slack_message("tina says").await?.ts;
-    let tina_on_rc = h.rc_message("tina says").await?.id;
+    let bob_on_rc = h.rc.message("bob says").await?.id;
+    let bob_on_teams = h.teams.message("bob says").await?.id;
+    let carol_on_slack = h.slack.message("carol says").await?.ts;
+    let carol_on_teams = h.teams.message("carol says").await?.id;
+    let tina_on_slack = h.slack.message("tina says").await?.ts;
+    let tina_on_rc = h.rc.message("tina says").await?.id;
 
     // The rest goes through the mappings the bridge kept across a restart.
     bridge.stop().await?;
@@ -533,7 +410,11 @@ async fn edits_deletes_and_reactions_on_each_platform_reach_the_two_others_and_m
     }
     let mut expected = vec![bob, carol, tina];
     expected.sort();
-    assert_eq!(h.matrix_reactors().await?, expected, "reactions in Matrix");
+    assert_eq!(
+        h.admin.reaction_senders(&h.room).await?,
+        expected,
+        "reactions in Matrix"
+    );
 
     // Deletes: Bob's on Slack, Carol's on Rocket.Chat, Tina's on Teams.
     h.slack.delete(SLACK, &bob_ts);
@@ -583,12 +464,20 @@ async fn edits_deletes_and_reactions_on_each_platform_reach_the_two_others_and_m
     h.each_once_everywhere(&last.each_ref().map(String::as_str))
         .await?;
     for text in ["said", "says"] {
-        assert_eq!(h.on_slack(text), 0, "{text} on Slack after the deletes");
-        assert_eq!(h.on_rc(text), 0, "{text} on Rocket.Chat after the deletes");
-        assert_eq!(h.on_teams(text), 0, "{text} on Teams after the deletes");
+        assert_eq!(h.slack.copies(text), 0, "{text} on Slack after the deletes");
+        assert_eq!(
+            h.rc.copies(text),
+            0,
+            "{text} on Rocket.Chat after the deletes"
+        );
+        assert_eq!(h.teams.copies(text), 0, "{text} on Teams after the deletes");
     }
-    assert_eq!(h.matrix_reactors().await?, expected, "reactions in Matrix");
-    h.check_conformance()?;
+    assert_eq!(
+        h.admin.reaction_senders(&h.room).await?,
+        expected,
+        "reactions in Matrix"
+    );
+    h.teams.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }
@@ -598,16 +487,16 @@ async fn replies_threads_files_and_mentions_cross_between_rocketchat_and_teams()
 -> anyhow::Result<()> {
     let (h, bridge) = hub().await?;
     let tina_id = h.teams.post(CHAT, "u-tina", "<p>tina asks</p>");
-    let tina_on_rc = h.rc_message("tina asks").await?.id;
-    let tina_on_slack = h.slack_message("tina asks").await?.ts;
+    let tina_on_rc = h.rc.message("tina asks").await?.id;
+    let tina_on_slack = h.slack.message("tina asks").await?.ts;
     let carol_id = h.rc.post(RC, "RCCAROL", "carol asks", None);
-    let carol_on_teams = h.teams_message("carol asks").await?.id;
-    let carol_on_slack = h.slack_message("carol asks").await?.ts;
+    let carol_on_teams = h.teams.message("carol asks").await?.id;
+    let carol_on_slack = h.slack.message("carol asks").await?.ts;
 
     // A Rocket.Chat thread reply to Tina's message: a quote of hers on Teams (a group chat
     // has no threads), a thread reply to hers on Slack.
     h.rc.post(RC, "RCCAROL", "carol answers", Some(&tina_on_rc));
-    let answer = h.teams_message("carol answers").await?;
+    let answer = h.teams.message("carol answers").await?;
     assert!(
         answer
             .attachments
@@ -615,19 +504,19 @@ async fn replies_threads_files_and_mentions_cross_between_rocketchat_and_teams()
             .any(|a| a["contentType"] == "messageReference" && a["id"] == tina_id.as_str()),
         "a quote of Tina's message: {answer:?}"
     );
-    let answer = h.slack_message("carol answers").await?;
+    let answer = h.slack.message("carol answers").await?;
     assert_eq!(answer.thread_ts.as_deref(), Some(tina_on_slack.as_str()));
 
     // A Teams quote of Carol's message: a quote of hers on Rocket.Chat, a thread reply on
     // Slack.
     h.teams
         .post_quote(CHAT, "u-tina", &carol_on_teams, "<p>tina quotes carol</p>");
-    let quote = h.rc_message("tina quotes carol").await?;
+    let quote = h.rc.message("tina quotes carol").await?;
     assert!(
         quote.text.contains(&format!("msg={carol_id}")),
         "a quote of Carol's message: {quote:?}"
     );
-    let quote = h.slack_message("tina quotes carol").await?;
+    let quote = h.slack.message("tina quotes carol").await?;
     assert_eq!(quote.thread_ts.as_deref(), Some(carol_on_slack.as_str()));
 
     // Files: Carol's from Rocket.Chat is uploaded to Teams by the relay, Tina's from Teams
@@ -681,7 +570,7 @@ async fn replies_threads_files_and_mentions_cross_between_rocketchat_and_teams()
     // mention of them is Teams' mention of their Teams account, and the other way round;
     // Carol, whom Teams does not know, is her name there.
     h.rc.post(RC, "RCCAROL", "ask @admin and @carol too", None);
-    let ask = h.teams_message("too").await?;
+    let ask = h.teams.message("too").await?;
     assert!(
         ask.mentions
             .as_array()
@@ -698,7 +587,7 @@ async fn replies_threads_files_and_mentions_cross_between_rocketchat_and_teams()
         "<p>note to <at id=\"0\">Admin Teams</at> and <at id=\"1\">Tina Teams</at></p>",
         &[("u-admin", "Admin Teams"), ("u-tina", "Tina Teams")],
     );
-    let note = h.rc_message("note to").await?;
+    let note = h.rc.message("note to").await?;
     assert!(
         note.text.contains("@admin") && note.text.contains("Tina Teams"),
         "{note:?}"
@@ -708,7 +597,7 @@ async fn replies_threads_files_and_mentions_cross_between_rocketchat_and_teams()
         "{note:?}"
     );
 
-    let note = h.slack_message("note to").await?;
+    let note = h.slack.message("note to").await?;
     assert!(note.text.contains("Tina Teams"), "{note:?}");
     assert!(
         !note.text.contains("u-tina") && !note.text.contains("u-admin"),
@@ -724,14 +613,14 @@ async fn replies_threads_files_and_mentions_cross_between_rocketchat_and_teams()
         "too",
         "note to",
     ] {
-        h.slack_message(text).await?;
-        h.rc_message(text).await?;
-        h.teams_message(text).await?;
-        assert_eq!(h.on_slack(text), 1, "{text} on Slack");
-        assert_eq!(h.on_rc(text), 1, "{text} on Rocket.Chat");
-        assert_eq!(h.on_teams(text), 1, "{text} on Teams");
+        h.slack.message(text).await?;
+        h.rc.message(text).await?;
+        h.teams.message(text).await?;
+        assert_eq!(h.slack.copies(text), 1, "{text} on Slack");
+        assert_eq!(h.rc.copies(text), 1, "{text} on Rocket.Chat");
+        assert_eq!(h.teams.copies(text), 1, "{text} on Teams");
     }
-    h.check_conformance()?;
+    h.teams.check_conformance()?;
     bridge.stop().await?;
     Ok(())
 }

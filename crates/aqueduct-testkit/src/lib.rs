@@ -4,6 +4,7 @@ pub mod fake_slack;
 pub mod fake_teams;
 pub mod http_forward;
 pub mod hub_room;
+pub mod hub_sides;
 pub mod matrix_client;
 pub mod nio_client;
 pub mod older_homeserver;
