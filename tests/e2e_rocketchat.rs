@@ -586,3 +586,68 @@ async fn a_message_posted_right_after_logged_in_is_bridged_when_the_realtime_api
         .await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_typed_in_a_login_command_are_deleted_from_the_room() -> anyhow::Result<()> {
+    let e = RocketChatEnv::start().await?;
+    let _bridge = e.env.start_in_process().await?;
+    let room = e.env.management_room(&e.alice).await?;
+    // A mistyped password is still someone's password: a failed login is deleted too.
+    let failed = e
+        .env
+        .command(
+            &e.alice,
+            &room,
+            "login rocketchat password alice not-her-password",
+            "was deleted",
+        )
+        .await?;
+    assert!(
+        failed["content"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("failed")),
+        "{failed}"
+    );
+    let done = e
+        .env
+        .command(
+            &e.alice,
+            &room,
+            &format!("login rocketchat token RCALICE {}", e.alice_token),
+            "Logged in",
+        )
+        .await?;
+    assert!(
+        done["content"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("was deleted")),
+        "{done}"
+    );
+    // What the homeserver keeps, as any member's client would read it back.
+    let history = e.alice.messages(&room).await?;
+    let text = serde_json::to_string(&history)?;
+    assert!(
+        !text.contains(&e.alice_token),
+        "the token is still in the room"
+    );
+    assert!(
+        !text.contains("not-her-password"),
+        "the password is still in the room"
+    );
+    let redactions = history
+        .iter()
+        .filter(|ev| ev["type"] == "m.room.redaction" && ev["sender"] == e.env.bot.as_str())
+        .count();
+    assert_eq!(redactions, 2, "one deletion per login command");
+    // A command without credentials stays.
+    e.env
+        .command(&e.alice, &room, "login rocketchat", "")
+        .await?;
+    let kept = e.alice.messages(&room).await?;
+    assert!(
+        kept.iter()
+            .any(|ev| ev["content"]["body"] == "login rocketchat"),
+        "a login command without credentials is not deleted"
+    );
+    Ok(())
+}

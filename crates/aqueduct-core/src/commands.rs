@@ -129,7 +129,13 @@ impl Inner {
             return Ok(());
         };
         let name = name.to_lowercase();
-        let reply = match self.command_level(&name, args) {
+        // Before anything else: the credentials are in the room until deleted.
+        let credentials_line = if self.carries_credentials(&name, args) {
+            Some(self.delete_typed_credentials(env).await)
+        } else {
+            None
+        };
+        let mut reply = match self.command_level(&name, args) {
             None => format!("Unknown command `{name}`. Send `help` for the list."),
             Some(min) if level < min => {
                 format!("`{name}` needs the {min} permission level; you have {level}.")
@@ -139,6 +145,9 @@ impl Inner {
                 Err(e) => format!("`{name}` failed: {e}"),
             },
         };
+        if let Some(line) = credentials_line {
+            reply = format!("{reply}\n{line}").trim_start().to_owned();
+        }
         // An empty reply: the command answered by itself (`unbridge`, whose bot left the room).
         if !reply.is_empty() {
             self.notice(&env.room_id, &reply).await;

@@ -48,6 +48,7 @@ mod send_retry;
 pub mod store;
 pub mod text;
 pub mod txn_id;
+mod typed_credentials;
 mod unrelayed_chats;
 pub mod web;
 
