@@ -227,3 +227,55 @@ async fn a_chat_without_a_relay_is_named_once_and_set_relay_opens_it() -> anyhow
     bridge.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_and_read_receipts_reach_every_linked_chat_as_the_user_s_own_account()
+-> anyhow::Result<()> {
+    let (h, bridge) = hub(true).await?;
+    let enc = aqueduct_testkit::matrix_client::enc;
+    // Typing reaches Rocket.Chat, whose API takes it for a user (Slack's takes none).
+    let typing_path = format!(
+        "/_matrix/client/v3/rooms/{}/typing/{}",
+        enc(&h.room),
+        enc(h.admin.user_id())
+    );
+    let typing = |on: bool| json!({ "typing": on, "timeout": 30000 });
+    h.admin
+        .request(reqwest::Method::PUT, &typing_path, Some(&typing(true)))
+        .await?;
+    h.rc.wait_until(WAIT, || h.rc.is_typing(RC, "admin").then_some(()))
+        .await?;
+    h.admin
+        .request(reqwest::Method::PUT, &typing_path, Some(&typing(false)))
+        .await?;
+    h.rc.wait_until(WAIT, || (!h.rc.is_typing(RC, "admin")).then_some(()))
+        .await?;
+
+    // Bob's Slack message, read in Matrix, is read on both platforms by the admin's own
+    // accounts, each up to its own copy: Slack's original, Rocket.Chat's relayed one.
+    let bob_ts = h.slack.post(SLACK, "UBOB", "read me", None);
+    let seen = h.in_matrix("read me").await?;
+    let on_rc = h.rc.message("read me").await?;
+    h.admin
+        .request(
+            reqwest::Method::POST,
+            &format!(
+                "/_matrix/client/v3/rooms/{}/receipt/m.read/{}",
+                enc(&h.room),
+                enc(seen["event_id"].as_str().expect("event id"))
+            ),
+            Some(&json!({})),
+        )
+        .await?;
+    h.slack
+        .wait_until(WAIT, || {
+            (h.slack.last_read(SLACK, "UADMIN").as_deref() == Some(bob_ts.as_str())).then_some(())
+        })
+        .await?;
+    h.rc.wait_until(WAIT, || {
+        (h.rc.last_read(RC, "RCADMIN").as_deref() == Some(on_rc.id.as_str())).then_some(())
+    })
+    .await?;
+    bridge.stop().await?;
+    Ok(())
+}

@@ -87,10 +87,13 @@ impl Inner {
         }
     }
 
+    /// Typing in `room` goes to each chat the room is bridged to (several in a hub room),
+    /// through each typing user's own login on that chat's network.
     async fn bridge_typing(&self, room: &str, now: HashSet<String>) -> crate::Result<()> {
-        let Some(portal) = self.store.portal_by_room(room).await? else {
+        let portals = self.store.portals_by_room(room).await?;
+        if portals.is_empty() {
             return Ok(());
-        };
+        }
         let before = self
             .typing
             .lock()
@@ -99,34 +102,54 @@ impl Inner {
             .unwrap_or_default();
         let started = now.difference(&before).map(|u| (u, true));
         let stopped = before.difference(&now).map(|u| (u, false));
-        for (user, typing) in started.chain(stopped) {
-            if let Some(login) = self.login_of_user(&portal.key.connector, user)
-                && let Some(handler) = login.api.as_typing()
-            {
-                handler.set_typing(&portal, typing).await?;
+        let changes: Vec<(&String, bool)> = started.chain(stopped).collect();
+        // One chat's failure (its platform down) does not keep the others from hearing.
+        let mut first_error = None;
+        for portal in &portals {
+            for (user, typing) in &changes {
+                if let Some(login) = self.login_of_user(&portal.key.connector, user)
+                    && let Some(handler) = login.api.as_typing()
+                    && let Err(e) = handler.set_typing(portal, *typing).await
+                {
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), |e| Err(e.into()))
     }
 
+    /// A read receipt in `room` marks each bridged chat read (several in a hub room) up to
+    /// that chat's copy of the event, through the reader's own login on its network.
     async fn bridge_receipts(&self, room: &str, read: Vec<(String, String)>) -> crate::Result<()> {
-        let Some(portal) = self.store.portal_by_room(room).await? else {
+        let portals = self.store.portals_by_room(room).await?;
+        if portals.is_empty() {
             return Ok(());
-        };
+        }
         // A receipt may be for a message whose record is still being committed.
         self.records().caught_up().await;
-        for (event_id, user) in read {
-            let Some(login) = self.login_of_user(&portal.key.connector, &user) else {
-                continue;
-            };
-            let Some(handler) = login.api.as_read_receipts() else {
-                continue;
-            };
-            if let Some(message) = self.store.message_by_event(&event_id).await? {
-                handler.mark_read(&portal, &message.remote_id).await?;
+        let mut first_error = None;
+        for portal in &portals {
+            for (event_id, user) in &read {
+                let Some(login) = self.login_of_user(&portal.key.connector, user) else {
+                    continue;
+                };
+                let Some(handler) = login.api.as_read_receipts() else {
+                    continue;
+                };
+                // Each chat has its own copy of a message in a hub room.
+                let Some(message) = self
+                    .store
+                    .message_by_event_in(&portal.key, event_id)
+                    .await?
+                else {
+                    continue;
+                };
+                if let Err(e) = handler.mark_read(portal, &message.remote_id).await {
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), |e| Err(e.into()))
     }
 }
 

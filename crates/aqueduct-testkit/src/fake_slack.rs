@@ -712,6 +712,29 @@ impl FakeSlack {
         }))
     }
 
+    /// Waits until `check` gives a value (re-checked after every API call the fake answers
+    /// and every change it makes).
+    pub async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        check: impl Fn() -> Option<T>,
+    ) -> anyhow::Result<T> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.msg_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(v) = check() {
+                return Ok(v);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return check().ok_or_else(|| {
+                    anyhow::anyhow!("fake Slack: condition not met within {timeout:?}")
+                });
+            }
+        }
+    }
+
     /// The last `conversations.mark` ts of `user` in `channel`.
     pub fn last_read(&self, channel: &str, user: &str) -> Option<String> {
         self.shared
