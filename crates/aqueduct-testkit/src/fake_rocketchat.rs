@@ -431,20 +431,7 @@ impl FakeRocketChat {
         timeout: Duration,
         check: impl Fn() -> Option<T>,
     ) -> anyhow::Result<T> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.shared.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(v) = check() {
-                return Ok(v);
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return check().ok_or_else(|| {
-                    anyhow::anyhow!("fake Rocket.Chat: condition not met within {timeout:?}")
-                });
-            }
-        }
+        crate::wait_on::until(&self.shared.notify, "fake Rocket.Chat", timeout, check).await
     }
 
     /// The newest message of `rid` when `user` last marked it read (`subscriptions.read`).

@@ -719,20 +719,7 @@ impl FakeSlack {
         timeout: Duration,
         check: impl Fn() -> Option<T>,
     ) -> anyhow::Result<T> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.shared.msg_notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(v) = check() {
-                return Ok(v);
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return check().ok_or_else(|| {
-                    anyhow::anyhow!("fake Slack: condition not met within {timeout:?}")
-                });
-            }
-        }
+        crate::wait_on::until(&self.shared.msg_notify, "fake Slack", timeout, check).await
     }
 
     /// The last `conversations.mark` ts of `user` in `channel`.

@@ -16,3 +16,4 @@ pub mod synapse;
 pub mod testnet_connector;
 pub mod testnet_server;
 mod venv;
+mod wait_on;
