@@ -156,6 +156,7 @@ impl BenchEnv {
                 hs_token,
                 bot: "@aqueduct:localhost".into(),
                 older_homeserver: None,
+                held_ports: Default::default(),
             },
             proxy,
             as_token,

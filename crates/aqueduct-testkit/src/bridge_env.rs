@@ -3,7 +3,7 @@
 
 use crate::matrix_client::MatrixClient;
 use crate::older_homeserver::OlderHomeserver;
-use crate::synapse::{AppserviceRegistration, Synapse, free_port};
+use crate::synapse::{AppserviceRegistration, Synapse};
 use crate::testnet_server::TestNet;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -59,6 +59,17 @@ pub struct BridgeEnv {
     pub bot: String,
     /// The proxy the bridge reaches Synapse through, with [`EnvOptions::older_homeserver`].
     pub older_homeserver: Option<OlderHomeserver>,
+    /// The bridge's two ports, held bound from their choice until the bridge starts: a port
+    /// only "free a moment ago" could be taken meanwhile (Synapse takes seconds to start) by
+    /// another test's Synapse or fake, whose `/health` would then pass for the bridge's.
+    /// Empty when the ports are not held (a harness that picks its own).
+    pub held_ports: std::sync::Mutex<Vec<std::net::TcpListener>>,
+}
+
+/// A port on 127.0.0.1, with the listener that holds it until it is dropped.
+fn held_port() -> anyhow::Result<(u16, std::net::TcpListener)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok((listener.local_addr()?.port(), listener))
 }
 
 fn token() -> String {
@@ -75,8 +86,8 @@ impl BridgeEnv {
     pub async fn new(options: EnvOptions) -> anyhow::Result<Self> {
         let net = TestNet::start().await?;
         let dir = tempfile::tempdir()?;
-        let bridge_port = free_port();
-        let metrics_port = free_port();
+        let (bridge_port, bridge_hold) = held_port()?;
+        let (metrics_port, metrics_hold) = held_port()?;
         let (as_token, hs_token) = (token(), token());
         let registration = AppserviceRegistration {
             id: "aqueduct".into(),
@@ -184,7 +195,13 @@ impl BridgeEnv {
             hs_token,
             bot: "@aqueduct:localhost".into(),
             older_homeserver,
+            held_ports: std::sync::Mutex::new(vec![bridge_hold, metrics_hold]),
         })
+    }
+
+    /// Lets the bridge bind its ports (see [`BridgeEnv::held_ports`]); a no-op once done.
+    fn release_ports(&self) {
+        self.held_ports.lock().expect("held ports").clear();
     }
 
     /// Runs the bridge in this process; stop it with [`RunningBridge::stop`].
@@ -193,13 +210,21 @@ impl BridgeEnv {
         // Logs go to the test's captured output, shown when it fails.
         tracing_subscriber_init();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        self.release_ports();
         let handle = tokio::spawn(async move {
             aqueduct::run::run(config, &all_factories(), async move {
                 let _ = rx.await;
             })
             .await
         });
-        self.wait_until_serving().await?;
+        if let Err(e) = self.wait_until_serving(|| handle.is_finished()).await {
+            if handle.is_finished() {
+                // Its own error says why (a port taken, a bad config) better than a timeout.
+                let ended = handle.await;
+                anyhow::bail!("the bridge stopped while starting: {ended:?}");
+            }
+            return Err(e);
+        }
         Ok(RunningBridge {
             stop: Some(tx),
             handle,
@@ -222,6 +247,7 @@ impl BridgeEnv {
             .create(true)
             .append(true)
             .open(self.dir.path().join("bridge.log"))?;
+        self.release_ports();
         let child = tokio::process::Command::new(bin)
             .arg("-c")
             .arg(&self.config_path)
@@ -231,7 +257,7 @@ impl BridgeEnv {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        self.wait_until_serving().await?;
+        self.wait_until_serving(|| false).await?;
         Ok(child)
     }
 
@@ -240,16 +266,22 @@ impl BridgeEnv {
         std::fs::read_to_string(self.dir.path().join("bridge.log")).unwrap_or_default()
     }
 
-    /// Waits until the bridge answers `/health` and the bot's profile is set (start-up done).
-    async fn wait_until_serving(&self) -> anyhow::Result<()> {
+    /// Waits until the bridge answers `/health` as the bridge does (`{"status":"ok"}`, which
+    /// no Synapse or fake on a reused port says), or `exited` tells it stopped.
+    async fn wait_until_serving(&self, exited: impl Fn() -> bool) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         let http = reqwest::Client::new();
         let url = format!("http://127.0.0.1:{}/health", self.bridge_port);
         loop {
             if let Ok(r) = http.get(&url).send().await
                 && r.status().is_success()
+                && let Ok(body) = r.json::<serde_json::Value>().await
+                && body["status"] == "ok"
             {
                 return Ok(());
+            }
+            if exited() {
+                anyhow::bail!("the bridge stopped while starting");
             }
             if tokio::time::Instant::now() > deadline {
                 anyhow::bail!("the bridge did not come up; log:\n{}", self.bridge_log());
