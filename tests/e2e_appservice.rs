@@ -224,6 +224,7 @@ async fn a_wrong_as_token_stops_the_start_with_a_plain_explanation() -> anyhow::
         .to_owned();
     let config =
         aqueduct::Config::parse(&text.replace(&as_token, "wrong-token-0123456789"), "test")?;
+    env.release_ports();
     let result = tokio::time::timeout(
         Duration::from_secs(60),
         aqueduct::run::run(

@@ -200,7 +200,9 @@ impl BridgeEnv {
     }
 
     /// Lets the bridge bind its ports (see [`BridgeEnv::held_ports`]); a no-op once done.
-    fn release_ports(&self) {
+    /// [`BridgeEnv::start_in_process`] and [`BridgeEnv::spawn_process`] call it; a test that
+    /// runs the bridge another way (`aqueduct::run::run` itself) calls it first.
+    pub fn release_ports(&self) {
         self.held_ports.lock().expect("held ports").clear();
     }
 
