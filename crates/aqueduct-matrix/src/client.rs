@@ -305,6 +305,23 @@ pub(crate) fn rate_limit_wait(status: u16, body: &[u8]) -> Option<Duration> {
     Some(Duration::from_millis(ms).min(MAX_RATE_LIMIT_WAIT))
 }
 
+/// Sends a request built by hand (an endpoint outside ruma's typed ones) and reads its
+/// answer whole: the status and the body.
+pub(crate) async fn answer_of(
+    request: reqwest::RequestBuilder,
+) -> MatrixResult<(u16, bytes::Bytes)> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| MatrixError::Transport(e.to_string()))?;
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| MatrixError::Transport(e.to_string()))?;
+    Ok((status, body))
+}
+
 /// The homeserver's refusal as an error.
 pub(crate) fn refusal(status: u16, body: &[u8]) -> MatrixError {
     let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();

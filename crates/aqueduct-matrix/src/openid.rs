@@ -14,18 +14,8 @@ impl HomeserverClient {
             "{}/_matrix/federation/v1/openid/userinfo",
             self.config.homeserver_url.trim_end_matches('/')
         );
-        let response = self
-            .http
-            .get(url)
-            .query(&[("access_token", token)])
-            .send()
-            .await
-            .map_err(|e| MatrixError::Transport(e.to_string()))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| MatrixError::Transport(e.to_string()))?;
+        let (status, bytes) =
+            crate::client::answer_of(self.http.get(url).query(&[("access_token", token)])).await?;
         if status == 401 || status == 403 {
             return Ok(None);
         }

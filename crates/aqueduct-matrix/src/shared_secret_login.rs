@@ -41,18 +41,7 @@ impl HomeserverClient {
             "{}/_matrix/client/v3/login",
             self.config.homeserver_url.trim_end_matches('/')
         );
-        let response = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| MatrixError::Transport(e.to_string()))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| MatrixError::Transport(e.to_string()))?;
+        let (status, bytes) = crate::client::answer_of(self.http.post(url).json(&body)).await?;
         if !(200..300).contains(&status) {
             return Err(crate::client::refusal(status, &bytes));
         }
