@@ -4,15 +4,15 @@
 //! message still arrives once (in order over Socket Mode; the Events API's concurrent
 //! deliveries have no order to keep).
 
-use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
+use aqueduct_testkit::bridge_env::EnvOptions;
 use aqueduct_testkit::fake_slack::{EventsHttpOptions, FakeSlack};
 use aqueduct_testkit::matrix_client::MatrixClient;
-use aqueduct_testkit::slack_env::{SlackEnv, WAIT, ghost};
+use aqueduct_testkit::slack_env::{EVENTS_SIGNING_SECRET, SlackEnv, WAIT, events_api_env, ghost};
 use std::collections::HashSet;
 use std::time::Duration;
 
 const BURST: usize = 150;
-const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const SIGNING_SECRET: &str = EVENTS_SIGNING_SECRET;
 
 /// How often the connector read a channel's history: each catch-up does.
 fn history_reads(slack: &FakeSlack) -> usize {
@@ -105,21 +105,7 @@ async fn a_socket_mode_burst_past_the_backlog_limit_arrives_whole_and_in_order()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_events_api_burst_past_the_backlog_limit_arrives_whole() -> anyhow::Result<()> {
-    let slack = FakeSlack::start().await?;
-    slack.add_user("UBOB", "bob", "Bob Slack");
-    slack.add_channel("C1", "general", &["UBOT", "UBOB"], false);
-    let env = BridgeEnv::new(EnvOptions {
-        extra_platforms: Some(format!(
-            "  slack:\n    api_url: {}\n    realtime_backlog: 5\n    events_api:\n      signing_secret: {SIGNING_SECRET}\n",
-            slack.api_base()
-        )),
-        ..Default::default()
-    })
-    .await?;
-    let url = format!(
-        "http://127.0.0.1:{}/_aqueduct/slack/events",
-        env.bridge_port
-    );
+    let (slack, env, url) = events_api_env("    realtime_backlog: 5\n").await?;
     // Slack delivers without waiting for earlier answers, and gives up on an event after
     // three retries; these come quickly, so most of the burst's refused events are given up
     // on and only the catch-up can bring them.

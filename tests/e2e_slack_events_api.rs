@@ -4,17 +4,18 @@
 
 use aqueduct_core::ghost_ids::GhostNamer;
 use aqueduct_core::ids::{ConnectorId, RemoteUserId};
-use aqueduct_testkit::bridge_env::{BridgeEnv, EnvOptions};
+use aqueduct_testkit::bridge_env::BridgeEnv;
 use aqueduct_testkit::fake_slack::{
     EventsHttp, EventsHttpOptions, FakeSlack, check_requests_against_spec, load_slack_spec,
     validate_event_wrapper,
 };
 use aqueduct_testkit::matrix_client::MatrixClient;
+use aqueduct_testkit::slack_env::{EVENTS_SIGNING_SECRET, events_api_env};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
-const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const SIGNING_SECRET: &str = EVENTS_SIGNING_SECRET;
 
 fn ghost(user: &str) -> String {
     GhostNamer::new("aqueduct_", "localhost").user_id(
@@ -31,21 +32,7 @@ struct Setup {
 }
 
 async fn setup() -> anyhow::Result<Setup> {
-    let slack = FakeSlack::start().await?;
-    slack.add_user("UBOB", "bob", "Bob Slack");
-    slack.add_channel("C1", "general", &["UBOT", "UBOB"], false);
-    let env = BridgeEnv::new(EnvOptions {
-        extra_platforms: Some(format!(
-            "  slack:\n    api_url: {}\n    events_api:\n      signing_secret: {SIGNING_SECRET}\n",
-            slack.api_base()
-        )),
-        ..Default::default()
-    })
-    .await?;
-    let url = format!(
-        "http://127.0.0.1:{}/_aqueduct/slack/events",
-        env.bridge_port
-    );
+    let (slack, env, url) = events_api_env("").await?;
     let deliveries = slack.deliver_events_over_http(EventsHttpOptions::new(url, SIGNING_SECRET));
     let alice = env.user("alice").await?;
     Ok(Setup {

@@ -96,3 +96,30 @@ impl SlackEnv {
         Ok(())
     }
 }
+
+/// The signing secret of [`events_api_env`]'s Slack app.
+pub const EVENTS_SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+/// A fake Slack with Bob in `C1` (`general`, the bot a member) and Synapse with the bridge
+/// configured to receive through the Events API (signed with [`EVENTS_SIGNING_SECRET`]);
+/// `extra` are more lines of the `slack:` section (indented by four spaces). The bridge is
+/// not started. Returns the fake, the environment and the bridge's events URL, which
+/// `FakeSlack::deliver_events_over_http` takes.
+pub async fn events_api_env(extra: &str) -> anyhow::Result<(FakeSlack, BridgeEnv, String)> {
+    let slack = FakeSlack::start().await?;
+    slack.add_user("UBOB", "bob", "Bob Slack");
+    slack.add_channel("C1", "general", &["UBOT", "UBOB"], false);
+    let env = BridgeEnv::new(EnvOptions {
+        extra_platforms: Some(format!(
+            "  slack:\n    api_url: {}\n{extra}    events_api:\n      signing_secret: {EVENTS_SIGNING_SECRET}\n",
+            slack.api_base()
+        )),
+        ..Default::default()
+    })
+    .await?;
+    let url = format!(
+        "http://127.0.0.1:{}/_aqueduct/slack/events",
+        env.bridge_port
+    );
+    Ok((slack, env, url))
+}
