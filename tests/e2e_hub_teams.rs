@@ -564,18 +564,10 @@ fn delta_queries(teams: &FakeTeams) -> usize {
 
 /// Waits until the Teams login has begun `n` more polling rounds (each lists the chats).
 async fn wait_for_rounds(teams: &FakeTeams, n: usize) -> anyhow::Result<()> {
-    let rounds = || {
-        teams
-            .requests()
-            .iter()
-            .filter(|r| *r == "GET /me/chats")
-            .count()
-    };
-    let target = rounds() + n;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while rounds() < target {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no polling round");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
+    let rounds = |requests: &[String]| requests.iter().filter(|r| *r == "GET /me/chats").count();
+    let target = rounds(&teams.requests()) + n;
+    teams
+        .wait_for_requests(WAIT, |requests| rounds(requests) >= target)
+        .await
+        .map_err(|e| anyhow::anyhow!("no polling round: {e}"))
 }

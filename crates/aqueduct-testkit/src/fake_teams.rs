@@ -241,6 +241,19 @@ impl FakeTeams {
         self.lock().requests.clone()
     }
 
+    /// Waits until `pred` holds for the requests so far (re-checked on each new request).
+    pub async fn wait_for_requests(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&[String]) -> bool,
+    ) -> anyhow::Result<()> {
+        let seen = self.lock().request_seen.clone();
+        crate::wait_on::until(&seen, "fake Teams", timeout, || {
+            pred(&self.lock().requests).then_some(())
+        })
+        .await
+    }
+
     /// Where the fake's answers departed from the CSDL (should stay empty).
     pub fn violations(&self) -> Vec<String> {
         self.lock().violations.clone()
@@ -352,7 +365,7 @@ async fn token(AxumState(state): AxumState<Shared>, body: String) -> Response {
 /// The signed-in user of a Graph request, or the error answer.
 #[allow(clippy::result_large_err)] // the error is the answer itself, handed straight back
 fn caller(s: &mut State, headers: &HeaderMap, what: String) -> Result<String, Response> {
-    s.requests.push(what);
+    s.record(what);
     if s.throttle > 0 {
         s.throttle -= 1;
         let mut r = graph_error(

@@ -447,7 +447,7 @@ async fn upload_piece(
     body: Bytes,
 ) -> Response {
     let mut s = state.lock().expect("state");
-    s.requests.push(format!("PUT /_fake/upload/{token}"));
+    s.record(format!("PUT /_fake/upload/{token}"));
     if headers.contains_key(header::AUTHORIZATION) {
         s.violations
             .push("an upload session piece carried an Authorization header".into());

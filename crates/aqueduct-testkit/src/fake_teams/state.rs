@@ -179,6 +179,8 @@ pub(crate) struct State {
     pub(crate) lose_post_answers: u32,
     /// Every request, as "METHOD path".
     pub(crate) requests: Vec<String>,
+    /// Notified after each request is added to `requests` (see [`State::record`]).
+    pub(crate) request_seen: std::sync::Arc<tokio::sync::Notify>,
     /// Where the fake's answers departed from the CSDL.
     pub(crate) violations: Vec<String>,
 }
@@ -191,6 +193,12 @@ pub(crate) enum Place<'a> {
 }
 
 impl State {
+    /// Records a request ("METHOD path") and wakes whoever waits on the requests.
+    pub(crate) fn record(&mut self, what: String) {
+        self.requests.push(what);
+        self.request_seen.notify_waiters();
+    }
+
     /// A timestamp later than every earlier one, so `$filter` on it is exact.
     pub(crate) fn tick(&mut self) -> i64 {
         let now = SystemTime::now()
