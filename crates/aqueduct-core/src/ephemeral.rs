@@ -90,7 +90,7 @@ impl Inner {
     /// Typing in `room` goes to each chat the room is bridged to (several in a hub room),
     /// through each typing user's own login on that chat's network.
     async fn bridge_typing(&self, room: &str, now: HashSet<String>) -> crate::Result<()> {
-        let portals = self.store.portals_by_room(room).await?;
+        let portals = self.portals_of_room(room).await?;
         if portals.is_empty() {
             return Ok(());
         }
@@ -121,7 +121,7 @@ impl Inner {
     /// A read receipt in `room` marks each bridged chat read (several in a hub room) up to
     /// that chat's copy of the event, through the reader's own login on its network.
     async fn bridge_receipts(&self, room: &str, read: Vec<(String, String)>) -> crate::Result<()> {
-        let portals = self.store.portals_by_room(room).await?;
+        let portals = self.portals_of_room(room).await?;
         if portals.is_empty() {
             return Ok(());
         }

@@ -80,6 +80,16 @@ impl Inner {
         Ok(())
     }
 
+    /// The portals of `room`: all of a hub room's (from the store), else the one portal
+    /// through the store's portal cache, so a busy ordinary room's typing and receipts cost
+    /// no database read.
+    pub(crate) async fn portals_of_room(&self, room: &str) -> Result<Vec<crate::records::Portal>> {
+        if self.hub_rooms.contains(room) {
+            return Ok(self.store.portals_by_room(room).await?);
+        }
+        Ok(self.store.portal_by_room(room).await?.into_iter().collect())
+    }
+
     /// Re-reads whether `room` is a hub room, after one of its portals was linked or removed.
     pub(crate) async fn refresh_hub_room(&self, room: &str) -> Result<()> {
         let portals = self.store.portals_by_room(room).await?;
