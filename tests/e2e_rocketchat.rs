@@ -651,3 +651,22 @@ async fn credentials_typed_in_a_login_command_are_deleted_from_the_room() -> any
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_posted_after_logged_in_is_bridged_when_the_realtime_api_is_slower_than_the_login_waits()
+-> anyhow::Result<()> {
+    let e = RocketChatEnv::start().await?;
+    // Slower than a new login waits for its stream (20 s): "Logged in" comes first, and the
+    // first connection must fetch what was said since.
+    e.rc.slow_realtime(Duration::from_secs(25));
+    let _bridge = e.env.start_in_process().await?;
+    e.login_alice().await?;
+    e.rc.post(GENERAL, "RCBOB", "long before the stream", None);
+    let room = e.env.accept_portal_invite(&e.alice).await?;
+    e.alice
+        .wait_for_event(&room, WAIT, |ev| {
+            ev["content"]["body"] == "long before the stream"
+        })
+        .await?;
+    Ok(())
+}

@@ -541,6 +541,7 @@ impl NetworkApi for RocketLogin {
             cps.marks().is_empty() && cps.synced_until().is_none()
         };
         let mut ready = self.realtime_ready.subscribe();
+        let started = now_millis();
         let handle = tokio::spawn(crate::ddp::run(me));
         if let Some(old) = self.task.lock().expect("task").replace(handle) {
             old.abort();
@@ -550,7 +551,11 @@ impl NetworkApi for RocketLogin {
                 .await
                 .is_err()
         {
-            tracing::warn!(login = %self.login, "Rocket.Chat realtime connection not up yet; it keeps trying in the background");
+            // "Logged in" goes out before the stream is subscribed: the first connection
+            // catches every room up from now, as after a lost connection.
+            let mut lost_at = self.lost_at.lock().expect("lost_at");
+            lost_at.get_or_insert(started);
+            tracing::warn!(login = %self.login, "Rocket.Chat realtime connection not up yet; it keeps trying in the background and will fetch what is said meanwhile");
         }
         Ok(())
     }
