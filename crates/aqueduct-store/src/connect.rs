@@ -6,7 +6,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -82,6 +82,12 @@ pub(crate) async fn open(uri: &str) -> Result<Opened> {
         Backend::Postgres => &POSTGRES_MIGRATIONS,
     };
 
+    if let Target::Sqlite { url, .. } = &target
+        && !in_memory
+        && url.contains("mode=rwc")
+    {
+        create_private(&sqlite_file_of(&target))?;
+    }
     if !in_memory {
         // A lone connection first. If the database cannot be reached it fails with the reason
         // (the pool would retry until its timeout, then report only "timed out"), and it
@@ -154,6 +160,76 @@ fn pool_options(backend: Backend, in_memory: bool) -> AnyPoolOptions {
                 options.max_connections(SQLITE_MAX_CONNECTIONS)
             }
         }
+    }
+}
+
+/// The file of a SQLite database on disk (`None` for PostgreSQL and in-memory SQLite).
+pub(crate) fn sqlite_file(uri: &str) -> Result<Option<PathBuf>> {
+    let target = parse(uri)?;
+    Ok(match &target {
+        Target::Sqlite {
+            in_memory: false, ..
+        } => Some(sqlite_file_of(&target)),
+        _ => None,
+    })
+}
+
+/// The file path sqlx opens for a SQLite target: the URL's path, %-decoded.
+fn sqlite_file_of(target: &Target) -> PathBuf {
+    let Target::Sqlite { url, .. } = target else {
+        unreachable!("only called for SQLite");
+    };
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let encoded = rest.split_once('?').map_or(rest, |(path, _)| path);
+    PathBuf::from(percent_decode(encoded))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Creates the database file, readable and writable by its owner only (0600), if it does not
+/// exist yet; SQLite gives the `-wal` and `-shm` files it creates beside it the same mode. An
+/// existing file is left as it is. A missing directory is left for the driver to report.
+fn create_private(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotFound
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(Error::InvalidUri {
+            uri: path.display().to_string(),
+            reason: format!("cannot create the database file: {e}"),
+        }),
     }
 }
 
@@ -318,6 +394,42 @@ mod tests {
         assert!(err.contains("unsupported scheme"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         assert!(err.contains("root:***@localhost"), "{err}");
+    }
+
+    /// A new database file and the `-wal` and `-shm` files beside it are the owner's only,
+    /// whatever the umask.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn sqlite_files_are_created_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for (i, uri) in [
+            dir.path().join("bare.db").display().to_string(),
+            format!("sqlite://{}/url%20form.db", dir.path().display()),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let opened = open(uri).await.unwrap();
+            // A write, so the write-ahead log and its index exist.
+            sqlx::query("INSERT INTO management_room (matrix_user, room_id) VALUES ($1, $2)")
+                .bind("@a:x")
+                .bind("!r:x")
+                .execute(&opened.writer)
+                .await
+                .unwrap();
+            let file = if i == 0 { "bare.db" } else { "url form.db" };
+            for suffix in ["", "-wal", "-shm"] {
+                let path = dir.path().join(format!("{file}{suffix}"));
+                let mode = std::fs::metadata(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+            }
+            opened.writer.close().await;
+            opened.readers.close().await;
+        }
     }
 
     /// Every pooled connection, not only the first, carries the durability settings, and

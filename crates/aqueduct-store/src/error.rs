@@ -57,6 +57,14 @@ pub enum Error {
         /// Why it could not be read.
         detail: String,
     },
+    /// A sealed login secret could not be opened (no key, another key, or an altered value).
+    #[error("{op}: {source}")]
+    Sealing {
+        /// The store operation.
+        op: &'static str,
+        /// Why it did not open.
+        source: crate::sealing::SealError,
+    },
 }
 
 /// Result of a store call.

@@ -15,18 +15,25 @@ mod error;
 mod ghost;
 mod inbox;
 mod login;
+mod login_seal;
 mod management_room;
 mod membership;
 mod message;
 mod portal;
 mod portal_cache;
 mod reaction;
+mod sealing;
+mod secrets_key;
+mod secrets_store;
 
 #[cfg(any(test, feature = "conformance"))]
 #[doc(hidden)]
 pub mod conformance;
 
 pub use error::{Error, Result};
+pub use sealing::SealError;
+pub use secrets_key::{SecretsKey, SecretsKeyError};
+pub use secrets_store::DEFAULT_SECRETS_KEY_FILE;
 
 use aqueduct_core::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use aqueduct_core::records::{
@@ -70,6 +77,8 @@ pub struct SqlStore {
     /// enqueue at a time makes seq order the commit order. (SQLite serializes writers anyway.)
     enqueue_lock: Arc<tokio::sync::Mutex<()>>,
     portals: Arc<portal_cache::PortalCache>,
+    /// Seals login secrets; `None` stores them as plaintext (see `secrets_store.rs`).
+    secrets: Option<Arc<SecretsKey>>,
 }
 
 impl SqlStore {
@@ -87,6 +96,7 @@ impl SqlStore {
             backend: opened.backend,
             enqueue_lock: Arc::default(),
             portals: Arc::default(),
+            secrets: None,
         })
     }
 
@@ -228,19 +238,19 @@ impl Store for SqlStore {
     }
 
     async fn login(&self, connector: &ConnectorId, id: &LoginId) -> StoreResult<Option<Login>> {
-        Ok(login::get(&self.pool, connector, id).await?)
+        Ok(login::get(&self.pool, self.secrets.as_deref(), connector, id).await?)
     }
 
     async fn logins_of_user(&self, matrix_user: &str) -> StoreResult<Vec<Login>> {
-        Ok(login::of_user(&self.pool, matrix_user).await?)
+        Ok(login::of_user(&self.pool, self.secrets.as_deref(), matrix_user).await?)
     }
 
     async fn list_logins(&self) -> StoreResult<Vec<Login>> {
-        Ok(login::list(&self.pool).await?)
+        Ok(login::list(&self.pool, self.secrets.as_deref()).await?)
     }
 
     async fn upsert_login(&self, login: &Login) -> StoreResult<()> {
-        Ok(login::upsert(&self.writer, login).await?)
+        Ok(login::upsert(&self.writer, self.secrets.as_deref(), login).await?)
     }
 
     async fn set_login_state(
@@ -249,7 +259,7 @@ impl Store for SqlStore {
         id: &LoginId,
         state: &serde_json::Value,
     ) -> StoreResult<()> {
-        Ok(login::set_state(&self.writer, connector, id, state).await?)
+        Ok(login::set_state(&self.writer, self.secrets.as_deref(), connector, id, state).await?)
     }
 
     async fn delete_login(&self, connector: &ConnectorId, id: &LoginId) -> StoreResult<()> {

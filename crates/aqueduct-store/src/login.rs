@@ -1,26 +1,60 @@
 //! The `login` table: remote accounts and the Matrix users who own them. `secret` and `state`
 //! are connector-owned JSON, stored as TEXT (the one JSON type both backends share through
-//! `Any`).
+//! `Any`), sealed with the store's secrets key when it has one (`sealing.rs`).
 
 use crate::error::{Error, Result, query};
 use crate::portal;
+use crate::sealing::{self, Place};
+use crate::secrets_key::SecretsKey;
 use aqueduct_core::ids::{ConnectorId, LoginId, RemoteUserId};
 use aqueduct_core::records::Login;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-fn from_row(op: &'static str, row: &AnyRow) -> Result<Login> {
+fn from_row(op: &'static str, row: &AnyRow, key: Option<&SecretsKey>) -> Result<Login> {
     let text = |column: &str| row.try_get::<String, _>(column).map_err(query(op));
+    let (connector, id) = (text("connector")?, text("id")?);
+    let open = |column: &'static str| {
+        let place = Place {
+            connector: &connector,
+            id: &id,
+            column,
+        };
+        sealing::open(key, place, &text(column)?).map_err(|source| Error::Sealing { op, source })
+    };
     Ok(Login {
-        connector: ConnectorId::new(text("connector")?),
-        id: LoginId::new(text("id")?),
+        secret: json(op, "login secret", &open("secret")?)?,
+        state: json(op, "login state", &open("state")?)?,
+        connector: ConnectorId::new(connector.clone()),
+        id: LoginId::new(id.clone()),
         matrix_user: text("matrix_user")?,
         remote_user: RemoteUserId::new(text("remote_user")?),
         remote_name: text("remote_name")?,
-        secret: json(op, "login secret", &text("secret")?)?,
-        state: json(op, "login state", &text("state")?)?,
     })
+}
+
+/// What to store in `column` of the login (`connector`, `id`): `value` sealed with `key`, or
+/// plain JSON without one.
+fn stored(
+    key: Option<&SecretsKey>,
+    connector: &ConnectorId,
+    id: &LoginId,
+    column: &'static str,
+    value: &Value,
+) -> String {
+    let json = value.to_string();
+    match key {
+        Some(key) => {
+            let place = Place {
+                connector: connector.as_str(),
+                id: id.as_str(),
+                column,
+            };
+            sealing::seal(key, place, &json)
+        }
+        None => json,
+    }
 }
 
 /// Parses a stored JSON column. The error names the column but never quotes it: the secret
@@ -35,6 +69,7 @@ fn json(op: &'static str, what: &'static str, text: &str) -> Result<Value> {
 
 pub(crate) async fn get(
     pool: &AnyPool,
+    key: Option<&SecretsKey>,
     connector: &ConnectorId,
     id: &LoginId,
 ) -> Result<Option<Login>> {
@@ -48,10 +83,14 @@ pub(crate) async fn get(
     .fetch_optional(pool)
     .await
     .map_err(query(OP))?;
-    row.map(|row| from_row(OP, &row)).transpose()
+    row.map(|row| from_row(OP, &row, key)).transpose()
 }
 
-pub(crate) async fn of_user(pool: &AnyPool, matrix_user: &str) -> Result<Vec<Login>> {
+pub(crate) async fn of_user(
+    pool: &AnyPool,
+    key: Option<&SecretsKey>,
+    matrix_user: &str,
+) -> Result<Vec<Login>> {
     const OP: &str = "logins_of_user";
     let rows = sqlx::query(
         "SELECT connector, id, matrix_user, remote_user, remote_name, secret, state
@@ -61,10 +100,10 @@ pub(crate) async fn of_user(pool: &AnyPool, matrix_user: &str) -> Result<Vec<Log
     .fetch_all(pool)
     .await
     .map_err(query(OP))?;
-    rows.iter().map(|row| from_row(OP, row)).collect()
+    rows.iter().map(|row| from_row(OP, row, key)).collect()
 }
 
-pub(crate) async fn list(pool: &AnyPool) -> Result<Vec<Login>> {
+pub(crate) async fn list(pool: &AnyPool, key: Option<&SecretsKey>) -> Result<Vec<Login>> {
     const OP: &str = "list_logins";
     let rows = sqlx::query(
         "SELECT connector, id, matrix_user, remote_user, remote_name, secret, state
@@ -73,7 +112,7 @@ pub(crate) async fn list(pool: &AnyPool) -> Result<Vec<Login>> {
     .fetch_all(pool)
     .await
     .map_err(query(OP))?;
-    rows.iter().map(|row| from_row(OP, row)).collect()
+    rows.iter().map(|row| from_row(OP, row, key)).collect()
 }
 
 /// Every login's (connector, id), without the connector-owned columns, which can be large.
@@ -94,7 +133,7 @@ pub(crate) async fn keys(pool: &AnyPool) -> Result<Vec<(ConnectorId, LoginId)>> 
         .collect()
 }
 
-pub(crate) async fn upsert(pool: &AnyPool, login: &Login) -> Result<()> {
+pub(crate) async fn upsert(pool: &AnyPool, key: Option<&SecretsKey>, login: &Login) -> Result<()> {
     sqlx::query(
         "INSERT INTO login (connector, id, matrix_user, remote_user, remote_name, secret, state)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -107,8 +146,20 @@ pub(crate) async fn upsert(pool: &AnyPool, login: &Login) -> Result<()> {
     .bind(login.matrix_user.as_str())
     .bind(login.remote_user.as_str())
     .bind(login.remote_name.as_str())
-    .bind(login.secret.to_string())
-    .bind(login.state.to_string())
+    .bind(stored(
+        key,
+        &login.connector,
+        &login.id,
+        "secret",
+        &login.secret,
+    ))
+    .bind(stored(
+        key,
+        &login.connector,
+        &login.id,
+        "state",
+        &login.state,
+    ))
     .execute(pool)
     .await
     .map_err(query("upsert_login"))?;
@@ -119,6 +170,7 @@ pub(crate) async fn upsert(pool: &AnyPool, login: &Login) -> Result<()> {
 /// Setting the state of an unknown login does nothing.
 pub(crate) async fn set_state(
     pool: &AnyPool,
+    key: Option<&SecretsKey>,
     connector: &ConnectorId,
     id: &LoginId,
     state: &Value,
@@ -126,7 +178,7 @@ pub(crate) async fn set_state(
     sqlx::query("UPDATE login SET state = $3 WHERE connector = $1 AND id = $2")
         .bind(connector.as_str())
         .bind(id.as_str())
-        .bind(state.to_string())
+        .bind(stored(key, connector, id, "state", state))
         .execute(pool)
         .await
         .map_err(query("set_login_state"))?;

@@ -15,6 +15,7 @@ mod message;
 mod portal;
 mod reaction;
 mod rooms;
+mod secrets;
 
 pub use custom_emoji::*;
 pub use hub::*;
@@ -24,6 +25,7 @@ pub use message::*;
 pub use portal::*;
 pub use reaction::*;
 pub use rooms::*;
+pub use secrets::*;
 
 use crate::SqlStore;
 use std::borrow::Borrow;
@@ -78,6 +80,11 @@ macro_rules! store_conformance_tests {
             custom_emoji_by_source_and_mxc,
             hub_room_holds_several_portals,
             hub_event_maps_once_per_portal,
+            secrets_sealed_at_rest_and_read_back,
+            secrets_wrong_or_missing_key_fails_clearly,
+            secrets_moved_to_another_row_do_not_open,
+            secrets_plaintext_rows_are_sealed_when_a_key_is_given,
+            secrets_rotation_reseals_every_login,
         }
     };
 }
