@@ -131,10 +131,12 @@ impl BenchEnv {
             .await?;
         let proxy = CountingProxy::start(&synapse.base_url()).await?;
         let db = format!("sqlite://{}", dir.path().join("aqueduct.db").display());
+        let record_key = dir.path().join("record-signing.key").display().to_string();
         let config = format!(
             "homeserver:\n  url: {hs}\n  server_name: localhost\n\
              appservice:\n  address: http://127.0.0.1:{bridge_port}\n  listen: 127.0.0.1:{bridge_port}\n  as_token: {as_token}\n  hs_token: {hs_token}\n\
              database:\n  uri: \"{db}\"\n\
+             record:\n  signing_key_file: \"{record_key}\"\n\
              bridge:\n  shutdown_grace_secs: 10\n  backfill_limit: 0\n  permissions:\n    \"*\": relay\n    localhost: user\n    \"@bench:localhost\": admin\n\
              encryption:\n  allow: true\n  pickle_key: {pickle}\n\
              logging:\n  level: info\n\

@@ -2,9 +2,11 @@
 //! and talks to networks through the connector traits and to Matrix through
 //! [`matrix::MatrixApi`]. It names no platform and does no HTTP.
 
+pub mod audit;
 pub mod bridge;
 mod bridge_info;
 mod chat_avatar;
+mod crossed;
 mod clock;
 mod commands;
 pub mod connector;

@@ -7,9 +7,11 @@ mod hub_unrelayed;
 mod mentioned_people;
 mod message_out;
 
+use crate::audit::{AuditAction, Crossing, MappingChange};
 use crate::bridge::{DOUBLE_PUPPET_MARKER, Inner, LoadedLogin};
 use crate::clock::now_ms;
 use crate::connector::ConnectorError;
+use crate::crossed::Crossed;
 use crate::event::{MessageContent, RelayedSender, TextKind};
 use crate::matrix_content::{self as mc, Envelope};
 use crate::metrics::Direction;
@@ -501,14 +503,25 @@ impl Inner {
             reactions.add_reaction(portal, &target.remote_id, &key)
         })
         .await?;
+        let remote_sender = &sender.login.login.remote_user;
+        let audit = Crossed::out(
+            env,
+            &portal.key,
+            Some(&target.remote_id),
+            remote_sender.as_str(),
+        )
+        .of_event(AuditAction::Reaction, env);
         self.store
-            .insert_reaction(&ReactionRecord {
-                portal: portal.key.clone(),
-                target: target.remote_id,
-                remote_sender: sender.login.login.remote_user.clone(),
-                key,
-                event_id: env.event_id.clone(),
-            })
+            .record_crossings(&[Crossing {
+                mapping: MappingChange::InsertReaction(ReactionRecord {
+                    portal: portal.key.clone(),
+                    target: target.remote_id,
+                    remote_sender: remote_sender.clone(),
+                    key,
+                    event_id: env.event_id.clone(),
+                }),
+                audit,
+            }])
             .await?;
         Ok(true)
     }
@@ -577,7 +590,18 @@ impl Inner {
                 deletes.delete_message(portal, &m.remote_id)
             })
             .await?;
-            self.store.delete_message(&portal.key, &m.remote_id).await?;
+            let remote_sender = sender.login.login.remote_user.as_str();
+            let audit = Crossed::out(env, &portal.key, Some(&m.remote_id), remote_sender)
+                .of_event(AuditAction::Delete, env);
+            self.store
+                .record_crossings(&[Crossing {
+                    mapping: MappingChange::DeleteMessage {
+                        portal: portal.key.clone(),
+                        remote_id: m.remote_id.clone(),
+                    },
+                    audit,
+                }])
+                .await?;
             return Ok(true);
         }
         if let Some(r) = self
@@ -604,7 +628,18 @@ impl Inner {
                 reactions.remove_reaction(portal, &r.target, &r.key)
             })
             .await?;
-            self.store.delete_reaction_in(&portal.key, &redacts).await?;
+            let remote_sender = sender.login.login.remote_user.as_str();
+            let audit = Crossed::out(env, &portal.key, Some(&r.target), remote_sender)
+                .of_event(AuditAction::Unreaction, env);
+            self.store
+                .record_crossings(&[Crossing {
+                    mapping: MappingChange::DeleteReaction {
+                        portal: portal.key.clone(),
+                        event_id: redacts.clone(),
+                    },
+                    audit,
+                }])
+                .await?;
             return Ok(true);
         }
         Ok(false)

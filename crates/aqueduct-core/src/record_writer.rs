@@ -14,6 +14,7 @@
 //! - A crash before the commit leaves the event unacknowledged: it is delivered again, and its
 //!   resend reuses the same transaction id, as after a crash between send and record before.
 
+use crate::audit::{AuditDraft, Crossing, MappingChange};
 use crate::ids::{PortalKey, RemoteMessageId};
 use crate::records::MessageRecord;
 use crate::store::Store;
@@ -28,6 +29,12 @@ const MAX_BATCH: usize = 256;
 /// Failures remembered for waiters that have not looked yet; older ones are dropped.
 const MAX_REMEMBERED_FAILURES: usize = 1024;
 
+/// A record on its way to the store, with the key it is counted in flight under.
+struct Queued {
+    key: (PortalKey, RemoteMessageId),
+    crossing: Crossing,
+}
+
 /// A position in the order records were issued in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Mark(u64);
@@ -35,7 +42,7 @@ pub(crate) struct Mark(u64);
 /// Writes message records in issue order, in batches.
 pub(crate) struct RecordWriter {
     /// Records in issue order: the n-th record sent is record number n.
-    tx: mpsc::UnboundedSender<MessageRecord>,
+    tx: mpsc::UnboundedSender<Queued>,
     state: Arc<Mutex<State>>,
     /// Every record with a number up to this one has been written (or has failed).
     done: watch::Receiver<u64>,
@@ -64,8 +71,8 @@ impl RecordWriter {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues `record` for the next commit.
-    pub(crate) fn write(&self, record: MessageRecord) {
+    /// Queues `record`, with its record entry, for the next commit.
+    pub(crate) fn write(&self, record: MessageRecord, audit: AuditDraft) {
         let mut state = self.state();
         state.issued += 1;
         *state
@@ -74,7 +81,13 @@ impl RecordWriter {
             .or_default() += 1;
         // Sent under the lock, so channel order is issue order. The receiver lives as long as
         // the writer's task, which outlives every sender.
-        let _ = self.tx.send(record);
+        let _ = self.tx.send(Queued {
+            key: (record.portal.clone(), record.remote_id.clone()),
+            crossing: Crossing {
+                mapping: MappingChange::InsertMessage(record),
+                audit,
+            },
+        });
     }
 
     /// The position after every record issued so far.
@@ -116,7 +129,7 @@ impl RecordWriter {
 
 async fn write_loop(
     store: Arc<dyn Store>,
-    mut rx: mpsc::UnboundedReceiver<MessageRecord>,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
     done: watch::Sender<u64>,
     state: Arc<Mutex<State>>,
 ) {
@@ -128,7 +141,8 @@ async fn write_loop(
         // A panic in the store must not end this task: every later waiter would then be told
         // "committed" for records never written. It counts as a failed commit instead, so the
         // events are redelivered.
-        let result = match AssertUnwindSafe(insert_with_retries(store.as_ref(), &batch))
+        let crossings: Vec<Crossing> = batch.iter().map(|q| q.crossing.clone()).collect();
+        let result = match AssertUnwindSafe(insert_with_retries(store.as_ref(), &crossings))
             .catch_unwind()
             .await
         {
@@ -140,12 +154,11 @@ async fn write_loop(
         };
         {
             let mut state = state.lock().expect("record writer poisoned");
-            for (n, r) in (first..).zip(&batch) {
-                let key = (r.portal.clone(), r.remote_id.clone());
-                if let Some(count) = state.in_flight.get_mut(&key) {
+            for (n, q) in (first..).zip(&batch) {
+                if let Some(count) = state.in_flight.get_mut(&q.key) {
                     *count -= 1;
                     if *count == 0 {
-                        state.in_flight.remove(&key);
+                        state.in_flight.remove(&q.key);
                     }
                 }
                 if let Err(e) = &result {
@@ -169,13 +182,13 @@ async fn write_loop(
 /// redelivery; the portal queues go on meanwhile.
 async fn insert_with_retries(
     store: &dyn Store,
-    records: &[MessageRecord],
+    crossings: &[Crossing],
 ) -> crate::store::StoreResult<()> {
     let started = std::time::Instant::now();
     let mut delay = std::time::Duration::from_millis(50);
     let mut attempt = 1;
     loop {
-        match store.insert_messages(records).await {
+        match store.record_crossings(crossings).await {
             Err(e) if started.elapsed() < std::time::Duration::from_secs(60) => {
                 tracing::warn!(error = %e, attempt, "recording bridged messages failed; retrying");
                 tokio::time::sleep(delay).await;

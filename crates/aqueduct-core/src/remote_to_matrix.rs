@@ -1,7 +1,9 @@
 //! Remote events into Matrix, one portal at a time.
 
+use crate::audit::{AuditAction, AuditDirection, Crossing, MappingChange};
 use crate::bridge::{Inner, LoadedLogin};
 use crate::clock::now_ms;
+use crate::crossed::Crossed;
 use crate::event::{MembershipChange, MessageContent, RemoteEvent, RemoteEventKind};
 use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId};
 use crate::matrix_content::{self as mc, Placement};
@@ -148,14 +150,44 @@ impl Inner {
                     &ts.to_string(),
                     &body_hash,
                 ]);
-                self.retry_matrix("send edit", || {
-                    self.matrix
-                        .send_event(&room, &author.mxid, "m.room.message", &json, &txn, None)
-                })
-                .await?;
+                let edit = self
+                    .retry_matrix("send edit", || {
+                        self.matrix.send_event(
+                            &room,
+                            &author.mxid,
+                            "m.room.message",
+                            &json,
+                            &txn,
+                            None,
+                        )
+                    })
+                    .await?;
+                let crossed = Crossed {
+                    direction: AuditDirection::ToMatrix,
+                    portal: &key,
+                    room_id: &room,
+                    remote_message_id: Some(&target),
+                    matrix_sender: &author.mxid,
+                    remote_sender: event.sender.user.as_str(),
+                };
+                self.store
+                    .record_crossings(&[Crossing {
+                        mapping: MappingChange::None,
+                        audit: crossed.draft(AuditAction::Edit, &edit, Some(&json)),
+                    }])
+                    .await?;
                 self.metrics.bridged(platform, Direction::ToMatrix, None);
             }
             RemoteEventKind::Delete { target } => {
+                let crossed = Crossed {
+                    direction: AuditDirection::ToMatrix,
+                    portal: &key,
+                    room_id: &room,
+                    remote_message_id: Some(&target),
+                    matrix_sender: &author.mxid,
+                    remote_sender: event.sender.user.as_str(),
+                };
+                let mut crossings = Vec::new();
                 for part in self.store.message_parts(&key, &target).await? {
                     let txn = txn_id::derive(&["delete", &part.event_id]);
                     // Redact as the bot when the ghost may not (another user's message).
@@ -164,12 +196,23 @@ impl Inner {
                     } else {
                         self.matrix.bot_user_id().to_owned()
                     };
-                    self.retry_matrix("redact", || {
-                        self.matrix.redact(&room, &by, &part.event_id, &txn, None)
-                    })
-                    .await?;
+                    let redaction = self
+                        .retry_matrix("redact", || {
+                            self.matrix.redact(&room, &by, &part.event_id, &txn, None)
+                        })
+                        .await?;
+                    crossings.push(Crossing {
+                        mapping: MappingChange::None,
+                        audit: crossed.draft(AuditAction::Delete, &redaction, None),
+                    });
                 }
-                self.store.delete_message(&key, &target).await?;
+                if let Some(first) = crossings.first_mut() {
+                    first.mapping = MappingChange::DeleteMessage {
+                        portal: key.clone(),
+                        remote_id: target.clone(),
+                    };
+                }
+                self.store.record_crossings(&crossings).await?;
                 self.metrics.bridged(platform, Direction::ToMatrix, None);
             }
             RemoteEventKind::ReactionAdd {
@@ -223,14 +266,26 @@ impl Inner {
                             .send_event(&room, &author.mxid, "m.reaction", &json, &txn, None)
                     })
                     .await?;
+                let crossed = Crossed {
+                    direction: AuditDirection::ToMatrix,
+                    portal: &key,
+                    room_id: &room,
+                    remote_message_id: Some(&target),
+                    matrix_sender: &author.mxid,
+                    remote_sender: sender.as_str(),
+                };
+                let audit = crossed.draft(AuditAction::Reaction, &id, Some(&json));
                 self.store
-                    .insert_reaction(&ReactionRecord {
-                        portal: key.clone(),
-                        target,
-                        remote_sender: sender,
-                        key: emoji,
-                        event_id: id,
-                    })
+                    .record_crossings(&[Crossing {
+                        mapping: MappingChange::InsertReaction(ReactionRecord {
+                            portal: key.clone(),
+                            target,
+                            remote_sender: sender,
+                            key: emoji,
+                            event_id: id,
+                        }),
+                        audit,
+                    }])
                     .await?;
                 self.metrics.bridged(platform, Direction::ToMatrix, None);
             }
@@ -241,14 +296,31 @@ impl Inner {
                     .await?
                 {
                     let txn = txn_id::derive(&["unreact", &r.event_id]);
-                    self.retry_matrix("redact reaction", || {
-                        self.matrix
-                            .redact(&room, &author.mxid, &r.event_id, &txn, None)
-                    })
-                    .await?;
+                    let redaction = self
+                        .retry_matrix("redact reaction", || {
+                            self.matrix
+                                .redact(&room, &author.mxid, &r.event_id, &txn, None)
+                        })
+                        .await?;
+                    let crossed = Crossed {
+                        direction: AuditDirection::ToMatrix,
+                        portal: &key,
+                        room_id: &room,
+                        remote_message_id: Some(&target),
+                        matrix_sender: &author.mxid,
+                        remote_sender: event.sender.user.as_str(),
+                    };
                     // This portal's record only: in a hub room the other chats' records of
                     // the reaction are needed to take it back there too.
-                    self.store.delete_reaction_in(&key, &r.event_id).await?;
+                    self.store
+                        .record_crossings(&[Crossing {
+                            mapping: MappingChange::DeleteReaction {
+                                portal: key.clone(),
+                                event_id: r.event_id.clone(),
+                            },
+                            audit: crossed.draft(AuditAction::Unreaction, &redaction, None),
+                        }])
+                        .await?;
                     self.metrics.bridged(platform, Direction::ToMatrix, None);
                 }
             }
@@ -396,17 +468,29 @@ impl Inner {
                     )
                 })
                 .await?;
-            self.records().write(MessageRecord {
-                portal: key.clone(),
-                remote_id: id.clone(),
-                part: part_id,
-                event_id: event,
-                room_id: room.to_owned(),
-                sender_mxid: author.mxid.clone(),
-                remote_sender: remote_sender.clone(),
-                thread_root: thread_root.clone(),
-                timestamp_ms: ts,
-            });
+            let audit = Crossed {
+                direction: AuditDirection::ToMatrix,
+                portal: key,
+                room_id: room,
+                remote_message_id: Some(id),
+                matrix_sender: &author.mxid,
+                remote_sender: remote_sender.as_str(),
+            }
+            .draft(AuditAction::Message, &event, Some(&json));
+            self.records().write(
+                MessageRecord {
+                    portal: key.clone(),
+                    remote_id: id.clone(),
+                    part: part_id,
+                    event_id: event,
+                    room_id: room.to_owned(),
+                    sender_mxid: author.mxid.clone(),
+                    remote_sender: remote_sender.clone(),
+                    thread_root: thread_root.clone(),
+                    timestamp_ms: ts,
+                },
+                audit,
+            );
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! What the engine needs from persistence. `aqueduct-store` implements it on SQLite and
 //! PostgreSQL; the contract below is what its conformance suite checks.
 
+use crate::audit::Crossing;
 use crate::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use crate::records::{
     CustomEmojiRecord, DeadLetter, Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord,
@@ -98,6 +99,13 @@ pub trait Store: Send + Sync + 'static {
     /// Records several parts at once, each as [`Store::insert_message`] would, atomically: on
     /// `Ok` all are recorded, on `Err` none is. One commit for all of them.
     async fn insert_messages(&self, messages: &[MessageRecord]) -> StoreResult<()>;
+    /// What crossed the bridge: applies each crossing's mapping change and appends its record
+    /// entry (numbered and chained to the entry before), all in one transaction: on `Ok`
+    /// every change and entry is kept, on `Err` none is. Idempotent: an entry whose
+    /// (direction, portal, Matrix event) is already in the record is not appended again, so
+    /// a replay after a crash records nothing twice; mapping changes behave as the plain
+    /// methods do (a second insert of the same message or reaction is ignored).
+    async fn record_crossings(&self, crossings: &[Crossing]) -> StoreResult<()>;
     /// All parts of one remote message, first part first.
     async fn message_parts(
         &self,

@@ -9,6 +9,7 @@
 //! Each table has its own module holding its queries; this file opens the database and
 //! routes the trait's methods to them.
 
+mod audit;
 mod connect;
 mod custom_emoji;
 mod error;
@@ -30,11 +31,13 @@ mod secrets_store;
 #[doc(hidden)]
 pub mod conformance;
 
+pub use audit::AuditQuery;
 pub use error::{Error, Result};
 pub use sealing::SealError;
 pub use secrets_key::{SecretsKey, SecretsKeyError};
 pub use secrets_store::DEFAULT_SECRETS_KEY_FILE;
 
+use aqueduct_core::audit::{AuditEntry, AuditSeal, Crossing};
 use aqueduct_core::ids::{ConnectorId, LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use aqueduct_core::records::{
     CustomEmojiRecord, DeadLetter, Ghost, InboxEvent, Login, MessageRecord, Portal, ReactionRecord,
@@ -79,6 +82,8 @@ pub struct SqlStore {
     portals: Arc<portal_cache::PortalCache>,
     /// Seals login secrets; `None` stores them as plaintext (see `secrets_store.rs`).
     secrets: Option<Arc<SecretsKey>>,
+    /// Whether `record_crossings` appends record entries (see [`SqlStore::keep_record`]).
+    keep_record: bool,
 }
 
 impl SqlStore {
@@ -97,7 +102,15 @@ impl SqlStore {
             enqueue_lock: Arc::default(),
             portals: Arc::default(),
             secrets: None,
+            keep_record: true,
         })
+    }
+
+    /// Whether what crosses the bridge is appended to the record (`docs/record.md`); on by
+    /// default. Off, `record_crossings` changes the message map only.
+    pub fn keep_record(mut self, keep: bool) -> Self {
+        self.keep_record = keep;
+        self
     }
 
     /// Which backend this store runs on.
@@ -127,6 +140,34 @@ impl SqlStore {
             self.portals.remember(p, read_at, by_room);
         }
         Ok(found)
+    }
+
+    /// Record entries matching `q`, oldest first.
+    pub async fn audit_entries(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        audit::entries(&self.pool, q).await
+    }
+
+    /// The newest record entry's (seq, hash): (0, [`aqueduct_core::audit::GENESIS_HASH`]) for
+    /// an empty record.
+    pub async fn audit_head(&self) -> Result<(i64, String)> {
+        audit::head(&self.pool).await
+    }
+
+    /// Every seal of the record, oldest first.
+    pub async fn audit_seals(&self) -> Result<Vec<AuditSeal>> {
+        audit::seals(&self.pool).await
+    }
+
+    /// Keeps a seal (a second seal of the same entry is ignored).
+    pub async fn insert_audit_seal(&self, seal: &AuditSeal) -> Result<()> {
+        audit::insert_seal(&self.writer, seal).await
+    }
+
+    /// Drops the record entries and seals before `checkpoint`; the checkpoint entry and its
+    /// seal stay, as where what remains starts. The caller makes sure `checkpoint` is sealed.
+    /// Returns how many entries were dropped.
+    pub async fn prune_audit_through(&self, checkpoint: i64) -> Result<u64> {
+        audit::prune_through(&self.writer, checkpoint).await
     }
 
     /// Closes every connection, waiting for calls in flight. On SQLite this also checkpoints
@@ -275,6 +316,10 @@ impl Store for SqlStore {
 
     async fn insert_messages(&self, messages: &[MessageRecord]) -> StoreResult<()> {
         Ok(message::insert_many(&self.writer, messages).await?)
+    }
+
+    async fn record_crossings(&self, crossings: &[Crossing]) -> StoreResult<()> {
+        Ok(audit::record(&self.writer, self.backend, crossings, self.keep_record).await?)
     }
 
     async fn message_parts(

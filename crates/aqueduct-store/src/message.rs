@@ -28,7 +28,9 @@ fn from_row(row: &AnyRow) -> Result<MessageRecord, sqlx::Error> {
 /// The insert of one record. A second record for the same (portal, remote id, part) is
 /// dropped, keeping the first: a remote message redelivered after a restart must not remap to
 /// a new event.
-fn insert_query(m: &MessageRecord) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+pub(crate) fn insert_query(
+    m: &MessageRecord,
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(
         "INSERT INTO message (connector, chat, receiver, remote_id, part, event_id, room_id,
                               sender_mxid, remote_sender, thread_root, timestamp_ms)
@@ -131,11 +133,11 @@ pub(crate) async fn by_event_in(
     row.as_ref().map(from_row).transpose().map_err(query(OP))
 }
 
-pub(crate) async fn delete(
-    pool: &AnyPool,
-    portal: &PortalKey,
-    remote_id: &RemoteMessageId,
-) -> Result<()> {
+/// The delete of every part of one remote message.
+pub(crate) fn delete_query<'q>(
+    portal: &'q PortalKey,
+    remote_id: &'q RemoteMessageId,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(
         "DELETE FROM message
          WHERE connector = $1 AND chat = $2 AND receiver = $3 AND remote_id = $4",
@@ -144,9 +146,17 @@ pub(crate) async fn delete(
     .bind(portal.chat.as_str())
     .bind(receiver_column(portal))
     .bind(remote_id.as_str())
-    .execute(pool)
-    .await
-    .map_err(query("delete_message"))?;
+}
+
+pub(crate) async fn delete(
+    pool: &AnyPool,
+    portal: &PortalKey,
+    remote_id: &RemoteMessageId,
+) -> Result<()> {
+    delete_query(portal, remote_id)
+        .execute(pool)
+        .await
+        .map_err(query("delete_message"))?;
     Ok(())
 }
 

@@ -18,8 +18,11 @@ fn from_row(row: &AnyRow) -> Result<ReactionRecord, sqlx::Error> {
     })
 }
 
-/// A second record for the same (portal, target, sender, key) is dropped, keeping the first.
-pub(crate) async fn insert(pool: &AnyPool, r: &ReactionRecord) -> Result<()> {
+/// The insert of one record. A second record for the same (portal, target, sender, key) is
+/// dropped, keeping the first.
+pub(crate) fn insert_query(
+    r: &ReactionRecord,
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(
         "INSERT INTO reaction (connector, chat, receiver, target, remote_sender, reaction_key, event_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -32,9 +35,13 @@ pub(crate) async fn insert(pool: &AnyPool, r: &ReactionRecord) -> Result<()> {
     .bind(r.remote_sender.as_str())
     .bind(r.key.as_str())
     .bind(r.event_id.as_str())
-    .execute(pool)
-    .await
-    .map_err(query("insert_reaction"))?;
+}
+
+pub(crate) async fn insert(pool: &AnyPool, r: &ReactionRecord) -> Result<()> {
+    insert_query(r)
+        .execute(pool)
+        .await
+        .map_err(query("insert_reaction"))?;
     Ok(())
 }
 
@@ -101,11 +108,11 @@ pub(crate) async fn by_event_in(
 }
 
 /// Forgets the reaction an event carries in one portal only.
-pub(crate) async fn delete_by_event_in(
-    pool: &AnyPool,
-    portal: &PortalKey,
-    event_id: &str,
-) -> Result<()> {
+/// The delete of the reaction a Matrix event carries in one portal.
+pub(crate) fn delete_in_query<'q>(
+    portal: &'q PortalKey,
+    event_id: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(
         "DELETE FROM reaction
          WHERE event_id = $1 AND connector = $2 AND chat = $3 AND receiver = $4",
@@ -114,9 +121,17 @@ pub(crate) async fn delete_by_event_in(
     .bind(portal.connector.as_str())
     .bind(portal.chat.as_str())
     .bind(receiver_column(portal))
-    .execute(pool)
-    .await
-    .map_err(query("delete_reaction_in"))?;
+}
+
+pub(crate) async fn delete_by_event_in(
+    pool: &AnyPool,
+    portal: &PortalKey,
+    event_id: &str,
+) -> Result<()> {
+    delete_in_query(portal, event_id)
+        .execute(pool)
+        .await
+        .map_err(query("delete_reaction_in"))?;
     Ok(())
 }
 

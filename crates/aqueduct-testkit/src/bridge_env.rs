@@ -169,11 +169,13 @@ impl BridgeEnv {
             ),
             None => String::new(),
         };
+        let record_key = dir.path().join("record-signing.key").display().to_string();
         let config = format!(
             "homeserver:\n  url: {hs}\n  server_name: localhost\n\
              appservice:\n  address: http://127.0.0.1:{bridge_port}\n  listen: 127.0.0.1:{bridge_port}\n  as_token: {as_token}\n  hs_token: {hs_token}\n{public_url}\
              metrics:\n  listen: 127.0.0.1:{metrics_port}\n\
              database:\n  uri: \"{db}\"\n\
+             record:\n  signing_key_file: \"{record_key}\"\n\
              bridge:\n  shutdown_grace_secs: 10\n  max_attachment_bytes: 2000000\n  permissions:\n    \"*\": relay\n    localhost: user\n    \"@admin:localhost\": admin\n    \"@banned:localhost\": none\n    \"@relayonly:localhost\": relay\n\
              {double_puppet}{encryption}\
              logging:\n  level: info\n\

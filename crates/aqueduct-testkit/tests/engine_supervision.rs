@@ -198,6 +198,13 @@ impl Store for Flaky {
         self.check("insert_messages")?;
         self.inner.insert_messages(messages).await
     }
+    async fn record_crossings(
+        &self,
+        crossings: &[aqueduct_core::audit::Crossing],
+    ) -> StoreResult<()> {
+        self.check("record_crossings")?;
+        self.inner.record_crossings(crossings).await
+    }
     async fn message_parts(
         &self,
         portal: &PortalKey,

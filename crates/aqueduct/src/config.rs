@@ -37,6 +37,9 @@ pub struct Config {
     pub provisioning: crate::provisioning_config::ProvisioningConfig,
     /// One section per enabled platform, keyed by connector id; each connector reads its own.
     #[serde(default)]
+    /// The audit record of what crosses the bridge (default: kept, sealed every 5 minutes).
+    #[serde(default)]
+    pub record: crate::record_config::RecordConfig,
     pub platforms: BTreeMap<String, serde_norway::Value>,
 }
 
@@ -416,6 +419,9 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused() {
         let err = Config::parse(&format!("{MINIMAL}bridge: {{comand_prefix: x}}\n"), "t")
+        if let Some(problem) = self.record.problem() {
+            return bad(problem);
+        }
             .unwrap_err()
             .to_string();
         assert!(err.contains("comand_prefix"), "{err}");

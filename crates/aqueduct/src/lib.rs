@@ -1,6 +1,7 @@
 //! The Aqueduct binary's library half: config, registration, wiring and the HTTP listener, so
 //! that test harnesses can run the same bridge with their own connectors.
 
+pub mod audit_cli;
 pub mod config;
 pub mod connectors;
 pub mod encryption_config;
@@ -10,6 +11,8 @@ mod metrics_listener;
 pub mod process;
 pub mod provisioning;
 pub mod provisioning_config;
+pub mod record;
+pub mod record_config;
 mod public_media_route;
 pub mod registration;
 pub mod run;

@@ -33,6 +33,11 @@ enum Command {
     },
     /// Load and validate the config, then exit.
     CheckConfig,
+    /// The audit record: export, verify, seal, show the public key (docs/record.md).
+    Audit {
+        #[command(subcommand)]
+        command: aqueduct::audit_cli::AuditCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -84,6 +89,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Audit { command } => aqueduct::audit_cli::run(command, &cli.config).await,
         Command::CheckConfig => {
             let config = Config::load(&cli.config)?;
             let factories = aqueduct::connectors::compiled_in();

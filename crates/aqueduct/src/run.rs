@@ -80,7 +80,16 @@ pub async fn run(
     );
     let bridge = Bridge::new(
         bridge_config,
-        Arc::new(store),
+    let record_key = if config.record.enabled {
+        let path = config.record.signing_key_path(&config.database.uri);
+        Some(Arc::new(
+            crate::record::signing_key::load_or_create(&path)
+                .context("loading the record's signing key (record.signing_key_file)")?,
+        ))
+    } else {
+        None
+    };
+        Arc::new(store.clone().keep_record(config.record.enabled)),
         matrix,
         connectors,
         metrics.clone(),
@@ -159,6 +168,19 @@ pub async fn run(
     bridge.start().await.context("starting the engine")?;
     health.set_phase(crate::health::Phase::Running);
     tracing::info!(bot = %bot, "bridge running; start a chat with the bot to use it");
+    let (stop_sealing, sealing_stopped) = tokio::sync::watch::channel(false);
+    let sealer = record_key.map(|key| {
+        crate::record::sealer::spawn(
+            store.clone(),
+            key,
+            Duration::from_secs(config.record.seal_interval_secs),
+            config
+                .record
+                .retention_days
+                .map(|d| Duration::from_secs(d * 86_400)),
+            sealing_stopped,
+        )
+    });
     crate::sd_notify::notify("READY=1\nSTATUS=bridge running");
 
     shutdown.await;
@@ -170,6 +192,11 @@ pub async fn run(
         .await;
     let _ = stop_server.send(true);
     let _ = server.await;
+    // Sealed last, so the final seal covers what the grace period finished.
+    let _ = stop_sealing.send(true);
+    if let Some(sealer) = sealer {
+        let _ = sealer.await;
+    }
     if let Some(metrics_server) = metrics_server {
         let _ = metrics_server.await;
     }

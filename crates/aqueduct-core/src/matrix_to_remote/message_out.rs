@@ -3,8 +3,10 @@
 //! sent with retries and recorded in the message map.
 
 use super::Sender;
+use crate::audit::{AuditAction, Crossing, MappingChange};
 use crate::bridge::Inner;
 use crate::connector::{ConnectorError, NetworkApi};
+use crate::crossed::Crossed;
 use crate::event::{
     MatrixMessage, MentionedChat, MentionedUser, Mentions, MessageContent, RelayedSender,
     SentMessage,
@@ -70,6 +72,17 @@ impl Inner {
             let platform = portal.key.connector.as_str();
             self.with_retries(platform, "edit", SEND_RETRY, || {
                 edits.edit_message(portal, &target.remote_id, &new, sender.relayed_for.as_ref())
+            })
+            .await?;
+            let remote_sender = sender.login.login.remote_user.as_str();
+            let audit = Crossed::out(env, &portal.key, Some(&target.remote_id), remote_sender)
+                .of_event(AuditAction::Edit, env);
+            let crossing = [Crossing {
+                mapping: MappingChange::None,
+                audit,
+            }];
+            self.with_retries(platform, "record", SEND_RETRY, || {
+                self.store.record_crossings(&crossing)
             })
             .await?;
             return Ok(true);
@@ -192,9 +205,20 @@ impl Inner {
             thread_root: message.thread_root,
             timestamp_ms: sent.timestamp_ms.unwrap_or(env.origin_server_ts),
         };
+        let audit = Crossed::out(
+            env,
+            &portal.key,
+            Some(&record.remote_id),
+            record.remote_sender.as_str(),
+        )
+        .of_event(AuditAction::Message, env);
+        let crossing = [Crossing {
+            mapping: MappingChange::InsertMessage(record),
+            audit,
+        }];
         // The message is out: a store hiccup must not turn into a "not bridged" notice.
         self.with_retries(platform, "record", SEND_RETRY, || {
-            self.store.insert_message(&record)
+            self.store.record_crossings(&crossing)
         })
         .await?;
         Ok(true)

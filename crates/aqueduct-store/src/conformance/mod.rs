@@ -6,6 +6,7 @@
 //! (and type-checked) once; the macro only stamps out one `#[tokio::test]` per check in the
 //! caller's crate. Every check gets a fresh, empty store.
 
+mod audit;
 mod custom_emoji;
 mod fixtures;
 mod hub;
@@ -17,6 +18,7 @@ mod reaction;
 mod rooms;
 mod secrets;
 
+pub use audit::*;
 pub use custom_emoji::*;
 pub use hub::*;
 pub use inbox::*;
@@ -85,6 +87,11 @@ macro_rules! store_conformance_tests {
             secrets_moved_to_another_row_do_not_open,
             secrets_plaintext_rows_are_sealed_when_a_key_is_given,
             secrets_rotation_reseals_every_login,
+            audit_crossings_keep_mapping_and_entry,
+            audit_replay_appends_nothing,
+            audit_concurrent_crossings_form_one_chain,
+            audit_off_changes_the_map_only,
+            audit_filters_seals_and_pruning,
         }
     };
 }

@@ -1,0 +1,290 @@
+//! The record's tables (`audit_log`, `audit_head`, `audit_seal`): appending what crossed the
+//! bridge in the transaction that changes the message map, and reading it back for export,
+//! verification and sealing.
+
+use crate::Backend;
+use crate::error::{Result, query};
+use crate::portal::{key_from_row, receiver_column};
+use crate::{message, reaction};
+use aqueduct_core::audit::{
+    AuditAction, AuditDirection, AuditDraft, AuditEntry, AuditSeal, Crossing, MappingChange,
+    entry_hash,
+};
+use aqueduct_core::ids::RemoteMessageId;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+/// Which entries to read.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    /// Only entries with a higher sequence number.
+    pub after_seq: i64,
+    /// Only entries made at or after this time (ms since the Unix epoch).
+    pub from_ms: Option<i64>,
+    /// Only entries made before this time.
+    pub until_ms: Option<i64>,
+    /// Only this Matrix room's entries.
+    pub room_id: Option<String>,
+    /// At most this many, oldest first.
+    pub limit: i64,
+}
+
+/// Applies the crossings' mapping changes and appends their entries in one transaction.
+/// With `keep` false only the mapping changes are made.
+pub(crate) async fn record(
+    writer: &AnyPool,
+    backend: Backend,
+    crossings: &[Crossing],
+    keep: bool,
+) -> Result<()> {
+    const OP: &str = "record_crossings";
+    let mut tx = writer.begin().await.map_err(query(OP))?;
+    if !keep {
+        for crossing in crossings {
+            apply(&mut tx, &crossing.mapping).await.map_err(query(OP))?;
+        }
+        return tx.commit().await.map_err(query(OP));
+    }
+    // On PostgreSQL several connections write: the row lock numbers entries one at a time. On
+    // SQLite every write goes through the one writer connection, and the file lock does it.
+    let head_query = match backend {
+        Backend::Postgres => "SELECT seq, entry_hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        Backend::Sqlite => "SELECT seq, entry_hash FROM audit_head WHERE id = 1",
+    };
+    let head = sqlx::query(head_query)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(query(OP))?;
+    let mut seq: i64 = head.try_get("seq").map_err(query(OP))?;
+    let mut hash: String = head.try_get("entry_hash").map_err(query(OP))?;
+    let first = seq;
+    for crossing in crossings {
+        apply(&mut tx, &crossing.mapping).await.map_err(query(OP))?;
+        if recorded(&mut tx, &crossing.audit)
+            .await
+            .map_err(query(OP))?
+        {
+            continue;
+        }
+        seq += 1;
+        let next = entry_hash(seq, &hash, &crossing.audit);
+        insert_entry(&mut tx, seq, &hash, &next, &crossing.audit)
+            .await
+            .map_err(query(OP))?;
+        hash = next;
+    }
+    if seq != first {
+        sqlx::query("UPDATE audit_head SET seq = $1, entry_hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(query(OP))?;
+    }
+    tx.commit().await.map_err(query(OP))
+}
+
+async fn apply(conn: &mut AnyConnection, change: &MappingChange) -> Result<(), sqlx::Error> {
+    match change {
+        MappingChange::None => {}
+        MappingChange::InsertMessage(m) => {
+            message::insert_query(m).execute(conn).await?;
+        }
+        MappingChange::InsertReaction(r) => {
+            reaction::insert_query(r).execute(conn).await?;
+        }
+        MappingChange::DeleteMessage { portal, remote_id } => {
+            message::delete_query(portal, remote_id)
+                .execute(conn)
+                .await?;
+        }
+        MappingChange::DeleteReaction { portal, event_id } => {
+            reaction::delete_in_query(portal, event_id)
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether this crossing already has its entry.
+async fn recorded(conn: &mut AnyConnection, d: &AuditDraft) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT seq FROM audit_log
+         WHERE direction = $1 AND connector = $2 AND chat = $3 AND receiver = $4
+           AND matrix_event_id = $5",
+    )
+    .bind(d.direction.as_str())
+    .bind(d.portal.connector.as_str())
+    .bind(d.portal.chat.as_str())
+    .bind(receiver_column(&d.portal))
+    .bind(d.matrix_event_id.as_str())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+async fn insert_entry(
+    conn: &mut AnyConnection,
+    seq: i64,
+    prev_hash: &str,
+    entry_hash: &str,
+    d: &AuditDraft,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at_ms, direction, action, connector, chat, receiver,
+                                room_id, matrix_event_id, remote_message_id, matrix_sender,
+                                remote_sender, content_digest, prev_hash, entry_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(seq)
+    .bind(d.at_ms)
+    .bind(d.direction.as_str())
+    .bind(d.action.as_str())
+    .bind(d.portal.connector.as_str())
+    .bind(d.portal.chat.as_str())
+    .bind(receiver_column(&d.portal))
+    .bind(d.room_id.as_str())
+    .bind(d.matrix_event_id.as_str())
+    .bind(d.remote_message_id.as_ref().map(RemoteMessageId::as_str))
+    .bind(d.matrix_sender.as_str())
+    .bind(d.remote_sender.as_str())
+    .bind(d.content_digest.as_deref())
+    .bind(prev_hash)
+    .bind(entry_hash)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Reads an entry back. An unknown direction or action is kept readable (as an alteration
+/// that verification will catch) rather than refused: a tampered row must still be reported.
+fn entry_from_row(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    let direction: String = row.try_get("direction")?;
+    let action: String = row.try_get("action")?;
+    let corrupt = |what: &str, value: &str| {
+        sqlx::Error::Decode(
+            format!("audit_log {what} {value:?} is not one the bridge writes").into(),
+        )
+    };
+    Ok(AuditEntry {
+        seq: row.try_get("seq")?,
+        draft: AuditDraft {
+            at_ms: row.try_get("at_ms")?,
+            direction: AuditDirection::parse(&direction)
+                .ok_or_else(|| corrupt("direction", &direction))?,
+            action: AuditAction::parse(&action).ok_or_else(|| corrupt("action", &action))?,
+            portal: key_from_row(row)?,
+            room_id: row.try_get("room_id")?,
+            matrix_event_id: row.try_get("matrix_event_id")?,
+            remote_message_id: row
+                .try_get::<Option<String>, _>("remote_message_id")?
+                .map(RemoteMessageId::new),
+            matrix_sender: row.try_get("matrix_sender")?,
+            remote_sender: row.try_get("remote_sender")?,
+            content_digest: row.try_get("content_digest")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        entry_hash: row.try_get("entry_hash")?,
+    })
+}
+
+/// Entries matching `q`, oldest first.
+pub(crate) async fn entries(pool: &AnyPool, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+    const OP: &str = "audit_entries";
+    let rows = sqlx::query(
+        "SELECT seq, at_ms, direction, action, connector, chat, receiver, room_id,
+                matrix_event_id, remote_message_id, matrix_sender, remote_sender,
+                content_digest, prev_hash, entry_hash
+         FROM audit_log
+         WHERE seq > $1 AND ($2 IS NULL OR at_ms >= $2) AND ($3 IS NULL OR at_ms < $3)
+           AND ($4 IS NULL OR room_id = $4)
+         ORDER BY seq LIMIT $5",
+    )
+    .bind(q.after_seq)
+    .bind(q.from_ms)
+    .bind(q.until_ms)
+    .bind(q.room_id.as_deref())
+    .bind(q.limit)
+    .fetch_all(pool)
+    .await
+    .map_err(query(OP))?;
+    rows.iter()
+        .map(entry_from_row)
+        .collect::<Result<_, _>>()
+        .map_err(query(OP))
+}
+
+/// The newest entry's (seq, hash) as the head row keeps it; (0, genesis) when empty.
+pub(crate) async fn head(pool: &AnyPool) -> Result<(i64, String)> {
+    const OP: &str = "audit_head";
+    let row = sqlx::query("SELECT seq, entry_hash FROM audit_head WHERE id = 1")
+        .fetch_one(pool)
+        .await
+        .map_err(query(OP))?;
+    Ok((
+        row.try_get("seq").map_err(query(OP))?,
+        row.try_get("entry_hash").map_err(query(OP))?,
+    ))
+}
+
+/// Every seal, oldest entry first.
+pub(crate) async fn seals(pool: &AnyPool) -> Result<Vec<AuditSeal>> {
+    const OP: &str = "audit_seals";
+    let rows = sqlx::query(
+        "SELECT seq, entry_hash, sealed_at_ms, public_key, signature FROM audit_seal ORDER BY seq",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(query(OP))?;
+    rows.iter()
+        .map(|row| {
+            Ok(AuditSeal {
+                seq: row.try_get("seq")?,
+                entry_hash: row.try_get("entry_hash")?,
+                sealed_at_ms: row.try_get("sealed_at_ms")?,
+                public_key: row.try_get("public_key")?,
+                signature: row.try_get("signature")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(query(OP))
+}
+
+/// Keeps a seal; a second seal of the same entry is ignored.
+pub(crate) async fn insert_seal(writer: &AnyPool, seal: &AuditSeal) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_seal (seq, entry_hash, sealed_at_ms, public_key, signature)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING",
+    )
+    .bind(seal.seq)
+    .bind(seal.entry_hash.as_str())
+    .bind(seal.sealed_at_ms)
+    .bind(seal.public_key.as_str())
+    .bind(seal.signature.as_str())
+    .execute(writer)
+    .await
+    .map_err(query("insert_audit_seal"))?;
+    Ok(())
+}
+
+/// Drops the entries and seals before `checkpoint` in one transaction; the checkpoint entry
+/// and its seal stay, as where the rest starts. Returns the number of entries dropped. The
+/// caller checks that the checkpoint is sealed.
+pub(crate) async fn prune_through(writer: &AnyPool, checkpoint: i64) -> Result<u64> {
+    const OP: &str = "prune_audit";
+    let mut tx = writer.begin().await.map_err(query(OP))?;
+    let dropped = sqlx::query("DELETE FROM audit_log WHERE seq < $1")
+        .bind(checkpoint)
+        .execute(&mut *tx)
+        .await
+        .map_err(query(OP))?
+        .rows_affected();
+    sqlx::query("DELETE FROM audit_seal WHERE seq < $1")
+        .bind(checkpoint)
+        .execute(&mut *tx)
+        .await
+        .map_err(query(OP))?;
+    tx.commit().await.map_err(query(OP))?;
+    Ok(dropped)
+}

@@ -1,0 +1,8 @@
+//! The audit record's operator side (`docs/record.md`): the signing key, the sealing task,
+//! export and verification. The engine and the store append the entries.
+
+pub mod export;
+pub mod sealer;
+pub mod signing_key;
+pub mod times;
+pub mod verify;

@@ -1,0 +1,106 @@
+//! The `record:` config section: the audit record of what crosses the bridge
+//! (`docs/record.md`).
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The record: a hash-chained entry per message, edit, delete and reaction, sealed
+/// periodically with the operator's signing key.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    /// Keep the record (default on). Off, nothing is appended; what was recorded stays.
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+    /// The Ed25519 signing key that seals the record (unpadded base64 of its 32-byte seed).
+    /// Created (mode 0600) on first start if missing. Default: `aqueduct-record-signing.key`
+    /// beside a SQLite database, else in the working directory.
+    #[serde(default)]
+    pub signing_key_file: Option<String>,
+    /// Seconds between seals of the newest entry (and one at shutdown). Entries newer than
+    /// the last seal are chained but not yet signed.
+    #[serde(default = "default_seal_interval")]
+    pub seal_interval_secs: u64,
+    /// Days entries are kept; unset keeps them for ever. Pruning drops whole sealed stretches
+    /// and keeps the seal they end at, so what remains still verifies.
+    #[serde(default)]
+    pub retention_days: Option<u64>,
+}
+
+fn default_enabled() -> bool {
+    true
+}
+fn default_seal_interval() -> u64 {
+    300
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        Self {
+            enabled: default_enabled(),
+            signing_key_file: None,
+            seal_interval_secs: default_seal_interval(),
+            retention_days: None,
+        }
+    }
+}
+
+impl RecordConfig {
+    /// Where the signing key lives (see `signing_key_file`).
+    pub fn signing_key_path(&self, database_uri: &str) -> PathBuf {
+        if let Some(path) = &self.signing_key_file {
+            return PathBuf::from(path);
+        }
+        const NAME: &str = "aqueduct-record-signing.key";
+        let sqlite_path = database_uri
+            .strip_prefix("sqlite://")
+            .or_else(|| database_uri.strip_prefix("sqlite:"))
+            .or_else(|| (!database_uri.contains("://")).then_some(database_uri));
+        match sqlite_path.map(|p| p.split('?').next().unwrap_or(p)) {
+            Some(path) if !path.is_empty() && path != ":memory:" => {
+                let dir = std::path::Path::new(path)
+                    .parent()
+                    .map(PathBuf::from)
+                    .unwrap_or_default();
+                dir.join(NAME)
+            }
+            _ => PathBuf::from(NAME),
+        }
+    }
+
+    /// What is wrong with the section, if anything.
+    pub fn problem(&self) -> Option<String> {
+        if self.seal_interval_secs == 0 {
+            return Some("record.seal_interval_secs must be at least 1".into());
+        }
+        if self.retention_days == Some(0) {
+            return Some(
+                "record.retention_days must be at least 1 (leave it unset to keep the record for ever)"
+                    .into(),
+            );
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_sits_beside_a_sqlite_database_by_default() {
+        let c = RecordConfig::default();
+        assert_eq!(
+            c.signing_key_path("sqlite:///var/lib/aqueduct/aqueduct.db"),
+            PathBuf::from("/var/lib/aqueduct/aqueduct-record-signing.key")
+        );
+        assert_eq!(
+            c.signing_key_path("sqlite://aqueduct.db"),
+            PathBuf::from("aqueduct-record-signing.key")
+        );
+        assert_eq!(
+            c.signing_key_path("postgres://db/aqueduct"),
+            PathBuf::from("aqueduct-record-signing.key")
+        );
+    }
+}
