@@ -150,6 +150,9 @@ impl BridgeEnv {
         let db = options
             .database_uri
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("aqueduct.db").display()));
+        // Beside the config, also when the database is PostgreSQL (whose default key file
+        // would go into the working directory).
+        let secrets_key = dir.path().join("aqueduct-secrets.key");
         let double_puppet = if options.shared_secret_double_puppet {
             format!("double_puppet:\n  secrets:\n    localhost: \"{shared_secret}\"\n")
         } else if options.double_puppet {
@@ -174,7 +177,7 @@ impl BridgeEnv {
             "homeserver:\n  url: {hs}\n  server_name: localhost\n\
              appservice:\n  address: http://127.0.0.1:{bridge_port}\n  listen: 127.0.0.1:{bridge_port}\n  as_token: {as_token}\n  hs_token: {hs_token}\n{public_url}\
              metrics:\n  listen: 127.0.0.1:{metrics_port}\n\
-             database:\n  uri: \"{db}\"\n\
+             database:\n  uri: \"{db}\"\n  secrets_key_file: \"{secrets_key}\"\n\
              record:\n  signing_key_file: \"{record_key}\"\n\
              bridge:\n  shutdown_grace_secs: 10\n  max_attachment_bytes: 2000000\n  permissions:\n    \"*\": relay\n    localhost: user\n    \"@admin:localhost\": admin\n    \"@banned:localhost\": none\n    \"@relayonly:localhost\": relay\n\
              {double_puppet}{encryption}\
@@ -185,6 +188,7 @@ impl BridgeEnv {
                 .as_ref()
                 .map_or_else(|| synapse.base_url(), |p| p.url().to_owned()),
             net = net.url(),
+            secrets_key = secrets_key.display(),
         );
         let config_path = dir.path().join("config.yaml");
         std::fs::write(&config_path, config)?;

@@ -132,11 +132,20 @@ pub struct DatabaseConfig {
     /// `AQUEDUCT_DATABASE_URI` overrides it.
     #[serde(default = "default_db")]
     pub uri: String,
+    /// The file holding the key that seals login secrets in the database (base64 of 32
+    /// random bytes, mode 0600). Unset: `aqueduct-secrets.key` beside the SQLite database, or
+    /// in the working directory for PostgreSQL, created on first start. The
+    /// `AQUEDUCT_SECRETS_KEY` environment variable (the key itself) takes precedence.
+    #[serde(default)]
+    pub secrets_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { uri: default_db() }
+        Self {
+            uri: default_db(),
+            secrets_key_file: None,
+        }
     }
 }
 

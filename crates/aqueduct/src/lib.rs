@@ -15,8 +15,10 @@ pub mod record;
 pub mod record_config;
 mod public_media_route;
 pub mod registration;
+pub mod rotate_key;
 pub mod run;
 pub mod sd_notify;
+pub mod secrets_key;
 pub mod server;
 
 pub use config::Config;

@@ -33,6 +33,14 @@ enum Command {
     },
     /// Load and validate the config, then exit.
     CheckConfig,
+    /// Re-seal every login's secrets with a new key, in one transaction (stop the bridge
+    /// first), then point `database.secrets_key_file` at it.
+    RotateKey {
+        /// The new key: its base64 on one line. Created (mode 0600) with a random key if it
+        /// does not exist.
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
     /// The audit record: export, verify, seal, show the public key (docs/record.md).
     Audit {
         #[command(subcommand)]
@@ -90,6 +98,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit { command } => aqueduct::audit_cli::run(command, &cli.config).await,
+        Command::RotateKey { new_key_file } => {
+            let config = Config::load(&cli.config)?;
+            let told =
+                aqueduct::rotate_key::rotate_key(&config, &cli.config, &new_key_file).await?;
+            println!("{told}");
+            Ok(())
+        }
         Command::CheckConfig => {
             let config = Config::load(&cli.config)?;
             let factories = aqueduct::connectors::compiled_in();

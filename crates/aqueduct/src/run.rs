@@ -22,6 +22,8 @@ pub async fn run(
     let store = SqlStore::connect(&config.database.uri)
         .await
         .context("opening the database")?;
+    // Login secrets are always sealed; without the key the bridge stops here.
+    let store = crate::secrets_key::seal_store(store, &config.database).await?;
     let client = HomeserverClient::new(ClientConfig {
         homeserver_url: config.homeserver.url.clone(),
         server_name: config.homeserver.server_name.clone(),
