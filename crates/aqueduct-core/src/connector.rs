@@ -87,8 +87,8 @@ pub struct LoginFlow {
     pub description: String,
 }
 
-/// A login that succeeded: what the engine stores.
-#[derive(Clone, Debug)]
+/// A login that succeeded: what the engine stores. Its `Debug` leaves the secret out.
+#[derive(Clone)]
 pub struct NewLogin {
     /// The account's id, unique within the connector.
     pub id: LoginId,
@@ -98,6 +98,17 @@ pub struct NewLogin {
     pub remote_name: String,
     /// Credentials to keep (never logged).
     pub secret: serde_json::Value,
+}
+
+impl std::fmt::Debug for NewLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewLogin")
+            .field("id", &self.id)
+            .field("remote_user", &self.remote_user)
+            .field("remote_name", &self.remote_name)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The outcome of starting a login flow.

@@ -54,8 +54,8 @@ pub struct Ghost {
     pub registered: bool,
 }
 
-/// A Matrix user's credentials for one remote account.
-#[derive(Clone, Debug, PartialEq)]
+/// A Matrix user's credentials for one remote account. Its `Debug` leaves the secret out.
+#[derive(Clone, PartialEq)]
 pub struct Login {
     /// The connector the account lives on.
     pub connector: ConnectorId,
@@ -71,6 +71,20 @@ pub struct Login {
     pub secret: Value,
     /// Connector-owned state that survives restarts (checkpoints, cursors).
     pub state: Value,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("connector", &self.connector)
+            .field("id", &self.id)
+            .field("matrix_user", &self.matrix_user)
+            .field("remote_user", &self.remote_user)
+            .field("remote_name", &self.remote_name)
+            .field("secret", &"<redacted>")
+            .field("state", &self.state)
+            .finish()
+    }
 }
 
 /// One Matrix event that carries (part of) one remote message.
@@ -153,4 +167,37 @@ pub struct CustomEmojiRecord {
     pub mxc: String,
     /// The shortcode with colons (`:partyparrot:`), to name it on the network again.
     pub shortcode: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::NewLogin;
+
+    #[test]
+    fn debug_output_of_a_login_leaves_its_secret_out() {
+        let secret =
+            serde_json::json!({ "token": "xoxp-not-for-logs", "password": "pw-not-for-logs" });
+        let login = Login {
+            connector: ConnectorId::new("slack"),
+            id: LoginId::new("T1:U1"),
+            matrix_user: "@alice:hs".into(),
+            remote_user: RemoteUserId::new("U1"),
+            remote_name: "alice".into(),
+            secret: secret.clone(),
+            state: serde_json::json!({ "cursor": 7 }),
+        };
+        let new = NewLogin {
+            id: LoginId::new("T1:U1"),
+            remote_user: RemoteUserId::new("U1"),
+            remote_name: "alice".into(),
+            secret,
+        };
+        let shown = format!("{login:?} {new:#?}");
+        assert!(!shown.contains("not-for-logs"), "{shown}");
+        assert!(
+            shown.contains("@alice:hs") && shown.contains("cursor"),
+            "{shown}"
+        );
+    }
 }

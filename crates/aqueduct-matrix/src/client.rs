@@ -9,8 +9,9 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-/// How the client reaches and authenticates to the homeserver.
-#[derive(Clone, Debug)]
+/// How the client reaches and authenticates to the homeserver. Its `Debug` leaves the tokens
+/// out.
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Client-server API base URL (`http://127.0.0.1:8008`).
     pub homeserver_url: String,
@@ -28,14 +29,38 @@ pub struct ClientConfig {
     pub double_puppet: HashMap<String, DoublePuppetSecret>,
 }
 
-/// How the bridge acts as a homeserver's real users.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How the bridge acts as a homeserver's real users. Its `Debug` names the kind, not the
+/// secret.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DoublePuppetSecret {
     /// The `as_token` of a second registration whose non-exclusive namespace covers the users.
     AsToken(String),
     /// The secret of the shared-secret login module (`com.devture.shared_secret_auth`): the
     /// bridge logs in as the user and keeps the access token.
     SharedSecret(String),
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("homeserver_url", &self.homeserver_url)
+            .field("server_name", &self.server_name)
+            .field("as_token", &"<redacted>")
+            .field("appservice_id", &self.appservice_id)
+            .field("bot_localpart", &self.bot_localpart)
+            .field("ghost_prefix", &self.ghost_prefix)
+            .field("double_puppet", &self.double_puppet)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for DoublePuppetSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AsToken(_) => f.write_str("AsToken(<redacted>)"),
+            Self::SharedSecret(_) => f.write_str("SharedSecret(<redacted>)"),
+        }
+    }
 }
 
 /// How requests reach one device of a user the bridge acts as.
@@ -389,5 +414,30 @@ mod tests {
             refusal(403, br#"{"errcode":"M_FORBIDDEN","error":"no"}"#).errcode(),
             Some("M_FORBIDDEN")
         );
+    }
+
+    #[test]
+    fn debug_output_leaves_the_tokens_out() {
+        let config = ClientConfig {
+            homeserver_url: "http://127.0.0.1:1".into(),
+            server_name: "hs".into(),
+            as_token: "as-token-not-for-logs".into(),
+            appservice_id: "aq".into(),
+            bot_localpart: "bot".into(),
+            ghost_prefix: "aq_".into(),
+            double_puppet: HashMap::from([
+                (
+                    "hs".to_owned(),
+                    DoublePuppetSecret::AsToken("dp-token-not-for-logs".to_owned()),
+                ),
+                (
+                    "other".to_owned(),
+                    DoublePuppetSecret::SharedSecret("shared-not-for-logs".to_owned()),
+                ),
+            ]),
+        };
+        let shown = format!("{config:?} {config:#?}");
+        assert!(!shown.contains("not-for-logs"), "{shown}");
+        assert!(shown.contains("http://127.0.0.1:1") && shown.contains("AsToken"));
     }
 }

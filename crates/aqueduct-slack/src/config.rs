@@ -32,7 +32,7 @@ pub struct SlackConfig {
 }
 
 /// OAuth v2 settings of the Slack app that personal logins authorize.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthConfig {
     /// The app's client id (Basic Information in the app's settings).
@@ -45,6 +45,17 @@ pub struct OAuthConfig {
     /// [`SlackConfig::with_default_public_url`]).
     #[serde(default)]
     pub public_url: String,
+}
+
+/// Leaves the client secret out.
+impl std::fmt::Debug for OAuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("public_url", &self.public_url)
+            .finish()
+    }
 }
 
 impl SlackConfig {
@@ -95,6 +106,19 @@ impl Default for SlackConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_secrets_out() {
+        let mut config = parse(
+            r#"{"oauth":{"client_id":"1.2","client_secret":"oauth-not-for-logs","public_url":"https://b"}}"#,
+        );
+        config.events_api = Some(crate::events_config::EventsApiConfig {
+            signing_secret: "signing-not-for-logs".into(),
+        });
+        let shown = format!("{config:?} {config:#?}");
+        assert!(!shown.contains("not-for-logs"), "{shown}");
+        assert!(shown.contains("client_secret") && shown.contains("signing_secret"));
+    }
 
     fn parse(yaml: &str) -> SlackConfig {
         serde_json::from_str(yaml).expect("valid config")

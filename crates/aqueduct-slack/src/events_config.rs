@@ -9,13 +9,22 @@ pub const SIGNING_SECRET_ENV: &str = "AQUEDUCT_SLACK_SIGNING_SECRET";
 
 /// Settings of the Events API over HTTP. Slack POSTs events to
 /// `https://<bridge>/_aqueduct/slack/events`, the Request URL set in the app's settings.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsApiConfig {
     /// The app's signing secret ("Basic Information" -> "App Credentials"), with which every
     /// request from Slack is checked. `AQUEDUCT_SLACK_SIGNING_SECRET` overrides it.
     #[serde(default)]
     pub signing_secret: String,
+}
+
+/// Leaves the signing secret out.
+impl std::fmt::Debug for EventsApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventsApiConfig")
+            .field("signing_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 impl EventsApiConfig {

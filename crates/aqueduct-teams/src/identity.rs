@@ -28,8 +28,8 @@ fn default_interval() -> u64 {
     5
 }
 
-/// A successful token answer.
-#[derive(Debug, Clone, Deserialize)]
+/// A successful token answer. Its `Debug` leaves the tokens out.
+#[derive(Clone, Deserialize)]
 pub struct TokenAnswer {
     /// The bearer token for Graph.
     pub access_token: String,
@@ -38,6 +38,19 @@ pub struct TokenAnswer {
     pub refresh_token: Option<String>,
     /// Seconds the access token lives.
     pub expires_in: u64,
+}
+
+impl std::fmt::Debug for TokenAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenAnswer")
+            .field("access_token", &"<redacted>")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// An error answer of the token endpoint (RFC 6749 section 5.2, RFC 8628 section 3.5).

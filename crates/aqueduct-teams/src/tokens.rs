@@ -13,8 +13,8 @@ use tokio::sync::Mutex;
 /// Renew this long before the access token expires, so no request meets an expired token.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
-/// What a Teams login keeps as its secret.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What a Teams login keeps as its secret. Its `Debug` leaves the tokens out.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct TeamsSecret {
     /// The current access token.
     pub access_token: String,
@@ -22,6 +22,19 @@ pub struct TeamsSecret {
     pub refresh_token: Option<String>,
     /// When the access token expires, in seconds since the epoch.
     pub expires_at: u64,
+}
+
+impl std::fmt::Debug for TeamsSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeamsSecret")
+            .field("access_token", &"<redacted>")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 impl TeamsSecret {
@@ -99,5 +112,27 @@ impl Tokens {
         tracing::info!(login = %self.login.as_str(), "renewed the Teams sign-in");
         *secret = renewed;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_tokens_out() {
+        let secret = TeamsSecret {
+            access_token: "access-not-for-logs".into(),
+            refresh_token: Some("refresh-not-for-logs".into()),
+            expires_at: 42,
+        };
+        let answer = crate::identity::TokenAnswer {
+            access_token: "access-not-for-logs".into(),
+            refresh_token: Some("refresh-not-for-logs".into()),
+            expires_in: 3600,
+        };
+        let shown = format!("{secret:?} {answer:#?}");
+        assert!(!shown.contains("not-for-logs"), "{shown}");
+        assert!(shown.contains("42") && shown.contains("3600"), "{shown}");
     }
 }

@@ -6,8 +6,10 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// The whole config file.
-#[derive(Clone, Debug, Deserialize)]
+/// The whole config file. Its `Debug` shows each section through its own `Debug` (which
+/// leaves secrets out) and of `platforms` only their names, as their raw sections hold their
+/// secrets.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the homeserver is.
@@ -35,12 +37,28 @@ pub struct Config {
     /// The provisioning API (default: off).
     #[serde(default)]
     pub provisioning: crate::provisioning_config::ProvisioningConfig,
-    /// One section per enabled platform, keyed by connector id; each connector reads its own.
-    #[serde(default)]
     /// The audit record of what crosses the bridge (default: kept, sealed every 5 minutes).
     #[serde(default)]
     pub record: crate::record_config::RecordConfig,
+    /// One section per enabled platform, keyed by connector id; each connector reads its own.
+    #[serde(default)]
     pub platforms: BTreeMap<String, serde_norway::Value>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("homeserver", &self.homeserver)
+            .field("appservice", &self.appservice)
+            .field("bridge", &self.bridge)
+            .field("double_puppet", &self.double_puppet)
+            .field("logging", &self.logging)
+            .field("encryption", &self.encryption)
+            .field("metrics", &self.metrics)
+            .field("provisioning", &self.provisioning)
+            .field("platforms", &self.platforms.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where the homeserver is.
@@ -53,8 +71,8 @@ pub struct HomeserverConfig {
     pub server_name: String,
 }
 
-/// The appservice registration and listener.
-#[derive(Clone, Debug, Deserialize)]
+/// The appservice registration and listener. Its `Debug` leaves the tokens out.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppserviceConfig {
     /// Registration id.
@@ -97,6 +115,24 @@ pub struct AppserviceConfig {
     /// well under it; a body over it is answered 413, which the homeserver retries forever.
     #[serde(default = "default_max_transaction_bytes")]
     pub max_transaction_bytes: usize,
+}
+
+impl std::fmt::Debug for AppserviceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppserviceConfig")
+            .field("id", &self.id)
+            .field("address", &self.address)
+            .field("listen", &self.listen)
+            .field("as_token", &"<redacted>")
+            .field("hs_token", &"<redacted>")
+            .field("bot_localpart", &self.bot_localpart)
+            .field("sender_localpart", &self.sender_localpart)
+            .field("bot_display_name", &self.bot_display_name)
+            .field("ghost_prefix", &self.ghost_prefix)
+            .field("public_url", &self.public_url)
+            .field("max_transaction_bytes", &self.max_transaction_bytes)
+            .finish()
+    }
 }
 
 impl AppserviceConfig {
@@ -208,13 +244,24 @@ fn default_backfill() -> usize {
 }
 
 /// Double puppeting: make a user's messages from their own remote client appear as them.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// Its `Debug` names the servers, not their secrets.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DoublePuppetConfig {
     /// Server name -> `as_token:<token>` of a second registration whose non-exclusive user
     /// namespace covers that server's users, or the secret of the shared-secret login module.
     #[serde(default)]
     pub secrets: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for DoublePuppetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let servers: std::collections::BTreeMap<_, _> =
+            self.secrets.keys().map(|k| (k, "<redacted>")).collect();
+        f.debug_struct("DoublePuppetConfig")
+            .field("secrets", &servers)
+            .finish()
+    }
 }
 
 /// Logging.
@@ -372,6 +419,9 @@ impl Config {
         if let Some(problem) = self.provisioning.problem() {
             return bad(problem);
         }
+        if let Some(problem) = self.record.problem() {
+            return bad(problem);
+        }
         if !matches!(self.logging.format.as_str(), "text" | "json") {
             return bad(format!(
                 "logging.format must be text or json, not {:?}",
@@ -405,6 +455,24 @@ mod tests {
     const MINIMAL: &str = "homeserver: {url: 'http://127.0.0.1:8008', server_name: localhost}\nappservice: {address: 'http://127.0.0.1:29330', listen: '127.0.0.1:29330', as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\n";
 
     #[test]
+    fn debug_output_leaves_the_secrets_out() {
+        let text = format!(
+            "{MINIMAL}double_puppet: {{secrets: {{localhost: 'as_token:dddddddddddddddd'}}}}\n\
+             provisioning: {{shared_secret: pppppppppppppppppppp}}\n\
+             platforms: {{slack: {{oauth: {{client_id: '1', client_secret: ssssssssssssssss}}}}}}\n"
+        );
+        let c = Config::parse(&text, "t").unwrap();
+        let shown = format!("{c:?} {c:#?}");
+        for secret in ["aaaaaaaa", "bbbbbbbb", "dddddddd", "pppppppp", "ssssssss"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("localhost") && shown.contains("slack"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn minimal_config_gets_defaults() {
         let c = Config::parse(MINIMAL, "t").unwrap();
         assert_eq!(c.database.uri, "sqlite://aqueduct.db");
@@ -428,9 +496,6 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused() {
         let err = Config::parse(&format!("{MINIMAL}bridge: {{comand_prefix: x}}\n"), "t")
-        if let Some(problem) = self.record.problem() {
-            return bad(problem);
-        }
             .unwrap_err()
             .to_string();
         assert!(err.contains("comand_prefix"), "{err}");

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 /// The provisioning API's settings.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisioningConfig {
     /// The secret a caller sends as `Authorization: Bearer <secret>`, naming the user it acts
@@ -13,6 +13,18 @@ pub struct ProvisioningConfig {
     /// answer 404. `AQUEDUCT_PROVISIONING_SECRET` overrides it.
     #[serde(default)]
     pub shared_secret: Option<String>,
+}
+
+/// Says whether the secret is set, not what it is.
+impl std::fmt::Debug for ProvisioningConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProvisioningConfig")
+            .field(
+                "shared_secret",
+                &self.shared_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl ProvisioningConfig {
@@ -36,6 +48,16 @@ impl ProvisioningConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_secret_out() {
+        let config = ProvisioningConfig {
+            shared_secret: Some("provisioning-not-for-logs".into()),
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("not-for-logs"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+    }
 
     #[test]
     fn unset_or_empty_turns_the_api_off() {
