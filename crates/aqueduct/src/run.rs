@@ -80,8 +80,6 @@ pub async fn run(
         metrics.clone(),
         config.platforms.keys().cloned().collect(),
     );
-    let bridge = Bridge::new(
-        bridge_config,
     let record_key = if config.record.enabled {
         let path = config.record.signing_key_path(&config.database.uri);
         Some(Arc::new(
@@ -91,6 +89,8 @@ pub async fn run(
     } else {
         None
     };
+    let bridge = Bridge::new(
+        bridge_config,
         Arc::new(store.clone().keep_record(config.record.enabled)),
         matrix,
         connectors,
@@ -168,8 +168,6 @@ pub async fn run(
         tracing::warn!(error = %e, "cannot set the bot's display name");
     }
     bridge.start().await.context("starting the engine")?;
-    health.set_phase(crate::health::Phase::Running);
-    tracing::info!(bot = %bot, "bridge running; start a chat with the bot to use it");
     let (stop_sealing, sealing_stopped) = tokio::sync::watch::channel(false);
     let sealer = record_key.map(|key| {
         crate::record::sealer::spawn(
@@ -183,6 +181,8 @@ pub async fn run(
             sealing_stopped,
         )
     });
+    health.set_phase(crate::health::Phase::Running);
+    tracing::info!(bot = %bot, "bridge running; start a chat with the bot to use it");
     crate::sd_notify::notify("READY=1\nSTATUS=bridge running");
 
     shutdown.await;
@@ -192,13 +192,13 @@ pub async fn run(
     bridge
         .shutdown(Duration::from_secs(config.bridge.shutdown_grace_secs))
         .await;
-    let _ = stop_server.send(true);
-    let _ = server.await;
     // Sealed last, so the final seal covers what the grace period finished.
     let _ = stop_sealing.send(true);
     if let Some(sealer) = sealer {
         let _ = sealer.await;
     }
+    let _ = stop_server.send(true);
+    let _ = server.await;
     if let Some(metrics_server) = metrics_server {
         let _ = metrics_server.await;
     }
@@ -266,6 +266,48 @@ async fn wait_for_homeserver(client: &HomeserverClient) -> anyhow::Result<()> {
     }
 }
 
+/// Dependencies whose debug and trace lines carry what the bridge sends and receives:
+/// request headers (`Authorization`, Rocket.Chat's `X-Auth-Token`), URLs with their query
+/// (Slack's Socket Mode ticket), WebSocket frames (Rocket.Chat's login by token), SQL with its
+/// values (the logins' secrets). A filter asking for `debug` or `trace` everywhere would put
+/// secrets in the log through them, so they stay at `warn` unless the filter names them
+/// (`RUST_LOG=trace,hyper=trace` is an operator's deliberate choice).
+pub const QUIET_DEPENDENCIES: &[&str] = &[
+    "h2",
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "rustls",
+    "sqlx",
+    "tokio_tungstenite",
+    "tungstenite",
+];
+
+/// The tracing filter for a requested one (`RUST_LOG` or `logging.level`): it, plus `warn`
+/// for each of [`QUIET_DEPENDENCIES`] it does not name as a target.
+pub fn log_filter(requested: &str) -> String {
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    let named: Vec<&str> = requested
+        .split(',')
+        .filter_map(|directive| {
+            let target = directive.split(['[', '=']).next()?.trim();
+            (!target.is_empty() && !LEVELS.contains(&target.to_ascii_lowercase().as_str()))
+                .then_some(target)
+        })
+        .collect();
+    let mut filter = requested.trim().to_owned();
+    for dependency in QUIET_DEPENDENCIES {
+        if !named.contains(dependency) {
+            if !filter.is_empty() {
+                filter.push(',');
+            }
+            filter.push_str(dependency);
+            filter.push_str("=warn");
+        }
+    }
+    filter
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn termination_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -284,18 +326,47 @@ pub async fn termination_signal() {
     }
 }
 
-/// Sets up logging as the config says (`RUST_LOG` overrides the level).
+/// Sets up logging as the config says (`RUST_LOG` overrides the level). Either way the
+/// dependencies of [`QUIET_DEPENDENCIES`] stay at `warn` unless the filter names them.
 pub fn init_logging(config: &crate::config::LoggingConfig) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!(
-            "{},sqlx=warn,hyper=warn,reqwest=warn",
-            config.level
-        ))
-    });
+    let requested = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| config.level.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(log_filter(&requested))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(&config.level)));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = if config.format == "json" {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
+}
+
+#[cfg(test)]
+mod log_filter_tests {
+    use super::*;
+
+    #[test]
+    fn trace_everywhere_keeps_the_dependencies_that_log_secrets_at_warn() {
+        let filter = log_filter("trace");
+        assert!(filter.starts_with("trace,"), "{filter}");
+        for dependency in QUIET_DEPENDENCIES {
+            assert!(filter.contains(&format!(",{dependency}=warn")), "{filter}");
+        }
+        let parsed = tracing_subscriber::EnvFilter::try_new(&filter).expect("a valid filter");
+        assert!(parsed.to_string().contains("hyper=warn"), "{parsed}");
+    }
+
+    #[test]
+    fn a_dependency_the_filter_names_is_left_as_asked() {
+        let filter = log_filter("info,hyper=trace,aqueduct_slack[login]=debug");
+        assert!(!filter.contains("hyper=warn"), "{filter}");
+        assert!(filter.contains("hyper=trace") && filter.contains("reqwest=warn"));
+        assert!(log_filter("debug,sqlx").ends_with("tungstenite=warn"));
+        assert!(!log_filter("debug,sqlx").contains("sqlx=warn"));
+        // A sub-target of a dependency is more specific than its `warn`, so it still applies.
+        assert!(log_filter("hyper::proto=trace").contains("hyper=warn"));
+        assert!(log_filter("").starts_with("h2=warn"));
+    }
 }
