@@ -29,6 +29,8 @@ pub struct EngineFigures {
     pub messages: usize,
     /// Portals they were spread over.
     pub portals: usize,
+    /// Whether the audit record was kept (`record.enabled`).
+    pub record: bool,
     /// Messages per second, queue to receipt.
     pub msg_s: f64,
     /// This process's CPU microseconds per message (the engine, its store, and the in-process
@@ -233,11 +235,16 @@ fn message(chat: &str, id: String) -> RemoteEvent {
     }
 }
 
-/// Bridges `n` warm text messages over `portals` portals (all queued at once) and measures.
-pub async fn measure(n: usize, portals: usize) -> anyhow::Result<EngineFigures> {
+/// Bridges `n` warm text messages over `portals` portals (all queued at once) and measures;
+/// `record`: with the audit record kept, as the bridge does by default.
+pub async fn measure(n: usize, portals: usize, record: bool) -> anyhow::Result<EngineFigures> {
     let dir = tempfile::tempdir()?;
     let uri = format!("sqlite://{}", dir.path().join("engine.db").display());
-    let store = Arc::new(aqueduct_store::SqlStore::connect(&uri).await?);
+    let store = Arc::new(
+        aqueduct_store::SqlStore::connect(&uri)
+            .await?
+            .keep_record(record),
+    );
     let login_id = LoginId::new("bench-login");
     store
         .upsert_login(&Login {
@@ -296,6 +303,7 @@ pub async fn measure(n: usize, portals: usize) -> anyhow::Result<EngineFigures> 
     Ok(EngineFigures {
         messages: n,
         portals,
+        record,
         msg_s: n as f64 / secs.max(1e-6),
         cpu_us_per_msg: cpu * 1e6 / n.max(1) as f64,
         homeserver_calls_per_msg: calls as f64 / n.max(1) as f64,

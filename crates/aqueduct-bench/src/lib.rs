@@ -116,8 +116,14 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
     let mut engine = Vec::new();
     if options.wants("engine") {
         eprintln!("bench: the engine alone");
-        engine.push(engine::measure(options.sizes.engine_messages, 1).await?);
-        engine.push(engine::measure(options.sizes.engine_messages, 100).await?);
+        // The record's cost: with and without it, alternating so that drift in the machine's
+        // load falls on both sides.
+        for _ in 0..2 {
+            for record in [false, true] {
+                engine.push(engine::measure(options.sizes.engine_messages, 1, record).await?);
+            }
+        }
+        engine.push(engine::measure(options.sizes.engine_messages, 100, true).await?);
     }
     let bridge_parts = [
         "baseline",
