@@ -350,6 +350,31 @@ async fn an_export_verifies_and_an_edited_one_does_not(postgres: bool) {
     assert!(ok.contains("entries 3 to 5"), "{ok}");
 }
 
+/// Retention drops entries before a sealed checkpoint; what remains still verifies, and
+/// dropping more than that (past the checkpoint) is caught.
+async fn a_pruned_record_still_verifies(postgres: bool) {
+    let r = sealed(postgres).await;
+    let store = SqlStore::connect(&r.uri).await.unwrap();
+    assert_eq!(store.prune_audit_through(10).await.unwrap(), 9);
+    store.close().await;
+    let out = r.verify(&[]).unwrap();
+    assert!(out.contains("entries 10 to 10"), "{out}");
+    r.sql(&["DELETE FROM audit_log WHERE seq = 10"]).await;
+    let err = r.verify(&[]).unwrap_err();
+    assert!(
+        err.contains("the record ends at entry 0, but entry 10 was sealed"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_a_pruned_record_still_verifies() {
+    a_pruned_record_still_verifies(false).await;
+}
+#[tokio::test]
+async fn postgres_a_pruned_record_still_verifies() {
+    a_pruned_record_still_verifies(true).await;
+}
 #[tokio::test]
 async fn sqlite_intact_record_verifies() {
     intact_record_verifies(false).await;
