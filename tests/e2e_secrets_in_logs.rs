@@ -81,6 +81,24 @@ fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
 const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/// The bytes of standard base64 `text` (padded or not), or `None` if it is not base64.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in text.trim_end_matches('=').bytes() {
+        let v = STANDARD.iter().position(|&a| a == c)? as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    Some(out)
+}
+
 /// `s` percent-encoded (everything but RFC 3986's unreserved characters), with upper or lower
 /// case hex, and with a space as `%20` or, as in a form, `+`.
 fn url_encodings(s: &str) -> Vec<String> {
@@ -180,6 +198,10 @@ fn the_search_finds_a_secret_in_each_of_its_forms() {
         let log = format!("INFO aqueduct: fine\nTRACE dep: {planted}\n");
         assert_eq!(leaks(&log, &secrets).len(), 1, "not found in {planted:?}");
     }
+    assert_eq!(
+        decode_base64(&base64(b"any key bytes\x00\xff", STANDARD)).as_deref(),
+        Some(&b"any key bytes\x00\xff"[..])
+    );
     let clean = "INFO aqueduct: logged in as UADMIN (xoxb-…)\n";
     assert!(leaks(clean, &secrets).is_empty());
 }
@@ -372,6 +394,27 @@ async fn a_trace_level_slack_rocketchat_and_encryption_session_logs_no_secret() 
             .any(|s| s.name == "Rocket.Chat session token"),
         "the password login got a session token"
     );
+    // The keys the bridge keeps in files beside its database (the key sealing login secrets,
+    // the record's signing key): their text, and their bytes as hex or a byte list (how a
+    // key type's `Debug` would show them).
+    let mut key_bytes = Vec::new();
+    for entry in std::fs::read_dir(env.dir.path())? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "key") {
+            let text = std::fs::read_to_string(&path)?.trim().to_owned();
+            let name = format!("key file {}", path.display());
+            if let Some(bytes) = decode_base64(&text) {
+                key_bytes.push((name.clone(), hex::encode(&bytes)));
+                key_bytes.push((name.clone(), format!("{bytes:?}")));
+            }
+            secrets.push(Secret::new(name, text));
+        }
+    }
+    anyhow::ensure!(
+        !key_bytes.is_empty(),
+        "no key file beside the database: {:?}",
+        std::fs::read_dir(env.dir.path())?.collect::<Vec<_>>()
+    );
     // A Socket Mode URL's ticket opens the app's event stream: none is logged whole.
     let tickets: Vec<&str> = log
         .lines()
@@ -383,7 +426,13 @@ async fn a_trace_level_slack_rocketchat_and_encryption_session_logs_no_secret() 
         "Socket Mode tickets in the log: {tickets:#?}"
     );
 
-    let found = leaks(&format!("{log}\n{plain}"), &secrets);
+    let both = format!("{log}\n{plain}");
+    let mut found = leaks(&both, &secrets);
+    for (name, needle) in &key_bytes {
+        if let Some(line) = both.lines().find(|l| l.contains(needle.as_str())) {
+            found.push(format!("{name} (its bytes): {line}"));
+        }
+    }
     assert!(
         found.is_empty(),
         "secrets in the bridge's output ({} bytes at trace level):\n{}",
