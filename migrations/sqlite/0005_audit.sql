@@ -17,6 +17,9 @@ CREATE TABLE audit_log (
     matrix_sender     TEXT    NOT NULL,
     remote_sender     TEXT    NOT NULL,
     content_digest    TEXT,
+    -- The content itself, sealed with the record's content key; only with record.keep_content.
+    -- Not hashed: content_digest is, and the opened content must match it.
+    content_sealed    TEXT,
     prev_hash         TEXT    NOT NULL,
     entry_hash        TEXT    NOT NULL
 );

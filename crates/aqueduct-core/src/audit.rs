@@ -107,6 +107,10 @@ pub struct AuditDraft {
     pub remote_sender: String,
     /// SHA-256 (hex) of the Matrix event's content in Matrix canonical JSON; `None` for deletes.
     pub content_digest: Option<String>,
+    /// That content in canonical JSON, for a store that keeps content (sealed with its
+    /// content key; see `record.keep_content`); dropped otherwise. Not part of the entry's
+    /// hash (`content_digest` is, and the content matches it). `None` when read back.
+    pub content: Option<String>,
 }
 
 /// An entry as stored: a draft with its place in the chain.
@@ -180,13 +184,22 @@ pub struct Crossing {
 /// SHA-256 (hex) of a Matrix event content in Matrix canonical JSON (sorted keys, no
 /// whitespace), so an auditor can recompute it from the event the homeserver holds.
 pub fn content_digest(content: &serde_json::Value) -> String {
-    let text = match ruma::CanonicalJsonValue::try_from(content.clone()) {
+    digest_of(&canonical_content(content))
+}
+
+/// A Matrix event content in Matrix canonical JSON (sorted keys, no whitespace).
+pub fn canonical_content(content: &serde_json::Value) -> String {
+    match ruma::CanonicalJsonValue::try_from(content.clone()) {
         Ok(canonical) => canonical.to_string(),
-        // Floats or out-of-range integers have no canonical form: hash plain JSON instead,
-        // which is still stable for one bridge version.
+        // Floats or out-of-range integers have no canonical form: plain JSON instead, which
+        // is still stable for one bridge version.
         Err(_) => content.to_string(),
-    };
-    hex::encode(Sha256::digest(text.as_bytes()))
+    }
+}
+
+/// SHA-256 (hex) of content already in canonical JSON: [`content_digest`] of its value.
+pub fn digest_of(canonical: &str) -> String {
+    hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 /// The hash that chains entry `seq` to `prev_hash`: SHA-256 over a domain tag and every field,
@@ -357,6 +370,7 @@ mod tests {
             matrix_sender: "@g:x".into(),
             remote_sender: "U1".into(),
             content_digest: Some(content_digest(&serde_json::json!({"body": n}))),
+            content: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Building the record's entries ([`AuditDraft`]) where the engine bridges something: who and
 //! where are known once per event, the Matrix event and content per part.
 
-use crate::audit::{AuditAction, AuditDirection, AuditDraft, content_digest};
+use crate::audit::{AuditAction, AuditDirection, AuditDraft, canonical_content, digest_of};
 use crate::clock::now_ms;
 use crate::ids::{PortalKey, RemoteMessageId};
 use crate::matrix_content::Envelope;
@@ -52,6 +52,8 @@ impl<'a> Crossed<'a> {
         event_id: &str,
         content: Option<&Value>,
     ) -> AuditDraft {
+        // Made once: hashed here, and sealed by a store that keeps content.
+        let canonical = content.map(canonical_content);
         AuditDraft {
             at_ms: now_ms(),
             direction: self.direction,
@@ -62,7 +64,8 @@ impl<'a> Crossed<'a> {
             remote_message_id: self.remote_message_id.cloned(),
             matrix_sender: self.matrix_sender.to_owned(),
             remote_sender: self.remote_sender.to_owned(),
-            content_digest: content.map(content_digest),
+            content_digest: canonical.as_deref().map(digest_of),
+            content: canonical,
         }
     }
 }

@@ -3,8 +3,10 @@
 //! verification and sealing.
 
 use crate::Backend;
-use crate::error::{Result, query};
+use crate::error::{Error, Result, query};
 use crate::portal::{key_from_row, receiver_column};
+use crate::sealing::{self, Place};
+use crate::secrets_key::SecretsKey;
 use crate::{message, reaction};
 use aqueduct_core::audit::{
     AuditAction, AuditDirection, AuditDraft, AuditEntry, AuditSeal, Crossing, MappingChange,
@@ -29,17 +31,30 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
+/// What `record` keeps besides the mapping changes.
+pub(crate) enum Keep<'a> {
+    /// Nothing: the record is off.
+    Nothing,
+    /// Entries, with the content's digest only.
+    Entries,
+    /// Entries and the content, sealed with this key.
+    EntriesAndContent(&'a SecretsKey),
+}
+
 /// Applies the crossings' mapping changes and appends their entries in one transaction.
-/// With `keep` false only the mapping changes are made.
 pub(crate) async fn record(
     writer: &AnyPool,
     backend: Backend,
     crossings: &[Crossing],
-    keep: bool,
+    keep: Keep<'_>,
 ) -> Result<()> {
     const OP: &str = "record_crossings";
     let mut tx = writer.begin().await.map_err(query(OP))?;
-    if !keep {
+    let content_key = match keep {
+        Keep::EntriesAndContent(key) => Some(key),
+        _ => None,
+    };
+    if matches!(keep, Keep::Nothing) {
         for crossing in crossings {
             apply(&mut tx, &crossing.mapping).await.map_err(query(OP))?;
         }
@@ -68,9 +83,19 @@ pub(crate) async fn record(
         }
         seq += 1;
         let next = entry_hash(seq, &hash, &crossing.audit);
-        insert_entry(&mut tx, seq, &hash, &next, &crossing.audit)
-            .await
-            .map_err(query(OP))?;
+        let sealed = content_key
+            .zip(crossing.audit.content.as_deref())
+            .map(|(key, text)| sealing::seal(key, content_place(&seq.to_string()), text));
+        insert_entry(
+            &mut tx,
+            seq,
+            &hash,
+            &next,
+            &crossing.audit,
+            sealed.as_deref(),
+        )
+        .await
+        .map_err(query(OP))?;
         hash = next;
     }
     if seq != first {
@@ -130,12 +155,14 @@ async fn insert_entry(
     prev_hash: &str,
     entry_hash: &str,
     d: &AuditDraft,
+    content_sealed: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (seq, at_ms, direction, action, connector, chat, receiver,
                                 room_id, matrix_event_id, remote_message_id, matrix_sender,
-                                remote_sender, content_digest, prev_hash, entry_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                                remote_sender, content_digest, prev_hash, entry_hash,
+                                content_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(seq)
     .bind(d.at_ms)
@@ -152,6 +179,7 @@ async fn insert_entry(
     .bind(d.content_digest.as_deref())
     .bind(prev_hash)
     .bind(entry_hash)
+    .bind(content_sealed)
     .execute(conn)
     .await?;
     Ok(())
@@ -183,10 +211,43 @@ fn entry_from_row(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
             matrix_sender: row.try_get("matrix_sender")?,
             remote_sender: row.try_get("remote_sender")?,
             content_digest: row.try_get("content_digest")?,
+            content: None,
         },
         prev_hash: row.try_get("prev_hash")?,
         entry_hash: row.try_get("entry_hash")?,
     })
+}
+
+/// Where an entry's content is sealed: bound into the seal, so content moved to another
+/// entry no longer opens.
+fn content_place(seq: &str) -> Place<'_> {
+    Place {
+        connector: "audit_log",
+        id: seq,
+        column: "content",
+    }
+}
+
+/// The content kept for entry `seq`, opened with `key`.
+pub(crate) async fn content(
+    pool: &AnyPool,
+    seq: i64,
+    key: Option<&SecretsKey>,
+) -> Result<Option<String>> {
+    const OP: &str = "audit_content";
+    let sealed: Option<Option<String>> =
+        sqlx::query_scalar("SELECT content_sealed FROM audit_log WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(pool)
+            .await
+            .map_err(query(OP))?;
+    let Some(sealed) = sealed.flatten() else {
+        return Ok(None);
+    };
+    let seq = seq.to_string();
+    sealing::open(key, content_place(&seq), &sealed)
+        .map(Some)
+        .map_err(|source| Error::Sealing { op: OP, source })
 }
 
 /// Entries matching `q`, oldest first.

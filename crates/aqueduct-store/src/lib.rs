@@ -84,6 +84,8 @@ pub struct SqlStore {
     secrets: Option<Arc<SecretsKey>>,
     /// Whether `record_crossings` appends record entries (see [`SqlStore::keep_record`]).
     keep_record: bool,
+    /// Seals the content of recorded messages; `None` keeps only their digest.
+    record_content_key: Option<Arc<SecretsKey>>,
 }
 
 impl SqlStore {
@@ -103,6 +105,7 @@ impl SqlStore {
             portals: Arc::default(),
             secrets: None,
             keep_record: true,
+            record_content_key: None,
         })
     }
 
@@ -111,6 +114,19 @@ impl SqlStore {
     pub fn keep_record(mut self, keep: bool) -> Self {
         self.keep_record = keep;
         self
+    }
+
+    /// Keeps the content of what crosses in the record too, sealed with `key`
+    /// (`record.keep_content`); without it only the content's digest is kept.
+    pub fn keep_record_content(mut self, key: SecretsKey) -> Self {
+        self.record_content_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The content kept for record entry `seq`, opened with the content key given to
+    /// [`SqlStore::keep_record_content`]; `None` if none was kept.
+    pub async fn audit_content(&self, seq: i64) -> Result<Option<String>> {
+        audit::content(&self.pool, seq, self.record_content_key.as_deref()).await
     }
 
     /// Which backend this store runs on.
@@ -319,7 +335,12 @@ impl Store for SqlStore {
     }
 
     async fn record_crossings(&self, crossings: &[Crossing]) -> StoreResult<()> {
-        Ok(audit::record(&self.writer, self.backend, crossings, self.keep_record).await?)
+        let keep = match (self.keep_record, &self.record_content_key) {
+            (false, _) => audit::Keep::Nothing,
+            (true, None) => audit::Keep::Entries,
+            (true, Some(key)) => audit::Keep::EntriesAndContent(key),
+        };
+        Ok(audit::record(&self.writer, self.backend, crossings, keep).await?)
     }
 
     async fn message_parts(

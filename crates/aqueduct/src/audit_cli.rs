@@ -4,8 +4,9 @@ use crate::config::Config;
 use crate::record::export::{EntryLine, FORMAT, Line, parse_scope, scope_name};
 use crate::record::signing_key;
 use crate::record::times::{format_ms, parse_ms};
-use crate::record::verify::{Report, Scope, Verifier};
+use crate::record::verify::{Report, Scope, Verifier, VerifyError};
 use anyhow::{Context, bail};
+use aqueduct_core::audit::{content_digest, digest_of};
 use aqueduct_store::{AuditQuery, SqlStore};
 use ed25519_dalek::VerifyingKey;
 use std::io::{BufRead, Write};
@@ -34,6 +35,10 @@ pub enum AuditCommand {
         /// Where to write (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Include the content kept with `record.keep_content`, opened with the content key
+        /// (`record.content_key_file`); each is checked against its entry's digest.
+        #[arg(long)]
+        with_content: bool,
     },
     /// Check the record (in the database, or an export) with the public keys you trust;
     /// reports the first altered, missing, inserted or reordered entry.
@@ -69,8 +74,17 @@ pub async fn run(command: AuditCommand, config: &Path) -> anyhow::Result<()> {
             until,
             room,
             output,
+            with_content,
         } => {
-            let store = open(database, config).await?;
+            let mut store = open(database, config).await?;
+            if with_content {
+                let loaded = Config::load(config)?;
+                let path = loaded.record.content_key_path(&loaded.database.uri);
+                let key = aqueduct_store::SecretsKey::read_file(&path).with_context(|| {
+                    format!("--with-content needs the content key {}", path.display())
+                })?;
+                store = store.keep_record_content(key);
+            }
             let query = AuditQuery {
                 from_ms: from.as_deref().map(time_arg).transpose()?,
                 until_ms: until.as_deref().map(time_arg).transpose()?,
@@ -82,11 +96,11 @@ pub async fn run(command: AuditCommand, config: &Path) -> anyhow::Result<()> {
                     let file = std::fs::File::create(&path)
                         .with_context(|| format!("creating {}", path.display()))?;
                     let mut out = std::io::BufWriter::new(file);
-                    let n = export(&store, query, &mut out).await?;
+                    let n = export(&store, query, with_content, &mut out).await?;
                     out.flush()?;
                     n
                 }
-                None => export(&store, query, &mut std::io::stdout().lock()).await?,
+                None => export(&store, query, with_content, &mut std::io::stdout().lock()).await?,
             };
             eprintln!("exported {count} entries");
             Ok(())
@@ -167,10 +181,12 @@ fn trusted_keys(given: &[String], config: &Path) -> anyhow::Result<Vec<Verifying
         .collect()
 }
 
-/// Writes the header, the entries `query` selects and every seal; returns the entry count.
+/// Writes the header, the entries `query` selects (`with_content`: each with its kept
+/// content, opened and checked against its digest) and every seal; returns the entry count.
 pub async fn export(
     store: &SqlStore,
     mut query: AuditQuery,
+    with_content: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<u64> {
     let scope = if query.room_id.is_some() {
@@ -198,11 +214,17 @@ pub async fn export(
     loop {
         let page = store.audit_entries(&query).await?;
         for entry in &page {
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string(&Line::Entry(entry.into()))?
-            )?;
+            let mut line = EntryLine::from(entry);
+            if with_content && let Some(text) = store.audit_content(entry.seq).await? {
+                if entry.draft.content_digest.as_deref() != Some(digest_of(&text).as_str()) {
+                    bail!(
+                        "the content kept for entry {} does not match its digest",
+                        entry.seq
+                    );
+                }
+                line.content = Some(serde_json::from_str(&text)?);
+            }
+            writeln!(out, "{}", serde_json::to_string(&Line::Entry(Box::new(line)))?)?;
         }
         count += page.len() as u64;
         match page.last() {
@@ -220,7 +242,7 @@ pub async fn export(
 pub async fn verify_database(
     store: &SqlStore,
     trusted: &[VerifyingKey],
-) -> anyhow::Result<Result<Report, crate::record::verify::VerifyError>> {
+) -> anyhow::Result<Result<Report, VerifyError>> {
     let mut verifier = match Verifier::new(store.audit_seals().await?, trusted, Scope::Whole) {
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),
@@ -248,7 +270,7 @@ pub async fn verify_database(
 pub fn verify_export(
     input: impl BufRead,
     trusted: &[VerifyingKey],
-) -> anyhow::Result<Result<Report, crate::record::verify::VerifyError>> {
+) -> anyhow::Result<Result<Report, VerifyError>> {
     let mut scope = None;
     let mut entries: Vec<EntryLine> = Vec::new();
     let mut seals = Vec::new();
@@ -268,7 +290,7 @@ pub fn verify_export(
                 }
                 scope = Some(parse_scope(&s).with_context(|| format!("unknown scope {s:?}"))?);
             }
-            Line::Entry(e) => entries.push(e),
+            Line::Entry(e) => entries.push(*e),
             seal @ Line::Seal { .. } => seals.extend(seal.seal()),
         }
     }
@@ -283,6 +305,12 @@ pub fn verify_export(
             .context("an entry has an unknown direction or action")?;
         if let Err(e) = verifier.entry(&entry) {
             return Ok(Err(e));
+        }
+        // Content is not hashed; its digest is, so it must give that digest.
+        if let Some(content) = &line.content
+            && entry.draft.content_digest != Some(content_digest(content))
+        {
+            return Ok(Err(VerifyError::ContentMismatch { seq: entry.seq }));
         }
     }
     Ok(verifier.finish())

@@ -25,6 +25,16 @@ pub struct RecordConfig {
     /// and keeps the seal they end at, so what remains still verifies.
     #[serde(default)]
     pub retention_days: Option<u64>,
+    /// Keep the content of what crosses too (default off: only its digest), sealed
+    /// (XChaCha20-Poly1305) with the key in `content_key_file`; `aqueduct audit export
+    /// --with-content` opens it.
+    #[serde(default)]
+    pub keep_content: bool,
+    /// The content key (base64 of 32 bytes), created (0600) on first start with
+    /// `keep_content`. Default: `aqueduct-record-content.key` where the signing key's default
+    /// is.
+    #[serde(default)]
+    pub content_key_file: Option<String>,
 }
 
 fn default_enabled() -> bool {
@@ -41,6 +51,8 @@ impl Default for RecordConfig {
             signing_key_file: None,
             seal_interval_secs: default_seal_interval(),
             retention_days: None,
+            keep_content: false,
+            content_key_file: None,
         }
     }
 }
@@ -48,24 +60,20 @@ impl Default for RecordConfig {
 impl RecordConfig {
     /// Where the signing key lives (see `signing_key_file`).
     pub fn signing_key_path(&self, database_uri: &str) -> PathBuf {
-        if let Some(path) = &self.signing_key_file {
-            return PathBuf::from(path);
-        }
-        const NAME: &str = "aqueduct-record-signing.key";
-        let sqlite_path = database_uri
-            .strip_prefix("sqlite://")
-            .or_else(|| database_uri.strip_prefix("sqlite:"))
-            .or_else(|| (!database_uri.contains("://")).then_some(database_uri));
-        match sqlite_path.map(|p| p.split('?').next().unwrap_or(p)) {
-            Some(path) if !path.is_empty() && path != ":memory:" => {
-                let dir = std::path::Path::new(path)
-                    .parent()
-                    .map(PathBuf::from)
-                    .unwrap_or_default();
-                dir.join(NAME)
-            }
-            _ => PathBuf::from(NAME),
-        }
+        key_path(
+            &self.signing_key_file,
+            "aqueduct-record-signing.key",
+            database_uri,
+        )
+    }
+
+    /// Where the content key lives (see `content_key_file`).
+    pub fn content_key_path(&self, database_uri: &str) -> PathBuf {
+        key_path(
+            &self.content_key_file,
+            "aqueduct-record-content.key",
+            database_uri,
+        )
     }
 
     /// What is wrong with the section, if anything.
@@ -80,6 +88,27 @@ impl RecordConfig {
             );
         }
         None
+    }
+}
+
+/// `configured`, else `name` beside a SQLite database (or in the working directory).
+fn key_path(configured: &Option<String>, name: &str, database_uri: &str) -> PathBuf {
+    if let Some(path) = configured {
+        return PathBuf::from(path);
+    }
+    let sqlite_path = database_uri
+        .strip_prefix("sqlite://")
+        .or_else(|| database_uri.strip_prefix("sqlite:"))
+        .or_else(|| (!database_uri.contains("://")).then_some(database_uri));
+    match sqlite_path.map(|p| p.split('?').next().unwrap_or(p)) {
+        Some(path) if !path.is_empty() && path != ":memory:" => {
+            let dir = std::path::Path::new(path)
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            dir.join(name)
+        }
+        _ => PathBuf::from(name),
     }
 }
 

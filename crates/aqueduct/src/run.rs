@@ -91,7 +91,13 @@ pub async fn run(
     };
     let bridge = Bridge::new(
         bridge_config,
-        Arc::new(store.clone().keep_record(config.record.enabled)),
+        Arc::new(match crate::record::content_key::load_or_create(&config)? {
+            Some(key) => store
+                .clone()
+                .keep_record(config.record.enabled)
+                .keep_record_content(key),
+            None => store.clone().keep_record(config.record.enabled),
+        }),
         matrix,
         connectors,
         metrics.clone(),

@@ -4,7 +4,8 @@
 //! named; an intact record verifies.
 
 use aqueduct_core::audit::{
-    AuditAction, AuditDirection, AuditDraft, Crossing, MappingChange, content_digest, entry_hash,
+    AuditAction, AuditDirection, AuditDraft, Crossing, MappingChange, canonical_content,
+    content_digest, entry_hash,
 };
 use aqueduct_core::ids::{ConnectorId, PortalKey, RemoteChatId, RemoteMessageId};
 use aqueduct_core::store::Store;
@@ -56,10 +57,17 @@ async fn database(dir: &Path, postgres: bool) -> String {
 async fn sealed(postgres: bool) -> Sealed {
     let dir = tempfile::tempdir().unwrap();
     let uri = database(dir.path(), postgres).await;
-    let store = SqlStore::connect(&uri).await.unwrap();
+    // Content is kept too, sealed with the content key, as with `record.keep_content`.
+    let content_key =
+        aqueduct::record::content_key::read_or_create(&dir.path().join("content.key")).unwrap();
+    let store = SqlStore::connect(&uri)
+        .await
+        .unwrap()
+        .keep_record_content(content_key);
     let portal = PortalKey::shared(ConnectorId::new("slack"), RemoteChatId::new("C1"));
     for i in 1..=ENTRIES {
         let event = format!("$event{i}");
+        let content = serde_json::json!({ "msgtype": "m.text", "body": format!("message {i}") });
         store
             .record_crossings(&[Crossing {
                 mapping: MappingChange::None,
@@ -77,7 +85,8 @@ async fn sealed(postgres: bool) -> Sealed {
                     remote_message_id: Some(RemoteMessageId::new(format!("1765.{i}"))),
                     matrix_sender: "@alice:x".into(),
                     remote_sender: "U1".into(),
-                    content_digest: Some(content_digest(&serde_json::json!({ "body": i }))),
+                    content_digest: Some(content_digest(&content)),
+                    content: Some(canonical_content(&content)),
                 },
             }])
             .await
@@ -91,8 +100,9 @@ async fn sealed(postgres: bool) -> Sealed {
             "homeserver: {{url: 'http://127.0.0.1:1', server_name: x}}\n\
              appservice: {{address: 'http://127.0.0.1:2', listen: '127.0.0.1:2', as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}}\n\
              database: {{uri: \"{uri}\"}}\n\
-             record: {{signing_key_file: \"{}\"}}\n",
-            dir.path().join("record.key").display()
+             record: {{signing_key_file: \"{}\", keep_content: true, content_key_file: \"{}\"}}\n",
+            dir.path().join("record.key").display(),
+            dir.path().join("content.key").display()
         ),
     )
     .unwrap();
@@ -172,6 +182,7 @@ async fn intact_record_verifies(postgres: bool) {
                 matrix_sender: "@g:x".into(),
                 remote_sender: "U1".into(),
                 content_digest: None,
+                content: None,
             },
         }])
         .await
@@ -311,6 +322,44 @@ async fn an_export_verifies_and_an_edited_one_does_not(postgres: bool) {
         .verify(&["--input", export.to_str().unwrap()])
         .unwrap_err();
     assert!(err.contains("entry 1 was altered"), "{err}");
+
+    // With the content key, the content comes along; altered, it is caught by its digest.
+    let with_content = r.dir.path().join("content.jsonl");
+    let out = aqueduct(
+        &r.config,
+        &[
+            "audit",
+            "export",
+            "--with-content",
+            "--output",
+            with_content.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&with_content).unwrap();
+    assert!(
+        text.contains(r#""content":{"body":"message 7","msgtype":"m.text"}"#),
+        "{text}"
+    );
+    assert!(
+        !std::fs::read_to_string(&export)
+            .unwrap()
+            .contains("message 7")
+    );
+    r.verify(&["--input", with_content.to_str().unwrap()])
+        .unwrap();
+    std::fs::write(&with_content, text.replace("message 7", "message seven")).unwrap();
+    let err = r
+        .verify(&["--input", with_content.to_str().unwrap()])
+        .unwrap_err();
+    assert!(
+        err.contains("the content exported with entry 7 is not the content that was recorded"),
+        "{err}"
+    );
 
     // One room's entries: each checked on its own.
     let room = r.dir.path().join("room.jsonl");

@@ -22,6 +22,7 @@ fn draft(portal: &PortalKey, action: AuditAction, event_id: &str, remote: &str) 
         matrix_sender: "@slack_U1:example.org".into(),
         remote_sender: "U1".into(),
         content_digest: Some(content_digest(&serde_json::json!({ "body": event_id }))),
+        content: None,
     }
 }
 
@@ -257,4 +258,79 @@ pub async fn audit_filters_seals_and_pruning(store: &SqlStore) {
         chain.next(e).unwrap();
     }
     assert_eq!(rest.last().unwrap().seq, 7);
+}
+
+/// With a content key the content is kept sealed: the raw column holds no plaintext, it opens
+/// with the key only, and matches the entry's digest; without content nothing is kept.
+pub async fn audit_content_is_kept_sealed(store: &SqlStore) {
+    let key = shared("C1");
+    let content = serde_json::json!({ "msgtype": "m.text", "body": "the budget is 4.2 million" });
+    let canonical = aqueduct_core::audit::canonical_content(&content);
+    let sealed_store = store
+        .clone()
+        .keep_record_content(crate::SecretsKey::generate());
+    sealed_store
+        .record_crossings(&[
+            Crossing {
+                mapping: MappingChange::None,
+                audit: AuditDraft {
+                    content: Some(canonical.clone()),
+                    content_digest: Some(content_digest(&content)),
+                    ..draft(&key, AuditAction::Message, "$said", "M1")
+                },
+            },
+            Crossing {
+                mapping: MappingChange::None,
+                audit: AuditDraft {
+                    content: None,
+                    content_digest: None,
+                    ..draft(&key, AuditAction::Delete, "$gone", "M1")
+                },
+            },
+        ])
+        .await
+        .unwrap();
+    let raw: Option<String> =
+        sqlx::query_scalar("SELECT content_sealed FROM audit_log WHERE seq = 1")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    let raw = raw.expect("content kept");
+    assert!(!raw.contains("budget"), "{raw}");
+    assert_eq!(
+        sealed_store.audit_content(1).await.unwrap().as_deref(),
+        Some(canonical.as_str())
+    );
+    assert_eq!(
+        aqueduct_core::audit::digest_of(&canonical),
+        content_digest(&content)
+    );
+    assert_eq!(sealed_store.audit_content(2).await.unwrap(), None);
+    // The store without the key, or with another, cannot open it.
+    assert!(store.audit_content(1).await.is_err());
+    let other = store
+        .clone()
+        .keep_record_content(crate::SecretsKey::generate());
+    assert!(other.audit_content(1).await.is_err());
+    // Entries read back carry no content, and a store without a content key keeps none.
+    assert_eq!(
+        store.audit_entries(&all()).await.unwrap()[0].draft.content,
+        None
+    );
+    store
+        .record_crossings(&[Crossing {
+            mapping: MappingChange::None,
+            audit: AuditDraft {
+                content: Some(canonical.clone()),
+                ..draft(&key, AuditAction::Message, "$plain", "M2")
+            },
+        }])
+        .await
+        .unwrap();
+    let raw: Option<String> =
+        sqlx::query_scalar("SELECT content_sealed FROM audit_log WHERE seq = 3")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(raw, None);
 }

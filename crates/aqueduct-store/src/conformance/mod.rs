@@ -92,6 +92,7 @@ macro_rules! store_conformance_tests {
             audit_concurrent_crossings_form_one_chain,
             audit_off_changes_the_map_only,
             audit_filters_seals_and_pruning,
+            audit_content_is_kept_sealed,
         }
     };
 }

@@ -32,8 +32,8 @@ pub enum Line {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room_id: Option<String>,
     },
-    /// An entry.
-    Entry(EntryLine),
+    /// An entry (boxed: it is most of an export, and much larger than the other lines).
+    Entry(Box<EntryLine>),
     /// A seal.
     Seal {
         /// The sealed entry.
@@ -73,6 +73,9 @@ pub struct EntryLine {
     content_digest: Option<String>,
     prev_hash: String,
     entry_hash: String,
+    /// The content, with `--with-content` where it was kept. Not hashed: its digest is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<serde_json::Value>,
 }
 
 impl From<&AuditEntry> for EntryLine {
@@ -95,6 +98,7 @@ impl From<&AuditEntry> for EntryLine {
             content_digest: d.content_digest.clone(),
             prev_hash: e.prev_hash.clone(),
             entry_hash: e.entry_hash.clone(),
+            content: None,
         }
     }
 }
@@ -119,6 +123,7 @@ impl EntryLine {
                 matrix_sender: self.matrix_sender.clone(),
                 remote_sender: self.remote_sender.clone(),
                 content_digest: self.content_digest.clone(),
+                content: None,
             },
             prev_hash: self.prev_hash.clone(),
             entry_hash: self.entry_hash.clone(),

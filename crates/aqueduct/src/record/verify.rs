@@ -50,6 +50,12 @@ pub enum VerifyError {
         /// The entry.
         seq: i64,
     },
+    /// Content in an export does not give its entry's digest: it was altered.
+    #[error("the content exported with entry {seq} is not the content that was recorded")]
+    ContentMismatch {
+        /// The entry.
+        seq: i64,
+    },
     /// Entries that were sealed are gone from the end.
     #[error(
         "the record ends at entry {last}, but entry {sealed} was sealed: entries were removed from the end"
@@ -105,7 +111,7 @@ impl Verifier {
                 .and_then(|b| <[u8; 64]>::try_from(b).ok())
                 .map(|b| Signature::from_bytes(&b));
             let message = seal_message(seal.seq, &seal.entry_hash, seal.sealed_at_ms);
-            if !signature.is_some_and(|s| key.verify_strict(&message, &s).is_ok()) {
+            if signature.is_none_or(|s| key.verify_strict(&message, &s).is_err()) {
                 return Err(VerifyError::BadSignature { seq: seal.seq });
             }
         }
