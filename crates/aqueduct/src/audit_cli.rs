@@ -224,7 +224,11 @@ pub async fn export(
                 }
                 line.content = Some(serde_json::from_str(&text)?);
             }
-            writeln!(out, "{}", serde_json::to_string(&Line::Entry(Box::new(line)))?)?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&Line::Entry(Box::new(line)))?
+            )?;
         }
         count += page.len() as u64;
         match page.last() {
