@@ -50,6 +50,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("homeserver", &self.homeserver)
             .field("appservice", &self.appservice)
+            .field("database", &self.database)
             .field("bridge", &self.bridge)
             .field("double_puppet", &self.double_puppet)
             .field("logging", &self.logging)
@@ -160,8 +161,8 @@ fn default_ghost_prefix() -> String {
     "aqueduct_".into()
 }
 
-/// Where the bridge keeps its data.
-#[derive(Clone, Debug, Deserialize)]
+/// Where the bridge keeps its data. Its `Debug` shows the URI without a password.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://path/to/file.db` (default: `sqlite://aqueduct.db`) or `postgres://...`.
@@ -174,6 +175,44 @@ pub struct DatabaseConfig {
     /// `AQUEDUCT_SECRETS_KEY` environment variable (the key itself) takes precedence.
     #[serde(default)]
     pub secrets_key_file: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("uri", &uri_without_password(&self.uri))
+            .field("secrets_key_file", &self.secrets_key_file)
+            .finish()
+    }
+}
+
+/// `uri` with the password of its user info (`postgres://user:<redacted>@host/db`) and any
+/// query holding a password (`?password=`) left out.
+fn uri_without_password(uri: &str) -> String {
+    let (base, query) = match uri.split_once('?') {
+        Some((base, q)) if q.to_ascii_lowercase().contains("password") => {
+            (base, Some("<redacted>"))
+        }
+        Some((base, q)) => (base, Some(q)),
+        None => (uri, None),
+    };
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((user_info, host)) => {
+                let user = user_info.split(':').next().unwrap_or_default();
+                match user_info.contains(':') {
+                    true => format!("{scheme}://{user}:<redacted>@{host}"),
+                    false => format!("{scheme}://{user}@{host}"),
+                }
+            }
+            None => base.to_owned(),
+        },
+        None => base.to_owned(),
+    };
+    match query {
+        Some(q) => format!("{base}?{q}"),
+        None => base,
+    }
 }
 
 impl Default for DatabaseConfig {
@@ -453,6 +492,32 @@ mod tests {
     use super::*;
 
     const MINIMAL: &str = "homeserver: {url: 'http://127.0.0.1:8008', server_name: localhost}\nappservice: {address: 'http://127.0.0.1:29330', listen: '127.0.0.1:29330', as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb}\n";
+
+    #[test]
+    fn debug_output_of_the_database_leaves_its_password_out() {
+        for (uri, shown) in [
+            (
+                "postgres://aq:pw-not-for-logs@db:5432/aq",
+                "postgres://aq:<redacted>@db:5432/aq",
+            ),
+            (
+                "postgres://aq@db/aq?sslmode=require&password=pw-not-for-logs",
+                "postgres://aq@db/aq?<redacted>",
+            ),
+            (
+                "sqlite://aqueduct.db?mode=rwc",
+                "sqlite://aqueduct.db?mode=rwc",
+            ),
+        ] {
+            let config = DatabaseConfig {
+                uri: uri.into(),
+                secrets_key_file: None,
+            };
+            let debug = format!("{config:?}");
+            assert!(!debug.contains("not-for-logs"), "{debug}");
+            assert!(debug.contains(shown), "{debug}");
+        }
+    }
 
     #[test]
     fn debug_output_leaves_the_secrets_out() {
