@@ -63,13 +63,23 @@ impl std::fmt::Debug for DoublePuppetSecret {
     }
 }
 
-/// How requests reach one device of a user the bridge acts as.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How requests reach one device of a user the bridge acts as. Its `Debug` shows a
+/// masqueraded device's id, not an access token.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DeviceAuth {
     /// The as_token with `device_id=<this>` (the homeserver supports device masquerading).
     Masquerade(String),
     /// The device's own access token, from an appservice login.
     AccessToken(String),
+}
+
+impl std::fmt::Debug for DeviceAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Masquerade(device) => f.debug_tuple("Masquerade").field(device).finish(),
+            Self::AccessToken(_) => f.write_str("AccessToken(<redacted>)"),
+        }
+    }
 }
 
 /// The credential for one request: a token, and whether to name the user in `user_id`.
@@ -436,8 +446,11 @@ mod tests {
                 ),
             ]),
         };
-        let shown = format!("{config:?} {config:#?}");
+        let device = DeviceAuth::AccessToken("device-token-not-for-logs".into());
+        let shown = format!("{config:?} {config:#?} {device:?}");
         assert!(!shown.contains("not-for-logs"), "{shown}");
         assert!(shown.contains("http://127.0.0.1:1") && shown.contains("AsToken"));
+        let masquerade = DeviceAuth::Masquerade("BRIDGEDEV".into());
+        assert_eq!(format!("{masquerade:?}"), r#"Masquerade("BRIDGEDEV")"#);
     }
 }
