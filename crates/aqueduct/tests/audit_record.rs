@@ -416,6 +416,60 @@ async fn a_pruned_record_still_verifies(postgres: bool) {
     );
 }
 
+/// The retention period decides the checkpoint: the newest seal made before the cutoff. Seals
+/// are re-signed here with older times, as a record kept for months would have them.
+#[tokio::test]
+async fn retention_prunes_to_the_newest_seal_older_than_the_cutoff() {
+    let r = sealed(false).await;
+    let store = SqlStore::connect(&r.uri).await.unwrap();
+    let key = aqueduct::record::signing_key::load(&r.dir.path().join("record.key")).unwrap();
+    let entries = store
+        .audit_entries(&aqueduct_store::AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    r.sql(&["DELETE FROM audit_seal"]).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let day = 86_400_000;
+    for (seq, age_days) in [(3, 40), (6, 20), (10, 1)] {
+        let entry_hash = entries[seq as usize - 1].entry_hash.clone();
+        let sealed_at_ms = now - age_days * day;
+        let message = aqueduct_core::audit::seal_message(seq, &entry_hash, sealed_at_ms);
+        store
+            .insert_audit_seal(&aqueduct_core::audit::AuditSeal {
+                seq,
+                signature: aqueduct::record::signing_key::sign(&key, &message),
+                entry_hash,
+                sealed_at_ms,
+                public_key: r.public_key.clone(),
+            })
+            .await
+            .unwrap();
+    }
+    let retention = std::time::Duration::from_secs(30 * 86_400);
+    assert_eq!(
+        aqueduct::record::sealer::prune_expired(&store, retention)
+            .await
+            .unwrap(),
+        2
+    );
+    let retention = std::time::Duration::from_secs(10 * 86_400);
+    assert_eq!(
+        aqueduct::record::sealer::prune_expired(&store, retention)
+            .await
+            .unwrap(),
+        3
+    );
+    store.close().await;
+    let out = r.verify(&[]).unwrap();
+    assert!(out.contains("entries 6 to 10"), "{out}");
+}
+
 #[tokio::test]
 async fn sqlite_a_pruned_record_still_verifies() {
     a_pruned_record_still_verifies(false).await;
