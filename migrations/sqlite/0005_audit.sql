@@ -29,16 +29,6 @@ CREATE UNIQUE INDEX audit_log_crossing
 CREATE INDEX audit_log_at ON audit_log (at_ms);
 CREATE INDEX audit_log_room ON audit_log (room_id, seq);
 
--- The newest entry's number and hash. An append locks this one row, so entries are numbered
--- one at a time whichever connection writes them. Not trusted by verification.
-CREATE TABLE audit_head (
-    id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
-    seq        INTEGER NOT NULL,
-    entry_hash TEXT    NOT NULL
-);
-INSERT INTO audit_head (id, seq, entry_hash)
-    VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
-
 -- Signatures over the record up to an entry, made with the operator's signing key. The oldest
 -- kept after pruning is the checkpoint the remaining entries chain to.
 CREATE TABLE audit_seal (

@@ -2,15 +2,14 @@
 //! bridge in the transaction that changes the message map, and reading it back for export,
 //! verification and sealing.
 
-use crate::Backend;
 use crate::error::{Error, Result, query};
 use crate::portal::{key_from_row, receiver_column};
 use crate::sealing::{self, Place};
 use crate::secrets_key::SecretsKey;
 use crate::{message, reaction};
 use aqueduct_core::audit::{
-    AuditAction, AuditDirection, AuditDraft, AuditEntry, AuditSeal, Crossing, MappingChange,
-    entry_hash,
+    AuditAction, AuditDirection, AuditDraft, AuditEntry, AuditSeal, Crossing, GENESIS_HASH,
+    MappingChange, entry_hash,
 };
 use aqueduct_core::ids::RemoteMessageId;
 use sqlx::any::AnyRow;
@@ -41,72 +40,89 @@ pub(crate) enum Keep<'a> {
     EntriesAndContent(&'a SecretsKey),
 }
 
+/// The newest entry's (seq, hash) as this process last wrote it; `None` until read, and again
+/// after a failed append (another writer, a rollback), so that the next append reads it anew.
+pub(crate) type HeadCache = tokio::sync::Mutex<Option<(i64, String)>>;
+
 /// Applies the crossings' mapping changes and appends their entries in one transaction.
+///
+/// Appends in this process go one at a time under `head`, which also saves reading the head
+/// per append (each statement is a round trip to the database's thread or server). An entry
+/// numbered by another process meanwhile collides on `seq`, fails the transaction, and the
+/// retry reads the head again.
 pub(crate) async fn record(
     writer: &AnyPool,
-    backend: Backend,
     crossings: &[Crossing],
     keep: Keep<'_>,
+    head: &HeadCache,
 ) -> Result<()> {
     const OP: &str = "record_crossings";
-    let mut tx = writer.begin().await.map_err(query(OP))?;
     let content_key = match keep {
+        Keep::Nothing => {
+            let mut tx = writer.begin().await.map_err(query(OP))?;
+            for crossing in crossings {
+                apply(&mut tx, &crossing.mapping).await.map_err(query(OP))?;
+            }
+            return tx.commit().await.map_err(query(OP));
+        }
+        Keep::Entries => None,
         Keep::EntriesAndContent(key) => Some(key),
-        _ => None,
     };
-    if matches!(keep, Keep::Nothing) {
-        for crossing in crossings {
-            apply(&mut tx, &crossing.mapping).await.map_err(query(OP))?;
-        }
-        return tx.commit().await.map_err(query(OP));
+    let mut cached = head.lock().await;
+    let result = append(writer, crossings, content_key, &mut cached).await;
+    if result.is_err() {
+        *cached = None;
     }
-    // On PostgreSQL several connections write: the row lock numbers entries one at a time. On
-    // SQLite every write goes through the one writer connection, and the file lock does it.
-    let head_query = match backend {
-        Backend::Postgres => "SELECT seq, entry_hash FROM audit_head WHERE id = 1 FOR UPDATE",
-        Backend::Sqlite => "SELECT seq, entry_hash FROM audit_head WHERE id = 1",
+    result.map_err(query(OP))
+}
+
+async fn append(
+    writer: &AnyPool,
+    crossings: &[Crossing],
+    content_key: Option<&SecretsKey>,
+    cached: &mut Option<(i64, String)>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = writer.begin().await?;
+    let (mut seq, mut hash) = match cached.clone() {
+        Some(head) => head,
+        None => read_head(&mut tx).await?,
     };
-    let head = sqlx::query(head_query)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(query(OP))?;
-    let mut seq: i64 = head.try_get("seq").map_err(query(OP))?;
-    let mut hash: String = head.try_get("entry_hash").map_err(query(OP))?;
-    let first = seq;
     for crossing in crossings {
-        apply(&mut tx, &crossing.mapping).await.map_err(query(OP))?;
-        if recorded(&mut tx, &crossing.audit)
-            .await
-            .map_err(query(OP))?
-        {
-            continue;
-        }
-        seq += 1;
-        let next = entry_hash(seq, &hash, &crossing.audit);
+        apply(&mut tx, &crossing.mapping).await?;
+        let next_seq = seq + 1;
+        let next = entry_hash(next_seq, &hash, &crossing.audit);
         let sealed = content_key
             .zip(crossing.audit.content.as_deref())
-            .map(|(key, text)| sealing::seal(key, content_place(&seq.to_string()), text));
-        insert_entry(
+            .map(|(key, text)| sealing::seal(key, content_place(&next_seq.to_string()), text));
+        // Not appended when this crossing has its entry already (a replay).
+        if insert_entry(
             &mut tx,
-            seq,
+            next_seq,
             &hash,
             &next,
             &crossing.audit,
             sealed.as_deref(),
         )
-        .await
-        .map_err(query(OP))?;
-        hash = next;
+        .await?
+        {
+            seq = next_seq;
+            hash = next;
+        }
     }
-    if seq != first {
-        sqlx::query("UPDATE audit_head SET seq = $1, entry_hash = $2 WHERE id = 1")
-            .bind(seq)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(query(OP))?;
+    tx.commit().await?;
+    *cached = Some((seq, hash));
+    Ok(())
+}
+
+/// The newest entry's (seq, hash), or (0, genesis) for an empty record.
+async fn read_head(conn: &mut AnyConnection) -> Result<(i64, String), sqlx::Error> {
+    let row = sqlx::query("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        Some(row) => Ok((row.try_get("seq")?, row.try_get("entry_hash")?)),
+        None => Ok((0, GENESIS_HASH.to_owned())),
     }
-    tx.commit().await.map_err(query(OP))
 }
 
 async fn apply(conn: &mut AnyConnection, change: &MappingChange) -> Result<(), sqlx::Error> {
@@ -132,23 +148,6 @@ async fn apply(conn: &mut AnyConnection, change: &MappingChange) -> Result<(), s
     Ok(())
 }
 
-/// Whether this crossing already has its entry.
-async fn recorded(conn: &mut AnyConnection, d: &AuditDraft) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT seq FROM audit_log
-         WHERE direction = $1 AND connector = $2 AND chat = $3 AND receiver = $4
-           AND matrix_event_id = $5",
-    )
-    .bind(d.direction.as_str())
-    .bind(d.portal.connector.as_str())
-    .bind(d.portal.chat.as_str())
-    .bind(receiver_column(&d.portal))
-    .bind(d.matrix_event_id.as_str())
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.is_some())
-}
-
 async fn insert_entry(
     conn: &mut AnyConnection,
     seq: i64,
@@ -156,13 +155,14 @@ async fn insert_entry(
     entry_hash: &str,
     d: &AuditDraft,
     content_sealed: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "INSERT INTO audit_log (seq, at_ms, direction, action, connector, chat, receiver,
                                 room_id, matrix_event_id, remote_message_id, matrix_sender,
                                 remote_sender, content_digest, prev_hash, entry_hash,
                                 content_sealed)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         ON CONFLICT (direction, connector, chat, receiver, matrix_event_id) DO NOTHING",
     )
     .bind(seq)
     .bind(d.at_ms)
@@ -182,7 +182,7 @@ async fn insert_entry(
     .bind(content_sealed)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Reads an entry back. An unknown direction or action is kept readable (as an alteration
@@ -276,17 +276,10 @@ pub(crate) async fn entries(pool: &AnyPool, q: &AuditQuery) -> Result<Vec<AuditE
         .map_err(query(OP))
 }
 
-/// The newest entry's (seq, hash) as the head row keeps it; (0, genesis) when empty.
+/// The newest entry's (seq, hash); (0, genesis) when empty.
 pub(crate) async fn head(pool: &AnyPool) -> Result<(i64, String)> {
-    const OP: &str = "audit_head";
-    let row = sqlx::query("SELECT seq, entry_hash FROM audit_head WHERE id = 1")
-        .fetch_one(pool)
-        .await
-        .map_err(query(OP))?;
-    Ok((
-        row.try_get("seq").map_err(query(OP))?,
-        row.try_get("entry_hash").map_err(query(OP))?,
-    ))
+    let mut conn = pool.acquire().await.map_err(query("audit_head"))?;
+    read_head(&mut conn).await.map_err(query("audit_head"))
 }
 
 /// Every seal, oldest entry first.

@@ -86,6 +86,8 @@ pub struct SqlStore {
     keep_record: bool,
     /// Seals the content of recorded messages; `None` keeps only their digest.
     record_content_key: Option<Arc<SecretsKey>>,
+    /// The record's head as last appended (see `audit::record`); shared by clones.
+    audit_head: Arc<audit::HeadCache>,
 }
 
 impl SqlStore {
@@ -106,6 +108,7 @@ impl SqlStore {
             secrets: None,
             keep_record: true,
             record_content_key: None,
+            audit_head: Arc::default(),
         })
     }
 
@@ -340,7 +343,7 @@ impl Store for SqlStore {
             (true, None) => audit::Keep::Entries,
             (true, Some(key)) => audit::Keep::EntriesAndContent(key),
         };
-        Ok(audit::record(&self.writer, self.backend, crossings, keep).await?)
+        Ok(audit::record(&self.writer, crossings, keep, &self.audit_head).await?)
     }
 
     async fn message_parts(
