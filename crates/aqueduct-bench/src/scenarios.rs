@@ -185,10 +185,13 @@ impl Bench {
 
         let mut known: Vec<&str> = opened.iter().map(|p| p.room.as_str()).collect();
         known.extend([crowd.room.as_str(), secret.room.as_str(), out.room.as_str()]);
+        // A portal that never opens is the bridge's to explain: its log goes with the error
+        // (it lives in the environment's directory, gone once this returns).
         let (slack, rocketchat) = env
             .fakes
             .open_portals(e, &user, &known, ARRIVAL_TIMEOUT)
-            .await?;
+            .await
+            .map_err(|err| err.context(format!("the bridge's log:\n{}", e.bridge_log())))?;
         env.proxy
             .wait_until("the platforms' warm-up messages", ARRIVAL_TIMEOUT, |p| {
                 p.sent("m.room.message") >= warm + 2
