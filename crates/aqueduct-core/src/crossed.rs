@@ -37,6 +37,25 @@ impl<'a> Crossed<'a> {
         }
     }
 
+    /// Something from `portal`'s platform crossing into Matrix room `room_id`, sent there as
+    /// `matrix_sender` for `remote_sender`.
+    pub fn into_matrix(
+        portal: &'a PortalKey,
+        room_id: &'a str,
+        remote_message_id: &'a RemoteMessageId,
+        matrix_sender: &'a str,
+        remote_sender: &'a str,
+    ) -> Self {
+        Self {
+            direction: AuditDirection::ToMatrix,
+            portal,
+            room_id,
+            remote_message_id: Some(remote_message_id),
+            matrix_sender,
+            remote_sender,
+        }
+    }
+
     /// The entry for the Matrix event `env` itself, with its content.
     pub fn of_event(&self, action: AuditAction, env: &Envelope) -> AuditDraft {
         let content = (action != AuditAction::Delete && action != AuditAction::Unreaction)

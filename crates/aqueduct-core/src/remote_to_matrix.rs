@@ -1,6 +1,6 @@
 //! Remote events into Matrix, one portal at a time.
 
-use crate::audit::{AuditAction, AuditDirection, Crossing, MappingChange};
+use crate::audit::{AuditAction, Crossing, MappingChange};
 use crate::bridge::{Inner, LoadedLogin};
 use crate::clock::now_ms;
 use crate::crossed::Crossed;
@@ -162,14 +162,13 @@ impl Inner {
                         )
                     })
                     .await?;
-                let crossed = Crossed {
-                    direction: AuditDirection::ToMatrix,
-                    portal: &key,
-                    room_id: &room,
-                    remote_message_id: Some(&target),
-                    matrix_sender: &author.mxid,
-                    remote_sender: event.sender.user.as_str(),
-                };
+                let crossed = Crossed::into_matrix(
+                    &key,
+                    &room,
+                    &target,
+                    &author.mxid,
+                    event.sender.user.as_str(),
+                );
                 self.store
                     .record_crossings(&[Crossing {
                         mapping: MappingChange::None,
@@ -179,14 +178,13 @@ impl Inner {
                 self.metrics.bridged(platform, Direction::ToMatrix, None);
             }
             RemoteEventKind::Delete { target } => {
-                let crossed = Crossed {
-                    direction: AuditDirection::ToMatrix,
-                    portal: &key,
-                    room_id: &room,
-                    remote_message_id: Some(&target),
-                    matrix_sender: &author.mxid,
-                    remote_sender: event.sender.user.as_str(),
-                };
+                let crossed = Crossed::into_matrix(
+                    &key,
+                    &room,
+                    &target,
+                    &author.mxid,
+                    event.sender.user.as_str(),
+                );
                 let mut crossings = Vec::new();
                 for part in self.store.message_parts(&key, &target).await? {
                     let txn = txn_id::derive(&["delete", &part.event_id]);
@@ -266,14 +264,8 @@ impl Inner {
                             .send_event(&room, &author.mxid, "m.reaction", &json, &txn, None)
                     })
                     .await?;
-                let crossed = Crossed {
-                    direction: AuditDirection::ToMatrix,
-                    portal: &key,
-                    room_id: &room,
-                    remote_message_id: Some(&target),
-                    matrix_sender: &author.mxid,
-                    remote_sender: sender.as_str(),
-                };
+                let crossed =
+                    Crossed::into_matrix(&key, &room, &target, &author.mxid, sender.as_str());
                 let audit = crossed.draft(AuditAction::Reaction, &id, Some(&json));
                 self.store
                     .record_crossings(&[Crossing {
@@ -302,14 +294,13 @@ impl Inner {
                                 .redact(&room, &author.mxid, &r.event_id, &txn, None)
                         })
                         .await?;
-                    let crossed = Crossed {
-                        direction: AuditDirection::ToMatrix,
-                        portal: &key,
-                        room_id: &room,
-                        remote_message_id: Some(&target),
-                        matrix_sender: &author.mxid,
-                        remote_sender: event.sender.user.as_str(),
-                    };
+                    let crossed = Crossed::into_matrix(
+                        &key,
+                        &room,
+                        &target,
+                        &author.mxid,
+                        event.sender.user.as_str(),
+                    );
                     // This portal's record only: in a hub room the other chats' records of
                     // the reaction are needed to take it back there too.
                     self.store
@@ -468,15 +459,8 @@ impl Inner {
                     )
                 })
                 .await?;
-            let audit = Crossed {
-                direction: AuditDirection::ToMatrix,
-                portal: key,
-                room_id: room,
-                remote_message_id: Some(id),
-                matrix_sender: &author.mxid,
-                remote_sender: remote_sender.as_str(),
-            }
-            .draft(AuditAction::Message, &event, Some(&json));
+            let audit = Crossed::into_matrix(key, room, id, &author.mxid, remote_sender.as_str())
+                .draft(AuditAction::Message, &event, Some(&json));
             self.records().write(
                 MessageRecord {
                     portal: key.clone(),

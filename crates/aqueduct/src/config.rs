@@ -57,6 +57,7 @@ impl std::fmt::Debug for Config {
             .field("encryption", &self.encryption)
             .field("metrics", &self.metrics)
             .field("provisioning", &self.provisioning)
+            .field("record", &self.record)
             .field("platforms", &self.platforms.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
