@@ -588,6 +588,26 @@ async fn a_message_posted_right_after_logged_in_is_bridged_when_the_realtime_api
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_portal_could_not_be_made_at_first_is_bridged_on_a_retry()
+-> anyhow::Result<()> {
+    let e = RocketChatEnv::start().await?;
+    let _bridge = e.env.start_in_process().await?;
+    e.login_alice().await?;
+    // Rocket.Chat has a bad moment just as the first message of a chat arrives: the room's
+    // info, which the portal is made from, answers 500 twice. The message has no
+    // checkpoint to be caught up from, and no reconnect comes to fetch it.
+    e.rc.fail_with_server_error("rooms.info", 2);
+    e.rc.post(GENERAL, "RCBOB", "through a bad moment", None);
+    let room = e.env.accept_portal_invite(&e.alice).await?;
+    e.alice
+        .wait_for_event(&room, WAIT, |ev| {
+            ev["content"]["body"] == "through a bad moment"
+        })
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_typed_in_a_login_command_are_deleted_from_the_room() -> anyhow::Result<()> {
     let e = RocketChatEnv::start().await?;
     let _bridge = e.env.start_in_process().await?;

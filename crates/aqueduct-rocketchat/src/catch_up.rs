@@ -11,6 +11,38 @@ use crate::convert::ts_millis;
 use crate::iso_time::format_iso;
 use aqueduct_core::connector::ConnectorResult;
 use serde_json::Value;
+use std::sync::Weak;
+
+/// Waits before each new try at a live message that did not get into Matrix.
+const RETRY_DELAYS_SECS: [u64; 5] = [2, 5, 15, 30, 60];
+
+/// Tries again to bridge what room `rid` received since `since` (a live message that did not
+/// get into Matrix: a homeserver or platform failing for a moment while its portal was made,
+/// say), with growing waits, until it all gets in or the tries run out. Without it such a
+/// message would be fetched again only by a reconnect's catch-up, and, in a room with no
+/// checkpoint yet (a new portal), not even then.
+pub(crate) async fn retry_room_since(login: Weak<RocketLogin>, rid: String, since: i64) {
+    for delay in RETRY_DELAYS_SECS {
+        tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+        let Some(login) = login.upgrade() else { return };
+        let t = login.room_type(&rid).await;
+        match login.catch_up_room(&rid, &RoomMark { t, ts: since }).await {
+            Ok(true) => {
+                tracing::info!(
+                    rid,
+                    "Rocket.Chat messages that had not got into Matrix are bridged now"
+                );
+                return;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(rid, error = %e, "Rocket.Chat retry fetch failed"),
+        }
+    }
+    tracing::error!(
+        rid,
+        "Rocket.Chat messages still not bridged after retrying; the next catch-up tries again"
+    );
+}
 
 /// Messages fetched per page.
 const PAGE: usize = 100;
@@ -117,7 +149,9 @@ impl RocketLogin {
         }
     }
 
-    async fn catch_up_room(&self, rid: &str, mark: &RoomMark) -> ConnectorResult<()> {
+    /// Bridges what `rid` received since `mark`; `Ok(false)` if a message of it did not get
+    /// into Matrix (it is then fetched again by the next catch-up or retry).
+    async fn catch_up_room(&self, rid: &str, mark: &RoomMark) -> ConnectorResult<bool> {
         let endpoint = history_endpoint(&mark.t);
         let mut missed: Vec<Value> = Vec::new();
         for page in 0..MAX_PAGES {
@@ -143,11 +177,13 @@ impl RocketLogin {
         for m in &missed {
             receipts.push(self.handle_message(m).await);
         }
+        let mut all_bridged = true;
         for r in receipts {
             if let Err(e) = r.await {
+                all_bridged = false;
                 tracing::warn!(rid, error = %e, "caught-up Rocket.Chat message not bridged");
             }
         }
-        Ok(())
+        Ok(all_bridged)
     }
 }

@@ -117,13 +117,23 @@ async fn work(
                     return; // never closed
                 };
                 let receipt = login.handle_message(&m).await;
+                let retry = m["rid"]
+                    .as_str()
+                    .map(|rid| (std::sync::Arc::downgrade(&login), rid.to_owned()));
+                let since = crate::convert::ts_millis(&m) - 1;
                 tokio::spawn(async move {
                     let _in_flight = permit;
                     match receipt.await {
                         Ok(()) | Err(aqueduct_core::Error::ShuttingDown) => {}
-                        // Not in Matrix: the checkpoint stays, so the next catch-up tries
-                        // again.
-                        Err(e) => tracing::warn!(error = %e, "Rocket.Chat message not bridged"),
+                        // Not in Matrix: the checkpoint stays, and the room is fetched again
+                        // shortly (a new portal's room has no checkpoint to catch up from).
+                        Err(e) => {
+                            tracing::warn!(error = %e, "Rocket.Chat message not bridged; trying again shortly");
+                            drop(_in_flight);
+                            if let Some((login, rid)) = retry {
+                                crate::catch_up::retry_room_since(login, rid, since).await;
+                            }
+                        }
                     }
                 });
             }

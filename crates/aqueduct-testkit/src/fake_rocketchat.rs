@@ -394,6 +394,15 @@ impl FakeRocketChat {
             .insert(endpoint.into(), times);
     }
 
+    /// Answers the next `times` calls of `endpoint` with HTTP 500, as a server having a bad
+    /// moment does.
+    pub fn fail_with_server_error(&self, endpoint: &str, times: u32) {
+        self.shared
+            .lock()
+            .server_errors
+            .insert(endpoint.into(), times);
+    }
+
     /// Rate-limit answers given so far.
     pub fn rate_limited(&self) -> u32 {
         self.shared.lock().rate_limited

@@ -91,8 +91,15 @@ fn carry_out(
         form: parts.iter().map(|p| p.name.clone()).collect(),
     });
     let mut reset = None;
-    let (status, answer) = if let Some(left) = st.rate_limits.get_mut(&endpoint).filter(|n| **n > 0)
+    let (status, answer) = if let Some(left) =
+        st.server_errors.get_mut(&endpoint).filter(|n| **n > 0)
     {
+        *left -= 1;
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "success": false, "error": "Internal server error" }),
+        )
+    } else if let Some(left) = st.rate_limits.get_mut(&endpoint).filter(|n| **n > 0) {
         *left -= 1;
         st.rate_limited += 1;
         let wait = st.rate_limit_ms;

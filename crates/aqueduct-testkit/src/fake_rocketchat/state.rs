@@ -143,6 +143,8 @@ pub(crate) struct State {
     pub responses: Vec<RcResponse>,
     /// Endpoint -> answers still to refuse with a rate limit.
     pub rate_limits: HashMap<String, u32>,
+    /// Endpoint -> calls still to answer with HTTP 500.
+    pub server_errors: HashMap<String, u32>,
     /// How long a rate limit lasts, milliseconds.
     pub rate_limit_ms: i64,
     /// Rate-limit answers given.
