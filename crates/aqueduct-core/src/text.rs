@@ -36,7 +36,7 @@ pub fn linked_room_ids(html: &str) -> Vec<String> {
 }
 
 /// Decodes `%XX` escapes; malformed ones are kept as they are.
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

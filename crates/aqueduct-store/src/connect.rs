@@ -182,30 +182,7 @@ fn sqlite_file_of(target: &Target) -> PathBuf {
     let rest = url.strip_prefix("sqlite:").unwrap_or(url);
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let encoded = rest.split_once('?').map_or(rest, |(path, _)| path);
-    PathBuf::from(percent_decode(encoded))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    PathBuf::from(aqueduct_core::text::percent_decode(encoded))
 }
 
 /// Creates the database file, readable and writable by its owner only (0600), if it does not

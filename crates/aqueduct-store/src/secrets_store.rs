@@ -62,16 +62,23 @@ impl SqlStore {
     /// [`DEFAULT_SECRETS_KEY_FILE`] in the directory of the SQLite database, or in the working
     /// directory for PostgreSQL (and an in-memory SQLite database).
     pub fn default_secrets_key_path(uri: &str) -> Result<PathBuf> {
+        let path = Self::beside_database(uri, DEFAULT_SECRETS_KEY_FILE)?;
+        Ok(std::path::absolute(&path).unwrap_or(path))
+    }
+
+    /// `file_name` in the directory of the SQLite database `uri` names, or just `file_name`
+    /// (the working directory) for PostgreSQL and an in-memory SQLite database: where the
+    /// bridge keeps its key files by default.
+    pub fn beside_database(uri: &str, file_name: &str) -> Result<PathBuf> {
         let dir = connect::sqlite_file(uri)?.and_then(|file| {
             file.parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(PathBuf::from)
         });
-        let path = match dir {
-            Some(dir) => dir.join(DEFAULT_SECRETS_KEY_FILE),
-            None => PathBuf::from(DEFAULT_SECRETS_KEY_FILE),
-        };
-        Ok(std::path::absolute(&path).unwrap_or(path))
+        Ok(match dir {
+            Some(dir) => dir.join(file_name),
+            None => PathBuf::from(file_name),
+        })
     }
 }
 

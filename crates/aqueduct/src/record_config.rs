@@ -93,22 +93,10 @@ impl RecordConfig {
 
 /// `configured`, else `name` beside a SQLite database (or in the working directory).
 fn key_path(configured: &Option<String>, name: &str, database_uri: &str) -> PathBuf {
-    if let Some(path) = configured {
-        return PathBuf::from(path);
-    }
-    let sqlite_path = database_uri
-        .strip_prefix("sqlite://")
-        .or_else(|| database_uri.strip_prefix("sqlite:"))
-        .or_else(|| (!database_uri.contains("://")).then_some(database_uri));
-    match sqlite_path.map(|p| p.split('?').next().unwrap_or(p)) {
-        Some(path) if !path.is_empty() && path != ":memory:" => {
-            let dir = std::path::Path::new(path)
-                .parent()
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            dir.join(name)
-        }
-        _ => PathBuf::from(name),
+    match configured {
+        Some(path) => PathBuf::from(path),
+        None => aqueduct_store::SqlStore::beside_database(database_uri, name)
+            .unwrap_or_else(|_| PathBuf::from(name)),
     }
 }
 
