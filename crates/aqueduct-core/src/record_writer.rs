@@ -138,10 +138,11 @@ async fn write_loop(
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let first = written + 1;
         written += batch.len() as u64;
+        let (keys, crossings): (Vec<_>, Vec<Crossing>) =
+            batch.drain(..).map(|q| (q.key, q.crossing)).unzip();
         // A panic in the store must not end this task: every later waiter would then be told
         // "committed" for records never written. It counts as a failed commit instead, so the
         // events are redelivered.
-        let crossings: Vec<Crossing> = batch.iter().map(|q| q.crossing.clone()).collect();
         let result = match AssertUnwindSafe(insert_with_retries(store.as_ref(), &crossings))
             .catch_unwind()
             .await
@@ -154,11 +155,11 @@ async fn write_loop(
         };
         {
             let mut state = state.lock().expect("record writer poisoned");
-            for (n, q) in (first..).zip(&batch) {
-                if let Some(count) = state.in_flight.get_mut(&q.key) {
+            for (n, key) in (first..).zip(&keys) {
+                if let Some(count) = state.in_flight.get_mut(key) {
                     *count -= 1;
                     if *count == 0 {
-                        state.in_flight.remove(&q.key);
+                        state.in_flight.remove(key);
                     }
                 }
                 if let Err(e) = &result {
@@ -170,7 +171,7 @@ async fn write_loop(
             }
         }
         if let Err(e) = &result {
-            tracing::error!(error = %e, records = batch.len(), "could not record bridged messages; their events will be redelivered");
+            tracing::error!(error = %e, records = keys.len(), "could not record bridged messages; their events will be redelivered");
         }
         batch.clear();
         done.send_replace(written);

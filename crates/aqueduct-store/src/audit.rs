@@ -282,6 +282,37 @@ pub(crate) async fn head(pool: &AnyPool) -> Result<(i64, String)> {
     read_head(&mut conn).await.map_err(query("audit_head"))
 }
 
+/// The newest seal, and the newest one made at or before `before_ms`: what sealing and
+/// pruning need, without reading every seal each interval.
+pub(crate) async fn newest_seal(
+    pool: &AnyPool,
+    before_ms: Option<i64>,
+) -> Result<Option<AuditSeal>> {
+    const OP: &str = "newest_audit_seal";
+    let row = sqlx::query(
+        "SELECT seq, entry_hash, sealed_at_ms, public_key, signature FROM audit_seal
+         WHERE ($1 IS NULL OR sealed_at_ms <= $1) ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(before_ms)
+    .fetch_optional(pool)
+    .await
+    .map_err(query(OP))?;
+    row.as_ref()
+        .map(seal_from_row)
+        .transpose()
+        .map_err(query(OP))
+}
+
+fn seal_from_row(row: &AnyRow) -> Result<AuditSeal, sqlx::Error> {
+    Ok(AuditSeal {
+        seq: row.try_get("seq")?,
+        entry_hash: row.try_get("entry_hash")?,
+        sealed_at_ms: row.try_get("sealed_at_ms")?,
+        public_key: row.try_get("public_key")?,
+        signature: row.try_get("signature")?,
+    })
+}
+
 /// Every seal, oldest entry first.
 pub(crate) async fn seals(pool: &AnyPool) -> Result<Vec<AuditSeal>> {
     const OP: &str = "audit_seals";
@@ -292,15 +323,7 @@ pub(crate) async fn seals(pool: &AnyPool) -> Result<Vec<AuditSeal>> {
     .await
     .map_err(query(OP))?;
     rows.iter()
-        .map(|row| {
-            Ok(AuditSeal {
-                seq: row.try_get("seq")?,
-                entry_hash: row.try_get("entry_hash")?,
-                sealed_at_ms: row.try_get("sealed_at_ms")?,
-                public_key: row.try_get("public_key")?,
-                signature: row.try_get("signature")?,
-            })
-        })
+        .map(seal_from_row)
         .collect::<Result<_, sqlx::Error>>()
         .map_err(query(OP))
 }

@@ -177,6 +177,11 @@ impl SqlStore {
         audit::seals(&self.pool).await
     }
 
+    /// The newest seal of the record; with `before_ms`, the newest made at or before it.
+    pub async fn newest_audit_seal(&self, before_ms: Option<i64>) -> Result<Option<AuditSeal>> {
+        audit::newest_seal(&self.pool, before_ms).await
+    }
+
     /// Keeps a seal (a second seal of the same entry is ignored).
     pub async fn insert_audit_seal(&self, seal: &AuditSeal) -> Result<()> {
         audit::insert_seal(&self.writer, seal).await

@@ -20,7 +20,7 @@ pub async fn seal_now(
     key: &SigningKey,
 ) -> Result<Option<AuditSeal>, aqueduct_store::Error> {
     let (seq, entry_hash) = store.audit_head().await?;
-    let last_sealed = store.audit_seals().await?.last().map_or(0, |s| s.seq);
+    let last_sealed = store.newest_audit_seal(None).await?.map_or(0, |s| s.seq);
     if seq == 0 || seq <= last_sealed {
         return Ok(None);
     }
@@ -44,8 +44,7 @@ pub async fn prune_expired(
     retention: Duration,
 ) -> Result<u64, aqueduct_store::Error> {
     let cutoff = now_ms() - retention.as_millis() as i64;
-    let seals = store.audit_seals().await?;
-    let Some(checkpoint) = seals.iter().rev().find(|s| s.sealed_at_ms <= cutoff) else {
+    let Some(checkpoint) = store.newest_audit_seal(Some(cutoff)).await? else {
         return Ok(0);
     };
     store.prune_audit_through(checkpoint.seq).await
